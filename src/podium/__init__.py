@@ -1,0 +1,138 @@
+"""Podium: LLM agents that behave the same on every provider.
+
+``import podium`` is light: names are imported from their modules on first use, and no vendor SDK,
+CLI or web code is imported until asked for.
+
+Example::
+
+    from podium import Agent, tool
+
+    @tool
+    def add(a: int, b: int) -> int:
+        \"\"\"Add two numbers.\"\"\"
+        return a + b
+
+    agent = Agent("openai:gpt-4o", tools=[add])
+    print(agent.run("What is 2 + 3?").output)
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from podium.agent.agent import Agent, AsyncRunStream, RunStream
+    from podium.agent.cancel import CancelToken
+    from podium.agent.events import (
+        AgentEvent,
+        ModelRequestStarted,
+        ModelResponseFinished,
+        RunFinished,
+        RunStarted,
+        ToolCallFinished,
+        ToolCallStarted,
+    )
+    from podium.agent.hooks import AgentHooks
+    from podium.agent.result import RunResult
+    from podium.exceptions import (
+        AgentRunError,
+        ApprovalRequired,
+        MaxStepsExceeded,
+        ModelRetry,
+        PodiumError,
+        ProviderError,
+        RunCancelled,
+        UserError,
+    )
+    from podium.messages import (
+        File,
+        Image,
+        Message,
+        ModelResponse,
+        ProviderPart,
+        Text,
+        Thinking,
+        ToolCall,
+        ToolResult,
+        dump_messages,
+        load_messages,
+    )
+    from podium.providers.base import Model
+    from podium.providers.profiles import ModelProfile
+    from podium.providers.registry import model
+    from podium.settings import ModelSettings, OutputSchema, ToolDefinition
+    from podium.streaming import TextDelta, ThinkingDelta, ToolCallDelta
+    from podium.tools.context import RunContext
+    from podium.tools.schema import Injected
+    from podium.tools.tool import Tool, tool
+    from podium.tools.toolset import ToolList, Toolset
+    from podium.usage import Usage
+
+_EXPORTS: dict[str, str] = {
+    "Agent": "podium.agent.agent",
+    "AgentEvent": "podium.agent.events",
+    "AgentHooks": "podium.agent.hooks",
+    "AgentRunError": "podium.exceptions",
+    "ApprovalRequired": "podium.exceptions",
+    "AsyncRunStream": "podium.agent.agent",
+    "CancelToken": "podium.agent.cancel",
+    "File": "podium.messages",
+    "Image": "podium.messages",
+    "Injected": "podium.tools.schema",
+    "MaxStepsExceeded": "podium.exceptions",
+    "Message": "podium.messages",
+    "Model": "podium.providers.base",
+    "ModelProfile": "podium.providers.profiles",
+    "ModelRequestStarted": "podium.agent.events",
+    "ModelResponse": "podium.messages",
+    "ModelResponseFinished": "podium.agent.events",
+    "ModelRetry": "podium.exceptions",
+    "ModelSettings": "podium.settings",
+    "OutputSchema": "podium.settings",
+    "PodiumError": "podium.exceptions",
+    "ProviderError": "podium.exceptions",
+    "ProviderPart": "podium.messages",
+    "RunCancelled": "podium.exceptions",
+    "RunContext": "podium.tools.context",
+    "RunFinished": "podium.agent.events",
+    "RunResult": "podium.agent.result",
+    "RunStarted": "podium.agent.events",
+    "RunStream": "podium.agent.agent",
+    "Text": "podium.messages",
+    "TextDelta": "podium.streaming",
+    "Thinking": "podium.messages",
+    "ThinkingDelta": "podium.streaming",
+    "Tool": "podium.tools.tool",
+    "ToolCall": "podium.messages",
+    "ToolCallDelta": "podium.streaming",
+    "ToolCallFinished": "podium.agent.events",
+    "ToolCallStarted": "podium.agent.events",
+    "ToolDefinition": "podium.settings",
+    "ToolList": "podium.tools.toolset",
+    "ToolResult": "podium.messages",
+    "Toolset": "podium.tools.toolset",
+    "Usage": "podium.usage",
+    "UserError": "podium.exceptions",
+    "dump_messages": "podium.messages",
+    "load_messages": "podium.messages",
+    "model": "podium.providers.registry",
+    "tool": "podium.tools.tool",
+}
+
+__all__ = sorted([*_EXPORTS, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'podium' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

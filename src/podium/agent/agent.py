@@ -1,0 +1,353 @@
+"""``Agent``: a model, tools and instructions, run by the sans-IO loop with a sync or async driver."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
+from typing import Any, Generic, overload
+
+from podium.agent.cancel import CancelToken
+from podium.agent.drivers import drive_async, drive_sync
+from podium.agent.events import AgentEvent
+from podium.agent.hooks import AgentHooks
+from podium.agent.loop import LoopSpec, agent_loop
+from podium.agent.output import OutputHandler, OutputMode
+from podium.agent.result import OutputT, RunResult
+from podium.exceptions import UserError
+from podium.messages import Message, Part, Text
+from podium.providers.base import Model
+from podium.settings import ModelSettings
+from podium.tools.context import RunContext
+from podium.tools.executor import DEFAULT_MAX_OUTPUT
+from podium.tools.toolset import ToolsetLike, resolve_tools
+
+__all__ = ["Agent", "AsyncRunStream", "Prompt", "RunStream"]
+
+Prompt = str | Sequence["str | Part"]
+
+
+def _prompt_parts(prompt: Prompt | None) -> tuple[Part, ...] | None:
+    if prompt is None:
+        return None
+    if isinstance(prompt, str):
+        return (Text(prompt),)
+    return tuple(Text(p) if isinstance(p, str) else p for p in prompt)
+
+
+def _resolve_model(model: Model | str | None) -> Model:
+    if model is None:
+        raise UserError("no model: pass model= to the Agent or to run(), e.g. Agent('openai:gpt-4o')")
+    if isinstance(model, str):
+        from podium.providers.registry import model as resolve
+
+        return resolve(model)
+    return model
+
+
+class Agent(Generic[OutputT]):
+    """An LLM agent: a model, tools, instructions, and the loop that runs them.
+
+    Example::
+
+        agent = Agent("anthropic:claude-sonnet-4-5", tools=[add], instructions="Be brief.")
+        result = agent.run("What is 2 + 3?")
+        print(result.output)
+    """
+
+    @overload
+    def __init__(
+        self: Agent[str],
+        model: Model | str | None = None,
+        *,
+        tools: Sequence[ToolsetLike] = (),
+        instructions: str | Callable[[RunContext[Any]], str] | None = None,
+        settings: ModelSettings | None = None,
+        max_steps: int = 50,
+        output_type: None = None,
+        output_mode: OutputMode = "auto",
+        hooks: Sequence[AgentHooks] = (),
+        name: str | None = None,
+        retries: int = 2,
+        output_retries: int = 2,
+        inject: Mapping[str, Any] | None = None,
+        max_tool_output: int = DEFAULT_MAX_OUTPUT,
+    ) -> None: ...
+
+    @overload
+    def __init__(
+        self,
+        model: Model | str | None = None,
+        *,
+        tools: Sequence[ToolsetLike] = (),
+        instructions: str | Callable[[RunContext[Any]], str] | None = None,
+        settings: ModelSettings | None = None,
+        max_steps: int = 50,
+        output_type: type[OutputT],
+        output_mode: OutputMode = "auto",
+        hooks: Sequence[AgentHooks] = (),
+        name: str | None = None,
+        retries: int = 2,
+        output_retries: int = 2,
+        inject: Mapping[str, Any] | None = None,
+        max_tool_output: int = DEFAULT_MAX_OUTPUT,
+    ) -> None: ...
+
+    def __init__(
+        self,
+        model: Model | str | None = None,
+        *,
+        tools: Sequence[ToolsetLike] = (),
+        instructions: str | Callable[[RunContext[Any]], str] | None = None,
+        settings: ModelSettings | None = None,
+        max_steps: int = 50,
+        output_type: type[OutputT] | None = None,
+        output_mode: OutputMode = "auto",
+        hooks: Sequence[AgentHooks] = (),
+        name: str | None = None,
+        retries: int = 2,
+        output_retries: int = 2,
+        inject: Mapping[str, Any] | None = None,
+        max_tool_output: int = DEFAULT_MAX_OUTPUT,
+    ) -> None:
+        """Create an agent.
+
+        Args:
+            model: A :class:`~podium.providers.base.Model` or a ``"provider:model"`` string.
+            tools: Tools, plain functions and toolsets the model may call.
+            instructions: System instructions (or a function of the run context returning them).
+            settings: Default model settings.
+            max_steps: Maximum model requests per run.
+            output_type: Type of the final output; ``str`` (text) when not given.
+            output_mode: How structured output is obtained (``auto``, ``native``, ``tool``).
+            hooks: Lifecycle hooks, run in order.
+            name: A name for logs and traces.
+            retries: Failed calls in a row allowed per tool (unless the tool sets ``retries``).
+            output_retries: Invalid final outputs allowed before the run fails.
+            inject: Values for tool parameters marked ``Injected``.
+            max_tool_output: Characters of tool output kept by default.
+        """
+        if max_steps < 1:
+            raise UserError("max_steps must be at least 1")
+        self.model = model
+        self.tools = list(tools)
+        self.instructions = instructions
+        self.settings = settings or ModelSettings()
+        self.max_steps = max_steps
+        self.output_type = output_type
+        self.hooks = list(hooks)
+        self.name = name
+        self.retries = retries
+        self.output_retries = output_retries
+        self.inject: Mapping[str, Any] = dict(inject or {})
+        self.max_tool_output = max_tool_output
+        self._output: OutputHandler[OutputT] = OutputHandler(output_type, output_mode)
+        self._resolved: Model | None = model if isinstance(model, Model) else None
+
+    # -- set-up shared by all entry points
+
+    def _model(self, override: Model | str | None) -> Model:
+        if override is not None:
+            return _resolve_model(override)
+        if self._resolved is None:
+            self._resolved = _resolve_model(self.model)
+        return self._resolved
+
+    def _spec(
+        self,
+        model: Model,
+        prompt: Prompt | None,
+        message_history: Sequence[Message] | None,
+        deps: Any,
+        settings: ModelSettings | None,
+        inject: Mapping[str, Any] | None,
+    ) -> LoopSpec[OutputT]:
+        return LoopSpec(
+            prompt=_prompt_parts(prompt),
+            history=list(message_history or ()),
+            tools=resolve_tools(self.tools),
+            output=self._output,
+            profile=model.profile,
+            instructions=self.instructions,
+            settings=self.settings.merge(settings),
+            max_steps=self.max_steps,
+            tool_retries=self.retries,
+            output_retries=self.output_retries,
+            hooks=self.hooks,
+            deps=deps,
+            inject={**self.inject, **(inject or {})},
+            agent_name=self.name,
+        )
+
+    # -- sync
+
+    def run(
+        self,
+        prompt: Prompt | None = None,
+        *,
+        message_history: Sequence[Message] | None = None,
+        deps: Any = None,
+        settings: ModelSettings | None = None,
+        model: Model | str | None = None,
+        cancel: CancelToken | None = None,
+        inject: Mapping[str, Any] | None = None,
+    ) -> RunResult[OutputT]:
+        """Run to completion in this thread and return the result.
+
+        Args:
+            prompt: The new user message (text or parts); ``None`` continues ``message_history``.
+            message_history: The conversation so far.
+            deps: Passed to tools as ``RunContext.deps``.
+            settings: Settings for this run, over the agent's.
+            model: Use another model for this run.
+            cancel: A token to cancel the run from another thread.
+            inject: Values for injected tool parameters, over the agent's.
+
+        Raises:
+            RunCancelled: ``cancel`` was triggered; ``.messages`` is a valid history.
+            MaxStepsExceeded: the run needed more than ``max_steps`` requests.
+            ProviderError: the provider failed; ``.messages`` is the history up to the failure.
+        """
+        stream = self.stream(
+            prompt,
+            message_history=message_history,
+            deps=deps,
+            settings=settings,
+            model=model,
+            cancel=cancel,
+            inject=inject,
+            _stream_model=False,
+        )
+        for _ in stream:
+            pass
+        return stream.result
+
+    def stream(
+        self,
+        prompt: Prompt | None = None,
+        *,
+        message_history: Sequence[Message] | None = None,
+        deps: Any = None,
+        settings: ModelSettings | None = None,
+        model: Model | str | None = None,
+        cancel: CancelToken | None = None,
+        inject: Mapping[str, Any] | None = None,
+        _stream_model: bool = True,
+    ) -> RunStream[OutputT]:
+        """Run in this thread, yielding events as they happen; ``.result`` holds the result afterwards."""
+        resolved = self._model(model)
+        spec = self._spec(resolved, prompt, message_history, deps, settings, inject)
+        token = cancel or CancelToken()
+        gen = drive_sync(
+            agent_loop(spec), resolved, stream=_stream_model, cancel=token, max_output=self.max_tool_output
+        )
+        return RunStream(gen, token)
+
+    # -- async
+
+    async def arun(
+        self,
+        prompt: Prompt | None = None,
+        *,
+        message_history: Sequence[Message] | None = None,
+        deps: Any = None,
+        settings: ModelSettings | None = None,
+        model: Model | str | None = None,
+        cancel: CancelToken | None = None,
+        inject: Mapping[str, Any] | None = None,
+    ) -> RunResult[OutputT]:
+        """Async twin of :meth:`run`: tools run as tasks (sync tools on a thread pool)."""
+        stream = self.astream(
+            prompt,
+            message_history=message_history,
+            deps=deps,
+            settings=settings,
+            model=model,
+            cancel=cancel,
+            inject=inject,
+            _stream_model=False,
+        )
+        async for _ in stream:
+            pass
+        return stream.result
+
+    def astream(
+        self,
+        prompt: Prompt | None = None,
+        *,
+        message_history: Sequence[Message] | None = None,
+        deps: Any = None,
+        settings: ModelSettings | None = None,
+        model: Model | str | None = None,
+        cancel: CancelToken | None = None,
+        inject: Mapping[str, Any] | None = None,
+        _stream_model: bool = True,
+    ) -> AsyncRunStream[OutputT]:
+        """Async twin of :meth:`stream`: ``async for event in agent.astream(...)``."""
+        resolved = self._model(model)
+        spec = self._spec(resolved, prompt, message_history, deps, settings, inject)
+        token = cancel or CancelToken()
+        box: list[RunResult[OutputT]] = []
+        agen = drive_async(
+            agent_loop(spec),
+            resolved,
+            stream=_stream_model,
+            cancel=token,
+            max_output=self.max_tool_output,
+            result_box=box,
+        )
+        return AsyncRunStream(agen, token, box)
+
+    def __repr__(self) -> str:
+        return f"Agent(model={self.model!r}, tools={len(self.tools)}, name={self.name!r})"
+
+
+class RunStream(Generic[OutputT]):
+    """Iterator over a run's events; :attr:`result` once exhausted; :meth:`cancel` from any thread."""
+
+    def __init__(self, gen: Generator[AgentEvent, None, RunResult[OutputT]], token: CancelToken) -> None:
+        self._gen = gen
+        self._token = token
+        self._result: RunResult[OutputT] | None = None
+
+    def __iter__(self) -> Iterator[AgentEvent]:
+        return self
+
+    def __next__(self) -> AgentEvent:
+        try:
+            return next(self._gen)
+        except StopIteration as stop:
+            self._result = stop.value
+            raise StopIteration from None
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        """Cancel the run at the next effect boundary."""
+        self._token.cancel(reason)
+
+    @property
+    def result(self) -> RunResult[OutputT]:
+        """The run's result (after the events are exhausted)."""
+        if self._result is None:
+            raise UserError("the run has not finished: iterate over all events first")
+        return self._result
+
+
+class AsyncRunStream(Generic[OutputT]):
+    """Async iterator over a run's events; :attr:`result` once exhausted."""
+
+    def __init__(self, agen: AsyncIterator[AgentEvent], token: CancelToken, box: list[RunResult[OutputT]]) -> None:
+        self._agen = agen
+        self._token = token
+        self._box = box
+
+    def __aiter__(self) -> AsyncIterator[AgentEvent]:
+        return self._agen
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        """Cancel the run at the next effect boundary."""
+        self._token.cancel(reason)
+
+    @property
+    def result(self) -> RunResult[OutputT]:
+        """The run's result (after the events are exhausted)."""
+        if not self._box:
+            raise UserError("the run has not finished: iterate over all events first")
+        return self._box[0]

@@ -1,0 +1,286 @@
+"""Drivers perform the loop's effects: a synchronous one (threads) and an asynchronous one (tasks).
+
+Both turn the loop generator into a stream of events and return the run's result. They are the only
+place where models are called and tools run.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import logging
+import os
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Generator
+from typing import Any
+
+from podium.agent.cancel import CancelToken
+from podium.agent.events import AgentEvent
+from podium.agent.loop import AbandonTools, AwaitTool, Effect, Interrupted, RequestModel, StartTools
+from podium.agent.result import OutputT, RunResult
+from podium.messages import ModelResponse, Text
+from podium.providers.base import Model
+from podium.streaming import TextDelta
+from podium.tools.executor import (
+    DEFAULT_MAX_OUTPUT,
+    ToolInvocation,
+    ToolOutcome,
+    run_async,
+    run_sync,
+    timeout_outcome,
+)
+
+__all__ = ["drive_async", "drive_sync", "tool_pool"]
+
+logger = logging.getLogger("podium.agent")
+
+_pool: cf.ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def tool_pool() -> cf.ThreadPoolExecutor:
+    """The shared thread pool that runs sync tools (created on first use)."""
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                workers = int(os.environ.get("PODIUM_TOOL_THREADS", "0")) or 64
+                _pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="podium-tool")
+    return _pool
+
+
+LoopGen = Generator["Effect | AgentEvent", Any, "RunResult[OutputT]"]
+
+
+def _partial(texts: dict[int, list[str]], request: RequestModel) -> ModelResponse | None:
+    if not texts:
+        return None
+    parts = tuple(Text("".join(texts[i])) for i in sorted(texts))
+    return ModelResponse(parts, finish_reason="cancelled")
+
+
+class _SyncTools:
+    """The running tool calls of one ``StartTools`` effect (sync driver)."""
+
+    def __init__(self, invocations: list[ToolInvocation], max_output: int) -> None:
+        self.invocations = invocations
+        self.max_output = max_output
+        self.started = time.perf_counter()
+        # One call without a timeout runs inline when awaited: no thread hop.
+        self.inline = len(invocations) == 1 and invocations[0].tool.timeout is None
+        self.futures: list[cf.Future[ToolOutcome]] = []
+        if not self.inline:
+            pool = tool_pool()
+            self.futures = [pool.submit(run_sync, inv, max_output) for inv in invocations]
+
+    def wait(self, index: int, cancel: CancelToken | None) -> ToolOutcome | Interrupted:
+        inv = self.invocations[index]
+        if self.inline:
+            return run_sync(inv, self.max_output)
+        future = self.futures[index]
+        timeout = inv.tool.timeout
+        remaining = None if timeout is None else max(0.0, self.started + timeout - time.perf_counter())
+        if cancel is None:
+            try:
+                return future.result(timeout=remaining)
+            except cf.TimeoutError:
+                return timeout_outcome(inv, timeout or 0.0, self.started)
+        waker: cf.Future[Any] = cf.Future()
+
+        def wake() -> None:
+            if not waker.done():
+                waker.set_result(None)
+
+        unregister = cancel.on_cancel(wake)
+        try:
+            done, _ = cf.wait([future, waker], timeout=remaining, return_when=cf.FIRST_COMPLETED)
+        finally:
+            unregister()
+        if future in done:
+            return future.result()
+        if waker in done:
+            return Interrupted()
+        return timeout_outcome(inv, timeout or 0.0, self.started)
+
+    def abandon(self) -> None:
+        for future in self.futures:
+            future.cancel()  # not-yet-started calls never start; running threads cannot be killed
+
+
+def drive_sync(
+    gen: LoopGen[OutputT],
+    model: Model,
+    *,
+    stream: bool,
+    cancel: CancelToken | None = None,
+    max_output: int = DEFAULT_MAX_OUTPUT,
+) -> Generator[AgentEvent, None, RunResult[OutputT]]:
+    """Run the loop in this thread, tools on a thread pool; yields events, returns the result."""
+    answer: Any = None
+    throw: BaseException | None = None
+    tools: _SyncTools | None = None
+    while True:
+        try:
+            item = gen.throw(throw) if throw is not None else gen.send(answer)
+        except StopIteration as stop:
+            result: RunResult[OutputT] = stop.value
+            return result
+        answer = None
+        throw = None
+        if isinstance(item, RequestModel):
+            if cancel is not None and cancel.cancelled:
+                answer = Interrupted()
+                continue
+            try:
+                if stream:
+                    texts: dict[int, list[str]] = {}
+                    response: ModelResponse | None = None
+                    for event in model.stream(
+                        item.messages, tools=item.tools, settings=item.settings, output=item.output
+                    ):
+                        if isinstance(event, ModelResponse):
+                            response = event
+                            break
+                        if isinstance(event, TextDelta):
+                            texts.setdefault(event.index, []).append(event.text)
+                        yield event
+                        if cancel is not None and cancel.cancelled:
+                            break
+                    if response is None:
+                        answer = Interrupted(_partial(texts, item)) if cancel is not None and cancel.cancelled else None
+                        if answer is None:
+                            throw = _no_final_response(model)
+                    else:
+                        answer = response
+                else:
+                    answer = model.request(item.messages, tools=item.tools, settings=item.settings, output=item.output)
+            except Exception as exc:
+                throw = exc
+        elif isinstance(item, StartTools):
+            tools = _SyncTools(item.invocations, max_output)
+        elif isinstance(item, AwaitTool):
+            assert tools is not None
+            answer = Interrupted() if cancel is not None and cancel.cancelled else tools.wait(item.index, cancel)
+        elif isinstance(item, AbandonTools):
+            if tools is not None:
+                tools.abandon()
+        else:
+            yield item
+
+
+def _no_final_response(model: Model) -> Exception:
+    from podium.exceptions import UnexpectedModelBehavior
+
+    return UnexpectedModelBehavior(f"{model!r}: the stream ended without a final response")
+
+
+async def drive_async(
+    gen: LoopGen[OutputT],
+    model: Model,
+    *,
+    stream: bool,
+    cancel: CancelToken | None = None,
+    max_output: int = DEFAULT_MAX_OUTPUT,
+    result_box: list[RunResult[OutputT]] | None = None,
+) -> AsyncIterator[AgentEvent]:
+    """Run the loop on the event loop, tools as tasks; yields events; the result goes to ``result_box``."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    cancelled = asyncio.Event()
+    unregister: Callable[[], None] = lambda: None  # noqa: E731
+    if cancel is not None:
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(cancelled.set)
+
+        unregister = cancel.on_cancel(wake)
+
+    def in_thread(fn: Callable[[], Any]) -> asyncio.Future[Any]:
+        return loop.run_in_executor(tool_pool(), fn)
+
+    async def race(aw: Any) -> tuple[bool, Any]:
+        """Await ``aw`` unless cancelled first; returns (finished, value)."""
+        task = asyncio.ensure_future(aw)
+        if cancel is None:
+            return True, await task
+        if cancelled.is_set():
+            task.cancel()
+            return False, None
+        waiter = asyncio.ensure_future(cancelled.wait())
+        try:
+            done, _ = await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if task in done:
+            return True, task.result()
+        task.cancel()
+        return False, None
+
+    answer: Any = None
+    throw: BaseException | None = None
+    tasks: list[asyncio.Future[ToolOutcome]] = []
+    try:
+        while True:
+            try:
+                item = gen.throw(throw) if throw is not None else gen.send(answer)
+            except StopIteration as stop:
+                if result_box is not None:
+                    result_box.append(stop.value)
+                return
+            answer = None
+            throw = None
+            if isinstance(item, RequestModel):
+                if cancelled.is_set():
+                    answer = Interrupted()
+                    continue
+                try:
+                    if stream:
+                        texts: dict[int, list[str]] = {}
+                        response: ModelResponse | None = None
+                        agen = model.astream(
+                            item.messages, tools=item.tools, settings=item.settings, output=item.output
+                        )
+                        try:
+                            while True:
+                                finished, event = await race(agen.__anext__())
+                                if not finished:
+                                    break
+                                if isinstance(event, ModelResponse):
+                                    response = event
+                                    break
+                                if isinstance(event, TextDelta):
+                                    texts.setdefault(event.index, []).append(event.text)
+                                yield event
+                        except StopAsyncIteration:
+                            pass
+                        finally:
+                            await agen.aclose()  # type: ignore[attr-defined]
+                        if response is not None:
+                            answer = response
+                        elif cancelled.is_set():
+                            answer = Interrupted(_partial(texts, item))
+                        else:
+                            throw = _no_final_response(model)
+                    else:
+                        finished, value = await race(
+                            model.arequest(item.messages, tools=item.tools, settings=item.settings, output=item.output)
+                        )
+                        answer = value if finished else Interrupted()
+                except Exception as exc:
+                    throw = exc
+            elif isinstance(item, StartTools):
+                tasks = [asyncio.ensure_future(run_async(inv, in_thread, max_output)) for inv in item.invocations]
+            elif isinstance(item, AwaitTool):
+                finished, value = await race(asyncio.shield(tasks[item.index]))
+                answer = value if finished else Interrupted()
+            elif isinstance(item, AbandonTools):
+                for task in tasks:
+                    task.cancel()
+            else:
+                yield item
+    finally:
+        unregister()
+        for task in tasks:
+            if not task.done():
+                task.cancel()

@@ -1,0 +1,110 @@
+"""Typed events of an agent run, in the order a run emits them.
+
+``RunStarted``; then per step ``ModelRequestStarted``, the model's deltas (``TextDelta``,
+``ThinkingDelta``, ``ToolCallDelta``; only when streaming), ``ModelResponseFinished``, then per tool
+call ``ToolCallStarted`` and ``ToolCallFinished`` (results in call order); finally ``RunFinished``.
+Every event has a ``kind`` string for serialization.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
+
+from podium.messages import ModelResponse, ToolCall, ToolResult
+from podium.streaming import TextDelta, ThinkingDelta, ToolCallDelta
+from podium.usage import Usage
+
+if TYPE_CHECKING:
+    from podium.agent.result import RunResult
+
+__all__ = [
+    "AgentEvent",
+    "ModelRequestStarted",
+    "ModelResponseFinished",
+    "RunFinished",
+    "RunStarted",
+    "TextDelta",
+    "ThinkingDelta",
+    "ToolCallDelta",
+    "ToolCallFinished",
+    "ToolCallStarted",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RunStarted:
+    """A run began."""
+
+    run_id: str
+    """Id of the run."""
+    kind: ClassVar[Literal["run_started"]] = "run_started"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRequestStarted:
+    """The loop is about to send request number ``step`` to the model."""
+
+    step: int
+    """1 for the first request of the run."""
+    kind: ClassVar[Literal["model_request_started"]] = "model_request_started"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelResponseFinished:
+    """The model's whole response for ``step``."""
+
+    step: int
+    """Which request this answers."""
+    response: ModelResponse
+    """The response."""
+    kind: ClassVar[Literal["model_response_finished"]] = "model_response_finished"
+
+    @property
+    def usage(self) -> Usage:
+        """Usage of this request."""
+        return self.response.usage
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallStarted:
+    """A tool call is about to run."""
+
+    call: ToolCall
+    """The call, with the arguments that will be used."""
+    kind: ClassVar[Literal["tool_call_started"]] = "tool_call_started"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallFinished:
+    """A tool call's result (emitted in call order)."""
+
+    call: ToolCall
+    """The call."""
+    result: ToolResult
+    """What goes back to the model."""
+    duration: float = 0.0
+    """Seconds the tool ran."""
+    kind: ClassVar[Literal["tool_call_finished"]] = "tool_call_finished"
+
+
+@dataclass(frozen=True, slots=True)
+class RunFinished:
+    """The run produced its output."""
+
+    result: RunResult[Any]
+    """The run's result."""
+    kind: ClassVar[Literal["run_finished"]] = "run_finished"
+
+
+AgentEvent: TypeAlias = (
+    RunStarted
+    | ModelRequestStarted
+    | TextDelta
+    | ThinkingDelta
+    | ToolCallDelta
+    | ModelResponseFinished
+    | ToolCallStarted
+    | ToolCallFinished
+    | RunFinished
+)

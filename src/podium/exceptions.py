@@ -1,0 +1,215 @@
+"""Every exception Podium raises, in one tree.
+
+Signals are raised by *your* code (tools, output validators) to tell the loop something;
+errors are raised by Podium to tell *you* something::
+
+    PodiumSignal                     raised by tool code, handled by the loop
+    ├── ModelRetry                   "tell the model this and let it try again"
+    └── ApprovalRequired             "pause the run until a person decides"
+
+    PodiumError                      base of every error Podium raises
+    ├── UserError                    wrong use of the API or bad configuration
+    ├── SerializationError           data that is not valid versioned Podium JSON
+    ├── AgentRunError                a run stopped; ``.messages`` holds a valid history up to that point
+    │   ├── MaxStepsExceeded
+    │   ├── RunCancelled
+    │   ├── ToolRetriesExceeded
+    │   ├── OutputValidationError
+    │   └── UnexpectedModelBehavior
+    └── ProviderError                anything from a provider, mapped at the provider boundary
+        ├── ProviderHTTPError        the provider answered with an HTTP error (``status``, ``body``)
+        │   ├── BadRequestError      400/404/422 that is not one of the below
+        │   │   └── ContextWindowExceeded
+        │   ├── AuthenticationError  401/403
+        │   ├── RateLimitError       429 (``retry_after`` seconds when the provider said)
+        │   └── ServerError          5xx, 529
+        ├── ProviderTimeoutError     no answer in time
+        └── ProviderConnectionError  could not reach the provider
+
+``ProviderError.retryable`` says whether retrying may help (rate limits, 5xx, timeouts, connection errors).
+Vendor exceptions are translated in the provider modules with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from podium.messages import Message
+    from podium.usage import Usage
+
+__all__ = [
+    "AgentRunError",
+    "ApprovalRequired",
+    "AuthenticationError",
+    "BadRequestError",
+    "ContextWindowExceeded",
+    "MaxStepsExceeded",
+    "ModelRetry",
+    "OutputValidationError",
+    "PodiumError",
+    "PodiumSignal",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderHTTPError",
+    "ProviderTimeoutError",
+    "RateLimitError",
+    "RunCancelled",
+    "SerializationError",
+    "ServerError",
+    "ToolRetriesExceeded",
+    "UnexpectedModelBehavior",
+    "UserError",
+]
+
+
+class PodiumSignal(Exception):
+    """Base for exceptions that user code raises to steer the loop."""
+
+
+class ModelRetry(PodiumSignal):
+    """Raise from a tool (or output validator) to send ``message`` back to the model as an error result.
+
+    It counts against the tool's retry budget.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ApprovalRequired(PodiumSignal):
+    """Raise from a tool to pause the run until a person approves this call."""
+
+    def __init__(self, reason: str = "") -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class PodiumError(Exception):
+    """Base of every error Podium raises.
+
+    ``messages`` is set when the error interrupted an agent run: it is the conversation up to the
+    failure, always valid to continue from (every tool call has a result).
+    """
+
+    messages: list[Message] | None = None
+
+
+class UserError(PodiumError):
+    """The API was used wrongly or configuration is invalid; the message says how to fix it."""
+
+
+class SerializationError(PodiumError, ValueError):
+    """The data is not valid versioned Podium JSON; the message says where and why."""
+
+
+class AgentRunError(PodiumError):
+    """A run stopped before producing an output."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        messages: Sequence[Message] = (),
+        new_messages: Sequence[Message] = (),
+        usage: Usage | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.messages = list(messages)
+        self.new_messages = list(new_messages)
+        self.usage = usage
+
+
+class MaxStepsExceeded(AgentRunError):
+    """The run made ``max_steps`` model requests without finishing."""
+
+
+class RunCancelled(AgentRunError):
+    """The run was cancelled; ``messages`` is a valid history with interrupted tool calls marked."""
+
+
+class ToolRetriesExceeded(AgentRunError):
+    """A tool failed more times in a row than its retry budget allows."""
+
+
+class OutputValidationError(AgentRunError):
+    """The model's final output did not validate against ``output_type`` within the retry budget."""
+
+
+class UnexpectedModelBehavior(AgentRunError):
+    """The model answered in a way the loop cannot use (for example, calling unknown tools repeatedly)."""
+
+
+class ProviderError(PodiumError):
+    """Base of errors from a model provider."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, provider: str | None = None, model: str | None = None) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.model = model
+
+
+class ProviderHTTPError(ProviderError):
+    """The provider answered with an HTTP error status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        body: Any = None,
+        provider: str | None = None,
+        model: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, model=model)
+        self.status = status
+        self.body = body
+        self.headers = headers or {}
+
+    def __str__(self) -> str:
+        return f"{self.args[0]} (HTTP {self.status}, provider={self.provider}, model={self.model})"
+
+
+class BadRequestError(ProviderHTTPError):
+    """The provider rejected the request as invalid."""
+
+
+class ContextWindowExceeded(BadRequestError):
+    """The prompt is longer than the model's context window."""
+
+
+class AuthenticationError(ProviderHTTPError):
+    """The API key is missing, wrong, or lacks permission."""
+
+
+class RateLimitError(ProviderHTTPError):
+    """The provider rate-limited the request; ``retry_after`` is in seconds when known."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.retry_after = retry_after
+
+
+class ServerError(ProviderHTTPError):
+    """The provider failed (5xx or overloaded)."""
+
+    retryable = True
+
+
+class ProviderTimeoutError(ProviderError):
+    """The provider did not answer in time."""
+
+    retryable = True
+
+
+class ProviderConnectionError(ProviderError):
+    """The provider could not be reached."""
+
+    retryable = True

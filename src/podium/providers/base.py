@@ -1,0 +1,105 @@
+"""The model interface every provider implements.
+
+A model has four methods: :meth:`Model.request` and :meth:`Model.stream` and their async twins. The
+agent loop reaches models only through these. Subclasses implement at least ``request``; the others
+have working defaults (``stream`` replays a whole response as deltas, the async twins run the sync
+method in a worker thread), which real providers override.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterator, Sequence
+
+from podium.messages import ModelResponse, Text, Thinking, ToolCall
+from podium.providers.profiles import ModelProfile
+from podium.settings import ModelSettings, OutputSchema, ToolDefinition
+from podium.streaming import StreamDelta, StreamEvent, TextDelta, ThinkingDelta, ToolCallDelta
+
+__all__ = ["Model", "deltas_of"]
+
+from podium.messages import Message
+
+
+class Model(ABC):
+    """A language model behind some provider."""
+
+    provider: str = "unknown"
+    """Provider name, such as ``openai``."""
+    model_name: str = "unknown"
+    """Model name as the provider knows it."""
+
+    @property
+    def profile(self) -> ModelProfile:
+        """What this model can do."""
+        return ModelProfile()
+
+    @abstractmethod
+    def request(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolDefinition] | None = None,
+        settings: ModelSettings | None = None,
+        output: OutputSchema | None = None,
+    ) -> ModelResponse:
+        """Send ``messages`` and return the whole response."""
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolDefinition] | None = None,
+        settings: ModelSettings | None = None,
+        output: OutputSchema | None = None,
+    ) -> Iterator[StreamEvent]:
+        """Send ``messages`` and yield deltas as they arrive, then the final :class:`ModelResponse`."""
+        response = self.request(messages, tools=tools, settings=settings, output=output)
+        yield from deltas_of(response)
+        yield response
+
+    async def arequest(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolDefinition] | None = None,
+        settings: ModelSettings | None = None,
+        output: OutputSchema | None = None,
+    ) -> ModelResponse:
+        """Async twin of :meth:`request`."""
+        import asyncio
+
+        return await asyncio.to_thread(self.request, messages, tools=tools, settings=settings, output=output)
+
+    async def astream(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolDefinition] | None = None,
+        settings: ModelSettings | None = None,
+        output: OutputSchema | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        """Async twin of :meth:`stream`."""
+        response = await self.arequest(messages, tools=tools, settings=settings, output=output)
+        for delta in deltas_of(response):
+            yield delta
+        yield response
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.provider}:{self.model_name})"
+
+
+def deltas_of(response: ModelResponse, chunk: int = 0) -> Iterator[StreamDelta]:
+    """The deltas that stream ``response``; text is split into pieces of ``chunk`` characters if > 0."""
+    for index, part in enumerate(response.parts):
+        if isinstance(part, Text):
+            text = part.text
+            if chunk > 0 and len(text) > chunk:
+                for start in range(0, len(text), chunk):
+                    yield TextDelta(index, text[start : start + chunk])
+            else:
+                yield TextDelta(index, text)
+        elif isinstance(part, Thinking):
+            yield ThinkingDelta(index, part.text, part.signature)
+        elif isinstance(part, ToolCall):
+            yield ToolCallDelta(index, part.id, part.name, part.args_json)

@@ -1,0 +1,65 @@
+"""Resolving ``"provider:model"`` strings to models, importing each provider module only when used."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+from podium.exceptions import UserError
+from podium.providers.base import Model
+
+__all__ = ["PROVIDERS", "model", "register_provider"]
+
+PROVIDERS: dict[str, str] = {}
+"""Provider name -> ``"module:factory"``; the factory takes ``(model_name, **options)``."""
+
+_factories: dict[str, Callable[..., Model]] = {}
+
+
+def register_provider(name: str, factory: str | Callable[..., Model]) -> None:
+    """Register a provider under ``name``: a ``"module:function"`` path (imported lazily) or a callable."""
+    if isinstance(factory, str):
+        PROVIDERS[name] = factory
+        _factories.pop(name, None)
+    else:
+        PROVIDERS[name] = f"{factory.__module__}:{factory.__qualname__}"
+        _factories[name] = factory
+
+
+def model(spec: str, *, base_url: str | None = None, api_key: str | None = None, **client_options: Any) -> Model:
+    """The model named by ``spec`` (``"provider:model"``), built lazily.
+
+    Args:
+        spec: Such as ``"openai:gpt-4o"`` or ``"anthropic:claude-sonnet-4-5"``.
+        base_url: Send requests to this URL instead of the provider's (proxies, compatible servers).
+        api_key: Use this key instead of the provider's environment variable.
+        **client_options: Passed to the provider's client.
+
+    Raises:
+        UserError: the string has no provider prefix or names an unknown provider.
+    """
+    provider, sep, name = spec.partition(":")
+    if not sep or not provider:
+        raise UserError(
+            f"model {spec!r} has no provider; write it as 'provider:model', e.g. 'openai:gpt-4o'. "
+            f"Providers: {', '.join(sorted(PROVIDERS)) or '(none registered)'}"
+        )
+    factory = _factories.get(provider)
+    if factory is None:
+        target = PROVIDERS.get(provider)
+        if target is None:
+            raise UserError(f"unknown provider {provider!r} in {spec!r}; known: {', '.join(sorted(PROVIDERS))}")
+        module_name, _, attr = target.partition(":")
+        module = importlib.import_module(module_name)
+        factory = getattr(module, attr)
+        _factories[provider] = factory
+    options = dict(client_options)
+    if base_url is not None:
+        options["base_url"] = base_url
+    if api_key is not None:
+        options["api_key"] = api_key
+    return factory(name, **options)
+
+
+register_provider("test", "podium.testing.models:make_test_model")

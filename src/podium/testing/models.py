@@ -1,0 +1,221 @@
+"""Models for tests: replay scripted responses or compute them with a function. No network."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeAlias
+
+from podium.exceptions import UserError
+from podium.messages import Message, ModelResponse, Part, Text, ToolCall
+from podium.providers.base import Model, deltas_of
+from podium.providers.profiles import ModelProfile
+from podium.settings import ModelSettings, OutputSchema, ToolDefinition
+from podium.streaming import StreamEvent
+from podium.usage import Usage
+
+__all__ = ["AgentInfo", "FunctionModel", "Scripted", "ScriptedModel", "call", "make_test_model"]
+
+Scripted: TypeAlias = "ModelResponse | Sequence[Part] | str"
+"""One scripted reply: a whole response, a list of parts, or plain text."""
+
+
+def call(name: str, args: dict[str, Any] | None = None, *, id: str = "") -> ToolCall:
+    """A tool call for scripts; an empty ``id`` is filled in by the model."""
+    return ToolCall(id, name, args or {})
+
+
+@dataclass(frozen=True, slots=True)
+class AgentInfo:
+    """What a request carried besides the messages (given to ``FunctionModel`` functions)."""
+
+    tools: Sequence[ToolDefinition] = ()
+    """Tools offered."""
+    settings: ModelSettings = field(default_factory=ModelSettings)
+    """Settings of the request."""
+    output: OutputSchema | None = None
+    """Native output schema, if any."""
+    step: int = 0
+    """Number of requests this model has answered before this one."""
+
+
+def _estimate_tokens(text: str) -> int:
+    return max(1, len(text) // 4) if text else 0
+
+
+class _TestModel(Model):
+    """Shared plumbing: normalizing replies, ids, usage, recording requests, streaming."""
+
+    def __init__(self, *, model_name: str, provider: str, profile: ModelProfile | None, stream_chunk: int) -> None:
+        self.model_name = model_name
+        self.provider = provider
+        self._profile = profile or ModelProfile(vision=True, files=True, thinking=True, structured_output=False)
+        self.stream_chunk = stream_chunk
+        self.requests: list[tuple[list[Message], AgentInfo]] = []
+        """Every request received: the messages and the rest."""
+        self._lock = threading.Lock()
+        self._ids = 0
+
+    @property
+    def profile(self) -> ModelProfile:
+        return self._profile
+
+    def _reply(self, messages: list[Message], info: AgentInfo) -> Scripted:
+        raise NotImplementedError
+
+    def _normalize(self, reply: Scripted, messages: Sequence[Message]) -> ModelResponse:
+        if isinstance(reply, str):
+            response = ModelResponse((Text(reply),))
+        elif isinstance(reply, ModelResponse):
+            response = reply
+        else:
+            response = ModelResponse(tuple(reply))
+        parts: list[Part] = []
+        for part in response.parts:
+            if isinstance(part, ToolCall) and not part.id:
+                with self._lock:
+                    self._ids += 1
+                    part = replace(part, id=f"call_{self.model_name}_{self._ids}")
+            parts.append(part)
+        finish = response.finish_reason or ("tool_calls" if any(isinstance(p, ToolCall) for p in parts) else "stop")
+        usage = response.usage
+        if usage == Usage():
+            prompt = sum(_estimate_tokens(m.text) + 4 for m in messages)
+            out = sum(_estimate_tokens(p.text) for p in parts if isinstance(p, Text))
+            out += sum(_estimate_tokens(p.args_json) for p in parts if isinstance(p, ToolCall))
+            usage = Usage(input_tokens=prompt, output_tokens=out, requests=1)
+        return replace(
+            response,
+            parts=tuple(parts),
+            model=response.model or self.model_name,
+            provider=response.provider or self.provider,
+            finish_reason=finish,
+            usage=usage,
+        )
+
+    def _answer(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolDefinition] | None,
+        settings: ModelSettings | None,
+        output: OutputSchema | None,
+    ) -> ModelResponse:
+        msgs = list(messages)
+        with self._lock:
+            info = AgentInfo(tuple(tools or ()), settings or ModelSettings(), output, len(self.requests))
+            self.requests.append((msgs, info))
+        return self._normalize(self._reply(msgs, info), msgs)
+
+    def request(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolDefinition] | None = None,
+        settings: ModelSettings | None = None,
+        output: OutputSchema | None = None,
+    ) -> ModelResponse:
+        return self._answer(messages, tools, settings, output)
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolDefinition] | None = None,
+        settings: ModelSettings | None = None,
+        output: OutputSchema | None = None,
+    ) -> Iterator[StreamEvent]:
+        response = self._answer(messages, tools, settings, output)
+        yield from deltas_of(response, self.stream_chunk)
+        yield response
+
+    async def arequest(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolDefinition] | None = None,
+        settings: ModelSettings | None = None,
+        output: OutputSchema | None = None,
+    ) -> ModelResponse:
+        return self._answer(messages, tools, settings, output)
+
+    async def astream(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolDefinition] | None = None,
+        settings: ModelSettings | None = None,
+        output: OutputSchema | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        response = self._answer(messages, tools, settings, output)
+        for delta in deltas_of(response, self.stream_chunk):
+            yield delta
+        yield response
+
+
+class ScriptedModel(_TestModel):
+    """Answers each request with the next scripted reply.
+
+    Each reply is a :class:`~podium.messages.ModelResponse`, a list of parts, or a plain string (a text
+    reply). Tool calls without ids get generated ones. Streaming replays the parts as deltas (text in
+    pieces of ``stream_chunk`` characters). ``requests`` records what the model received.
+
+    Example::
+
+        model = ScriptedModel([[call("add", {"a": 1, "b": 2})], "The answer is 3."])
+    """
+
+    def __init__(
+        self,
+        responses: Sequence[Scripted],
+        *,
+        model_name: str = "scripted",
+        provider: str = "test",
+        profile: ModelProfile | None = None,
+        stream_chunk: int = 4,
+    ) -> None:
+        """Script the replies, in order."""
+        super().__init__(model_name=model_name, provider=provider, profile=profile, stream_chunk=stream_chunk)
+        self.responses = list(responses)
+
+    def _reply(self, messages: list[Message], info: AgentInfo) -> Scripted:
+        if info.step >= len(self.responses):
+            raise UserError(
+                f"ScriptedModel has {len(self.responses)} scripted responses and got request {info.step + 1}; "
+                "script more responses"
+            )
+        return self.responses[info.step]
+
+
+class FunctionModel(_TestModel):
+    """Computes each reply with ``fn(messages, info)`` (a response, parts, or text)."""
+
+    def __init__(
+        self,
+        fn: Callable[[list[Message], AgentInfo], Scripted],
+        *,
+        model_name: str = "function",
+        provider: str = "test",
+        profile: ModelProfile | None = None,
+        stream_chunk: int = 4,
+    ) -> None:
+        """Use ``fn`` to answer requests."""
+        super().__init__(model_name=model_name, provider=provider, profile=profile, stream_chunk=stream_chunk)
+        self.fn = fn
+
+    def _reply(self, messages: list[Message], info: AgentInfo) -> Scripted:
+        return self.fn(messages, info)
+
+
+def _echo(messages: list[Message], info: AgentInfo) -> Scripted:
+    for message in reversed(messages):
+        if message.role == "user":
+            return message.text
+    return ""
+
+
+def make_test_model(name: str, **options: Any) -> Model:
+    """``"test:echo"``: a model that repeats the last user message (for demos and smoke tests)."""
+    if name in ("", "echo"):
+        return FunctionModel(_echo, model_name="echo")
+    raise UserError(f"unknown test model {name!r}; 'test:echo' is available")

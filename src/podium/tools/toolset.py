@@ -1,0 +1,114 @@
+"""Toolsets: groups of tools that compose (a list, filtered, prefixed, combined)."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeAlias
+
+from typing_extensions import override
+
+from podium.exceptions import UserError
+from podium.tools.context import RunContext
+from podium.tools.tool import Tool, as_tool
+
+__all__ = [
+    "CombinedToolset",
+    "FilteredToolset",
+    "PrefixedToolset",
+    "ToolList",
+    "Toolset",
+    "ToolsetLike",
+    "resolve_tools",
+]
+
+ToolsetLike: TypeAlias = "Tool[..., Any] | Callable[..., Any] | Toolset"
+
+
+class Toolset(ABC):
+    """A source of tools. Subclasses return the tools available for a run."""
+
+    @abstractmethod
+    def get_tools(self, ctx: RunContext[Any] | None = None) -> Sequence[Tool[..., Any]]:
+        """The tools offered to the model in this context."""
+
+    def filtered(self, predicate: Callable[[Tool[..., Any]], bool]) -> FilteredToolset:
+        """Only the tools for which ``predicate`` is true."""
+        return FilteredToolset(self, predicate)
+
+    def prefixed(self, prefix: str) -> PrefixedToolset:
+        """The same tools named ``{prefix}_{name}``."""
+        return PrefixedToolset(self, prefix)
+
+    def __add__(self, other: Toolset) -> CombinedToolset:
+        return CombinedToolset([self, other])
+
+
+class ToolList(Toolset):
+    """A fixed list of tools (functions are wrapped with :func:`~podium.tools.tool`)."""
+
+    def __init__(self, tools: Iterable[Tool[..., Any] | Callable[..., Any]]) -> None:
+        self._tools = [as_tool(t) for t in tools]
+
+    @override
+    def get_tools(self, ctx: RunContext[Any] | None = None) -> Sequence[Tool[..., Any]]:
+        return self._tools
+
+
+class FilteredToolset(Toolset):
+    """The tools of ``inner`` that pass ``predicate``."""
+
+    def __init__(self, inner: Toolset, predicate: Callable[[Tool[..., Any]], bool]) -> None:
+        self.inner = inner
+        self.predicate = predicate
+
+    @override
+    def get_tools(self, ctx: RunContext[Any] | None = None) -> Sequence[Tool[..., Any]]:
+        return [t for t in self.inner.get_tools(ctx) if self.predicate(t)]
+
+
+class PrefixedToolset(Toolset):
+    """The tools of ``inner`` renamed ``{prefix}_{name}`` (so that two sources cannot clash)."""
+
+    def __init__(self, inner: Toolset, prefix: str) -> None:
+        if not prefix:
+            raise UserError("prefix must not be empty")
+        self.inner = inner
+        self.prefix = prefix
+        self._cache: dict[int, Tool[..., Any]] = {}
+
+    @override
+    def get_tools(self, ctx: RunContext[Any] | None = None) -> Sequence[Tool[..., Any]]:
+        out = []
+        for t in self.inner.get_tools(ctx):
+            renamed = self._cache.get(id(t))
+            if renamed is None:
+                renamed = self._cache[id(t)] = t.renamed(f"{self.prefix}_{t.name}")
+            out.append(renamed)
+        return out
+
+
+class CombinedToolset(Toolset):
+    """Several toolsets as one."""
+
+    def __init__(self, toolsets: Iterable[Toolset]) -> None:
+        self.toolsets = list(toolsets)
+
+    @override
+    def get_tools(self, ctx: RunContext[Any] | None = None) -> Sequence[Tool[..., Any]]:
+        return [t for ts in self.toolsets for t in ts.get_tools(ctx)]
+
+
+def resolve_tools(items: Iterable[ToolsetLike], ctx: RunContext[Any] | None = None) -> dict[str, Tool[..., Any]]:
+    """Flatten tools, functions and toolsets into ``{name: tool}``; duplicate names are an error."""
+    out: dict[str, Tool[..., Any]] = {}
+    for item in items:
+        tools = item.get_tools(ctx) if isinstance(item, Toolset) else [as_tool(item)]
+        for t in tools:
+            name = t.schema.name
+            if name in out and out[name] is not t:
+                raise UserError(
+                    f"two tools are named {name!r}; rename one (@tool(name=...)) or use toolset.prefixed(...)"
+                )
+            out[name] = t
+    return out
