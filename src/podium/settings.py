@@ -48,6 +48,9 @@ class ModelSettings:
     """Reasoning: on/off, effort, or a token budget."""
     timeout: float | None = None
     """Request timeout in seconds."""
+    foreign_thinking: Literal["drop", "text"] | None = None
+    """What to do with reasoning produced by *another* provider when switching mid-conversation:
+    ``drop`` it (the default) or send it as plain text."""
     extra: Mapping[str, Mapping[str, Any]] = field(default_factory=_no_extra)
     """Vendor-only settings by provider name, passed through to that provider's request."""
 
