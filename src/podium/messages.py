@@ -3,7 +3,8 @@
 A conversation is a list of :class:`Message`. Each message has a ``role`` and a sequence of tagged
 parts: :class:`Text`, :class:`Image`, :class:`File`, :class:`Thinking`, :class:`ToolCall`,
 :class:`ToolResult`, and :class:`ProviderPart` for provider items that have no universal meaning
-(a server-side web search, say), kept verbatim so that they round-trip to the provider that made them.
+(a server-side web search, say), kept verbatim so that they round-trip to the provider that made them,
+and :class:`CachePoint`, a marker for provider prompt caching.
 
 Roles: ``system`` (instructions), ``user``, ``assistant`` (what a model said: text, thinking, tool
 calls) and ``tool`` (tool results, one :class:`ToolResult` part per call).
@@ -25,6 +26,7 @@ from podium.usage import Usage
 
 __all__ = [
     "FORMAT_VERSION",
+    "CachePoint",
     "ContentPart",
     "File",
     "FinishReason",
@@ -201,8 +203,21 @@ class ProviderPart:
     type: ClassVar[Literal["provider"]] = "provider"
 
 
+@dataclass(frozen=True, slots=True)
+class CachePoint:
+    """Marks the end of a prompt prefix that the provider should cache.
+
+    Anthropic gets ``cache_control`` on the block before it, Bedrock a ``cachePoint`` block; providers
+    that cache automatically (OpenAI, Gemini) ignore it.
+    """
+
+    ttl: str | None = None
+    """Cache lifetime where the provider supports a choice (Anthropic: ``5m`` or ``1h``)."""
+    type: ClassVar[Literal["cache_point"]] = "cache_point"
+
+
 ContentPart: TypeAlias = Text | Image | File
-Part: TypeAlias = Text | Image | File | Thinking | ToolCall | ToolResult | ProviderPart
+Part: TypeAlias = Text | Image | File | Thinking | ToolCall | ToolResult | ProviderPart | CachePoint
 
 
 def _check_source(kind: str, data: bytes | None, url: str | None, media_type: str | None) -> None:
@@ -402,6 +417,8 @@ def part_to_dict(part: Part) -> JsonDict:
             out["interrupted"] = True
     elif isinstance(part, ProviderPart):
         return {"type": "provider", "provider": part.provider, "data": part.data}
+    elif isinstance(part, CachePoint):
+        return {"type": "cache_point"} if part.ttl is None else {"type": "cache_point", "ttl": part.ttl}
     else:  # pragma: no cover - exhaustive
         raise TypeError(f"not a message part: {part!r}")
     if part.provider_details is not None:
@@ -538,6 +555,7 @@ _PART_KEYS: dict[str, tuple[str, ...]] = {
     "tool_call": ("type", "id", "name", "args", "raw_args", "provider_details"),
     "tool_result": ("type", "call_id", "name", "content", "is_error", "interrupted", "provider_details"),
     "provider": ("type", "provider", "data"),
+    "cache_point": ("type", "ttl"),
 }
 
 
@@ -549,7 +567,7 @@ def part_from_dict(data: Any, path: str = "part") -> Part:
     if keys is None:
         raise SerializationError(f"{path}.type: unknown part type {kind!r}; expected one of {sorted(_PART_KEYS)}")
     r.check_keys(keys)
-    details = r.opt_dict("provider_details")
+    details = r.opt_dict("provider_details") if kind not in ("provider", "cache_point") else None
     try:
         if kind == "text":
             return Text(r.get_str("text"), details)
@@ -583,6 +601,8 @@ def part_from_dict(data: Any, path: str = "part") -> Part:
                 r.get_bool("interrupted"),
                 details,
             )
+        if kind == "cache_point":
+            return CachePoint(r.opt_str("ttl"))
         return ProviderPart(r.get_str("provider"), r.get_dict("data"))
     except (TypeError, ValueError) as exc:
         if isinstance(exc, SerializationError):

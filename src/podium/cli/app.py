@@ -1,0 +1,41 @@
+"""The ``podium`` command group; each subcommand lives in its own module and is added here."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from podium import __version__
+
+__all__ = ["cli"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="podium")
+@click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+def cli(verbose: int) -> None:
+    """Podium: LLM agents that behave the same on every provider."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _register() -> None:
+    """Add the subcommands (each module defines one click command or group)."""
+    import importlib
+
+    for module_name, attr in _SUBCOMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("podium"):
+                continue  # subcommand not built yet
+            raise
+        cli.add_command(getattr(module, attr))
+
+
+_SUBCOMMANDS: list[tuple[str, str]] = [
+    ("podium.cli.sandbox", "sandbox"),
+]
+
+_register()
