@@ -15,9 +15,9 @@ import time
 from collections.abc import AsyncIterator, Callable, Generator
 from typing import Any
 
+from podium.agent.approval import Approver, Decision, decision_from
 from podium.agent.cancel import CancelToken
 from podium.agent.events import AgentEvent
-from podium.agent.approval import Approver, Decision, decision_from
 from podium.agent.loop import AbandonTools, AskApproval, AwaitTool, Effect, Interrupted, RequestModel, StartTools
 from podium.agent.result import OutputT, RunResult
 from podium.exceptions import UserError
