@@ -368,3 +368,28 @@ def test_duplicate_tool_names_are_refused() -> None:
 
     with pytest.raises(UserError, match="two tools are named 'divide'"):
         Agent(ScriptedModel(["x"]), tools=[divide, other]).run("?")
+
+
+def test_repeated_identical_call_is_answered_and_tools_turned_off() -> None:
+    runs: list[str] = []
+
+    @tool
+    def weather(city: str) -> str:
+        """Weather."""
+        runs.append(city)
+        return f"sunny in {city}"
+
+    model = ScriptedModel([[call("weather", {"city": "Paris"})], [call("weather", {"city": "Paris"})], "Sunny."])
+    result = Agent(model, tools=[weather]).run("weather?")
+    assert result.output == "Sunny."
+    assert runs == ["Paris"]  # not run twice
+    repeat = result.messages[4].tool_results[0]
+    assert repeat.text.startswith("sunny in Paris")
+    assert "not run again" in repeat.text
+    third = model.requests[2][1]
+    assert third.tools == ()
+    assert third.settings.tool_choice == "none"
+    # a different argument is a new call, and "allow" runs repeats
+    model = ScriptedModel([[call("weather", {"city": "Paris"})], [call("weather", {"city": "Paris"})], "ok"])
+    Agent(model, tools=[weather], repeated_calls="allow").run("?")
+    assert runs == ["Paris", "Paris", "Paris"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
-from typing import Any, Generic, overload
+from typing import Any, Generic, Literal, overload
 
 from podium.agent.approval import ApprovalPolicy, Approver, DecisionLike, PausedRun, decision_from
 from podium.agent.cancel import CancelToken
@@ -73,6 +73,7 @@ class Agent(Generic[OutputT]):
         max_tool_output: int = DEFAULT_MAX_OUTPUT,
         policy: ApprovalPolicy | None = None,
         approver: Approver | None = None,
+        repeated_calls: Literal["answer", "allow"] = "answer",
     ) -> None: ...
 
     @overload
@@ -94,6 +95,7 @@ class Agent(Generic[OutputT]):
         max_tool_output: int = DEFAULT_MAX_OUTPUT,
         policy: ApprovalPolicy | None = None,
         approver: Approver | None = None,
+        repeated_calls: Literal["answer", "allow"] = "answer",
     ) -> None: ...
 
     def __init__(
@@ -114,6 +116,7 @@ class Agent(Generic[OutputT]):
         max_tool_output: int = DEFAULT_MAX_OUTPUT,
         policy: ApprovalPolicy | None = None,
         approver: Approver | None = None,
+        repeated_calls: Literal["answer", "allow"] = "answer",
     ) -> None:
         """Create an agent.
 
@@ -133,6 +136,8 @@ class Agent(Generic[OutputT]):
             max_tool_output: Characters of tool output kept by default.
             policy: Decides per tool call: allow, ask, deny or rewrite (see :mod:`podium.agent.approval`).
             approver: Answers "ask" decisions at once (a terminal prompt, a UI); without one the run pauses.
+            repeated_calls: ``answer`` (default): when the model only repeats calls it already has results
+                for, send those results again and ask for the answer with tools off; ``allow``: run them again.
         """
         if max_steps < 1:
             raise UserError("max_steps must be at least 1")
@@ -150,6 +155,7 @@ class Agent(Generic[OutputT]):
         self.max_tool_output = max_tool_output
         self.policy = policy
         self.approver = approver
+        self.repeated_calls: Literal["answer", "allow"] = repeated_calls
         self._output: OutputHandler[OutputT] = OutputHandler(output_type, output_mode)
         self._resolved: Model | None = model if isinstance(model, Model) else None
 
@@ -203,6 +209,7 @@ class Agent(Generic[OutputT]):
             policy=self.policy,
             approvals={k: decision_from(v) for k, v in (approvals or {}).items()},
             resume=resume,
+            repeated_calls=self.repeated_calls,
         )
 
     # -- sync

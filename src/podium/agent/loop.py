@@ -181,6 +181,10 @@ class LoopSpec(Generic[OutputT]):
     """Decisions given by the caller for pending calls (call id -> decision)."""
     resume: PausedRun | None = None
     """The paused run this run continues."""
+    repeated_calls: Literal["answer", "allow"] = "answer"
+    """``answer``: a message that only repeats calls already answered in this run gets the earlier
+    results and the next request goes out with tools off, so the model answers (tools can opt out with
+    ``metadata={"repeatable": True}``). ``allow``: run them again."""
 
 
 class _Run(Generic[OutputT]):
@@ -201,6 +205,8 @@ class _Run(Generic[OutputT]):
         self.interrupted = False
         self.exhausted: str | None = None
         self.needs_approval: list[tuple[int, ToolInvocation, str]] = []
+        self.answered: dict[str, ToolResult] = {}
+        self.tools_off = False
         if spec.resume is not None:
             self.run_id = spec.resume.run_id or self.run_id
             self.usage = spec.resume.usage
@@ -244,6 +250,10 @@ class _Run(Generic[OutputT]):
         messages.extend(self.history)
         tools = [t.definition for t in spec.tools.values()]
         settings = spec.settings
+        if self.tools_off:  # the model repeated a call it already has the result of: ask for the answer
+            self.tools_off = False
+            tools = []
+            settings = replace(settings, tool_choice="none" if self.mode != "tool" else None)
         output: OutputSchema | None = None
         if self.mode == "tool":
             tools.append(spec.output.tool_definition())
@@ -328,10 +338,38 @@ class _Run(Generic[OutputT]):
                     yield RunFinished(result)
                     return result
                 continue
+            if spec.repeated_calls == "answer" and self.all_repeated(calls):
+                yield from self.answer_repeats(calls)
+                continue
             outcome = yield from self.run_tools(calls)
             finished = yield from self.after_tools(outcome)
             if finished is not None:
                 return finished
+
+    def all_repeated(self, calls: list[ToolCall]) -> bool:
+        """Whether every call repeats one already answered in this run (same tool, same arguments)."""
+        for call in calls:
+            tool = self.spec.tools.get(call.name)
+            if tool is None or tool.metadata.get("repeatable") or _call_key(call) not in self.answered:
+                return False
+        return True
+
+    def answer_repeats(self, calls: list[ToolCall]) -> Generator[Effect | AgentEvent, Any, None]:
+        """Answer repeated calls with their earlier results and turn tools off for the next request.
+
+        Small models often call the same tool again after getting its result instead of answering;
+        this ends such loops without running the tool twice.
+        """
+        results = []
+        for call in calls:
+            previous = self.answered[_call_key(call)]
+            note = Text("\n(Same call as before, not run again; its result is above. Answer the user now.)")
+            result = ToolResult(call.id, call.name, (*previous.content, note), is_error=previous.is_error)
+            yield ToolCallStarted(call)
+            yield ToolCallFinished(call, result, 0.0)
+            results.append(result)
+        self.add(Message("tool", tuple(results)))
+        self.tools_off = True
 
     def after_tools(
         self, outcome: tuple[OutputT] | PausedRun | None
@@ -502,6 +540,9 @@ class _Run(Generic[OutputT]):
             return paused
 
         self.add(Message("tool", _fill(results, calls)))
+        for call, result in zip(calls, results, strict=True):
+            if result is not None and not result.is_error:
+                self.answered[_call_key(call)] = result
         if self.interrupted:
             raise self.run_error(RunCancelled, "the run was cancelled during tool calls")
         if self.exhausted is not None:
@@ -595,6 +636,10 @@ def _fill(results: list[ToolResult | None], calls: list[ToolCall]) -> tuple[Tool
 
 def _denied(call: ToolCall, decision: Deny) -> ToolResult:
     return ToolResult(call.id, call.name, (Text(f"Denied: {decision.reason}"),), is_error=True)
+
+
+def _call_key(call: ToolCall) -> str:
+    return call.name + "\0" + (call.raw_args if call.raw_args is not None else json.dumps(call.args, sort_keys=True))
 
 
 def _dangling_calls(history: Sequence[Message]) -> list[ToolCall]:

@@ -63,3 +63,4 @@ def model(spec: str, *, base_url: str | None = None, api_key: str | None = None,
 
 
 register_provider("test", "podium.testing.models:make_test_model")
+register_provider("local", "podium.providers.local:LocalModel")
