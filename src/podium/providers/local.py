@@ -22,6 +22,8 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import override
+
 from podium.exceptions import UserError
 from podium.messages import Message, ModelResponse, Part, Text, ToolCall
 from podium.providers.base import Model
@@ -119,6 +121,7 @@ class LocalModel(Model):
         return self.path.name == DEFAULT_MODEL_FILE
 
     @property
+    @override
     def profile(self) -> ModelProfile:
         if self._profile is not None:
             return self._profile
@@ -207,6 +210,7 @@ class LocalModel(Model):
             provider_details={"finish_reason": finish, "raw_text": text} if found else {"finish_reason": finish},
         )
 
+    @override
     def request(
         self,
         messages: Sequence[Message],
@@ -220,6 +224,7 @@ class LocalModel(Model):
         assert isinstance(final, ModelResponse)
         return final
 
+    @override
     def stream(
         self,
         messages: Sequence[Message],
@@ -278,6 +283,7 @@ class LocalModel(Model):
             yield TextDelta(0, full[emitted:])  # held back, but it was not a tool call after all
         yield response
 
+    @override
     async def arequest(
         self,
         messages: Sequence[Message],
@@ -290,6 +296,7 @@ class LocalModel(Model):
 
         return await asyncio.to_thread(self.request, messages, tools=tools, settings=settings, output=output)
 
+    @override
     async def astream(
         self,
         messages: Sequence[Message],

@@ -7,6 +7,8 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias
 
+from typing_extensions import override
+
 from podium.exceptions import UserError
 from podium.messages import Message, ModelResponse, Part, Text, ToolCall
 from podium.providers.base import Model, deltas_of
@@ -58,6 +60,7 @@ class _TestModel(Model):
         self._ids = 0
 
     @property
+    @override
     def profile(self) -> ModelProfile:
         return self._profile
 
@@ -107,6 +110,7 @@ class _TestModel(Model):
             self.requests.append((msgs, info))
         return self._normalize(self._reply(msgs, info), msgs)
 
+    @override
     def request(
         self,
         messages: Sequence[Message],
@@ -117,6 +121,7 @@ class _TestModel(Model):
     ) -> ModelResponse:
         return self._answer(messages, tools, settings, output)
 
+    @override
     def stream(
         self,
         messages: Sequence[Message],
@@ -129,6 +134,7 @@ class _TestModel(Model):
         yield from deltas_of(response, self.stream_chunk)
         yield response
 
+    @override
     async def arequest(
         self,
         messages: Sequence[Message],
@@ -139,6 +145,7 @@ class _TestModel(Model):
     ) -> ModelResponse:
         return self._answer(messages, tools, settings, output)
 
+    @override
     async def astream(
         self,
         messages: Sequence[Message],
