@@ -134,5 +134,3 @@ def workspace_tools(
 ) -> WorkspaceToolset:
     """The built-in tools for ``workspace`` under ``policy`` (see :class:`WorkspaceToolset` for options)."""
     return WorkspaceToolset(workspace, policy, **options)
-
-

@@ -31,6 +31,7 @@ def file_tools(ws: Workspace, state: ToolState) -> list[Tool[..., Any]]:
         """Read a text file of the workspace, with line numbers.
 
         Args:
+            ctx: The run context (supplied by Podium).
             path: Path relative to the workspace (or absolute inside it).
             offset: First line to show (1-based).
             limit: How many lines to show at most.
@@ -61,6 +62,7 @@ def file_tools(ws: Workspace, state: ToolState) -> list[Tool[..., Any]]:
         """Create or overwrite a text file in the workspace (parent directories are created).
 
         Args:
+            ctx: The run context (supplied by Podium).
             path: Path relative to the workspace.
             content: The complete new content.
         """
@@ -70,9 +72,7 @@ def file_tools(ws: Workspace, state: ToolState) -> list[Tool[..., Any]]:
             if seen is not None and real.exists():
                 current = ws.read_bytes(path)
                 if digest(current) != seen.sha256:
-                    raise ModelRetry(
-                        f"{path!r} changed since you last read it; read it again before overwriting it"
-                    )
+                    raise ModelRetry(f"{path!r} changed since you last read it; read it again before overwriting it")
             data = content.encode("utf-8")
             created = ws.write_bytes(path, data)
         except WorkspaceError as exc:
@@ -85,6 +85,7 @@ def file_tools(ws: Workspace, state: ToolState) -> list[Tool[..., Any]]:
         """Replace exact text in a file you have read. ``old_text`` must appear exactly once unless ``replace_all``.
 
         Args:
+            ctx: The run context (supplied by Podium).
             path: Path relative to the workspace.
             old_text: The exact text to replace, including indentation; add surrounding lines to make it unique.
             new_text: The replacement.

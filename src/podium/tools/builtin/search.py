@@ -6,7 +6,7 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from podium.exceptions import ModelRetry
@@ -80,7 +80,9 @@ def _is_binary_file(path: str) -> bool:
         return True
 
 
-def search_tools(ws: Workspace, *, use_ripgrep: bool | None = None, large_file_bytes: int = 1 << 20) -> list[Tool[..., Any]]:
+def search_tools(
+    ws: Workspace, *, use_ripgrep: bool | None = None, large_file_bytes: int = 1 << 20
+) -> list[Tool[..., Any]]:
     """``find_files`` and ``search_files`` for ``ws``; ``use_ripgrep=None`` uses ripgrep when installed."""
     rg = shutil.which("rg") if use_ripgrep is not False else None
     if use_ripgrep and rg is None:
@@ -105,14 +107,11 @@ def search_tools(ws: Workspace, *, use_ripgrep: bool | None = None, large_file_b
         """
         base = _base(path)
         regex = glob_to_regex(pattern)
-        found: list[str] = []
-        total = 0
-        for rel in _walk(ws, base, large_file_bytes):
-            sub = os.path.relpath(os.path.join(ws.root, rel), base)
-            if regex.match(sub):
-                total += 1
-                if len(found) < max_results:
-                    found.append(rel)
+        matches = sorted(
+            rel for rel in _walk(ws, base, large_file_bytes) if regex.match(os.path.relpath(ws.root / rel, base))
+        )
+        total = len(matches)
+        found = matches[:max_results]
         if not found:
             return f"[no files match {pattern!r}]"
         more = f"\n[{total - len(found)} more not shown; narrow the pattern]" if total > len(found) else ""
@@ -135,9 +134,8 @@ def search_tools(ws: Workspace, *, use_ripgrep: bool | None = None, large_file_b
             regex = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
         except re.error as exc:
             raise ModelRetry(f"invalid regular expression {pattern!r}: {exc}") from None
-        lines = _ripgrep(rg, pattern, base, glob, ignore_case) if rg else None
-        if lines is None:
-            lines = _python_search(regex, base, glob, large_file_bytes)
+        found = _ripgrep(rg, pattern, base, glob, ignore_case) if rg else None
+        lines: Iterable[str] = found if found is not None else _python_search(regex, base, glob, large_file_bytes)
         results = []
         for line in lines:
             results.append(line if len(line) <= 500 else line[:500] + " [...]")
@@ -145,7 +143,7 @@ def search_tools(ws: Workspace, *, use_ripgrep: bool | None = None, large_file_b
                 break
         if not results:
             return f"[no matches for {pattern!r}]"
-        more = f"\n[more matches not shown; narrow the search]" if len(results) > max_results else ""
+        more = "\n[more matches not shown; narrow the search]" if len(results) > max_results else ""
         return "\n".join(results[:max_results]) + more
 
     def _ripgrep(exe: str, pattern: str, base: str, glob: str | None, ignore_case: bool) -> list[str] | None:

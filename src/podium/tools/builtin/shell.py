@@ -64,7 +64,9 @@ class ShellSessions:
             d.cleanup()
 
 
-def shell_tools(sandbox: Sandbox, state: ToolState, *, persistent: bool = False) -> tuple[list[Tool[..., Any]], ShellSessions]:
+def shell_tools(
+    sandbox: Sandbox, state: ToolState, *, persistent: bool = False
+) -> tuple[list[Tool[..., Any]], ShellSessions]:
     """``run_shell`` and ``run_python`` running in ``sandbox``."""
     sessions = ShellSessions()
     wall = sandbox.policy.limits.wall_seconds
@@ -78,6 +80,7 @@ def shell_tools(sandbox: Sandbox, state: ToolState, *, persistent: bool = False)
         """Run a shell command in the workspace; shows stdout, stderr, exit status and resources used.
 
         Args:
+            ctx: The run context (supplied by Podium).
             command: The command line (bash syntax).
             timeout: Seconds before the command is killed (capped by the sandbox policy).
             cwd: Working directory relative to the workspace (default: the workspace).

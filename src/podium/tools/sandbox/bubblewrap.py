@@ -76,7 +76,7 @@ class BubblewrapSandbox(Sandbox):
         self.bwrap = bwrap
 
     def mount_args(self, cwd: str, extra_writable: tuple[str, ...] = ()) -> list[str]:
-        """bubblewrap's arguments for the mounts and namespaces (without the status fd and the command)."""
+        """Bubblewrap's arguments for the mounts and namespaces (without the status fd and the command)."""
         policy = self.policy
         args = ["--die-with-parent", "--new-session", "--unshare-all"]
         if policy.allow_network:

@@ -16,8 +16,8 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 from dataclasses import dataclass, field
+from typing import Any
 
 from podium.tools.sandbox.cgroup import PidsCgroup
 from podium.tools.sandbox.policy import Limits
@@ -73,10 +73,7 @@ class _Tree:
         self.ns_init: int | None = None
 
     def members(self) -> list[int]:
-        if self.launch.cgroup is not None:
-            found = set(self.launch.cgroup.pids())
-        else:
-            found = set()
+        found = set(self.launch.cgroup.pids()) if self.launch.cgroup is not None else set()
         if self.ns_inode is not None:
             found.update(pids_in_namespace(self.ns_inode))
         found.update(pids_in_session(self.leader))
@@ -204,7 +201,8 @@ def _supervise(
     tree: _Tree,
     started: float,
 ) -> SandboxResult:
-    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
     if stdin is not None:
         threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True).start()
     out, err = HeadTail(limits.max_output_chars), HeadTail(limits.max_output_chars)
@@ -372,7 +370,7 @@ def _drain(sel: selectors.BaseSelector, until: float, *buffers: bytearray) -> No
                 key.data.write(data)
 
 
-def _reap(proc: subprocess.Popen[bytes], until: float) -> os.struct_rusage | None:
+def _reap(proc: subprocess.Popen[bytes], until: float) -> Any:
     """Wait for the leader and return its resource usage (which includes the descendants it waited for)."""
     while True:
         try:
