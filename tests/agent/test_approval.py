@@ -20,7 +20,6 @@ from podium.agent.approval import (
     Deny,
     PausedRun,
     Rule,
-    command_argvs,
 )
 from podium.agent.events import ApprovalDecided, ApprovalRequested, RunPaused
 from podium.exceptions import UserError
@@ -28,6 +27,7 @@ from podium.messages import Message, ToolCall, load_messages
 from podium.testing import ScriptedModel
 from podium.testing.models import call
 from podium.tools import RunContext
+from podium.tools.commands import parse_command
 
 HERE = Path(__file__).parent
 
@@ -60,7 +60,7 @@ def write_file(path: str, text: str) -> str:
     ],
 )
 def test_commands_are_parsed_into_argv(command: str, expected: list[list[str]]) -> None:
-    assert command_argvs(command) == expected
+    assert [list(argv) for argv in parse_command(command).commands] == expected
 
 
 @pytest.mark.parametrize(
@@ -82,11 +82,12 @@ def test_argv_match_is_not_a_substring_match() -> None:
     assert isinstance(policy.decide(ToolCall("1", "shell", {"command": "firmware-update"}), shell), Allow)
 
 
-def test_unparseable_command_is_asked_about() -> None:
+def test_unparseable_or_opaque_command_is_asked_about() -> None:
     policy = ApprovalPolicy([Rule("deny", command="rm *")])
-    decision = policy.decide(ToolCall("1", "shell", {"command": "echo 'unbalanced"}), shell)
-    assert isinstance(decision, Ask)
-    assert "could not be parsed" in decision.reason
+    for command in ("echo 'unbalanced", "eval $CMD"):
+        decision = policy.decide(ToolCall("1", "shell", {"command": command}), shell)
+        assert isinstance(decision, Ask)
+        assert "cannot be checked" in decision.reason
 
 
 def test_path_rules_resolve_real_paths(tmp_path: Path) -> None:

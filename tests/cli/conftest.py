@@ -13,8 +13,17 @@ import pytest
 
 PODIUM = [sys.executable, "-m", "podium.cli"]
 KEY_VARIABLES = [
-    "ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "MISTRAL_API_KEY", "GROQ_API_KEY",
-    "DEEPSEEK_API_KEY", "OPENROUTER_API_KEY", "XAI_API_KEY", "COHERE_API_KEY", "PODIUM_MODEL",
+    "ANTHROPIC_API_KEY",
+    "OPENAI_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "MISTRAL_API_KEY",
+    "GROQ_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "OPENROUTER_API_KEY",
+    "XAI_API_KEY",
+    "COHERE_API_KEY",
+    "PODIUM_MODEL",
 ]
 
 
@@ -31,10 +40,12 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def podium(args: list[str], env: dict[str, str], *, cwd: Path | None = None, timeout: float = 120,
-           input: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*PODIUM, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout,
-                          input=input)
+def podium(
+    args: list[str], env: dict[str, str], *, cwd: Path | None = None, timeout: float = 120, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*PODIUM, *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, input=input
+    )
 
 
 def script(path: Path, items: list[Any]) -> str:

@@ -30,7 +30,9 @@ def test_exit_codes(cli_env: dict[str, str], tmp_path: Path) -> None:
     stopped = podium(["run", "--model", loop, "hi"], cli_env)
     assert stopped.returncode == 4, stopped.stderr
     assert "UnexpectedModelBehavior" in stopped.stderr
-    nothing = podium(["run", "--model", "test:echo", "--continue", "hi"], {**cli_env, "PODIUM_DB": str(tmp_path / "x.db")})
+    nothing = podium(
+        ["run", "--model", "test:echo", "--continue", "hi"], {**cli_env, "PODIUM_DB": str(tmp_path / "x.db")}
+    )
     assert nothing.returncode == 2
     assert "no conversation to continue" in nothing.stderr
 
@@ -42,8 +44,9 @@ def test_tools_write_a_file_in_the_workspace(cli_env: dict[str, str], tmp_path: 
         tmp_path / "s.json",
         [{"calls": [{"name": "write_file", "args": {"path": "hello.txt", "content": "hi"}}]}, "Created hello.txt."],
     )
-    done = podium(["run", "--model", model, "--tools", "-w", str(workspace), "Create a file hello.txt containing hi"],
-                  cli_env)
+    done = podium(
+        ["run", "--model", model, "--tools", "-w", str(workspace), "Create a file hello.txt containing hi"], cli_env
+    )
     assert done.returncode == 0, done.stderr
     assert (workspace / "hello.txt").read_text() == "hi"
     assert done.stdout.strip() == "Created hello.txt."

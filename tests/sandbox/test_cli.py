@@ -8,8 +8,8 @@ import sys
 import time
 
 from click.testing import CliRunner
-from conftest import Layout
 
+from conftest import Layout
 from podium.cli.app import cli
 
 

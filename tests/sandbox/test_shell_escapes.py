@@ -12,7 +12,6 @@ import time
 import uuid
 
 from conftest import SMALL, Layout, process_alive_with
-
 from podium.tools.sandbox import Sandbox, SandboxPolicy, create_sandbox
 
 

@@ -4,7 +4,9 @@ An :class:`ApprovalPolicy` decides per call from ordered :class:`Rule` s (first 
 default. Rules match on the tool name (glob), on argument values (regular expressions), on paths
 inside or outside the workspace (resolved real paths), and on shell commands *parsed into argv*
 (``rm  -rf /``, ``/bin/rm -rf /``, ``FOO=1 sudo rm -rf /`` and ``bash -c 'rm -rf /'`` all match the
-rule ``command="rm -rf*"``; substrings do not).
+rule ``command="rm -rf*"``; substrings do not; see :func:`podium.tools.commands.parse_command`). A
+command with parts that cannot be known before it runs (``eval``, unparseable quoting) is asked about
+when a command rule cannot rule it out.
 
 Tools say which of their parameters are paths or commands through their ``metadata``:
 ``@tool(metadata={"path_params": ("path",), "command_param": "command"})``.
@@ -18,9 +20,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import os
 import re
-import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +37,7 @@ from podium.messages import (
     part_from_dict,
     part_to_dict,
 )
+from podium.tools.commands import parse_command
 from podium.tools.tool import Tool
 from podium.usage import Usage
 
@@ -50,7 +51,6 @@ __all__ = [
     "Deny",
     "PausedRun",
     "Rule",
-    "command_argvs",
     "decision_from",
 ]
 
@@ -118,96 +118,7 @@ Approver: TypeAlias = Callable[[ApprovalRequest], "DecisionLike"]
 """A callback that decides at once (a terminal prompt, a UI); returning ``Ask`` pauses the run."""
 
 
-# --------------------------------------------------------------------------- argv parsing
-
-_WRAPPERS = {
-    "sudo",
-    "doas",
-    "env",
-    "nice",
-    "nohup",
-    "time",
-    "command",
-    "builtin",
-    "exec",
-    "stdbuf",
-    "ionice",
-    "timeout",
-}
-_WRAPPER_VALUE_OPTIONS = {
-    "sudo": frozenset({"-u", "-g", "-C", "-h", "-p", "-r", "-t", "-U", "-D", "-T"}),
-    "doas": frozenset({"-u", "-C"}),
-    "env": frozenset({"-u", "-C", "--unset", "--chdir"}),
-    "nice": frozenset({"-n", "--adjustment"}),
-    "ionice": frozenset({"-c", "-n", "-p", "-P", "-u"}),
-    "timeout": frozenset({"-s", "-k", "--signal", "--kill-after"}),
-    "stdbuf": frozenset({"-i", "-o", "-e"}),
-}
-_SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "fish"}
-_SEPARATORS = {";", "&&", "||", "|", "&", "|&", "(", ")", "\n"}
-_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-_SUBSHELL = re.compile(r"\$\(([^()]*)\)|`([^`]*)`")
-
-
-def command_argvs(command: str, _depth: int = 0) -> list[list[str]]:
-    """Every simple command in a shell command line, as argv with wrappers and assignments removed.
-
-    ``"FOO=1 sudo /bin/rm -rf / && echo $(whoami)"`` gives ``[["rm", "-rf", "/"], ["echo", "$(whoami)"],
-    ["whoami"]]``. Program names are reduced to their basename. ``sh -c '...'`` is parsed recursively.
-
-    Raises:
-        ValueError: the command cannot be parsed (unbalanced quotes); policies treat that as "ask".
-    """
-    if _depth > 5:
-        raise ValueError("command nesting too deep")
-    lexer = shlex.shlex(command, posix=True, punctuation_chars=";&|()\n")
-    lexer.whitespace_split = True
-    lexer.commenters = ""
-    tokens = list(lexer)
-    argvs: list[list[str]] = []
-    current: list[str] = []
-    for token in [*tokens, ";"]:
-        if token in _SEPARATORS or set(token) <= set(";&|()\n"):
-            if current:
-                argvs.extend(_simplify(current, _depth))
-            current = []
-        else:
-            current.append(token)
-    for match in _SUBSHELL.finditer(command):
-        inner = match.group(1) or match.group(2) or ""
-        argvs.extend(command_argvs(inner, _depth + 1))
-    unique: list[list[str]] = []
-    for argv in argvs:
-        if argv not in unique:
-            unique.append(argv)
-    return unique
-
-
-def _simplify(argv: list[str], depth: int) -> list[list[str]]:
-    args = list(argv)
-    while args:
-        head = os.path.basename(args[0])
-        if _ASSIGNMENT.match(args[0]):
-            args = args[1:]
-        elif head in _WRAPPERS:
-            args = args[1:]
-            takes_value = _WRAPPER_VALUE_OPTIONS.get(head, frozenset())
-            while args and (args[0].startswith("-") or _ASSIGNMENT.match(args[0])):
-                option = args.pop(0)
-                if option in takes_value and args:
-                    args.pop(0)
-            if head == "timeout" and args:
-                args = args[1:]  # the duration
-        else:
-            break
-    if not args:
-        return []
-    args[0] = os.path.basename(args[0])
-    if args[0] in _SHELLS and "-c" in args[1:]:
-        index = args.index("-c")
-        if index + 1 < len(args):
-            return [args, *command_argvs(args[index + 1], depth + 1)]
-    return [args]
+# --------------------------------------------------------------------------- argv matching
 
 
 def _argv_matches(pattern: Sequence[str], argv: Sequence[str]) -> bool:
@@ -269,12 +180,11 @@ class Rule:
             value = call.args.get(param) if isinstance(param, str) else None
             if not isinstance(value, str):
                 return False
-            try:
-                argvs = command_argvs(value)
-            except ValueError as exc:
-                return f"the command could not be parsed ({exc})"
+            parsed = parse_command(value)
             argv_pattern = self.command.split()
-            if not any(_argv_matches(argv_pattern, argv) for argv in argvs):
+            if not any(_argv_matches(argv_pattern, argv) for argv in parsed.commands):
+                if parsed.opaque:
+                    return "the command has parts that cannot be checked before it runs (substitution, eval)"
                 return False
         return True
 

@@ -76,8 +76,13 @@ def _reader() -> Callable[[str], str]:
 @click.option("--conversation", help="Continue this conversation id.")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Conversation database file.")
 @click.option("--tools/--no-tools", default=False, help="Give the model the built-in workspace tools.")
-@click.option("-w", "--workspace", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              help="Directory the tools work in (default: the current one).")
+@click.option(
+    "-w",
+    "--workspace",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    help="Directory the tools work in (default: the current one).",
+)
 @click.option("-y", "--yes", is_flag=True, help="Approve every tool call the policy would ask about.")
 def chat(
     model: str | None,
@@ -91,16 +96,24 @@ def chat(
     """Chat with a model in the terminal."""
     console = Console()
     try:
-        session = open_session(model=model, db=db, conversation=conversation, continue_latest=continue_latest,
-                               tools=tools, workspace=workspace)
+        session = open_session(
+            model=model,
+            db=db,
+            conversation=conversation,
+            continue_latest=continue_latest,
+            tools=tools,
+            workspace=workspace,
+        )
     except PodiumError as exc:
         console.print(f"[red]error:[/red] {exc}")
         sys.exit(2)
     for note in session.notes:
         console.print(f"[yellow]{note}[/yellow]")
     tools_line = f"tools on in {session.workspace}" if tools else "tools off (--tools to enable)"
-    console.print(f"[dim]model {session.choice.spec} ({session.choice.source}); {tools_line}; "
-                  f"conversation {session.conversation_id}. /help for commands.[/dim]")
+    console.print(
+        f"[dim]model {session.choice.spec} ({session.choice.source}); {tools_line}; "
+        f"conversation {session.conversation_id}. /help for commands.[/dim]"
+    )
     if continue_latest or conversation:
         _show_history(console, session.history())
     read = _reader()
@@ -154,8 +167,10 @@ def _turn(
     elif outcome.error is not None:
         console.print(f"[red]{type(outcome.error).__name__}:[/red] {outcome.error}")
     elif outcome.result is not None and outcome.result.status == "paused":
-        console.print("[yellow]Some tool calls wait for approval; /continue is not needed: answer them next time "
-                      "you run `podium chat --continue`.[/yellow]")
+        console.print(
+            "[yellow]Some tool calls wait for approval; /continue is not needed: answer them next time "
+            "you run `podium chat --continue`.[/yellow]"
+        )
 
 
 def _command(console: Console, session: Session, text: str) -> bool:

@@ -49,8 +49,13 @@ def exit_code(outcome: TurnOutcome) -> int:
 @click.option("-m", "--model", help="provider:model, e.g. anthropic:claude-sonnet-4-5 or local:/path/model.gguf.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (output, messages, usage, cost).")
 @click.option("--tools/--no-tools", default=False, help="Give the model the built-in workspace tools.")
-@click.option("-w", "--workspace", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
-              help="Directory the tools work in (default: the current one).")
+@click.option(
+    "-w",
+    "--workspace",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    help="Directory the tools work in (default: the current one).",
+)
 @click.option("-y", "--yes", is_flag=True, help="Approve every tool call the policy would ask about.")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Conversation database file.")
 @click.option("-c", "--continue", "continue_latest", is_flag=True, help="Continue the latest conversation.")
@@ -69,8 +74,14 @@ def run(
     """Run one prompt and print the answer."""
     err = Console(stderr=True)
     try:
-        session = open_session(model=model, db=db, conversation=conversation, continue_latest=continue_latest,
-                               tools=tools, workspace=workspace)
+        session = open_session(
+            model=model,
+            db=db,
+            conversation=conversation,
+            continue_latest=continue_latest,
+            tools=tools,
+            workspace=workspace,
+        )
     except PodiumError as exc:
         err.print(f"[red]error:[/red] {exc}")
         sys.exit(EXIT["usage"] if isinstance(exc, UserError) else EXIT["error"])
@@ -94,7 +105,7 @@ def run(
         if yes:
             return True
         if sys.stdin.isatty() and not as_json:
-            return click.confirm(renderer.approval_prompt(request).rstrip(" [y/N] "), default=False, err=True)
+            return click.confirm(renderer.approval_prompt(request).removesuffix(" [y/N] "), default=False, err=True)
         return Ask("no terminal to ask on; rerun with --yes or approve in `podium chat --continue`")
 
     outcome = session.turn(" ".join(prompt), on_event, approver)
@@ -124,8 +135,9 @@ def run(
             err.print(f"[red]{type(outcome.error).__name__}:[/red] {outcome.error}")
         elif outcome.result is not None and outcome.result.status == "paused":
             for request in outcome.result.pending_approvals:
-                err.print(f"[yellow]waiting for approval:[/yellow] {request.call.name}({request.call.args}) "
-                          f"{request.reason}")
+                err.print(
+                    f"[yellow]waiting for approval:[/yellow] {request.call.name}({request.call.args}) {request.reason}"
+                )
         elif outcome.result is not None:
             err.print(f"[dim]{format_usage(outcome.result.usage, outcome.result.cost)}[/dim]")
     session.store.close()

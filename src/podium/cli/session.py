@@ -127,11 +127,13 @@ class Session:
             try:
                 with RunRecorder(self.store, self.conversation_id, model=self.choice.spec) as recorder:
                     if resume is not None:
-                        stream = self.agent.stream(None, resume=resume, approvals=approvals, cancel=token,
-                                                   approver=approver)
+                        stream = self.agent.stream(
+                            None, resume=resume, approvals=approvals, cancel=token, approver=approver
+                        )
                     else:
-                        stream = self.agent.stream(prompt, message_history=self.history(), cancel=token,
-                                                   approver=approver)
+                        stream = self.agent.stream(
+                            prompt, message_history=self.history(), cancel=token, approver=approver
+                        )
                     for event in stream:
                         recorder.record(event)
                         on_event(event)
@@ -181,7 +183,9 @@ def open_session(
     else:
         conversation_id = store.create(model=choice.spec).id
     workspace = workspace.resolve()
-    return Session(store, choice, resolved, _agent(resolved, tools, workspace), conversation_id, workspace, tools, notes)
+    return Session(
+        store, choice, resolved, _agent(resolved, tools, workspace), conversation_id, workspace, tools, notes
+    )
 
 
 @contextmanager

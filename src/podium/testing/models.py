@@ -254,9 +254,7 @@ def make_test_model(name: str, **options: Any) -> Model:
         return SlowEchoModel(float(options.get("delay", 0.3)))
     if name.startswith("scripted:"):
         return scripted_from_file(name.removeprefix("scripted:"))
-    raise UserError(
-        f"unknown test model {name!r}; available: test:echo, test:slow, test:scripted:/path/to/script.json"
-    )
+    raise UserError(f"unknown test model {name!r}; available: test:echo, test:slow, test:scripted:/path/to/script.json")
 
 
 def scripted_from_file(path: str) -> ScriptedModel:

@@ -24,19 +24,19 @@ from typing import Any
 from typing_extensions import override
 
 from podium.exceptions import UserError
-from podium.tools.builtin.commands import (
-    COMMAND_ARGUMENTS,
-    PATH_ARGUMENTS,
-    ParsedCommand,
-    call_paths,
-    parse_command,
-)
 from podium.tools.builtin.fetch import fetch_tools
 from podium.tools.builtin.files import file_tools
 from podium.tools.builtin.search import search_tools
 from podium.tools.builtin.shell import shell_tools
 from podium.tools.builtin.state import SessionKey, ToolState, default_session_key
 from podium.tools.builtin.todo import TodoItem, current_todos, todo_tools
+from podium.tools.commands import (
+    COMMAND_ARGUMENTS,
+    PATH_ARGUMENTS,
+    ParsedCommand,
+    call_paths,
+    parse_command,
+)
 from podium.tools.context import RunContext
 from podium.tools.sandbox import Sandbox, SandboxPolicy, Workspace, create_sandbox
 from podium.tools.tool import Tool
@@ -111,6 +111,12 @@ class WorkspaceToolset(Toolset):
             if unknown:
                 raise UserError(f"unknown built-in tools {sorted(unknown)}; choose from {sorted(known)}")
             tools = [t for t in tools if t.name in include]
+        for t in tools:  # tell approval policies which arguments are paths and commands
+            meta = dict(t.metadata)
+            meta.setdefault("path_params", PATH_ARGUMENTS.get(t.name, ()))
+            if t.name in COMMAND_ARGUMENTS:
+                meta.setdefault("command_param", COMMAND_ARGUMENTS[t.name])
+            t.metadata = meta
         self.tools: list[Tool[..., Any]] = tools
 
     @override
