@@ -399,7 +399,7 @@ class ChatTranslator:
         if logprobs:
             content = logprobs.get("content") if isinstance(logprobs, dict) else None
             self._logprobs.extend(content or [])
-        if len(choice) > 4:
+        if not _CHOICE_SKIP.issuperset(choice):
             for key, value in choice.items():
                 if key not in _CHOICE_SKIP and value is not None:
                     if self._details is None:
@@ -423,7 +423,7 @@ class ChatTranslator:
                 finish = choice.get("finish_reason")
                 if finish:
                     self._finish = finish
-                if len(choice) > 4 or choice.get("logprobs"):
+                if choice.get("logprobs") or not _CHOICE_SKIP.issuperset(choice):
                     self._choice_extras(choice)
         usage = chunk.get("usage")
         if usage:
