@@ -12,6 +12,7 @@ from chat_helpers import CASSETTES, completion_to_sse, fake_server
 from hypothesis import given
 from hypothesis import strategies as st
 
+import podium.exceptions as podium_errors
 from podium.messages import File, Image, Message, ModelResponse, ProviderPart, Text, Thinking, ToolCall, ToolResult
 from podium.providers.chat_dialect import ChatDialect
 from podium.providers.chat_model import ChatCompletionsModel
@@ -71,16 +72,17 @@ def test_sse_decoder_any_split(cuts: list[int]) -> None:
         b'data: {"b":\ndata: 2}\n\n'
         b'event: error\ndata: {"error": {"message": "x"}}\n\n'
         b"data: [DONE]\n\n"
+        b"data: \xc3\xa9"  # no final blank line; a two-byte character that a cut may split
     )
     decoder = SSEDecoder()
-    out: list[bytes] = []
+    out: list[str] = []
     position = 0
     for cut in cuts:
         out += decoder.feed(body[position : position + cut])
         position += cut
     out += decoder.feed(body[position:])
     out += decoder.flush()
-    assert out == [b'{"a": 1}', b'{"b":\n2}', b'error:{"error": {"message": "x"}}', b"[DONE]"]
+    assert out == ['{"a": 1}', '{"b":\n2}', 'error:{"error": {"message": "x"}}', "[DONE]", "é"]
 
 
 @given(st.text(alphabet="ab <>/thinkTHINK\n", max_size=30), st.lists(st.integers(1, 9), max_size=12))
@@ -306,7 +308,7 @@ def test_settings_map_to_the_wire() -> None:
             "type": "json_schema",
             "json_schema": {
                 "name": "answer",
-                "schema": {"type": "object"},
+                "schema": {"type": "object", "additionalProperties": False},  # closed for strict mode
                 "strict": True,
                 "description": "The answer.",
             },
@@ -375,3 +377,93 @@ def test_import_podium_does_not_import_the_sdks() -> None:
     loaded = eval(out.stdout)
     assert [m for m in loaded if not m.startswith("podium.providers.")] == []
     assert "podium.providers.openai" not in loaded and "podium.providers.groq" not in loaded
+
+
+def test_strict_output_schema_is_closed_or_downgraded() -> None:
+    from podium.providers.chat_wire import strict_schema
+    from podium.settings import OutputSchema
+
+    closed = {
+        "type": "object",
+        "properties": {
+            "properties": {"type": "string"},
+            "items": {"type": "array", "items": {"$ref": "#/$defs/Item"}},
+        },
+        "required": ["properties", "items"],
+        "$defs": {
+            "Item": {"type": "object", "properties": {"n": {"type": "integer", "enum": [1, 2]}}, "required": ["n"]}
+        },
+    }
+    strict = strict_schema(closed)
+    assert strict is not None
+    assert strict["additionalProperties"] is False
+    assert strict["$defs"]["Item"]["additionalProperties"] is False
+    assert strict["properties"]["properties"] == {"type": "string"}
+    assert "additionalProperties" not in closed  # the input is not modified
+    optional = {"type": "object", "properties": {"a": {"type": "string"}}, "required": []}
+    assert strict_schema(optional) is None
+    body = build_body("m", [Message.user("hi")], ChatDialect("openai"), output=OutputSchema("o", optional))
+    assert body["response_format"]["json_schema"]["strict"] is False
+    body = build_body("m", [Message.user("hi")], ChatDialect("openai"), output=OutputSchema("o", closed))
+    assert body["response_format"]["json_schema"] == {"name": "o", "schema": strict, "strict": True}
+
+
+def test_stop_as_a_single_string() -> None:
+    body = build_body("m", [Message.user("hi")], ChatDialect("openai"), settings=ModelSettings(stop="END"))  # type: ignore[arg-type]
+    assert body["stop"] == ["END"]
+
+
+def test_stream_opening_is_retried_but_not_a_started_stream() -> None:
+    from podium.exceptions import ServerError
+    from podium.providers.retry import RetryPolicy
+
+    data = Cassette.load(CASSETTES / "openai_chat" / "test_valid_response.yaml").interactions[0].json
+    failure = (500, "application/json", b'{"error": {"message": "boom"}}')
+    with fake_server(failure, (200, "text/event-stream", completion_to_sse(data))) as server:
+        m = OpenAIChatModel("gpt-4o", base_url=server.url + "/v1", api_key="k", retry=RetryPolicy(2, 0.0))
+        final = list(m.stream([Message.user("hi")]))[-1]
+        assert len(server.received) == 2
+    assert isinstance(final, ModelResponse) and final.text == "The capital of France is Paris."
+
+    broken = b'data: {"id":"x","model":"m","choices":[{"index":0,"delta":{"content":"Hi"}}]}\n\ndata: {"choi'
+    with fake_server((200, "text/event-stream", broken)) as server:
+        m = OpenAIChatModel("gpt-4o", base_url=server.url + "/v1", api_key="k", retry=RetryPolicy(2, 0.0))
+        seen: list[object] = []
+        with pytest.raises(podium_errors.ProviderError, match="not JSON"):
+            seen.extend(m.stream([Message.user("hi")]))
+        assert len(server.received) == 1  # data had arrived: no retry
+    with fake_server((500, "application/json", b'{"error": {"message": "boom"}}')) as server:
+        m = OpenAIChatModel("gpt-4o", base_url=server.url + "/v1", api_key="k", retry=RetryPolicy(0))
+        with pytest.raises(ServerError, match="boom"):
+            list(m.stream([Message.user("hi")]))
+
+
+def test_given_client_is_used_and_its_async_twin_derived() -> None:
+    import openai
+
+    data = Cassette.load(CASSETTES / "openai_chat" / "test_valid_response.yaml").interactions[0].json
+    whole = (200, "application/json", json.dumps(data).encode())
+    with fake_server(whole, whole) as server:
+        client = openai.OpenAI(base_url=server.url + "/v1", api_key="sk-given")
+        m = OpenAIChatModel("gpt-4o", client=client)
+        assert m.client is client
+        assert m.request([Message.user("hi")]).text == "The capital of France is Paris."
+        import asyncio
+
+        assert asyncio.run(m.arequest([Message.user("hi")])).text == "The capital of France is Paris."
+        assert m.async_client.api_key == "sk-given"
+        assert [r.headers["authorization"] for r in server.received] == ["Bearer sk-given"] * 2
+
+
+def test_profiles() -> None:
+    from podium.providers.chat_profiles import deepseek_profile, groq_profile, openai_profile, openrouter_profile
+
+    assert openai_profile("gpt-4o").vision and openai_profile("gpt-4o").structured_output
+    assert openai_profile("gpt-4.1-mini").context_window == 1_047_576
+    assert openai_profile("o1-mini").tools is False
+    assert openai_profile("o3").thinking and openai_profile("gpt-5-mini").thinking
+    assert not openai_profile("gpt-5-chat-latest").thinking
+    assert deepseek_profile("deepseek-reasoner").thinking and not deepseek_profile("deepseek-chat").thinking
+    assert groq_profile("openai/gpt-oss-120b").structured_output
+    assert openrouter_profile("anthropic/claude-sonnet-4.6").vision
+    assert openrouter_profile("openai/gpt-4o") == openai_profile("gpt-4o")

@@ -21,7 +21,7 @@ from podium.exceptions import ProviderError
 from podium.messages import Message, ModelResponse
 from podium.providers.base import Model
 from podium.providers.chat_dialect import ChatDialect
-from podium.providers.chat_stream import ChatTranslator, SSEDecoder
+from podium.providers.chat_stream import ChatTranslator, SSEDecoder, loads
 from podium.providers.chat_wire import build_body
 from podium.providers.pricing import cost_of
 from podium.providers.profiles import ModelProfile
@@ -33,7 +33,7 @@ from podium.usage import Usage
 __all__ = ["AsyncRawStream", "ChatCompletionsModel", "RawStream"]
 
 JsonDict = dict[str, Any]
-_DONE = b"[DONE]"
+_DONE = "[DONE]"
 
 
 class RawStream(Protocol):
@@ -135,7 +135,7 @@ class ChatCompletionsModel(Model):
         translator.feed_completion(data)
         return translator.build(self._cost)
 
-    def _malformed(self, raw: bytes) -> ProviderError:
+    def _malformed(self, raw: bytes | str) -> ProviderError:
         return ProviderError(
             f"{self.provider} answered with something that is not JSON: {raw[:300]!r}",
             provider=self.provider,
@@ -186,10 +186,9 @@ class ChatCompletionsModel(Model):
         response = call_with_retries(lambda: self._open_stream(body, timeout), self.retry)
         translator = ChatTranslator(self.dialect)
         decoder = SSEDecoder()
-        loads = json.loads
         feed = translator.feed_chunk
         done = False
-        payload = b""
+        payload = ""
         try:
             for chunk in response.iter_bytes():
                 if done:
@@ -198,11 +197,11 @@ class ChatCompletionsModel(Model):
                     if payload == _DONE:
                         done = True
                         break
-                    yield from feed(loads(_check(payload)))
+                    yield from feed(loads(payload if payload[:1] == "{" else _check(payload)))
             if not done:
                 for payload in decoder.flush():
                     if payload != _DONE:
-                        yield from feed(loads(_check(payload)))
+                        yield from feed(loads(payload if payload[:1] == "{" else _check(payload)))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise self._malformed(payload) from exc
         finally:
@@ -223,10 +222,9 @@ class ChatCompletionsModel(Model):
         response = await call_with_retries_async(lambda: self._aopen_stream(body, timeout), self.retry)
         translator = ChatTranslator(self.dialect)
         decoder = SSEDecoder()
-        loads = json.loads
         feed = translator.feed_chunk
         done = False
-        payload = b""
+        payload = ""
         try:
             async for chunk in response.aiter_bytes():
                 if done:
@@ -235,12 +233,12 @@ class ChatCompletionsModel(Model):
                     if payload == _DONE:
                         done = True
                         break
-                    for delta in feed(loads(_check(payload))):
+                    for delta in feed(loads(payload if payload[:1] == "{" else _check(payload))):
                         yield delta
             if not done:
                 for payload in decoder.flush():
                     if payload != _DONE:
-                        for delta in feed(loads(_check(payload))):
+                        for delta in feed(loads(payload if payload[:1] == "{" else _check(payload))):
                             yield delta
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise self._malformed(payload) from exc
@@ -249,15 +247,15 @@ class ChatCompletionsModel(Model):
         yield translator.build(self._cost)
 
 
-def _check(payload: bytes) -> bytes:
+def _check(payload: str) -> str:
     """``payload``, turning an ``event: error`` payload into a chunk with an ``error`` field."""
-    if payload[:6] == b"error:":
+    if payload[:6] == "error:":
         data = payload[6:]
         try:
             parsed = json.loads(data)
         except ValueError:
             parsed = None
         if not isinstance(parsed, dict) or "error" not in parsed:
-            return json.dumps({"error": parsed if parsed is not None else data.decode("utf-8", "replace")}).encode()
+            return json.dumps({"error": parsed if parsed is not None else data})
         return data
     return payload

@@ -45,7 +45,7 @@ from podium.providers.chat_dialect import ChatDialect
 from podium.providers.conversion import map_tool_call_id, prepare_parts, same_provider
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 
-__all__ = ["build_body", "effort_of", "file_id", "messages_to_wire", "tool_to_wire"]
+__all__ = ["build_body", "effort_of", "file_id", "messages_to_wire", "strict_schema", "tool_to_wire"]
 
 logger = logging.getLogger("podium.providers")
 
@@ -266,6 +266,52 @@ def effort_of(thinking: bool | str | int, *, can_disable: bool = True) -> str | 
     return thinking
 
 
+def strict_schema(schema: Mapping[str, Any]) -> JsonDict | None:
+    """``schema`` closed for strict mode (``additionalProperties: false`` on every object), or ``None``.
+
+    Strict JSON-schema mode (OpenAI, Groq) needs every object closed and every property required. A schema
+    whose objects list all their properties as required is closed here (a copy); one with optional
+    properties or open objects cannot be strict, and ``None`` is returned (the request is then non-strict).
+    """
+
+    def close(node: Any) -> Any:
+        if isinstance(node, list):
+            return [close(item) for item in node]
+        if not isinstance(node, Mapping):
+            return node
+        out: JsonDict = {}
+        for key, value in node.items():
+            if key in _SCHEMA_MAPS and isinstance(value, Mapping):
+                out[key] = {name: close(sub) for name, sub in value.items()}
+            elif key in _SCHEMA_DATA:
+                out[key] = value
+            else:
+                out[key] = close(value)
+        if node.get("type") == "object" or "properties" in node:
+            properties = node.get("properties") or {}
+            if set(node.get("required") or ()) != set(properties):
+                raise _NotStrict
+            extra = node.get("additionalProperties", False)
+            if extra is not False:
+                raise _NotStrict
+            out["additionalProperties"] = False
+        return out
+
+    try:
+        result = close(schema)
+    except _NotStrict:
+        return None
+    return dict(result)
+
+
+class _NotStrict(Exception):
+    pass
+
+
+_SCHEMA_MAPS = frozenset(("properties", "$defs", "definitions", "patternProperties"))
+_SCHEMA_DATA = frozenset(("enum", "const", "default", "examples", "required"))
+
+
 def _thinking(body: JsonDict, thinking: bool | str | int, dialect: ChatDialect) -> None:
     style = dialect.thinking_param
     if style == "reasoning_effort":
@@ -311,7 +357,14 @@ def build_body(
     if settings is not None:
         _apply_settings(body, settings, dialect, bool(tools))
     if output is not None:
-        schema: JsonDict = {"name": output.name, "schema": output.schema, "strict": output.strict}
+        closed = strict_schema(output.schema) if output.strict else None
+        if output.strict and closed is None:
+            logger.debug(
+                "%s: output schema %r cannot be strict (optional fields); sent non-strict",
+                dialect.provider,
+                output.name,
+            )
+        schema: JsonDict = {"name": output.name, "schema": closed or output.schema, "strict": closed is not None}
         if output.description:
             schema["description"] = output.description
         body["response_format"] = {"type": "json_schema", "json_schema": schema}
@@ -337,7 +390,7 @@ def _apply_settings(body: JsonDict, s: ModelSettings, dialect: ChatDialect, has_
     if s.max_tokens is not None:
         body[dialect.max_tokens_field] = s.max_tokens
     if s.stop:
-        body["stop"] = list(s.stop)
+        body["stop"] = [s.stop] if isinstance(s.stop, str) else list(s.stop)
     if s.seed is not None:
         body["seed"] = s.seed
     if s.tool_choice is not None:
