@@ -439,20 +439,24 @@ def test_stream_opening_is_retried_but_not_a_started_stream() -> None:
 
 
 def test_given_client_is_used_and_its_async_twin_derived() -> None:
+    import asyncio
+
     import openai
 
     data = Cassette.load(CASSETTES / "openai_chat" / "test_valid_response.yaml").interactions[0].json
     whole = (200, "application/json", json.dumps(data).encode())
-    with fake_server(whole, whole) as server:
+    with fake_server(whole, whole, whole) as server:
         client = openai.OpenAI(base_url=server.url + "/v1", api_key="sk-given")
         m = OpenAIChatModel("gpt-4o", client=client)
         assert m.client is client
         assert m.request([Message.user("hi")]).text == "The capital of France is Paris."
-        import asyncio
 
-        assert asyncio.run(m.arequest([Message.user("hi")])).text == "The capital of France is Paris."
-        assert m.async_client.api_key == "sk-given"
-        assert [r.headers["authorization"] for r in server.received] == ["Bearer sk-given"] * 2
+        async def ask() -> tuple[str, str]:
+            return (await m.arequest([Message.user("hi")])).text, m.async_client.api_key
+
+        # two event loops in a row: each gets its own async client (a shared one would fail on the second)
+        assert asyncio.run(ask()) == asyncio.run(ask()) == ("The capital of France is Paris.", "sk-given")
+        assert [r.headers["authorization"] for r in server.received] == ["Bearer sk-given"] * 3
 
 
 def test_profiles() -> None:

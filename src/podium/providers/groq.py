@@ -34,7 +34,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra ins
     raise UserError("the Groq provider needs the groq SDK: pip install 'podium[groq]'") from exc
 
 from podium.providers.chat_dialect import ChatDialect
-from podium.providers.chat_model import ChatCompletionsModel
+from podium.providers.chat_model import ChatCompletionsModel, PerLoop
 from podium.providers.chat_profiles import groq_profile
 from podium.providers.errors import http_error
 from podium.providers.profiles import ModelProfile
@@ -145,6 +145,7 @@ class GroqModel(ChatCompletionsModel):
         self._options = client_options
         self._client: groq.Groq | None = client if isinstance(client, groq.Groq) else None
         self._aclient: groq.AsyncGroq | None = client if isinstance(client, groq.AsyncGroq) else None
+        self._aclients: PerLoop[groq.AsyncGroq] = PerLoop(self._new_async_client)
 
     def _client_args(self) -> dict[str, Any]:
         source = self._client or self._aclient
@@ -173,12 +174,14 @@ class GroqModel(ChatCompletionsModel):
             self._client = self._make(groq.Groq)
         return self._client
 
+    def _new_async_client(self) -> groq.AsyncGroq:
+        client: groq.AsyncGroq = self._make(groq.AsyncGroq)
+        return client
+
     @property
     def async_client(self) -> groq.AsyncGroq:
-        """The asynchronous SDK client."""
-        if self._aclient is None:
-            self._aclient = self._make(groq.AsyncGroq)
-        return self._aclient
+        """The asynchronous SDK client (the one given, else one per event loop; call it inside a loop)."""
+        return self._aclient if self._aclient is not None else self._aclients.get()
 
     def _map(self, exc: groq.GroqError) -> ProviderError:
         if isinstance(exc, groq.APIStatusError):

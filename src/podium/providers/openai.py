@@ -30,7 +30,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra ins
     raise UserError("the OpenAI provider needs the openai SDK: pip install 'podium[openai]'") from exc
 
 from podium.providers.chat_dialect import ChatDialect
-from podium.providers.chat_model import ChatCompletionsModel
+from podium.providers.chat_model import ChatCompletionsModel, PerLoop
 from podium.providers.chat_profiles import openai_dialect, openai_profile
 from podium.providers.errors import http_error
 from podium.providers.profiles import ModelProfile
@@ -172,6 +172,7 @@ class OpenAIChatModel(ChatCompletionsModel):
         self._options = client_options
         self._client: openai.OpenAI | None = client if isinstance(client, openai.OpenAI) else None
         self._aclient: openai.AsyncOpenAI | None = client if isinstance(client, openai.AsyncOpenAI) else None
+        self._aclients: PerLoop[openai.AsyncOpenAI] = PerLoop(self._new_async_client)
 
     # -- clients
 
@@ -197,12 +198,13 @@ class OpenAIChatModel(ChatCompletionsModel):
             self._client = openai.OpenAI(**self._client_args())
         return self._client
 
+    def _new_async_client(self) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(**self._client_args())
+
     @property
     def async_client(self) -> openai.AsyncOpenAI:
-        """The asynchronous SDK client."""
-        if self._aclient is None:
-            self._aclient = openai.AsyncOpenAI(**self._client_args())
-        return self._aclient
+        """The asynchronous SDK client (the one given, else one per event loop; call it inside a loop)."""
+        return self._aclient if self._aclient is not None else self._aclients.get()
 
     @staticmethod
     def _options_for(timeout: float | None) -> Any:
