@@ -10,6 +10,9 @@ the table reports medians of process CPU time:
   per-request costs (building the request, connecting) drop out;
 * ``vs plain``: ``cpu/chunk`` over the plain httpx loop's.
 
+``podium`` is the model's ``stream()`` (the provider alone); ``podium Agent.stream`` adds the agent loop and
+its events on top.
+
 Run: ``python bench/stream_chunk_cost.py [--chunks 200] [--rounds 7] [--iters 20] [--sse-mode whole|chunked]``
 (needs ``pip install -e '.[openai,groq]'``; ``httpx`` comes with the groq SDK, ``httpx2`` with openai).
 """
@@ -160,7 +163,29 @@ def variants(base: str) -> dict[str, Callable[[int], int]]:
         parts = [e.text for e in model.stream(prompt) if isinstance(e, TextDelta)]
         return len(parts)
 
-    return {"plain httpx": plain(httpx), "plain httpx2": plain(httpx2), "openai SDK": sdk, "podium": podium}
+    from podium import Agent
+
+    agents: dict[int, Agent] = {}
+
+    def agent(n: int) -> int:
+        a = agents.get(n) or agents.setdefault(
+            n,
+            Agent(
+                podium_models.get(n)
+                or podium_models.setdefault(
+                    n, OpenAIChatModel("gpt-4o-mini", base_url=f"{base}/chunks={n}/v1", api_key="sk-fake")
+                )
+            ),
+        )
+        return len([e.text for e in a.stream(USER[0]["content"]) if isinstance(e, TextDelta)])
+
+    return {
+        "plain httpx": plain(httpx),
+        "plain httpx2": plain(httpx2),
+        "openai SDK": sdk,
+        "podium": podium,
+        "podium Agent.stream": agent,
+    }
 
 
 def async_variants(base: str) -> dict[str, Callable[[int], int]]:
