@@ -64,3 +64,12 @@ def model(spec: str, *, base_url: str | None = None, api_key: str | None = None,
 
 register_provider("test", "podium.testing.models:make_test_model")
 register_provider("local", "podium.providers.local:LocalModel")
+register_provider("openai", "podium.providers.openai:OpenAIChatModel")
+register_provider("openrouter", "podium.providers.compatible:openrouter")
+register_provider("deepseek", "podium.providers.compatible:deepseek")
+register_provider("vllm", "podium.providers.compatible:vllm")
+register_provider("llamacpp", "podium.providers.compatible:llamacpp")
+register_provider("together", "podium.providers.compatible:together")
+register_provider("xai", "podium.providers.compatible:xai")
+register_provider("openai-compatible", "podium.providers.compatible:openai_compatible")
+register_provider("groq", "podium.providers.groq:GroqModel")
