@@ -63,3 +63,6 @@ def model(spec: str, *, base_url: str | None = None, api_key: str | None = None,
 
 
 register_provider("test", "podium.testing.models:make_test_model")
+register_provider("google", "podium.providers.google:GoogleModel")
+register_provider("google-vertex", "podium.providers.google:vertex_model")
+register_provider("bedrock", "podium.providers.bedrock:BedrockModel")
