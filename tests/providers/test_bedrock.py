@@ -593,10 +593,15 @@ def test_api_key_is_sent_as_bearer_token() -> None:
 # --------------------------------------------------------------------------- stream == request
 
 
-def _frame(event_type: str, payload: dict[str, Any]) -> bytes:
+def _frame(event_type: str, payload: dict[str, Any], message_type: str = "event") -> bytes:
     """One AWS event-stream frame (prelude, string headers, JSON payload, CRC32s)."""
     headers = b""
-    for name, value in ((":event-type", event_type), (":content-type", "application/json"), (":message-type", "event")):
+    type_header = ":exception-type" if message_type == "exception" else ":event-type"
+    for name, value in (
+        (type_header, event_type),
+        (":content-type", "application/json"),
+        (":message-type", message_type),
+    ):
         headers += bytes([len(name)]) + name.encode() + b"\x07" + struct.pack(">H", len(value)) + value.encode()
     body = json.dumps(payload).encode()
     total = 12 + len(headers) + len(body) + 4
@@ -707,3 +712,77 @@ def test_documents_get_unique_safe_names() -> None:
     assert [d["name"] for d in docs] == ["report- Q3 (final)", "Document 2"]
     assert [d["format"] for d in docs] == ["pdf", "csv"]
     assert base64.b64encode(docs[0]["source"]["bytes"]) == b"JVBERg=="
+
+
+def test_conversation_from_gemini_continues_on_bedrock() -> None:
+    """Gemini thinking (with thought signatures), parallel calls and an image, continued on Bedrock."""
+    from podium.messages import ToolCall
+    from podium.providers.bedrock_wire import build_request
+
+    gemini_turn = Message(
+        "assistant",
+        [
+            Thinking("plan", provider="google"),
+            ToolCall("gc_abc_1", "lookup", {"q": "a"}, provider_details={"thoughtSignature": "c2ln"}),
+            ToolCall("gc_abc_2", "lookup", {"q": "b"}),
+        ],
+        provider="google",
+    )
+    history = [
+        Message.system("sys"),
+        Message.user("look", Image(data=b"\x89PNG", media_type="image/png")),
+        gemini_turn,
+        Message(
+            "tool", [ToolResult("gc_abc_1", "lookup", (Text("A"),)), ToolResult("gc_abc_2", "lookup", (Text("B"),))]
+        ),
+        Message.user("and now?"),
+    ]
+    tools = [ToolDefinition("lookup", "Look up.", schema({"q": {"type": "string"}}, ["q"]))]
+    body = build_request(
+        history, provider="bedrock", model_id=SONNET_4, tools=tools, settings=ModelSettings(), output=None
+    )
+    assert [m["role"] for m in body["messages"]] == ["user", "assistant", "user"]
+    assistant = body["messages"][1]["content"]
+    assert assistant == [  # foreign thinking dropped, no Gemini signature leaks into toolUse
+        {"toolUse": {"toolUseId": "gc_abc_1", "name": "lookup", "input": {"q": "a"}}},
+        {"toolUse": {"toolUseId": "gc_abc_2", "name": "lookup", "input": {"q": "b"}}},
+    ]
+    last = body["messages"][2]["content"]
+    assert [b["toolResult"]["toolUseId"] for b in last[:2]] == ["gc_abc_1", "gc_abc_2"]
+    assert last[2] == {"text": "and now?"}
+    assert body["messages"][0]["content"][1] == {"image": {"format": "png", "source": {"bytes": b"\x89PNG"}}}
+    with_text = build_request(
+        history,
+        provider="bedrock",
+        model_id=SONNET_4,
+        tools=tools,
+        settings=ModelSettings(foreign_thinking="text"),
+        output=None,
+    )
+    assert with_text["messages"][1]["content"][0] == {"text": "<thinking>\nplan\n</thinking>"}
+
+
+def test_exception_frame_mid_stream_is_mapped_and_not_retried() -> None:
+    body = b"".join(
+        [
+            _frame("messageStart", {"role": "assistant"}),
+            _frame("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": "Hel"}}),
+            _frame("throttlingException", {"message": "Too many tokens, please wait."}, message_type="exception"),
+        ]
+    )
+    path = f"/model/{NOVA}/converse-stream"
+    stream = Interaction(
+        RecordedRequest("POST", "http://x" + path, path, {}, None),
+        200,
+        {"content-type": "application/vnd.amazon.eventstream"},
+        body,
+    )
+    with ReplayServer(Cassette(Path("synthetic"), [stream, stream])) as server:
+        events: list[Any] = []
+        with pytest.raises(RateLimitError) as info:
+            events.extend(
+                bedrock(server, NOVA, retry=RetryPolicy(max_retries=3, initial_delay=0.01)).stream([Message.user("hi")])
+            )
+        assert len(server.received) == 1, "data had arrived: the stream must not be retried"
+    assert events == [TextDelta(0, "Hel")]
+    assert str(info.value).startswith("ThrottlingException: Too many tokens")

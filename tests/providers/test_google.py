@@ -915,3 +915,40 @@ def test_inline_data_is_base64url_like_the_sdk() -> None:
     assert "+" not in encoded
     assert "/" not in encoded
     assert base64.urlsafe_b64decode(encoded) == data
+
+
+def test_conversation_from_bedrock_continues_on_gemini() -> None:
+    """Bedrock (Claude) signed reasoning, parallel calls and an image, continued on Gemini."""
+    from podium.providers.google_wire import build_request
+
+    bedrock_turn = Message(
+        "assistant",
+        [
+            Thinking("plan", signature="bedrock-sig", provider="bedrock"),
+            Text("Calling.", provider_details={"citations": []}),
+            ToolCall("tooluse_1", "lookup", {"q": "a"}, provider_details={"type": "tool_use"}),
+            ToolCall("tooluse_2", "lookup", {"q": "b"}),
+        ],
+        provider="bedrock",
+    )
+    history = [
+        Message.user("look", Image(data=b"\x89PNG", media_type="image/png")),
+        bedrock_turn,
+        Message(
+            "tool", [ToolResult("tooluse_1", "lookup", (Text("A"),)), ToolResult("tooluse_2", "lookup", (Text("B"),))]
+        ),
+    ]
+    body = build_request(
+        history, provider="google", model_name="gemini-2.5-flash", tools=None, settings=ModelSettings(), output=None
+    )
+    model_parts = body["contents"][1]["parts"]
+    assert model_parts == [  # foreign thinking and foreign provider_details are not sent
+        {"text": "Calling."},
+        {"functionCall": {"id": "tooluse_1", "name": "lookup", "args": {"q": "a"}}},
+        {"functionCall": {"id": "tooluse_2", "name": "lookup", "args": {"q": "b"}}},
+    ]
+    responses = [p["functionResponse"] for p in body["contents"][2]["parts"]]
+    assert [(r["id"], r["response"]) for r in responses] == [
+        ("tooluse_1", {"output": "A"}),
+        ("tooluse_2", {"output": "B"}),
+    ]

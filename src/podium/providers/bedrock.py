@@ -1,9 +1,13 @@
 """AWS Bedrock through the Converse and ConverseStream APIs (provider ``bedrock``).
 
 Built on boto3 (``pip install 'podium[bedrock]'``), which does AWS auth (the usual credential chain,
-or a Bedrock API key), endpoints and the binary event stream. Translation lives in
-:mod:`podium.providers.bedrock_wire`; boto3 already returns plain dicts, so nothing heavier than a
-dict is built per response or per stream event.
+or a Bedrock API key), endpoints, signing and transport. Translation lives in
+:mod:`podium.providers.bedrock_wire`. Podium reads the bytes the service sent rather than boto3's
+parsed dicts: the ``converse`` JSON body (kept by a ``before-parse`` event hook) and the
+``converse-stream`` frames (botocore's frame decoder, CRCs checked, then ``json.loads``; this uses
+the ``EventStream._raw_stream`` attribute and falls back to boto3's events without it). boto3's shape
+parser drops fields its service model does not know yet (new usage counters, for instance) and
+costs about as much again as the frame decoding per stream event.
 
 ``request``/``stream`` call boto3 synchronously. ``arequest`` runs ``request`` in a worker thread,
 and ``astream`` runs the stream in a worker thread that hands events to the event loop: boto3 has no
@@ -27,6 +31,7 @@ message. boto3's own retries are off; Podium's RetryPolicy retries, and for a st
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -59,6 +64,7 @@ try:
     import botocore.session
     from botocore.config import Config
     from botocore.credentials import CredentialResolver
+    from botocore.eventstream import EventStreamBuffer
     from botocore.tokens import FrozenAuthToken
 except ImportError as _exc:  # pragma: no cover - exercised only without the extra
     raise UserError("the Bedrock provider needs boto3: pip install 'podium[bedrock]'") from _exc
@@ -120,6 +126,7 @@ def _status_and_code(exc: botocore_errors.ClientError) -> tuple[int, str, str, d
     error = response.get("Error") or {}
     meta = response.get("ResponseMetadata") or {}
     code = str(error.get("Code") or "")
+    code = code[:1].upper() + code[1:]  # stream exception frames name the member: throttlingException
     message = str(error.get("Message") or error.get("message") or exc)
     headers = {str(k): str(v) for k, v in (meta.get("HTTPHeaders") or {}).items()}
     status = int(meta.get("HTTPStatusCode") or 0)
@@ -167,6 +174,51 @@ def map_error(exc: BaseException, provider: str, model: str) -> ProviderError | 
     if isinstance(exc, botocore_errors.ParamValidationError):
         return UserError(f"Bedrock rejected the request before sending it: {exc}")
     return None
+
+
+_RAW_KEY = "PodiumRawBody"
+
+
+def _keep_raw_body(client: Any) -> None:
+    """Make ``converse`` responses carry the raw JSON body too (under ``_RAW_KEY``).
+
+    boto3's shape parser drops fields its service model does not know yet (new usage counters,
+    for instance) and decodes blobs; Podium reads the body as the service sent it, like the stream.
+    """
+
+    def keep(response_dict: Any, customized_response_dict: Any, **kwargs: Any) -> None:
+        if response_dict.get("status_code") == 200 and isinstance(response_dict.get("body"), bytes):
+            customized_response_dict[_RAW_KEY] = response_dict["body"]
+
+    service = client.meta.service_model.service_id.hyphenize()
+    client.meta.events.register(f"before-parse.{service}.Converse", keep, unique_id="podium-raw-body")
+
+
+def _raw_events(raw_stream: Any) -> Iterator[dict[str, Any]]:
+    """Converse stream events straight from the event-stream frames: ``{event_type: payload}``.
+
+    boto3 turns each frame into a dict through its shape parser, which costs about three times the
+    frame decoding itself; this reads the frames with botocore's own decoder (CRCs checked) and
+    ``json.loads``. Blob fields (``redactedContent``) stay base64 strings, as on the wire.
+    Exception frames raise the same ``EventStreamError`` boto3 would.
+    """
+    buffer = EventStreamBuffer()
+    for data in raw_stream.stream():
+        buffer.add_data(data)
+        frames: Iterator[Any] = iter(buffer)
+        for message in frames:
+            headers: dict[str, Any] = message.headers
+            kind = headers.get(":message-type")
+            payload = json.loads(message.payload) if message.payload else {}
+            if kind == "event":
+                yield {headers.get(":event-type", ""): payload}
+                continue
+            if kind == "exception":
+                code, text = headers.get(":exception-type", ""), payload.get("message", payload.get("Message", ""))
+            else:
+                code, text = headers.get(":error-code", ""), headers.get(":error-message", "")
+            error: Any = {"Error": {"Code": str(code), "Message": str(text)}}
+            raise botocore_errors.EventStreamError(error, "ConverseStream")
 
 
 class _ApiKeyProvider:
@@ -229,11 +281,13 @@ class BedrockModel(Model):
     def client_for(self, timeout: float | None = None) -> Any:
         """The boto3 ``bedrock-runtime`` client (one per read timeout, created on first use)."""
         if self._given_client is not None:
+            _keep_raw_body(self._given_client)
             return self._given_client
         with self._lock:
             client = self._clients.get(timeout)
             if client is None:
                 client = self._clients[timeout] = self._make_client(timeout)
+                _keep_raw_body(client)
             return client
 
     def _make_client(self, timeout: float | None) -> Any:
@@ -291,8 +345,9 @@ class BedrockModel(Model):
         """Send ``messages`` with ``converse`` and return the whole response."""
         body, client = self._prepare(messages, tools, settings, output)
         raw = call_with_retries(lambda: self._call(client.converse, body), self.retry)
+        wire = raw.get(_RAW_KEY)
         acc = ConverseAccumulator(self.provider, self.model_name)
-        acc.feed_response(raw)
+        acc.feed_response(json.loads(wire) if wire is not None else raw)
         return acc.build(cost_of=self._cost)
 
     def stream(
@@ -307,9 +362,11 @@ class BedrockModel(Model):
         body, client = self._prepare(messages, tools, settings, output)
         raw = call_with_retries(lambda: self._call(client.converse_stream, body), self.retry)
         events = raw["stream"]
+        raw_stream = getattr(events, "_raw_stream", None)
+        iterator = _raw_events(raw_stream) if hasattr(raw_stream, "stream") else events
         acc = ConverseAccumulator(self.provider, self.model_name)
         try:
-            for event in events:
+            for event in iterator:
                 yield from acc.feed_event(event)
         except Exception as exc:
             error = map_error(exc, self.provider, self.model_name)

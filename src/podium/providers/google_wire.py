@@ -194,7 +194,8 @@ def _contents(messages: Sequence[Message], provider: str, settings: ModelSetting
             system.extend(p.text for p in message.parts if isinstance(p, Text))
             continue
         role = "model" if message.role == "assistant" else "user"
-        own = message.role != "assistant" or same_provider(message, provider, FAMILY)
+        # part provider_details are Gemini wire fields only on Gemini's own answers
+        own = message.role == "assistant" and same_provider(message, provider, FAMILY)
         parts = _convert_parts(message, provider, own, settings)
         if not parts:
             continue
