@@ -68,7 +68,9 @@ __all__ = [
 ]
 
 FAMILY = ("google", "google-vertex")
-"""Providers that speak this wire format; their thinking, signatures and provider parts are interchangeable."""
+"""Providers that speak this wire format. Their thinking, signatures and provider parts are sent to
+each other (same models, same JSON); whether a signature made on one endpoint validates on the other
+is Google's call and was not checked against the live services."""
 
 _SIGNATURE = "thoughtSignature"
 _YOUTUBE = re.compile(r"^https?://(www\.|m\.)?(youtube\.com|youtu\.be)/", re.IGNORECASE)
