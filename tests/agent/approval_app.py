@@ -1,11 +1,13 @@
 """A small agent used by the approval round-trip test, in this process and in a fresh one.
 
 Run as a script: ``python approval_app.py STATE_JSON OUT_JSON`` resumes the paused run saved in STATE_JSON
-with one approval and one denial and writes the final messages to OUT_JSON.
+with one approval and one denial and writes the final messages to OUT_JSON. Commands the tool runs are
+appended to the file named by ``APPROVAL_APP_LOG``, when set.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from podium.messages import dump_messages
 from podium.testing import ScriptedModel
 from podium.testing.models import call
 
-LOG = Path(sys.argv[3]) if len(sys.argv) > 3 else None
+LOG = Path(os.environ["APPROVAL_APP_LOG"]) if os.environ.get("APPROVAL_APP_LOG") else None
 
 
 @tool(metadata={"command_param": "command"})

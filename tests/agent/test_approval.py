@@ -195,7 +195,8 @@ def test_approval_round_trip_through_json_in_a_new_process(tmp_path: Path) -> No
     out = tmp_path / "messages.json"
     log = tmp_path / "ran.log"
     subprocess.run(
-        [sys.executable, str(HERE / "approval_app.py"), str(state), str(out), str(log)],
+        [sys.executable, str(HERE / "approval_app.py"), str(state), str(out)],
+        env={**os.environ, "APPROVAL_APP_LOG": str(log)},
         check=True,
         capture_output=True,
         timeout=60,
