@@ -15,9 +15,7 @@ from podium.usage import Usage
 
 
 def reply(text: str, *, inp: int = 10, out: int = 2, cost: float | None = 0.5) -> Message:
-    return Message(
-        "assistant", Message.assistant(text).parts, usage=Usage(inp, out, requests=1), cost=cost, model="m"
-    )
+    return Message("assistant", Message.assistant(text).parts, usage=Usage(inp, out, requests=1), cost=cost, model="m")
 
 
 def test_create_get_update_rename(store: SQLiteStore) -> None:
@@ -115,9 +113,7 @@ def test_delete_cascades(store: SQLiteStore, db_path: Path) -> None:
 
 def test_fork_copies_up_to_a_message_and_records_origin(store: SQLiteStore) -> None:
     conv = store.create(title="main", model="openai:gpt-4o", metadata={"k": 1})
-    stored = store.append_many(
-        conv.id, [Message.user("q1"), reply("a1"), Message.user("q2"), reply("a2", cost=None)]
-    )
+    stored = store.append_many(conv.id, [Message.user("q1"), reply("a1"), Message.user("q2"), reply("a2", cost=None)])
     fork = store.fork(conv.id, up_to=stored[1].id)
     assert (fork.parent_id, fork.fork_message_id) == (conv.id, stored[1].id)
     assert (fork.title, fork.model, fork.metadata) == ("main (fork)", "openai:gpt-4o", {"k": 1})

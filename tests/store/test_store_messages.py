@@ -47,7 +47,7 @@ EVERY_PART = [
         provider="anthropic",
         model="claude-x",
         finish_reason="tool_calls",
-        usage=Usage(100, 20, cache_read_tokens=50, cache_write_tokens=5, reasoning_tokens=7, requests=1, details={"a": 1}),
+        usage=Usage(100, 20, 50, 5, 7, 1, {"audio": 2}),
         cost=0.0123,
         provider_details={"id": "msg_1"},
     ),
@@ -111,7 +111,7 @@ def test_a_newer_format_gives_a_clear_error(store: SQLiteStore, db_path: Path) -
     conn.execute("UPDATE messages SET format = 99")
     conn.commit()
     conn.close()
-    with pytest.raises(SerializationError, match="unknown format version 99.*upgrade"):
+    with pytest.raises(SerializationError, match=r"unknown format version 99.*upgrade"):
         store.messages(conv.id)
 
 

@@ -192,7 +192,8 @@ def test_a_new_prompt_instead_of_answering_a_pause(store: SQLiteStore) -> None:
     history = store.messages(conv.id)  # valid to continue: the pending call reads as interrupted
     assert history[-1].tool_results[0].interrupted
     run_recorded(store, conv.id, Agent(ScriptedModel(["ok, not shipping"])), "never mind")
-    assert [s.message.role for s in store.stored_messages(conv.id)] == ["user", "assistant", "tool", "user", "assistant"]
+    roles = [s.message.role for s in store.stored_messages(conv.id)]
+    assert roles == ["user", "assistant", "tool", "user", "assistant"]
     first = store.runs(conv.id)[0]
     assert first.status == "cancelled" and first.error is not None and "abandoned" in first.error
     assert store.paused_run(conv.id) is None
