@@ -7,8 +7,10 @@ import sys
 import threading
 import time
 
+import pytest
+
 from podium.messages import Message
-from podium.store import SQLiteStore
+from podium.store import SQLiteStore, StoreError
 
 N = 60
 
@@ -69,7 +71,7 @@ def test_two_processes_and_a_thread_append_to_one_conversation(store: SQLiteStor
 def test_readers_are_not_blocked_by_a_long_write(store: SQLiteStore) -> None:
     conv = store.create()
     store.append(conv.id, Message.user("before"))
-    conn = store._conn()  # hold the write lock from this thread
+    conn = store.db.connection()  # hold the write lock from this thread
     conn.execute("BEGIN IMMEDIATE")
     conn.execute("UPDATE conversations SET title = 'locked' WHERE id = ?", (conv.id,))
     seen: list[list[Message]] = []
@@ -87,3 +89,25 @@ def test_readers_are_not_blocked_by_a_long_write(store: SQLiteStore) -> None:
     conn.execute("ROLLBACK")
     assert seen == [[Message.user("before")]]
     assert elapsed[0] < 5
+
+
+def test_connections_of_finished_threads_are_released(store: SQLiteStore) -> None:
+    import gc
+
+    conv = store.create()
+
+    def touch() -> None:
+        store.messages(conv.id)
+
+    for _ in range(20):
+        t = threading.Thread(target=touch)
+        t.start()
+        t.join()
+    gc.collect()
+    assert len(store.db._holders) <= 2  # this thread's, plus at most one not yet collected
+
+
+def test_a_closed_store_says_so(store: SQLiteStore) -> None:
+    store.close()
+    with pytest.raises(StoreError, match="is closed"):
+        store.create()

@@ -117,7 +117,7 @@ def test_kill_9_during_a_stream_of_commits(tmp_path: Path) -> None:
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     with SQLiteStore(db) as store:
-        conn = store._conn()
+        conn = store.db.connection()
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         texts = [m.text for m in store.messages(cid)]
     assert len(texts) >= len(acknowledged)  # every acknowledged commit survived (and maybe one more)

@@ -20,7 +20,7 @@ from podium.messages import (
     ToolCall,
     ToolResult,
 )
-from podium.store import NotFoundError, SQLiteStore, default_db_path
+from podium.store import ConversationStore, NotFoundError, SQLiteStore, StoreError, default_db_path
 from podium.usage import Usage
 
 EVERY_PART = [
@@ -141,3 +141,14 @@ def test_default_path_env_and_argument(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.delenv("PODIUM_DB")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert default_db_path() == tmp_path / "xdg" / "podium" / "podium.db"
+
+
+def test_the_sqlite_store_is_a_conversation_store(store: SQLiteStore) -> None:
+    assert isinstance(store, ConversationStore)
+
+
+def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.db"
+    bad.write_text("these are my notes, not a database " * 100)
+    with pytest.raises(StoreError, match=r"cannot open .*notes\.db as a SQLite database"):
+        SQLiteStore(bad)

@@ -108,3 +108,19 @@ def test_undo_touches_the_conversation(store: SQLiteStore) -> None:
     store.undo(old.id)
     assert store.latest() is not None and store.latest().id == old.id  # type: ignore[union-attr]
     assert new.id != old.id
+
+
+def test_a_paused_run_dropped_from_the_redo_stack_ends(store: SQLiteStore) -> None:
+    from podium.agent.approval import ApprovalRequest, PausedRun
+
+    conv = store.create()
+    run = store.start_run(conv.id)
+    calls = Message("assistant", (call("deploy", id="c1"),))
+    store.append_many(conv.id, [Message.user("ship"), calls], run_id=run.id)
+    store.pause_run(run.id, PausedRun([Message.user("ship"), calls], [ApprovalRequest(calls.tool_calls[0])]))
+    store.undo(conv.id)
+    assert store.get_run(run.id).status == "paused"  # redo could still bring it back
+    store.append(conv.id, Message.user("something else"))
+    ended = store.get_run(run.id)
+    assert ended.status == "cancelled" and ended.paused is None
+    assert store.messages(conv.id) == [Message.user("something else")]

@@ -2,7 +2,14 @@
 
 :class:`ConversationStore` is the protocol; :class:`SQLiteStore` implements it on one SQLite file
 (WAL, append-only migrations); :class:`RunRecorder` records an agent run from its events.
+
+Importing this package stays light (no pydantic, no agent): the recorder is imported on first use.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from podium.store.base import (
     Conversation,
@@ -15,8 +22,10 @@ from podium.store.base import (
     StoredMessage,
     StoreError,
 )
-from podium.store.recorder import RunRecorder, record_result, record_stream
 from podium.store.sqlite import SQLiteStore, default_db_path
+
+if TYPE_CHECKING:
+    from podium.store.recorder import RunRecorder, record_result, record_stream
 
 __all__ = [
     "Conversation",
@@ -34,3 +43,13 @@ __all__ = [
     "record_result",
     "record_stream",
 ]
+
+_LAZY = {"RunRecorder", "record_result", "record_stream"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module("podium.store.recorder"), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'podium.store' has no attribute {name!r}")

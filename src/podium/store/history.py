@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from podium.messages import Message, ToolCall
-from podium.tools.executor import interrupted_result
 
-__all__ = ["exchange_start", "preview_text", "repair_history", "unanswered_calls"]
+__all__ = ["exchange_start", "interrupted_message", "preview_text", "repair_history", "unanswered_calls"]
 
 PREVIEW_CHARS = 200
 """Characters of text kept per message for listings."""
@@ -24,6 +23,13 @@ def unanswered_calls(messages: Sequence[Message], index: int) -> list[ToolCall]:
             break
         answered.update(r.call_id for r in message.tool_results)
     return [c for c in calls if c.id not in answered]
+
+
+def interrupted_message(calls: Sequence[ToolCall]) -> Message:
+    """A tool message answering ``calls`` with interrupted error results."""
+    from podium.tools.executor import interrupted_result  # imported when needed: it pulls in pydantic
+
+    return Message("tool", tuple(interrupted_result(c) for c in calls))
 
 
 def repair_history(messages: Sequence[Message]) -> list[Message]:
@@ -46,7 +52,7 @@ def repair_history(messages: Sequence[Message]) -> list[Message]:
             out.append(messages[i])
             i += 1
         if missing:
-            out.append(Message("tool", tuple(interrupted_result(c) for c in missing)))
+            out.append(interrupted_message(missing))
     return out
 
 

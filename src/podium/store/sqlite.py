@@ -19,10 +19,8 @@ import logging
 import os
 import socket
 import sqlite3
-import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -40,9 +38,9 @@ from podium.store.base import (
     StoreError,
     dump_metadata,
 )
-from podium.store.history import exchange_start, preview_text, repair_history, unanswered_calls
+from podium.store.connection import Database
+from podium.store.history import exchange_start, interrupted_message, preview_text, repair_history, unanswered_calls
 from podium.store.migrations import migrate
-from podium.tools.executor import interrupted_result
 from podium.usage import Usage
 
 if TYPE_CHECKING:
@@ -172,63 +170,15 @@ class SQLiteStore:
         if str(self.path) == ":memory:":
             raise UserError("SQLiteStore needs a file (it is shared by threads and processes); use a temp file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.timeout = timeout
-        self.synchronous = synchronous
+        self.db = Database(self.path, timeout=timeout, synchronous=synchronous)
+        """The underlying database (per-thread connections and transactions), for custom queries."""
         self._host = socket.gethostname()
-        self._lock = threading.Lock()
-        self._local = threading.local()
-        self._conns: list[sqlite3.Connection] = []
-        self._pid = os.getpid()
-        self._closed = False
-        migrate(self._conn())
+        migrate(self.db.connection())
         self.recover_runs()
-
-    # ------------------------------------------------------------------ connections and transactions
-
-    def _conn(self) -> sqlite3.Connection:
-        if self._closed:
-            raise StoreError(f"the store {self.path} is closed")
-        if os.getpid() != self._pid:  # forked: never share the parent's connections
-            with self._lock:
-                self._local = threading.local()
-                self._conns = []
-                self._pid = os.getpid()
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False)
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            conn.execute("PRAGMA foreign_keys = ON")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                logger.warning(
-                    "%s: WAL mode unavailable (journal_mode=%s); concurrent use will be slower", self.path, mode
-                )
-            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-            self._local.conn = conn
-            with self._lock:
-                self._conns.append(conn)
-        return conn
-
-    @contextmanager
-    def _tx(self, write: bool) -> Iterator[sqlite3.Connection]:
-        conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
 
     def close(self) -> None:
         """Close every connection; the store cannot be used afterwards."""
-        with self._lock:
-            conns, self._conns = self._conns, []
-            self._closed = True
-        for conn in conns:
-            conn.close()
+        self.db.close()
 
     def __enter__(self) -> SQLiteStore:
         return self
@@ -254,7 +204,7 @@ class SQLiteStore:
         now = _now()
         cid = _new_id()
         meta = dump_metadata(metadata)
-        with self._tx(write=True) as conn:
+        with self.db.transaction(write=True) as conn:
             conn.execute(
                 "INSERT INTO conversations (id, title, created, updated, model, metadata) VALUES (?, ?, ?, ?, ?, ?)",
                 (cid, title, now, now, model, meta),
@@ -263,7 +213,7 @@ class SQLiteStore:
 
     def get(self, conversation_id: str) -> Conversation:
         """The conversation with this id, or with a unique id prefix (at least 4 characters)."""
-        with self._tx(write=False) as conn:
+        with self.db.transaction(write=False) as conn:
             row = conn.execute("SELECT * FROM conversations WHERE id = ?", (conversation_id,)).fetchone()
             if row is None and len(conversation_id) >= 4 and conversation_id.isalnum():
                 rows = conn.execute(
@@ -290,13 +240,13 @@ class SQLiteStore:
                     ORDER BY m.position DESC LIMIT 1) AS preview
             FROM conversations c ORDER BY c.updated DESC, c.rowid DESC LIMIT ? OFFSET ?
         """
-        with self._tx(write=False) as conn:
+        with self.db.transaction(write=False) as conn:
             rows = conn.execute(sql, (limit, offset)).fetchall()
         return [ConversationSummary(_conversation(r), r["n"], r["preview"] or "") for r in rows]
 
     def latest(self) -> Conversation | None:
         """The most recently updated conversation, if any."""
-        with self._tx(write=False) as conn:
+        with self.db.transaction(write=False) as conn:
             row = conn.execute("SELECT * FROM conversations ORDER BY updated DESC, rowid DESC LIMIT 1").fetchone()
         return _conversation(row) if row is not None else None
 
@@ -309,7 +259,7 @@ class SQLiteStore:
         metadata: Mapping[str, Any] | None = None,
     ) -> Conversation:
         """Change the fields given (``None`` keeps a field); returns the updated conversation."""
-        with self._tx(write=True) as conn:
+        with self.db.transaction(write=True) as conn:
             self._require(conn, conversation_id)
             for column, value in (
                 ("title", title),
@@ -329,7 +279,7 @@ class SQLiteStore:
 
     def delete(self, conversation_id: str) -> None:
         """Delete a conversation with its messages and runs (forks of it keep their copies)."""
-        with self._tx(write=True) as conn:
+        with self.db.transaction(write=True) as conn:
             self._require(conn, conversation_id)
             conn.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
@@ -339,7 +289,7 @@ class SQLiteStore:
         The new conversation records its origin (``parent_id``, ``fork_message_id``). Copied responses
         keep their usage but count toward the parent's spending, not the fork's.
         """
-        with self._tx(write=True) as conn:
+        with self.db.transaction(write=True) as conn:
             parent = _conversation(self._require(conn, conversation_id))
             rows = conn.execute(
                 f"SELECT * FROM messages WHERE conversation_id = ? AND {_VISIBLE} ORDER BY position",
@@ -411,17 +361,13 @@ class SQLiteStore:
         for message in messages:
             if not isinstance(message, Message):
                 raise UserError(f"append takes podium.messages.Message values, got {type(message).__name__}")
-        with self._tx(write=True) as conn:
+        with self.db.transaction(write=True) as conn:
             conv = self._require(conn, conversation_id)
             if run_id is not None:
                 run = conn.execute("SELECT conversation_id FROM runs WHERE id = ?", (run_id,)).fetchone()
                 if run is None or run["conversation_id"] != conversation_id:
                     raise NotFoundError(f"no run {run_id!r} in conversation {conversation_id!r}; start_run() first")
-            conn.execute(
-                "UPDATE messages SET discarded = 1 WHERE conversation_id = ? AND undo_step IS NOT NULL "
-                "AND discarded = 0",
-                (conversation_id,),
-            )
+            self._drop_redo(conn, conversation_id)
             pending, pending_run = self._pending_calls(conn, conversation_id)
             position = conn.execute(
                 "SELECT COALESCE(MAX(position), -1) + 1 FROM messages WHERE conversation_id = ?", (conversation_id,)
@@ -433,7 +379,7 @@ class SQLiteStore:
                     answered = {r.call_id for r in message.tool_results}
                     pending = [c for c in pending if c.id not in answered]
                 elif pending:
-                    repair = Message("tool", tuple(interrupted_result(c) for c in pending))
+                    repair = interrupted_message(pending)
                     self._insert(conn, conversation_id, position, repair, pending_run)
                     self._abandon_paused(conn, pending_run)
                     position += 1
@@ -447,6 +393,14 @@ class SQLiteStore:
                     conn.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
             conn.execute("UPDATE conversations SET updated = ? WHERE id = ?", (_now(), conversation_id))
             return stored
+
+    def _drop_redo(self, conn: sqlite3.Connection, conversation_id: str) -> None:
+        """Discard the undone messages for good (they stay in the file, hidden); paused runs among them end."""
+        where = "WHERE conversation_id = ? AND undo_step IS NOT NULL AND discarded = 0"
+        runs = conn.execute(f"SELECT DISTINCT run_id FROM messages {where}", (conversation_id,)).fetchall()
+        conn.execute(f"UPDATE messages SET discarded = 1 {where}", (conversation_id,))
+        for (run_id,) in runs:
+            self._abandon_paused(conn, run_id)
 
     def _insert(
         self, conn: sqlite3.Connection, conversation_id: str, position: int, message: Message, run_id: str | None
@@ -511,7 +465,7 @@ class SQLiteStore:
     def stored_messages(self, conversation_id: str, *, include_hidden: bool = False) -> list[StoredMessage]:
         """The messages as stored (no repair), with ids, in order; undone ones only with ``include_hidden``."""
         where = "" if include_hidden else f"AND {_VISIBLE}"
-        with self._tx(write=False) as conn:
+        with self.db.transaction(write=False) as conn:
             self._require(conn, conversation_id)
             rows = conn.execute(
                 f"SELECT * FROM messages WHERE conversation_id = ? {where} ORDER BY position", (conversation_id,)
@@ -522,7 +476,7 @@ class SQLiteStore:
 
     def undo(self, conversation_id: str) -> list[Message]:
         """Hide the last exchange (its user message and everything after); returns what was hidden."""
-        with self._tx(write=True) as conn:
+        with self.db.transaction(write=True) as conn:
             self._require(conn, conversation_id)
             rows = conn.execute(
                 f"SELECT position, role, run_id FROM messages WHERE conversation_id = ? AND {_VISIBLE} "
@@ -544,7 +498,7 @@ class SQLiteStore:
 
     def redo(self, conversation_id: str) -> list[Message]:
         """Show the last undone exchange again; returns it (empty when there is nothing to redo)."""
-        with self._tx(write=True) as conn:
+        with self.db.transaction(write=True) as conn:
             self._require(conn, conversation_id)
             step = conn.execute(
                 "SELECT MAX(undo_step) FROM messages WHERE conversation_id = ? AND discarded = 0",
@@ -573,7 +527,7 @@ class SQLiteStore:
     def start_run(self, conversation_id: str, *, model: str | None = None, run_id: str | None = None) -> Run:
         """Record a run as ``running``; giving a paused run's id resumes that run."""
         rid = run_id or _new_id()
-        with self._tx(write=True) as conn:
+        with self.db.transaction(write=True) as conn:
             self._require(conn, conversation_id)
             self._recover(conn, conversation_id)
             row = conn.execute("SELECT * FROM runs WHERE id = ?", (rid,)).fetchone()
@@ -607,7 +561,7 @@ class SQLiteStore:
         error: str | None = None,
         paused: str | None = None,
     ) -> Run:
-        with self._tx(write=True) as conn:
+        with self.db.transaction(write=True) as conn:
             row = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()
             if row is None:
                 raise NotFoundError(f"no run {run_id!r}; start_run() first")
@@ -648,7 +602,7 @@ class SQLiteStore:
 
     def get_run(self, run_id: str) -> Run:
         """The run with this id."""
-        with self._tx(write=False) as conn:
+        with self.db.transaction(write=False) as conn:
             row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no run {run_id!r} in {self.path}")
@@ -656,7 +610,7 @@ class SQLiteStore:
 
     def runs(self, conversation_id: str) -> list[Run]:
         """The conversation's runs, oldest first."""
-        with self._tx(write=False) as conn:
+        with self.db.transaction(write=False) as conn:
             self._require(conn, conversation_id)
             rows = conn.execute(
                 "SELECT * FROM runs WHERE conversation_id = ? ORDER BY started, rowid", (conversation_id,)
@@ -665,7 +619,7 @@ class SQLiteStore:
 
     def paused_run(self, conversation_id: str) -> PausedRun | None:
         """The paused run whose pending calls end the visible history, if any (undo hides it, redo shows it)."""
-        with self._tx(write=False) as conn:
+        with self.db.transaction(write=False) as conn:
             self._require(conn, conversation_id)
             tail = conn.execute(
                 f"SELECT role, run_id FROM messages WHERE conversation_id = ? AND {_VISIBLE} "
@@ -685,11 +639,11 @@ class SQLiteStore:
 
     def recover_runs(self) -> list[str]:
         """Mark runs left ``running`` by a process of this host that no longer exists as failed; returns their ids."""
-        with self._tx(write=False) as conn:
+        with self.db.transaction(write=False) as conn:
             stale = self._stale(conn, None)
         if not stale:
             return []
-        with self._tx(write=True) as conn:
+        with self.db.transaction(write=True) as conn:
             return self._recover(conn, None)
 
     def _stale(self, conn: sqlite3.Connection, conversation_id: str | None) -> list[str]:
@@ -719,7 +673,7 @@ class SQLiteStore:
 
     def usage(self, conversation_id: str) -> ConversationUsage:
         """What the conversation spent: its own model responses (undone ones included, fork copies not)."""
-        with self._tx(write=False) as conn:
+        with self.db.transaction(write=False) as conn:
             self._require(conn, conversation_id)
             rows = conn.execute(
                 "SELECT usage, cost FROM messages WHERE conversation_id = ? AND role = 'assistant' "
