@@ -13,7 +13,7 @@ import pytest
 from podium import Agent, CancelToken, tool
 from podium.agent.approval import ApprovalPolicy, Rule
 from podium.agent.events import AgentEvent, RunFinished
-from podium.exceptions import MaxStepsExceeded, ProviderConnectionError, RunCancelled
+from podium.exceptions import MaxStepsExceeded, ProviderConnectionError, RunCancelled, UserError
 from podium.messages import Message, ModelResponse, Text
 from podium.store import RunRecorder, SQLiteStore, record_result, record_stream
 from podium.testing import FunctionModel, ScriptedModel
@@ -235,3 +235,31 @@ def test_async_runs_record_too(store: SQLiteStore) -> None:
     asyncio.run(main())
     assert [m.text for m in store.messages(conv.id)] == ["hello", "async hi"]
     assert store.runs(conv.id)[0].status == "completed"
+
+
+def test_inconsistent_events_are_refused_or_logged(store: SQLiteStore, caplog: pytest.LogCaptureFixture) -> None:
+    from podium.agent.events import ModelRequestStarted, RunStarted
+    from podium.agent.result import RunResult
+
+    conv = store.create()
+    recorder = RunRecorder(store, conv.id)
+    with pytest.raises(UserError, match="did not see start"):
+        recorder.record(ModelRequestStarted(1, (Message.user("x"),)))
+    recorder.record(RunStarted("r1"))
+    with pytest.raises(UserError, match="records one run"):
+        recorder.record(RunStarted("r2"))
+    recorder.record(ModelRequestStarted(1, (Message.user("x"),)))
+    other = RunResult(
+        output="?",
+        messages=[],
+        new_messages=[Message.user("y"), Message.assistant("z")],
+        usage=Usage(),
+        cost=None,
+        run_id="r1",
+        steps=1,
+    )
+    with caplog.at_level("ERROR", logger="podium.store"):
+        recorder.record(RunFinished(other))
+    assert "not a prefix" in caplog.text
+    assert store.messages(conv.id) == [Message.user("x")]  # nothing inconsistent was appended
+    assert store.get_run("r1").status == "completed"

@@ -91,3 +91,33 @@ def test_runs_left_running_by_a_dead_process_are_failed(db_path: Path) -> None:
         assert "process running it stopped" in (store.get_run(dead.id).error or "")
         assert store.get_run(alive.id).status == "running"  # this process: still alive
         assert store.recover_runs() == []
+
+
+HOLDER = """
+import sys, time
+from podium.store import SQLiteStore
+s = SQLiteStore(sys.argv[1])
+run = s.start_run(sys.argv[2])
+print(run.id, flush=True)
+time.sleep(600)
+"""
+
+
+def test_one_process_at_a_time_runs_in_a_conversation(store: SQLiteStore) -> None:
+    conv = store.create()
+    free = store.create()
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(store.path), conv.id], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        run_id = proc.stdout.readline().strip()
+        with pytest.raises(StoreError, match=f"run '{run_id}' is in progress in process {proc.pid}"):
+            store.append(conv.id, Message.user("meanwhile"))
+        with pytest.raises(StoreError, match="cannot start a run in"):
+            store.start_run(conv.id)
+        store.append(free.id, Message.user("other conversations are free"))
+    finally:
+        proc.kill()
+        proc.wait()
+    store.append(conv.id, Message.user("after"))  # its process is gone: the run is recovered, writes go on
+    assert store.get_run(run_id).status == "failed"
+    assert store.messages(conv.id) == [Message.user("after")]

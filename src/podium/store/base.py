@@ -12,6 +12,9 @@ Guarantees every implementation gives:
   result marked ``interrupted`` (:func:`podium.tools.executor.interrupted_result`). This repair is a
   view; it is written to the store only when something else is appended after those calls, so a run
   that is still going in another process is never cut short and a paused run can still be resumed.
+* While a run is in progress in one process, other processes cannot append to its conversation or
+  start a run in it (their messages would interleave); a run left ``running`` by a process that died
+  is marked ``failed`` (interrupted) when the store is opened or the conversation is next written.
 * Undo hides the last exchange (the last user message that began an exchange and everything after
   it) without deleting it; redo shows it again; appending a message after an undo drops the redo
   stack, as in an editor. Both survive restarts.

@@ -363,6 +363,7 @@ class SQLiteStore:
                 raise UserError(f"append takes podium.messages.Message values, got {type(message).__name__}")
         with self.db.transaction(write=True) as conn:
             conv = self._require(conn, conversation_id)
+            self._check_no_run_elsewhere(conn, conversation_id, "append to")
             if run_id is not None:
                 run = conn.execute("SELECT conversation_id FROM runs WHERE id = ?", (run_id,)).fetchone()
                 if run is None or run["conversation_id"] != conversation_id:
@@ -529,7 +530,7 @@ class SQLiteStore:
         rid = run_id or _new_id()
         with self.db.transaction(write=True) as conn:
             self._require(conn, conversation_id)
-            self._recover(conn, conversation_id)
+            self._check_no_run_elsewhere(conn, conversation_id, "start a run in")
             row = conn.execute("SELECT * FROM runs WHERE id = ?", (rid,)).fetchone()
             if row is not None:
                 if row["status"] != "paused" or row["conversation_id"] != conversation_id:
@@ -657,6 +658,19 @@ class SQLiteStore:
             for r in conn.execute(sql, args)
             if r["host"] == self._host and r["pid"] is not None and r["pid"] != os.getpid() and not _pid_alive(r["pid"])
         ]
+
+    def _check_no_run_elsewhere(self, conn: sqlite3.Connection, conversation_id: str, doing: str) -> None:
+        """Refuse to write while another live process runs an agent in the conversation (runs would interleave)."""
+        self._recover(conn, conversation_id)
+        for row in conn.execute(
+            "SELECT id, pid, host FROM runs WHERE conversation_id = ? AND status = 'running'", (conversation_id,)
+        ):
+            if row["host"] != self._host or row["pid"] != os.getpid():
+                raise StoreError(
+                    f"cannot {doing} conversation {conversation_id!r}: run {row['id']!r} is in progress in process "
+                    f"{row['pid']} on {row['host']!r}. Wait for it to end, or end it with cancel_run() if that "
+                    "process is gone."
+                )
 
     def _recover(self, conn: sqlite3.Connection, conversation_id: str | None) -> list[str]:
         stale = self._stale(conn, conversation_id)
