@@ -91,6 +91,16 @@ def test_latest_of_an_empty_store(store: SQLiteStore) -> None:
     assert store.list_conversations() == []
 
 
+def test_latest_with_messages_skips_empty_conversations(store: SQLiteStore) -> None:
+    talked = store.create()
+    store.append(talked.id, Message.user("hi"))
+    empty = store.create()
+    assert store.latest() == empty
+    assert store.latest(with_messages=True) == store.get(talked.id)
+    store.undo(talked.id)
+    assert store.latest(with_messages=True) is None
+
+
 def test_delete_cascades(store: SQLiteStore, db_path: Path) -> None:
     conv = store.create()
     run = store.start_run(conv.id)

@@ -201,8 +201,11 @@ class ConversationStore(Protocol):
         """Conversations, most recently updated first, with message counts and previews."""
         ...
 
-    def latest(self) -> Conversation | None:
-        """The most recently updated conversation (for ``podium chat --continue``), if any."""
+    def latest(self, *, with_messages: bool = False) -> Conversation | None:
+        """The most recently updated conversation (for ``podium chat --continue``), if any.
+
+        With ``with_messages=True``, empty conversations (and ones whose messages are all undone) are skipped.
+        """
         ...
 
     def update(

@@ -244,10 +244,17 @@ class SQLiteStore:
             rows = conn.execute(sql, (limit, offset)).fetchall()
         return [ConversationSummary(_conversation(r), r["n"], r["preview"] or "") for r in rows]
 
-    def latest(self) -> Conversation | None:
-        """The most recently updated conversation, if any."""
+    def latest(self, *, with_messages: bool = False) -> Conversation | None:
+        """The most recently updated conversation (only among those with visible messages, if asked)."""
+        where = (
+            f"WHERE EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND {_VISIBLE})"
+            if with_messages
+            else ""
+        )
         with self.db.transaction(write=False) as conn:
-            row = conn.execute("SELECT * FROM conversations ORDER BY updated DESC, rowid DESC LIMIT 1").fetchone()
+            row = conn.execute(
+                f"SELECT * FROM conversations c {where} ORDER BY c.updated DESC, c.rowid DESC LIMIT 1"
+            ).fetchone()
         return _conversation(row) if row is not None else None
 
     def update(
