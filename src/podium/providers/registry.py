@@ -63,3 +63,5 @@ def model(spec: str, *, base_url: str | None = None, api_key: str | None = None,
 
 
 register_provider("test", "podium.testing.models:make_test_model")
+register_provider("anthropic", "podium.providers.anthropic:AnthropicModel")
+register_provider("openai-responses", "podium.providers.openai_responses:OpenAIResponsesModel")
