@@ -19,7 +19,9 @@ Settings:
   high 16384 tokens. ``False`` sends ``{"type": "disabled"}``.
 * ``extra={"anthropic": {...}}`` is merged into the request body last, nested objects key by key, so
   ``{"output_config": {"effort": "max"}}``, ``{"top_k": 40}`` or top-level ``{"cache_control": ...}``
-  (automatic prompt caching) reach the wire unchanged.
+  (automatic prompt caching) reach the wire unchanged. Its ``tools`` are added after the function tools:
+  server tools such as ``{"type": "web_search_20250305", "name": "web_search"}``, whose blocks come back
+  as :class:`~podium.messages.ProviderPart` and are sent back verbatim.
 * Structured output uses ``output_config.format`` (JSON schema) on models that have it (Claude 4.5 and
   later, Opus 4.1); on others the schema becomes a tool the model is made to call, and the call comes
   back as the JSON text of the answer.

@@ -353,6 +353,9 @@ def build_request(
 ) -> tuple[dict[str, Any], str | None]:
     """The Messages API body for a request, and the name of the tool that carries the output (if any).
 
+    ``extra["anthropic"]`` is merged into the body last (nested objects key by key), except its ``tools``,
+    which are added after the function tools (server tools such as ``web_search_20250305``).
+
     When ``output`` is given and the model has no native JSON-schema output (``profile.structured_output``
     false), the schema is offered as a tool that the model is made to call; :func:`parse_message` turns
     that call back into the JSON text of the answer.
@@ -411,6 +414,8 @@ def build_request(
         body["temperature"] = s.temperature
     if s.top_p is not None:
         body["top_p"] = s.top_p
+    extra = dict(s.for_provider(PROVIDER))
+    wire_tools.extend(extra.pop("tools", None) or ())
     if wire_tools:
         body["tools"] = wire_tools
     choice: dict[str, Any] | None = None
@@ -425,7 +430,6 @@ def build_request(
             choice["disable_parallel_tool_use"] = not s.parallel_tool_calls
     if choice is not None:
         body["tool_choice"] = choice
-    extra = s.for_provider(PROVIDER)
     if extra:
         deep_merge(body, extra)
     return body, output_tool

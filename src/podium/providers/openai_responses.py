@@ -22,8 +22,9 @@ Settings:
   text, are opt-in on OpenAI's side: ``extra={"openai-responses": {"reasoning": {"summary": "auto"}}}``.
   On models that do not reason, ``thinking`` is ignored.
 * ``extra={"openai-responses": {...}}`` is merged into the request body last, nested objects key by key
-  (``{"reasoning": {"summary": "detailed"}}``, ``{"prompt_cache_key": ...}``, built-in tools such as
-  ``{"tools": [...]}`` replace the list).
+  (``{"reasoning": {"summary": "detailed"}}``, ``{"prompt_cache_key": ...}``); its ``tools`` are added
+  after the function tools, for built-in tools such as ``{"type": "web_search"}``, whose calls come back
+  as :class:`~podium.messages.ProviderPart` items and are sent back as they came.
 * Structured output uses ``text.format`` with a JSON schema (``strict`` from the schema).
 
 Conversation state, opt-in (both also accepted per request in ``extra``):

@@ -44,6 +44,7 @@ Rules worth knowing:
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -272,7 +273,7 @@ class _Converter:
                     "type": "function_call",
                     "call_id": map_tool_call_id(part.id, pattern=_ID_PATTERN),
                     "name": part.name,
-                    "arguments": part.args_json,
+                    "arguments": _arguments(part),
                 }
                 if self.keep_ids and details.get("id"):
                     item["id"] = details["id"]
@@ -336,6 +337,13 @@ class _Converter:
         return self.items
 
 
+def _arguments(call: ToolCall) -> str:
+    """The argument string as OpenAI models write it (compact JSON), so a resent prefix stays cacheable."""
+    if call.raw_args is not None:
+        return call.raw_args
+    return json.dumps(call.args, ensure_ascii=False, separators=(",", ":"))
+
+
 def _provider_item(data: Mapping[str, Any]) -> dict[str, Any]:
     item = dict(data)
     action = item.get("action")
@@ -395,8 +403,9 @@ def build_request(
         messages: The conversation.
         model_name: The model.
         tools: Function tools to offer.
-        settings: Portable settings; ``extra["openai-responses"]`` is merged in last (its ``store`` and
-            ``previous_response_id`` override the arguments below).
+        settings: Portable settings; ``extra["openai-responses"]`` is merged in last, nested objects key
+            by key; its ``tools`` (built-in tools such as ``web_search``) are added after the function
+            tools, and its ``store`` and ``previous_response_id`` override the arguments below.
         output: Structured output schema (``text.format`` JSON schema).
         store: ``store`` to send (``None`` leaves the API default, which stores responses).
         previous_response_id: ``"auto"`` continues from the last response of this provider in ``messages``
@@ -461,17 +470,19 @@ def build_request(
             fmt["description"] = output.description
         fmt["strict"] = output.strict
         body["text"] = {"format": fmt}
-    if tools:
-        body["tools"] = [
-            {
-                "type": "function",
-                "name": tool.name,
-                "description": tool.description,
-                "parameters": tool.parameters,
-                "strict": bool(tool.strict),
-            }
-            for tool in tools
-        ]
+    wire_tools: list[dict[str, Any]] = [
+        {
+            "type": "function",
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": tool.parameters,
+            "strict": bool(tool.strict),
+        }
+        for tool in tools or ()
+    ]
+    wire_tools.extend(extra.pop("tools", None) or ())
+    if wire_tools:
+        body["tools"] = wire_tools
     if s.tool_choice is not None:
         if s.tool_choice in ("auto", "required", "none"):
             body["tool_choice"] = s.tool_choice
