@@ -92,3 +92,24 @@ def assert_request(
 def b64decode(text: str) -> bytes:
     """Bytes of a base64 string taken from a recorded request."""
     return base64.b64decode(text)
+
+
+def _consume(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _consume(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "ValidatorIterator":
+        return [_consume(v) for v in value]
+    return value
+
+
+def sdk_valid(param_type: Any, value: Any) -> Any:
+    """Validate ``value`` against one of an SDK's request TypedDicts (raises pydantic's ValidationError).
+
+    pydantic checks ``Iterable[...]`` fields lazily, so the result is walked to validate every level.
+    """
+    from pydantic import TypeAdapter
+
+    adapter = TypeAdapter(param_type)  # kept alive while the lazy iterators are consumed
+    result = _consume(adapter.validate_python(value))
+    del adapter
+    return result

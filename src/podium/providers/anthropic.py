@@ -12,11 +12,11 @@ Settings:
   ``stop`` (``stop_sequences``), ``tool_choice`` (``required`` is ``any``), ``parallel_tool_calls``
   (``disable_parallel_tool_use``) and ``timeout`` map directly. ``seed`` has no Anthropic equivalent and
   is ignored with a warning.
-* ``thinking``: on Claude 4.6 and later (adaptive thinking) ``True`` or a level gives
-  ``thinking={"type": "adaptive"}`` and ``output_config.effort`` (``minimal`` becomes ``low``); an int is
-  a ``budget_tokens`` where the model still takes one (Claude 4.6 and earlier), else mapped to an
-  effort. On earlier models a level is a budget: minimal 1024, low 2048, medium (and ``True``) 8192,
-  high 16384 tokens. ``False`` sends ``{"type": "disabled"}``.
+* ``thinking``: on Claude 4.6 and later (adaptive thinking) ``True`` gives ``thinking={"type":
+  "adaptive"}`` and a level adds ``output_config.effort`` (``minimal`` becomes ``low``); an int is a
+  ``budget_tokens`` where the model still takes one (Claude 4.6 and earlier), else mapped to an effort
+  (up to 2048 low, up to 8192 medium, else high). On earlier models a level is a budget: minimal 1024,
+  low 2048, medium (and ``True``) 8192, high 16384 tokens. ``False`` sends ``{"type": "disabled"}``.
 * ``extra={"anthropic": {...}}`` is merged into the request body last, nested objects key by key, so
   ``{"output_config": {"effort": "max"}}``, ``{"top_k": 40}`` or top-level ``{"cache_control": ...}``
   (automatic prompt caching) reach the wire unchanged. Its ``tools`` are added after the function tools:

@@ -312,6 +312,8 @@ def _thinking(setting: bool | str | int, family: ClaudeFamily) -> tuple[dict[str
     if setting is False:
         return {"type": "disabled"}, None, 0
     if setting is True:
+        if family.adaptive_thinking:
+            return {"type": "adaptive"}, None, 0
         setting = "medium"
     if isinstance(setting, str):
         if setting not in _EFFORT_BUDGETS:
