@@ -199,5 +199,6 @@ def test_seed_is_ignored_with_one_warning(caplog: pytest.LogCaptureFixture) -> N
     with caplog.at_level(logging.WARNING, logger="podium.providers.anthropic"):
         kwargs, _ = model._prepare([Message.user("hi")], None, ModelSettings(seed=3), None, stream=False)
         model._prepare([Message.user("hi")], None, ModelSettings(seed=3), None, stream=False)
-    assert "seed" not in kwargs and "seed" not in kwargs.get("extra_body", {})
+    assert "seed" not in kwargs
+    assert "seed" not in kwargs.get("extra_body", {})
     assert [r.getMessage() for r in caplog.records] == ["anthropic has no seed setting; seed=3 is ignored"]
