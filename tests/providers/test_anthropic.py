@@ -662,3 +662,30 @@ def test_every_anthropic_cassette_is_replayed() -> None:
     assert len(names) == 16
     missing = [n for n in names if f'"{n}"' not in source]
     assert not missing, f"cassettes without a test: {missing}"
+
+
+def test_agent_run_reproduces_the_recorded_parallel_tool_conversation() -> None:
+    from podium import Agent
+
+    facts = {
+        "Alice": "alice is bob's wife",
+        "Bob": "bob is alice's husband",
+        "Charlie": "charlie is alice's son",
+        "Daisy": "daisy is bob's daughter and charlie's younger sister",
+    }
+
+    def retrieve_entity_info(name: str) -> str:
+        """Get the knowledge about the given entity."""
+        return facts[name]
+
+    with replay(DIR, "test_multiple_parallel_tool_calls.yaml") as server:
+        agent = Agent(
+            model(server, "claude-haiku-4-5"),
+            tools=[retrieve_entity_info],
+            instructions=recorded_requests(server)[0]["system"],
+            settings=ModelSettings(tool_choice="auto"),
+        )
+        result = agent.run("Alice, Bob, Charlie and Daisy are a family. Who is the youngest?")
+        assert_request(server, 0)
+        assert_request(server, 1)
+    assert "Daisy" in result.output

@@ -624,3 +624,29 @@ def test_every_openai_responses_cassette_is_replayed() -> None:
     assert len(names) == 15
     missing = [n for n in names if f'"{n}"' not in source]
     assert not missing, f"cassettes without a test: {missing}"
+
+
+def test_agent_run_reproduces_the_recorded_tool_conversation() -> None:
+    from podium import Agent
+
+    def get_capital(country: str) -> str:
+        return "Potato City"
+
+    differences = {
+        "tools[0].description": "a tool without a docstring has description ''; pydantic-ai sent null",
+        "tools[0].strict": "Podium asks for strict schemas only when the tool says so; pydantic-ai chose strict",
+    }
+    with replay(DIR, "test_openai_responses_model_simple_response_with_tool_call.yaml") as server:
+        agent = Agent(model(server, "gpt-4o"), tools=[get_capital], settings=ModelSettings(tool_choice="auto"))
+        result = agent.run("What is the capital of PotatoLand?")
+        assert_request(server, 0, differences)
+        assert_request(
+            server,
+            1,
+            {
+                **differences,
+                **item_ids(1),
+                "input[1].status": "pydantic-ai sends status=null on function_call items; Podium leaves status out",
+            },
+        )
+    assert result.output == "The capital of PotatoLand is Potato City."
