@@ -174,3 +174,29 @@ def test_seed_is_ignored_with_one_warning(caplog: pytest.LogCaptureFixture) -> N
         model._prepare([Message.user("hi")], None, ModelSettings(seed=3), None, stream=False)
     assert "seed" not in kwargs["extra_body"]
     assert [r.getMessage() for r in caplog.records] == ["the OpenAI Responses API has no seed; seed=3 is ignored"]
+
+
+def test_store_false_leaves_out_reasoning_the_api_cannot_resolve() -> None:
+    assistant = Message(
+        "assistant",
+        [
+            Thinking("plan", provider="openai-responses", id="rs_1"),
+            Thinking("more", provider="openai-responses", id="rs_1"),
+            Thinking("", encrypted="gAAA", provider="openai-responses", id="rs_2"),
+            Text("answer", {"id": "msg_1", "status": "completed"}),
+        ],
+        provider="openai-responses",
+    )
+    history = [Message.user("q"), assistant, Message.user("more")]
+    stored = body_of(history)["input"]
+    assert stored[1] == {
+        "type": "reasoning",
+        "id": "rs_1",
+        "summary": [{"type": "summary_text", "text": "plan"}, {"type": "summary_text", "text": "more"}],
+    }
+    assert stored[2] == {"type": "reasoning", "id": "rs_2", "summary": [], "encrypted_content": "gAAA"}
+    assert stored[3]["id"] == "msg_1"
+    unstored = body_of(history, store=False)["input"]
+    assert [item.get("type") for item in unstored] == [None, "reasoning", None, None]
+    assert unstored[1]["id"] == "rs_2"
+    assert unstored[2] == {"role": "assistant", "content": "answer"}

@@ -34,7 +34,9 @@ Rules worth knowing:
   sent back and is dropped; thinking and ``provider_details`` from other providers follow
   :mod:`podium.providers.conversion`.
 * With ``store=False`` the ids of ``message`` and ``function_call`` items are left out (the API has not
-  stored them); ``reasoning`` items keep theirs and carry ``encrypted_content``.
+  stored them), so assistant text goes back as plain assistant messages (with ``phase``, without
+  annotations); ``reasoning`` items keep their ids and carry ``encrypted_content`` (a reasoning item without
+  encrypted content cannot be resolved then, and is left out).
 * A :class:`CachePoint` becomes ``prompt_cache_breakpoint`` on the content part before it, on models
   with explicit cache breakpoints (gpt-5.6 and later); other models cache automatically and ignore it.
 * Tool-call ids that do not match ``^[a-zA-Z0-9_-]{1,64}$`` are mapped with
@@ -225,6 +227,7 @@ class _Converter:
         self.keep_ids = store is not False
         self.items: list[dict[str, Any]] = []
         self.last_content: dict[str, Any] | None = None
+        self.skipped_reasoning: str | None = None
 
     def cache_point(self, point: CachePoint) -> None:
         if self.breakpoints and self.last_content is not None:
@@ -292,9 +295,13 @@ class _Converter:
 
     def _assistant_text(self, part: Text, details: Mapping[str, Any]) -> None:
         item_id = details.get("id")
-        if item_id is None:
+        if item_id is None or not self.keep_ids:
+            # An output message item needs its id; without one the text goes as a plain assistant message.
             if part.text:
-                self.items.append({"role": "assistant", "content": part.text})
+                easy: dict[str, Any] = {"role": "assistant", "content": part.text}
+                if details.get("phase") is not None:
+                    easy["phase"] = details["phase"]
+                self.items.append(easy)
             return
         if details.get("refusal"):
             content: dict[str, Any] = {"type": "refusal", "refusal": part.text}
@@ -313,7 +320,7 @@ class _Converter:
         self.items.append(item)
 
     def _reasoning(self, part: Thinking) -> None:
-        if part.id is None:
+        if part.id is None or part.id == self.skipped_reasoning:
             return
         last = self.items[-1] if self.items else None
         if last is not None and last.get("type") == "reasoning" and last.get("id") == part.id:
@@ -321,8 +328,12 @@ class _Converter:
             if part.encrypted is not None:
                 last["encrypted_content"] = part.encrypted
             return
+        if not self.keep_ids and part.encrypted is None:
+            # Not stored and not encrypted: the API could only look it up by id, and would not find it.
+            self.skipped_reasoning = part.id
+            return
         item: dict[str, Any] = {"type": "reasoning", "id": part.id, "summary": []}
-        if part.text or part.encrypted is None:
+        if part.text:
             item["summary"].append({"type": "summary_text", "text": part.text})
         if part.encrypted is not None:
             item["encrypted_content"] = part.encrypted
