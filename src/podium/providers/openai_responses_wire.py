@@ -39,6 +39,9 @@ Rules worth knowing:
   encrypted content cannot be resolved then, and is left out).
 * A :class:`CachePoint` becomes ``prompt_cache_breakpoint`` on the content part before it, on models
   with explicit cache breakpoints (gpt-5.6 and later); other models cache automatically and ignore it.
+* The response's ``provider_details`` keep its id (``previous_response_id`` uses it), status, service tier,
+  billing, errors and the like; the fields that only echo the request (tools, instructions, sampling
+  settings ...) are not kept. Each item's fields land on its parts (see the table).
 * Tool-call ids that do not match ``^[a-zA-Z0-9_-]{1,64}$`` are mapped with
   :func:`~podium.providers.conversion.map_tool_call_id`, the same way for a call and its result.
 """
