@@ -1,6 +1,6 @@
 """Per-chunk CPU cost of reading a provider stream: Podium vs a plain httpx + json loop vs the SDK's stream.
 
-Run: ``python bench/stream_chunk_cost.py`` (needs ``podium[anthropic,openai]``).
+Run: ``python bench/stream_cost_anthropic_responses.py`` (needs ``podium[anthropic,openai]``).
 
 For Anthropic (Messages API) and the OpenAI Responses API, a stream of N text-delta events in the shape
 the real APIs send (taken from the cassettes) is served by a local HTTP server in another process, one

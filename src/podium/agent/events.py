@@ -1,8 +1,10 @@
 """Typed events of an agent run, in the order a run emits them.
 
 ``RunStarted``; then per step ``ModelRequestStarted``, the model's deltas (``TextDelta``,
-``ThinkingDelta``, ``ToolCallDelta``; only when streaming), ``ModelResponseFinished``, then per tool
-call ``ToolCallStarted`` and ``ToolCallFinished`` (results in call order); finally ``RunFinished``.
+``ThinkingDelta``, ``ToolCallDelta``; only when streaming), ``ModelResponseFinished``, then the
+approval decisions (``ApprovalDecided``, ``ApprovalRequested``) when a policy is set, then per tool call
+``ToolCallStarted`` and ``ToolCallFinished`` (results in call order); finally ``RunFinished``, or
+``RunPaused`` when calls wait for a person.
 Every event has a ``kind`` string for serialization.
 """
 
@@ -16,13 +18,17 @@ from podium.streaming import TextDelta, ThinkingDelta, ToolCallDelta
 from podium.usage import Usage
 
 if TYPE_CHECKING:
+    from podium.agent.approval import ApprovalRequest, Decision, PausedRun
     from podium.agent.result import RunResult
 
 __all__ = [
     "AgentEvent",
+    "ApprovalDecided",
+    "ApprovalRequested",
     "ModelRequestStarted",
     "ModelResponseFinished",
     "RunFinished",
+    "RunPaused",
     "RunStarted",
     "TextDelta",
     "ThinkingDelta",
@@ -89,6 +95,37 @@ class ToolCallFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalRequested:
+    """A call needs a person's decision."""
+
+    request: ApprovalRequest
+    """The call and why it needs approval."""
+    kind: ClassVar[Literal["approval_requested"]] = "approval_requested"
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalDecided:
+    """A decision was made about a call."""
+
+    call: ToolCall
+    """The call as the model made it."""
+    decision: Decision
+    """Allow (possibly with rewritten arguments), deny, or ask."""
+    source: Literal["policy", "hook", "user", "approver"]
+    """Who decided: the policy, a hook, ``approvals=`` given to the run, or the approver callback."""
+    kind: ClassVar[Literal["approval_decided"]] = "approval_decided"
+
+
+@dataclass(frozen=True, slots=True)
+class RunPaused:
+    """The run stopped to wait for approvals; resume it from ``paused``."""
+
+    paused: PausedRun
+    """The state to resume from."""
+    kind: ClassVar[Literal["run_paused"]] = "run_paused"
+
+
+@dataclass(frozen=True, slots=True)
 class RunFinished:
     """The run produced its output."""
 
@@ -106,5 +143,8 @@ AgentEvent: TypeAlias = (
     | ModelResponseFinished
     | ToolCallStarted
     | ToolCallFinished
+    | ApprovalRequested
+    | ApprovalDecided
+    | RunPaused
     | RunFinished
 )

@@ -63,5 +63,18 @@ def model(spec: str, *, base_url: str | None = None, api_key: str | None = None,
 
 
 register_provider("test", "podium.testing.models:make_test_model")
+register_provider("local", "podium.providers.local:LocalModel")
+register_provider("openai", "podium.providers.openai:OpenAIChatModel")
+register_provider("openrouter", "podium.providers.compatible:openrouter")
+register_provider("deepseek", "podium.providers.compatible:deepseek")
+register_provider("vllm", "podium.providers.compatible:vllm")
+register_provider("llamacpp", "podium.providers.compatible:llamacpp")
+register_provider("together", "podium.providers.compatible:together")
+register_provider("xai", "podium.providers.compatible:xai")
+register_provider("openai-compatible", "podium.providers.compatible:openai_compatible")
+register_provider("groq", "podium.providers.groq:GroqModel")
+register_provider("google", "podium.providers.google:GoogleModel")
+register_provider("google-vertex", "podium.providers.google:vertex_model")
+register_provider("bedrock", "podium.providers.bedrock:BedrockModel")
 register_provider("anthropic", "podium.providers.anthropic:AnthropicModel")
 register_provider("openai-responses", "podium.providers.openai_responses:OpenAIResponsesModel")
