@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
 
-from podium.messages import ModelResponse, ToolCall, ToolResult
+from podium.messages import Message, ModelResponse, ToolCall, ToolResult
 from podium.streaming import TextDelta, ThinkingDelta, ToolCallDelta
 from podium.usage import Usage
 
@@ -53,6 +53,11 @@ class ModelRequestStarted:
 
     step: int
     """1 for the first request of the run."""
+    appended: tuple[Message, ...] = ()
+    """Messages the loop added to the history since the previous model response (or since the run
+    started): the user prompt, the previous turn's tool results, a request to fix an invalid output.
+    With each ``ModelResponseFinished``'s response they are the run's messages in order, so a store
+    can commit them as the run goes."""
     kind: ClassVar[Literal["model_request_started"]] = "model_request_started"
 
 

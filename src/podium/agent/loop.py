@@ -203,6 +203,7 @@ class _Run(Generic[OutputT]):
         self.unknown_tool_failures = 0
         self.mode: OutputMode = spec.output.mode_for(spec.profile)
         self.interrupted = False
+        self.announced = 0  # messages of self.new already reported by an event
         self.exhausted: str | None = None
         self.needs_approval: list[tuple[int, ToolInvocation, str]] = []
         self.answered: dict[str, ToolResult] = {}
@@ -310,7 +311,9 @@ class _Run(Generic[OutputT]):
             effect = self.request()
             for hook in spec.hooks:
                 hook.on_model_request(self.ctx(), effect.messages)
-            yield ModelRequestStarted(self.step)
+            appended = tuple(self.new[self.announced :])
+            self.announced = len(self.new)
+            yield ModelRequestStarted(self.step, appended)
             try:
                 reply = yield effect
             except PodiumError as exc:
@@ -324,6 +327,7 @@ class _Run(Generic[OutputT]):
             if self.cost is not None:
                 self.cost = None if response.cost is None else self.cost + response.cost
             self.add(response.to_message())
+            self.announced = len(self.new)
             for hook in spec.hooks:
                 hook.on_model_response(self.ctx(), response)
             yield ModelResponseFinished(self.step, response)
