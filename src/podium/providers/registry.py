@@ -63,3 +63,6 @@ def model(spec: str, *, base_url: str | None = None, api_key: str | None = None,
 
 
 register_provider("test", "podium.testing.models:make_test_model")
+register_provider("mistral", "podium.providers.mistral:make_model")
+register_provider("ollama", "podium.providers.ollama:make_model")
+register_provider("cohere", "podium.providers.cohere:make_model")
