@@ -8,7 +8,7 @@ or per chunk (issue 6), and sync and async share every line of translation.
 Retries follow the model's :class:`~podium.providers.retry.RetryPolicy` (the SDK's own retries are
 off). A stream is retried only while it is being opened, never after data arrived.
 
-Only provider modules import this (it imports ``httpx``).
+Only provider modules import this.
 """
 
 from __future__ import annotations
@@ -18,13 +18,17 @@ from abc import abstractmethod
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, Protocol
 
-import httpx
-
 from podium.exceptions import ProviderError
 from podium.messages import Message, ModelResponse
 from podium.providers.base import Model
 from podium.providers.profiles import ModelProfile
-from podium.providers.raw_http import aiter_sse_data, error_from_response, iter_sse_data, transport_error
+from podium.providers.raw_http import (
+    RawResponse,
+    aiter_sse_data,
+    error_from_response,
+    iter_sse_data,
+    transport_error,
+)
 from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 from podium.streaming import StreamDelta, StreamEvent
@@ -45,7 +49,7 @@ class StreamState(Protocol):
 
 
 class HTTPModel(Model):
-    """A model whose requests go through a vendor SDK's ``httpx`` client as raw HTTP.
+    """A model whose requests go through a vendor SDK's HTTP client as raw HTTP.
 
     Subclasses implement the body builder, the response parser, the stream state and the two
     ``_send`` methods that open a (possibly streaming) response through the SDK.
@@ -83,11 +87,11 @@ class HTTPModel(Model):
         """A fresh state for one stream."""
 
     @abstractmethod
-    def _send(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> httpx.Response:
+    def _send(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
         """Send ``body`` through the SDK's client; the response body is left unread when ``stream``."""
 
     @abstractmethod
-    async def _asend(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> httpx.Response:
+    async def _asend(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
         """Async twin of :meth:`_send`."""
 
     def map_error(self, exc: Exception) -> ProviderError | None:
@@ -96,7 +100,7 @@ class HTTPModel(Model):
 
     # ------------------------------------------------------------------ shared machinery
 
-    def _open(self, body: dict[str, Any], stream: bool, timeout: float | None) -> httpx.Response:
+    def _open(self, body: dict[str, Any], stream: bool, timeout: float | None) -> RawResponse:
         try:
             response = self._send(body, stream=stream, timeout=timeout)
             if response.status_code >= 400:
@@ -114,7 +118,7 @@ class HTTPModel(Model):
             raise mapped from exc
         return response
 
-    async def _aopen(self, body: dict[str, Any], stream: bool, timeout: float | None) -> httpx.Response:
+    async def _aopen(self, body: dict[str, Any], stream: bool, timeout: float | None) -> RawResponse:
         try:
             response = await self._asend(body, stream=stream, timeout=timeout)
             if response.status_code >= 400:
@@ -132,12 +136,12 @@ class HTTPModel(Model):
             raise mapped from exc
         return response
 
-    def _payloads(self, response: httpx.Response) -> Iterator[str]:
+    def _payloads(self, response: RawResponse) -> Iterator[str]:
         if self.stream_format == "ndjson":
             return (line for line in response.iter_lines() if line.strip())
         return iter_sse_data(response.iter_lines())
 
-    async def _apayloads(self, response: httpx.Response) -> AsyncIterator[str]:
+    async def _apayloads(self, response: RawResponse) -> AsyncIterator[str]:
         if self.stream_format == "ndjson":
             async for line in response.aiter_lines():
                 if line.strip():
@@ -199,7 +203,9 @@ class HTTPModel(Model):
         try:
             for payload in self._payloads(response):
                 yield from state.feed(loads(payload))
-        except httpx.HTTPError as exc:
+        except ProviderError:
+            raise
+        except Exception as exc:
             mapped = self.map_error(exc)
             if mapped is None:
                 raise
@@ -225,7 +231,9 @@ class HTTPModel(Model):
             async for payload in self._apayloads(response):
                 for delta in state.feed(loads(payload)):
                     yield delta
-        except httpx.HTTPError as exc:
+        except ProviderError:
+            raise
+        except Exception as exc:
             mapped = self.map_error(exc)
             if mapped is None:
                 raise

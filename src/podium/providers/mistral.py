@@ -26,19 +26,16 @@ from podium.messages import Message, ModelResponse
 from podium.providers.http_model import HTTPModel, StreamState
 from podium.providers.mistral_wire import PROVIDER, MistralStreamState, build_body, parse_response
 from podium.providers.profiles import ModelProfile
-from podium.providers.raw_http import transport_error
+from podium.providers.raw_http import RawResponse, transport_error
 from podium.providers.retry import RetryPolicy
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 
 try:
-    import httpx
     from mistralai.client import Mistral, errors
     from mistralai.client._hooks import HookContext
     from mistralai.client.utils import SerializedRequestBody
 except ImportError as _exc:  # pragma: no cover - depends on the environment
-    raise UserError(
-        "the Mistral provider needs the mistralai SDK (>= 2): pip install 'podium[mistral]'"
-    ) from _exc
+    raise UserError("the Mistral provider needs the mistralai SDK (>= 2): pip install 'podium[mistral]'") from _exc
 
 __all__ = ["MistralModel", "mistral_profile"]
 
@@ -48,7 +45,9 @@ _PATH = "/v1/chat/completions"
 def mistral_profile(model_name: str) -> ModelProfile:
     """The capability profile of a Mistral model, by family."""
     name = model_name.lower()
-    vision = any(k in name for k in ("pixtral", "mistral-medium", "mistral-small", "mistral-large-2511", "large-latest"))
+    vision = any(
+        k in name for k in ("pixtral", "mistral-medium", "mistral-small", "mistral-large-2511", "large-latest")
+    )
     thinking = "magistral" in name
     if name.startswith(("mistral-tiny", "open-mistral-7b", "open-mixtral")):
         window = 32_000
@@ -142,15 +141,16 @@ class MistralModel(HTTPModel):
 
     # ------------------------------------------------------------------ transport
 
-    def _build(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> tuple[httpx.Request, HookContext]:
+    def _build(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> tuple[Any, HookContext]:
         chat = self.client.chat
         config = chat.sdk_configuration
+        base_url: str = chat._get_url(None, None)  # type: ignore[no-untyped-call]
         content = json.dumps(body, ensure_ascii=False).encode()
         timeout_ms = int(timeout * 1000) if timeout is not None else (config.timeout_ms or 300_000)
         request = chat._build_request(
             method="POST",
             path=_PATH + ("#stream" if stream else ""),
-            base_url=chat._get_url(None, None),
+            base_url=base_url,
             url_variables=None,
             request=None,
             request_body_required=True,
@@ -164,7 +164,7 @@ class MistralModel(HTTPModel):
         )
         hook_ctx = HookContext(
             config=config,
-            base_url=chat._get_url(None, None) or "",
+            base_url=base_url or "",
             operation_id="stream_chat" if stream else "chat_completion_v1_chat_completions_post",
             oauth2_scopes=None,
             security_source=config.security,
@@ -173,13 +173,13 @@ class MistralModel(HTTPModel):
         )
         return request, hook_ctx
 
-    def _send(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> httpx.Response:
+    def _send(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
         request, hook_ctx = self._build(body, stream=stream, timeout=timeout)
         return self.client.chat.do_request(
             hook_ctx=hook_ctx, request=request, is_error_status_code=lambda status: False, stream=stream
         )
 
-    async def _asend(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> httpx.Response:
+    async def _asend(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
         request, hook_ctx = self._build(body, stream=stream, timeout=timeout)
         return await self.client.chat.do_request_async(
             hook_ctx=hook_ctx, request=request, is_error_status_code=lambda status: False, stream=stream

@@ -122,7 +122,9 @@ def _user_content(parts: Sequence[Part]) -> str | list[JsonDict]:
         elif isinstance(part, CachePoint):
             continue
         else:
-            raise UserError(f"a user message cannot hold a {part.type} part for Mistral; put it in an assistant message")
+            raise UserError(
+                f"a user message cannot hold a {part.type} part for Mistral; put it in an assistant message"
+            )
     if len(chunks) == 1 and chunks[0]["type"] == "text":
         return str(chunks[0]["text"])
     return chunks
@@ -229,7 +231,11 @@ def build_body(
     if tools:
         wire_tools = []
         for tool in tools:
-            function: JsonDict = {"name": tool.name, "description": tool.description, "parameters": dict(tool.parameters)}
+            function: JsonDict = {
+                "name": tool.name,
+                "description": tool.description,
+                "parameters": dict(tool.parameters),
+            }
             if tool.strict is not None:
                 function["strict"] = tool.strict
             wire_tools.append({"type": "function", "function": function})
