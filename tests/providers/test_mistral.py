@@ -429,18 +429,19 @@ def test_http_errors_are_mapped(
         cc = Cassette(c.path, list(c.interactions))
         with ReplayServer(cc) as server:
             model = model_for(server, "mistral-small-latest")
-            call = (
-                (lambda: list(model.stream([Message.user("hi")])))
-                if streaming
-                else (lambda: model.request([Message.user("hi")]))
-            )
             with pytest.raises(error) as info:
-                call()
+                _call(model, streaming)
         exc = info.value
         assert exc.status == status  # type: ignore[attr-defined]
         assert exc.provider == "mistral"  # type: ignore[attr-defined]
         if status == 429:
             assert exc.retry_after == 7.0  # type: ignore[attr-defined]
+
+
+def _call(model: MistralModel, streaming: bool) -> object:
+    if streaming:
+        return list(model.stream([Message.user("hi")]))
+    return model.request([Message.user("hi")])
 
 
 def test_retries_server_errors_then_succeeds() -> None:
