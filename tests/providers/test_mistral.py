@@ -591,6 +591,7 @@ def test_registry_profile_and_light_import() -> None:
     assert not imported_after_import_podium("mistralai")
 
 
+@pytest.mark.filterwarnings("ignore::podium.providers.pricing.UnknownPriceWarning")
 def test_non_json_error_body_and_json_dumps_of_args() -> None:
     c = synthetic(PATH, [(502, {"content-type": "text/html"}, "<html>Bad gateway</html>")])
     with ReplayServer(c) as server, pytest.raises(ServerError) as info:
