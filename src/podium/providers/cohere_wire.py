@@ -315,30 +315,26 @@ class CohereStreamState:
     def feed(self, event: Mapping[str, Any]) -> list[StreamDelta]:
         """Take one parsed event; return the deltas to forward."""
         kind = event.get("type")
-        delta = event.get("delta") or {}
-        message = delta.get("message") or {}
-        wire_index = int(event.get("index") or 0)
         builder = self._builder
-        if kind in ("content-start", "content-delta"):
-            content = message.get("content") or {}
-            if content.get("type") == "thinking" or "thinking" in content:
-                self._kinds[wire_index] = "thinking"
-            if self._kinds.get(wire_index) == "thinking":
-                text = str(content.get("thinking") or "")
-                if kind == "content-start" and not text:
-                    return []
-                return [builder.thinking(self._part("content", wire_index), text, provider=PROVIDER)]
-            text = str(content.get("text") or "")
-            return [builder.text(self._part("content", wire_index), text)] if text else []
+        if kind == "tool-call-delta":
+            function = event["delta"]["message"]["tool_calls"]["function"]
+            index = self._part("tool", event.get("index") or 0)
+            return [builder.tool_call(index, args_delta=function.get("arguments") or "")]
+        if kind == "content-delta" or kind == "content-start":
+            return self._content(event, kind == "content-start")
         if kind == "tool-plan-delta":
-            index = self._part("plan", 0)
-            out = builder.text(index, str(message.get("tool_plan") or ""))
-            builder.details(index, {TOOL_PLAN: True})
-            return [out]
-        if kind in ("tool-call-start", "tool-call-delta"):
-            call = message.get("tool_calls") or {}
+            key = ("plan", 0)
+            index = self._parts.get(key)
+            if index is None:
+                index = self._part("plan", 0)
+                builder.text(index, "")
+                builder.details(index, {TOOL_PLAN: True})
+            return [builder.text(index, str(event["delta"]["message"].get("tool_plan") or ""))]
+        delta = event.get("delta") or {}
+        if kind == "tool-call-start":
+            call = (delta.get("message") or {}).get("tool_calls") or {}
             function = call.get("function") or {}
-            index = self._part("tool", wire_index)
+            index = self._part("tool", event.get("index") or 0)
             return [
                 builder.tool_call(
                     index, id=call.get("id"), name=function.get("name"), args_delta=function.get("arguments") or ""
@@ -347,7 +343,7 @@ class CohereStreamState:
         if kind == "message-start":
             self._id = event.get("id")
         elif kind == "citation-start":
-            citations = message.get("citations")
+            citations = (delta.get("message") or {}).get("citations")
             if citations:
                 self._citations.append(citations)
         elif kind == "message-end":
@@ -356,6 +352,19 @@ class CohereStreamState:
             if delta.get("error"):
                 raise http_error(500, dict(event), provider=PROVIDER, model=self._model, message=str(delta["error"]))
         return []
+
+    def _content(self, event: Mapping[str, Any], start: bool) -> list[StreamDelta]:
+        wire_index = event.get("index") or 0
+        content = ((event.get("delta") or {}).get("message") or {}).get("content") or {}
+        if content.get("type") == "thinking" or "thinking" in content:
+            self._kinds[wire_index] = "thinking"
+        if self._kinds.get(wire_index) == "thinking":
+            text = str(content.get("thinking") or "")
+            if start and not text:
+                return []
+            return [self._builder.thinking(self._part("content", wire_index), text, provider=PROVIDER)]
+        text = str(content.get("text") or "")
+        return [self._builder.text(self._part("content", wire_index), text)] if text else []
 
     def finish(self) -> ModelResponse:
         """The final response."""
