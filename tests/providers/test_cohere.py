@@ -6,16 +6,29 @@ import asyncio
 from typing import Any
 
 import pytest
-from replay_util import (
-    ReplayServer,
-    assert_same_body,
-    cassette,
-    closed_port_url,
-    imported_after_import_podium,
-    recorded_bodies,
-    sse,
-    synthetic,
-)
+
+try:  # works whether or not tests/providers is a package
+    from .replay_util import (
+        ReplayServer,
+        assert_same_body,
+        cassette,
+        closed_port_url,
+        imported_after_import_podium,
+        recorded_bodies,
+        sse,
+        synthetic,
+    )
+except ImportError:
+    from replay_util import (
+        ReplayServer,
+        assert_same_body,
+        cassette,
+        closed_port_url,
+        imported_after_import_podium,
+        recorded_bodies,
+        sse,
+        synthetic,
+    )
 
 import podium
 from podium.exceptions import (
@@ -352,3 +365,13 @@ def test_registry_profile_and_light_import() -> None:
     assert cohere_profile("command-a-reasoning-08-2025").thinking
     assert cohere_profile("command-a-vision-07-2025").vision
     assert not imported_after_import_podium("cohere")
+
+
+def test_given_client_is_followed_by_the_async_client() -> None:
+    import cohere
+
+    with ReplayServer(cassette("cohere", SIMPLE_CASSETTE)) as server:
+        model = CohereModel("command-r7b-12-2024", client=cohere.ClientV2(api_key="given", base_url=server.url))
+        response = asyncio.run(model.arequest([Message.user("hello")]))
+        assert server.received[0].headers["authorization"] == "Bearer given"
+    assert response.text == "Hello! How can I assist you today?"

@@ -9,17 +9,31 @@ import json
 from typing import Any
 
 import pytest
-from replay_util import (
-    ReplayServer,
-    assert_same_body,
-    cassette,
-    closed_port_url,
-    imported_after_import_podium,
-    recorded_bodies,
-    silent_server,
-    sse,
-    synthetic,
-)
+
+try:  # works whether or not tests/providers is a package
+    from .replay_util import (
+        ReplayServer,
+        assert_same_body,
+        cassette,
+        closed_port_url,
+        imported_after_import_podium,
+        recorded_bodies,
+        silent_server,
+        sse,
+        synthetic,
+    )
+except ImportError:
+    from replay_util import (
+        ReplayServer,
+        assert_same_body,
+        cassette,
+        closed_port_url,
+        imported_after_import_podium,
+        recorded_bodies,
+        silent_server,
+        sse,
+        synthetic,
+    )
 
 import podium
 from podium.exceptions import (

@@ -7,17 +7,31 @@ import json
 from typing import Any
 
 import pytest
-from replay_util import (
-    ReplayServer,
-    assert_same_body,
-    cassette,
-    closed_port_url,
-    imported_after_import_podium,
-    recorded_bodies,
-    silent_server,
-    sse,
-    synthetic,
-)
+
+try:  # works whether or not tests/providers is a package
+    from .replay_util import (
+        ReplayServer,
+        assert_same_body,
+        cassette,
+        closed_port_url,
+        imported_after_import_podium,
+        recorded_bodies,
+        silent_server,
+        sse,
+        synthetic,
+    )
+except ImportError:
+    from replay_util import (
+        ReplayServer,
+        assert_same_body,
+        cassette,
+        closed_port_url,
+        imported_after_import_podium,
+        recorded_bodies,
+        silent_server,
+        sse,
+        synthetic,
+    )
 
 import podium
 from podium.exceptions import (
@@ -512,3 +526,15 @@ def test_api_key_header_registry_profile_and_light_import() -> None:
     assert not ollama_profile("llama3").tools
     assert ollama_profile("llama3.1").tools
     assert not imported_after_import_podium("ollama")
+
+
+def test_given_client_is_used_and_followed_by_the_async_client() -> None:
+    import ollama
+
+    with ReplayServer(cassette("ollama", "test_ollama_chat_legacy.yaml")) as server:
+        client = ollama.Client(host=server.url, headers={"x-podium-test": "1"})
+        model = OllamaModel("llama3", client=client, retry=NO_RETRY)
+        response = asyncio.run(model.arequest([Message.user(JOKE)]))
+        assert server.received[0].path == "/api/chat"
+    assert response.usage.output_tokens == 66
+    assert model.client is client

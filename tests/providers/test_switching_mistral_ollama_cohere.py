@@ -15,7 +15,11 @@ import pytest
 from cohere.types import ChatMessageV2, ToolV2
 from mistralai.client.models import ChatCompletionRequest
 from ollama._types import ChatRequest
-from replay_util import cassette
+
+try:  # works whether or not tests/providers is a package
+    from .replay_util import cassette
+except ImportError:
+    from replay_util import cassette
 
 from podium.messages import Image, Message, ModelResponse, Text, Thinking, ToolCall, ToolResult
 from podium.providers.cohere import CohereModel

@@ -119,7 +119,11 @@ class CohereModel(HTTPModel):
     def async_client(self) -> cohere.AsyncClientV2:
         """The SDK's async client, created on first use."""
         if self._async_client is None:
-            self._async_client = self._make(cohere.AsyncClientV2)
+            if self._client is not None and "api_key" not in self._options:  # follow a client the caller gave
+                wrapper = self._client._client_wrapper
+                self._async_client = cohere.AsyncClientV2(api_key=wrapper._token, base_url=wrapper.get_base_url())
+            else:
+                self._async_client = self._make(cohere.AsyncClientV2)
         return self._async_client
 
     # ------------------------------------------------------------------ translation

@@ -323,13 +323,12 @@ class CohereStreamState:
         if kind == "content-delta" or kind == "content-start":
             return self._content(event, kind == "content-start")
         if kind == "tool-plan-delta":
-            key = ("plan", 0)
-            index = self._parts.get(key)
-            if index is None:
-                index = self._part("plan", 0)
-                builder.text(index, "")
-                builder.details(index, {TOOL_PLAN: True})
-            return [builder.text(index, str(event["delta"]["message"].get("tool_plan") or ""))]
+            plan = self._parts.get(("plan", 0))
+            if plan is None:
+                plan = self._part("plan", 0)
+                builder.text(plan, "")
+                builder.details(plan, {TOOL_PLAN: True})
+            return [builder.text(plan, str(event["delta"]["message"].get("tool_plan") or ""))]
         delta = event.get("delta") or {}
         if kind == "tool-call-start":
             call = (delta.get("message") or {}).get("tool_calls") or {}

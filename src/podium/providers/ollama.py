@@ -141,7 +141,10 @@ class OllamaModel(HTTPModel):
     def async_client(self) -> ollama.AsyncClient:
         """The SDK's async client, created on first use."""
         if self._async_client is None:
-            self._async_client = ollama.AsyncClient(host=self._host, **self._client_options)
+            host = self._host
+            if host is None and self._client is not None:  # follow a client the caller gave
+                host = str(self._client._client.base_url)
+            self._async_client = ollama.AsyncClient(host=host, **self._client_options)
         return self._async_client
 
     # ------------------------------------------------------------------ translation
