@@ -60,7 +60,9 @@ def ndjson_plain(lines: list[str]) -> int:
     return n
 
 
-def run(name: str, lines: list[str], plain: Callable[[list[str]], int], podium: Callable[[], int], sdk: Callable[[], int]) -> None:
+def run(
+    name: str, lines: list[str], plain: Callable[[list[str]], int], podium: Callable[[], int], sdk: Callable[[], int]
+) -> None:
     t_plain, n = timed(lambda: plain(lines))
     t_podium, _ = timed(podium)
     t_sdk, _ = timed(sdk, repeat=2)
@@ -74,7 +76,9 @@ def run(name: str, lines: list[str], plain: Callable[[list[str]], int], podium: 
 def main() -> None:
     repeat = 40  # replay each recorded stream this many times per measurement
 
-    m_lines = cassette("mistral", "test_mistral_model_thinking_part_iter.yaml").interactions[0].body.decode().splitlines()
+    m_lines = (
+        cassette("mistral", "test_mistral_model_thinking_part_iter.yaml").interactions[0].body.decode().splitlines()
+    )
 
     def m_podium() -> int:
         n = 0
