@@ -150,6 +150,17 @@ class HTTPModel(Model):
             async for data in aiter_sse_data(response.aiter_lines()):
                 yield data
 
+    def _loads(self, payload: str | bytes) -> Any:
+        try:
+            return json.loads(payload)
+        except ValueError as exc:
+            text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
+            raise ProviderError(
+                f"{self.provider} sent a response that is not JSON (a proxy or a wrong base_url?): {text[:300]!r}",
+                provider=self.provider,
+                model=self.model_name,
+            ) from exc
+
     def _prepare(
         self,
         messages: Sequence[Message],
@@ -172,7 +183,7 @@ class HTTPModel(Model):
         """Send ``messages`` and return the whole response."""
         body, timeout = self._prepare(messages, tools, settings, output, False)
         response = call_with_retries(lambda: self._open(body, False, timeout), self.retry)
-        return self.parse_response(json.loads(response.content))
+        return self.parse_response(self._loads(response.content))
 
     async def arequest(
         self,
@@ -185,7 +196,7 @@ class HTTPModel(Model):
         """Async twin of :meth:`request`."""
         body, timeout = self._prepare(messages, tools, settings, output, False)
         response = await call_with_retries_async(lambda: self._aopen(body, False, timeout), self.retry)
-        return self.parse_response(json.loads(response.content))
+        return self.parse_response(self._loads(response.content))
 
     def stream(
         self,
@@ -199,7 +210,7 @@ class HTTPModel(Model):
         body, timeout = self._prepare(messages, tools, settings, output, True)
         response = call_with_retries(lambda: self._open(body, True, timeout), self.retry)
         state = self.stream_state()
-        loads = json.loads
+        loads = self._loads
         try:
             for payload in self._payloads(response):
                 yield from state.feed(loads(payload))
@@ -226,7 +237,7 @@ class HTTPModel(Model):
         body, timeout = self._prepare(messages, tools, settings, output, True)
         response = await call_with_retries_async(lambda: self._aopen(body, True, timeout), self.retry)
         state = self.stream_state()
-        loads = json.loads
+        loads = self._loads
         try:
             async for payload in self._apayloads(response):
                 for delta in state.feed(loads(payload)):
