@@ -632,3 +632,35 @@ def test_non_json_error_body_and_json_dumps_of_args() -> None:
         response = model_for(server, "m").request([Message.user("x")])
     assert response.tool_calls == [ToolCall("abcdefghi", "f", {"a": 1})]
     assert json.loads(response.tool_calls[0].args_json) == {"a": 1}
+
+
+def test_logprobs_are_kept_in_stream_and_request() -> None:
+    tokens = [{"token": "Hi", "logprob": -0.1}, {"token": "!", "logprob": -0.5}]
+    base = {"id": "lp", "created": 2, "model": "mistral-small-latest"}
+    usage = {"prompt_tokens": 2, "completion_tokens": 2, "total_tokens": 4}
+    whole = {
+        **base,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": "Hi!"},
+                "logprobs": {"content": tokens},
+            }
+        ],
+        "usage": usage,
+    }
+    chunks = [
+        {**base, "choices": [{"index": 0, "delta": {"content": t["token"]}, "logprobs": {"content": [t]}}]}
+        for t in tokens
+    ]
+    chunks.append(
+        {**base, "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}], "usage": usage}
+    )
+    with ReplayServer(synthetic(PATH, [(200, {}, whole)])) as server:
+        expected = model_for(server, "mistral-small-latest").request([Message.user("x")])
+    with ReplayServer(synthetic(PATH, [(200, {"content-type": "text/event-stream"}, sse(chunks))])) as server:
+        streamed = final(list(model_for(server, "mistral-small-latest").stream([Message.user("x")])))
+    assert expected.provider_details is not None
+    assert expected.provider_details["logprobs"] == {"content": tokens}
+    assert streamed == expected

@@ -242,8 +242,10 @@ def _finish(raw: str | None) -> FinishReason | None:
     return _FINISH.get(raw, "stop") if raw else None
 
 
-def _details(response_id: Any, finish: str | None, citations: list[Any]) -> JsonDict | None:
+def _details(response_id: Any, finish: str | None, citations: list[Any], logprobs: Any = None) -> JsonDict | None:
     details: JsonDict = {}
+    if logprobs:
+        details["logprobs"] = logprobs
     if response_id is not None:
         details["id"] = response_id
     if finish is not None:
@@ -281,7 +283,7 @@ def parse_response(data: Mapping[str, Any], model: str) -> ModelResponse:
         finish_reason=_finish(finish),
         usage=usage,
         cost=_cost(model, usage),
-        provider_details=_details(data.get("id"), finish, list(message.get("citations") or ())),
+        provider_details=_details(data.get("id"), finish, list(message.get("citations") or ()), data.get("logprobs")),
     )
 
 
@@ -292,7 +294,18 @@ class CohereStreamState:
     part, numbered in the order they first appear.
     """
 
-    __slots__ = ("_builder", "_citations", "_finish", "_id", "_index", "_kinds", "_model", "_parts", "_usage")
+    __slots__ = (
+        "_builder",
+        "_citations",
+        "_finish",
+        "_id",
+        "_index",
+        "_kinds",
+        "_logprobs",
+        "_model",
+        "_parts",
+        "_usage",
+    )
 
     def __init__(self, model: str) -> None:
         self._builder = ResponseBuilder()
@@ -304,6 +317,7 @@ class CohereStreamState:
         self._finish: str | None = None
         self._usage: Mapping[str, Any] | None = None
         self._citations: list[Any] = []
+        self._logprobs: list[Any] = []
 
     def _part(self, kind: str, wire_index: int) -> int:
         index = self._parts.get((kind, wire_index))
@@ -321,6 +335,8 @@ class CohereStreamState:
             index = self._part("tool", event.get("index") or 0)
             return [builder.tool_call(index, args_delta=function.get("arguments") or "")]
         if kind == "content-delta" or kind == "content-start":
+            if event.get("logprobs"):
+                self._logprobs.append(event["logprobs"])
             return self._content(event, kind == "content-start")
         if kind == "tool-plan-delta":
             plan = self._parts.get(("plan", 0))
@@ -374,5 +390,5 @@ class CohereStreamState:
             finish_reason=_finish(self._finish),
             usage=usage,
             cost=_cost(self._model, usage),
-            provider_details=_details(self._id, self._finish, self._citations),
+            provider_details=_details(self._id, self._finish, self._citations, self._logprobs),
         )

@@ -324,8 +324,10 @@ def _tool_call(call: Mapping[str, Any]) -> ToolCall:
     return ToolCall(str(call.get("id") or ""), str(function.get("name") or ""), {}, raw)
 
 
-def _response_details(data: Mapping[str, Any], finish: str | None) -> JsonDict:
+def _response_details(data: Mapping[str, Any], finish: str | None, logprobs: Any = None) -> JsonDict:
     details: JsonDict = {}
+    if logprobs:
+        details["logprobs"] = logprobs
     for key in ("id", "created"):
         if data.get(key) is not None:
             details[key] = data[key]
@@ -365,7 +367,7 @@ def parse_response(data: Mapping[str, Any]) -> ModelResponse:
         finish_reason=map_finish_reason(finish),
         usage=usage,
         cost=cost_of(PROVIDER, model, usage),
-        provider_details=_response_details(data, finish) or None,
+        provider_details=_response_details(data, finish, choice.get("logprobs")) or None,
     )
 
 
@@ -376,7 +378,7 @@ class MistralStreamState:
     part, and every tool call (by its wire ``index``) is a part of its own.
     """
 
-    __slots__ = ("_builder", "_calls", "_finish", "_index", "_kind", "_meta", "_thinking_extra", "_usage")
+    __slots__ = ("_builder", "_calls", "_finish", "_index", "_kind", "_logprobs", "_meta", "_thinking_extra", "_usage")
 
     def __init__(self) -> None:
         self._builder = ResponseBuilder()
@@ -386,6 +388,7 @@ class MistralStreamState:
         self._usage: Mapping[str, Any] | None = None
         self._finish: str | None = None
         self._meta: JsonDict = {}
+        self._logprobs: list[Any] = []
         self._thinking_extra: list[Any] = []
 
     def _part(self, kind: str) -> int:
@@ -408,6 +411,8 @@ class MistralStreamState:
         for choice in chunk.get("choices") or ():
             if choice.get("finish_reason"):
                 self._finish = choice["finish_reason"]
+            if choice.get("logprobs"):
+                self._logprobs.extend(choice["logprobs"].get("content") or ())
             delta = choice.get("delta") or {}
             content = delta.get("content")
             if isinstance(content, str):
@@ -461,5 +466,8 @@ class MistralStreamState:
             finish_reason=map_finish_reason(self._finish),
             usage=usage,
             cost=cost_of(PROVIDER, model, usage),
-            provider_details=_response_details(self._meta, self._finish) or None,
+            provider_details=_response_details(
+                self._meta, self._finish, {"content": self._logprobs} if self._logprobs else None
+            )
+            or None,
         )

@@ -322,7 +322,10 @@ def parse_chat_response(data: Mapping[str, Any]) -> ModelResponse:
     for position, call in enumerate(message.get("tool_calls") or ()):
         parts.append(_tool_call(call, position, created))
     raw_finish = data.get("done_reason")
-    return _response(parts, data, raw_finish, _details(data, raw_finish))
+    details = _details(data, raw_finish)
+    if data.get("logprobs"):
+        details["logprobs"] = data["logprobs"]
+    return _response(parts, data, raw_finish, details)
 
 
 def parse_generate_response(data: Mapping[str, Any]) -> ModelResponse:
@@ -347,7 +350,7 @@ class OllamaStreamState:
     appears, and every tool call a part of its own.
     """
 
-    __slots__ = ("_builder", "_calls", "_done", "_generate", "_index", "_kinds")
+    __slots__ = ("_builder", "_calls", "_done", "_generate", "_index", "_kinds", "_logprobs")
 
     def __init__(self, *, generate: bool = False) -> None:
         self._builder = ResponseBuilder()
@@ -356,6 +359,7 @@ class OllamaStreamState:
         self._calls = 0
         self._done: Mapping[str, Any] = {}
         self._generate = generate
+        self._logprobs: list[Any] = []
 
     def _part(self, kind: str) -> int:
         index = self._kinds.get(kind)
@@ -381,6 +385,8 @@ class OllamaStreamState:
             self._calls += 1
             self._index += 1
             out.append(builder.tool_call(self._index, id=parsed.id, name=parsed.name, args_delta=parsed.args_json))
+        if chunk.get("logprobs"):
+            self._logprobs.extend(chunk["logprobs"])
         if chunk.get("done"):
             self._done = chunk
         return out
@@ -390,6 +396,8 @@ class OllamaStreamState:
         parts = list(self._builder.build().parts)
         raw_finish = self._done.get("done_reason")
         details = _details(self._done, raw_finish)
+        if self._logprobs:
+            details["logprobs"] = self._logprobs
         if self._generate and self._done.get("context") is not None:
             details["context"] = self._done["context"]
         return _response(parts, self._done, raw_finish, details)
