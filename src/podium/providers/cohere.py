@@ -175,7 +175,8 @@ class CohereModel(HTTPModel):
         wrapper = self.async_client._client_wrapper
         http = wrapper.httpx_client.httpx_client
         url = f"{wrapper.get_base_url().rstrip('/')}/{_PATH}"
-        headers = await wrapper.async_get_headers()
+        async_headers = getattr(wrapper, "async_get_headers", None)  # older SDKs have only get_headers
+        headers = await async_headers() if async_headers is not None else wrapper.get_headers()
         args = self._request_args(wrapper, headers, body, stream=stream, timeout=timeout)
         response: RawResponse = await http.send(http.build_request("POST", url, **args), stream=stream)
         return response

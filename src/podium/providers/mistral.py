@@ -17,6 +17,7 @@ Any Mistral-compatible server works with ``base_url=`` (it replaces ``https://ap
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -40,6 +41,8 @@ except ImportError as _exc:  # pragma: no cover - depends on the environment
 __all__ = ["MistralModel", "mistral_profile"]
 
 _PATH = "/v1/chat/completions"
+# HookContext gained parameters across SDK releases (tags, extensions): pass only those it takes.
+_HOOK_PARAMS = frozenset(inspect.signature(HookContext.__init__).parameters)
 
 
 def mistral_profile(model_name: str) -> ModelProfile:
@@ -162,15 +165,16 @@ class MistralModel(HTTPModel):
             get_serialized_body=lambda: SerializedRequestBody(media_type="application/json", content=content),
             timeout_ms=timeout_ms,
         )
-        hook_ctx = HookContext(
-            config=config,
-            base_url=base_url or "",
-            operation_id="stream_chat" if stream else "chat_completion_v1_chat_completions_post",
-            oauth2_scopes=None,
-            security_source=config.security,
-            tags=["chat"],
-            extensions=None,
-        )
+        context: dict[str, Any] = {
+            "config": config,
+            "base_url": base_url or "",
+            "operation_id": "stream_chat" if stream else "chat_completion_v1_chat_completions_post",
+            "oauth2_scopes": None,
+            "security_source": config.security,
+            "tags": ["chat"],
+            "extensions": None,
+        }
+        hook_ctx = HookContext(**{k: v for k, v in context.items() if k in _HOOK_PARAMS})
         return request, hook_ctx
 
     def _send(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
