@@ -45,6 +45,18 @@ _PATH = "/v1/chat/completions"
 _HOOK_PARAMS = frozenset(inspect.signature(HookContext.__init__).parameters)
 
 
+def _no_error_statuses() -> dict[str, Any]:
+    """``do_request`` keyword that makes the SDK hand every status back (its name changed in SDK 3)."""
+    from mistralai.client.basesdk import BaseSDK
+
+    if "is_error_status_code" in inspect.signature(BaseSDK.do_request).parameters:
+        return {"is_error_status_code": lambda status: False}
+    return {"error_status_codes": []}
+
+
+_NO_ERROR_STATUSES = _no_error_statuses()
+
+
 def mistral_profile(model_name: str) -> ModelProfile:
     """The capability profile of a Mistral model, by family."""
     name = model_name.lower()
@@ -179,14 +191,12 @@ class MistralModel(HTTPModel):
 
     def _send(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
         request, hook_ctx = self._build(body, stream=stream, timeout=timeout)
-        return self.client.chat.do_request(
-            hook_ctx=hook_ctx, request=request, is_error_status_code=lambda status: False, stream=stream
-        )
+        return self.client.chat.do_request(hook_ctx=hook_ctx, request=request, stream=stream, **_NO_ERROR_STATUSES)
 
     async def _asend(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
         request, hook_ctx = self._build(body, stream=stream, timeout=timeout)
         return await self.client.chat.do_request_async(
-            hook_ctx=hook_ctx, request=request, is_error_status_code=lambda status: False, stream=stream
+            hook_ctx=hook_ctx, request=request, stream=stream, **_NO_ERROR_STATUSES
         )
 
     def map_error(self, exc: Exception) -> ProviderError | None:
