@@ -664,3 +664,19 @@ def test_logprobs_are_kept_in_stream_and_request() -> None:
     assert expected.provider_details is not None
     assert expected.provider_details["logprobs"] == {"content": tokens}
     assert streamed == expected
+
+
+def test_agent_runs_the_recorded_tool_loop() -> None:
+    def get_weather(city: str) -> str:
+        """Get the current weather for a city."""
+        return f"Sunny, 22C in {city}"
+
+    c = cassette("mistral", "test_tool_choice_matrix[auto-mistral].yaml")
+    with ReplayServer(c) as server:
+        agent = podium.Agent(model_for(server, "mistral-large-latest"), tools=[get_weather])
+        result = agent.run("What's the weather in Paris?")
+        sent = [r.json for r in server.received]
+    assert result.output.startswith("The current weather in **Paris** is **sunny**")
+    assert sent[1]["messages"][-1] == {"role": "tool", "tool_call_id": "KikbB849t", "content": "Sunny, 22C in Paris"}
+    assert result.usage.input_tokens == 77 + 100
+    assert result.usage.cache_read_tokens == 76 + 99

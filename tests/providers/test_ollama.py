@@ -436,8 +436,10 @@ def test_settings_images_and_format_reach_the_wire() -> None:
 def test_unsupported_inputs_raise_clear_errors() -> None:
     model = OllamaModel("llama3.1")
     tools = [ToolDefinition("f", "F.", {"type": "object"})]
-    with pytest.raises(UserError, match="cannot force a tool call"):
-        model.build_body([Message.user("x")], tools, ModelSettings(tool_choice="required"), None, stream=False)
+    required = model.build_body([Message.user("x")], tools, ModelSettings(tool_choice="required"), None, stream=False)
+    assert [t["function"]["name"] for t in required["tools"]] == ["f"]  # offered; Ollama cannot force it
+    with pytest.raises(UserError, match="names no tool"):
+        model.build_body([Message.user("x")], tools, ModelSettings(tool_choice="g"), None, stream=False)
     with pytest.raises(UserError, match="not URLs"):
         model.build_body([Message.user(Image(url="https://x/y.png"))], None, ModelSettings(), None, stream=False)
     with pytest.raises(UserError, match="application/pdf"):
@@ -549,3 +551,51 @@ def test_non_json_bodies_give_a_provider_error() -> None:
     c = synthetic("/api/chat", [(200, {"content-type": "application/x-ndjson"}, lines)])
     with ReplayServer(c) as server, pytest.raises(podium.ProviderError, match="broken"):
         list(model_for(server, "llama3").stream([Message.user("x")]))
+
+
+def test_agent_runs_a_tool_loop_on_ollama() -> None:
+    """The agent loop end to end on the native API: a tool call, its result, the final answer."""
+    first = {
+        "model": "llama3.1",
+        "created_at": "2026-01-01T10:00:00Z",
+        "message": {
+            "role": "assistant",
+            "content": "",
+            "tool_calls": [{"function": {"name": "add", "arguments": {"a": 2, "b": 3}}}],
+        },
+        "done_reason": "stop",
+        "done": True,
+        "prompt_eval_count": 50,
+        "eval_count": 10,
+    }
+    second = {
+        "model": "llama3.1",
+        "created_at": "2026-01-01T10:00:01Z",
+        "message": {"role": "assistant", "content": "2 + 3 = 5"},
+        "done_reason": "stop",
+        "done": True,
+        "prompt_eval_count": 70,
+        "eval_count": 8,
+    }
+
+    def add(a: int, b: int) -> int:
+        """Add two numbers."""
+        return a + b
+
+    with ReplayServer(synthetic("/api/chat", [(200, {}, first), (200, {}, second)])) as server:
+        agent = podium.Agent(model_for(server, "llama3.1"), tools=[add])
+        result = agent.run("What is 2 + 3?")
+        sent = [r.json for r in server.received]
+    assert result.output == "2 + 3 = 5"
+    assert result.usage.input_tokens == 120
+    assert result.cost == 0.0
+    assert sent[1]["messages"][-1] == {"role": "tool", "tool_name": "add", "content": "5"}
+    assert sent[1]["messages"][-2]["tool_calls"] == [{"function": {"name": "add", "arguments": {"a": 2, "b": 3}}}]
+
+
+def test_agent_streams_on_ollama() -> None:
+    with ReplayServer(cassette("ollama", "test_ollama_streaming_chat_legacy.yaml")) as server:
+        events = list(podium.Agent(model_for(server, "llama3")).stream(JOKE))
+    deltas = [e for e in events if isinstance(e, TextDelta)]
+    assert len(deltas) == 49
+    assert "".join(d.text for d in deltas).startswith("Why did the OpenTelemetry agent go to therapy?")

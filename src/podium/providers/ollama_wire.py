@@ -13,8 +13,9 @@ Used by :mod:`podium.providers.ollama`. Mapping rules:
   servers, no id. A missing id is derived deterministically from the call (``ollama_`` + a hash of
   the response time, position, name and arguments), so ids stay unique across a conversation.
   Tool results are ``role: "tool"`` messages with ``tool_name``. Ollama has no ``tool_choice``:
-  ``none`` leaves the tools out, ``auto`` is the default, and forcing a tool raises
-  :class:`~podium.exceptions.UserError`. ``parallel_tool_calls`` has no equivalent and is ignored.
+  ``none`` leaves the tools out, ``auto`` is the default, ``required`` offers the tools without
+  forcing one (logged), and naming a tool offers only that tool. ``parallel_tool_calls`` has no
+  equivalent and is ignored.
 * **Structured output**: ``format`` set to the JSON schema.
 * **Settings** go in ``options`` (``temperature``, ``top_p``, ``num_predict``, ``stop``, ``seed``);
   ``ModelSettings(extra={"ollama": {...}})`` is merged into the body last, and its ``options`` into
@@ -35,6 +36,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -70,6 +72,8 @@ __all__ = [
 ]
 
 PROVIDER = "ollama"
+
+logger = logging.getLogger("podium.providers.ollama")
 
 _DETAIL_KEYS = ("created_at", "total_duration", "load_duration", "prompt_eval_duration", "eval_duration")
 _TEXT_TYPES = ("application/json", "application/xml", "application/yaml", "application/x-yaml")
@@ -188,18 +192,20 @@ def build_chat_body(
     """The JSON body of an ``/api/chat`` request."""
     body: JsonDict = {"model": model, "messages": _messages(messages, settings), "stream": stream}
     choice = settings.tool_choice
+    offered = list(tools or ())
+    if choice not in (None, "auto", "none", "required"):
+        offered = [t for t in offered if t.name == choice]
+        if not offered:
+            raise UserError(f"tool_choice={choice!r} names no tool given to this request")
     if choice not in (None, "auto", "none"):
-        raise UserError(
-            f"Ollama cannot force a tool call (tool_choice={choice!r}); use 'auto', or ask for the output with "
-            "an OutputSchema (sent as Ollama's `format`)"
-        )
-    if tools and choice != "none":
+        logger.info("Ollama cannot force a tool call (tool_choice=%r): the tools are offered, not required", choice)
+    if offered and choice != "none":
         body["tools"] = [
             {
                 "type": "function",
                 "function": {"name": t.name, "description": t.description, "parameters": dict(t.parameters)},
             }
-            for t in tools
+            for t in offered
         ]
     return _finish_body(body, settings, output)
 
