@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
-from typing import Any, Generic, overload
+from typing import Any, Generic, Literal, overload
 
+from podium.agent.approval import ApprovalPolicy, Approver, DecisionLike, PausedRun, decision_from
 from podium.agent.cancel import CancelToken
 from podium.agent.drivers import drive_async, drive_sync
 from podium.agent.events import AgentEvent
@@ -70,6 +71,9 @@ class Agent(Generic[OutputT]):
         output_retries: int = 2,
         inject: Mapping[str, Any] | None = None,
         max_tool_output: int = DEFAULT_MAX_OUTPUT,
+        policy: ApprovalPolicy | None = None,
+        approver: Approver | None = None,
+        repeated_calls: Literal["answer", "allow"] = "answer",
     ) -> None: ...
 
     @overload
@@ -89,6 +93,9 @@ class Agent(Generic[OutputT]):
         output_retries: int = 2,
         inject: Mapping[str, Any] | None = None,
         max_tool_output: int = DEFAULT_MAX_OUTPUT,
+        policy: ApprovalPolicy | None = None,
+        approver: Approver | None = None,
+        repeated_calls: Literal["answer", "allow"] = "answer",
     ) -> None: ...
 
     def __init__(
@@ -107,6 +114,9 @@ class Agent(Generic[OutputT]):
         output_retries: int = 2,
         inject: Mapping[str, Any] | None = None,
         max_tool_output: int = DEFAULT_MAX_OUTPUT,
+        policy: ApprovalPolicy | None = None,
+        approver: Approver | None = None,
+        repeated_calls: Literal["answer", "allow"] = "answer",
     ) -> None:
         """Create an agent.
 
@@ -124,6 +134,10 @@ class Agent(Generic[OutputT]):
             output_retries: Invalid final outputs allowed before the run fails.
             inject: Values for tool parameters marked ``Injected``.
             max_tool_output: Characters of tool output kept by default.
+            policy: Decides per tool call: allow, ask, deny or rewrite (see :mod:`podium.agent.approval`).
+            approver: Answers "ask" decisions at once (a terminal prompt, a UI); without one the run pauses.
+            repeated_calls: ``answer`` (default): when the model only repeats calls it already has results
+                for, send those results again and ask for the answer with tools off; ``allow``: run them again.
         """
         if max_steps < 1:
             raise UserError("max_steps must be at least 1")
@@ -139,6 +153,9 @@ class Agent(Generic[OutputT]):
         self.output_retries = output_retries
         self.inject: Mapping[str, Any] = dict(inject or {})
         self.max_tool_output = max_tool_output
+        self.policy = policy
+        self.approver = approver
+        self.repeated_calls: Literal["answer", "allow"] = repeated_calls
         self._output: OutputHandler[OutputT] = OutputHandler(output_type, output_mode)
         self._resolved: Model | None = model if isinstance(model, Model) else None
 
@@ -159,7 +176,21 @@ class Agent(Generic[OutputT]):
         deps: Any,
         settings: ModelSettings | None,
         inject: Mapping[str, Any] | None,
+        approvals: Mapping[str, DecisionLike] | None = None,
+        resume: PausedRun | None = None,
     ) -> LoopSpec[OutputT]:
+        if resume is not None:
+            if message_history is not None:
+                raise UserError("give either resume= or message_history=, not both")
+            if prompt is not None:
+                raise UserError("a resumed run continues the paused one: pass prompt=None")
+            message_history = resume.messages
+            unknown = set(approvals or {}) - {r.call_id for r in resume.pending}
+            if unknown:
+                raise UserError(
+                    f"approvals for calls that are not pending: {sorted(unknown)}; "
+                    f"pending: {[r.call_id for r in resume.pending]}"
+                )
         return LoopSpec(
             prompt=_prompt_parts(prompt),
             history=list(message_history or ()),
@@ -175,6 +206,10 @@ class Agent(Generic[OutputT]):
             deps=deps,
             inject={**self.inject, **(inject or {})},
             agent_name=self.name,
+            policy=self.policy,
+            approvals={k: decision_from(v) for k, v in (approvals or {}).items()},
+            resume=resume,
+            repeated_calls=self.repeated_calls,
         )
 
     # -- sync
@@ -189,6 +224,9 @@ class Agent(Generic[OutputT]):
         model: Model | str | None = None,
         cancel: CancelToken | None = None,
         inject: Mapping[str, Any] | None = None,
+        approvals: Mapping[str, DecisionLike] | None = None,
+        resume: PausedRun | None = None,
+        approver: Approver | None = None,
     ) -> RunResult[OutputT]:
         """Run to completion in this thread and return the result.
 
@@ -200,6 +238,9 @@ class Agent(Generic[OutputT]):
             model: Use another model for this run.
             cancel: A token to cancel the run from another thread.
             inject: Values for injected tool parameters, over the agent's.
+            approvals: Decisions for calls waiting for approval (call id -> True/False/Allow/Deny).
+            resume: A paused run to continue (``result.paused``, possibly loaded from JSON).
+            approver: Answers "ask" decisions for this run (over the agent's).
 
         Raises:
             RunCancelled: ``cancel`` was triggered; ``.messages`` is a valid history.
@@ -214,6 +255,9 @@ class Agent(Generic[OutputT]):
             model=model,
             cancel=cancel,
             inject=inject,
+            approvals=approvals,
+            resume=resume,
+            approver=approver,
             _stream_model=False,
         )
         for _ in stream:
@@ -230,14 +274,22 @@ class Agent(Generic[OutputT]):
         model: Model | str | None = None,
         cancel: CancelToken | None = None,
         inject: Mapping[str, Any] | None = None,
+        approvals: Mapping[str, DecisionLike] | None = None,
+        resume: PausedRun | None = None,
+        approver: Approver | None = None,
         _stream_model: bool = True,
     ) -> RunStream[OutputT]:
         """Run in this thread, yielding events as they happen; ``.result`` holds the result afterwards."""
         resolved = self._model(model)
-        spec = self._spec(resolved, prompt, message_history, deps, settings, inject)
+        spec = self._spec(resolved, prompt, message_history, deps, settings, inject, approvals, resume)
         token = cancel or CancelToken()
         gen = drive_sync(
-            agent_loop(spec), resolved, stream=_stream_model, cancel=token, max_output=self.max_tool_output
+            agent_loop(spec),
+            resolved,
+            stream=_stream_model,
+            cancel=token,
+            max_output=self.max_tool_output,
+            approver=approver or self.approver,
         )
         return RunStream(gen, token)
 
@@ -253,6 +305,9 @@ class Agent(Generic[OutputT]):
         model: Model | str | None = None,
         cancel: CancelToken | None = None,
         inject: Mapping[str, Any] | None = None,
+        approvals: Mapping[str, DecisionLike] | None = None,
+        resume: PausedRun | None = None,
+        approver: Approver | None = None,
     ) -> RunResult[OutputT]:
         """Async twin of :meth:`run`: tools run as tasks (sync tools on a thread pool)."""
         stream = self.astream(
@@ -263,6 +318,9 @@ class Agent(Generic[OutputT]):
             model=model,
             cancel=cancel,
             inject=inject,
+            approvals=approvals,
+            resume=resume,
+            approver=approver,
             _stream_model=False,
         )
         async for _ in stream:
@@ -279,11 +337,14 @@ class Agent(Generic[OutputT]):
         model: Model | str | None = None,
         cancel: CancelToken | None = None,
         inject: Mapping[str, Any] | None = None,
+        approvals: Mapping[str, DecisionLike] | None = None,
+        resume: PausedRun | None = None,
+        approver: Approver | None = None,
         _stream_model: bool = True,
     ) -> AsyncRunStream[OutputT]:
         """Async twin of :meth:`stream`: ``async for event in agent.astream(...)``."""
         resolved = self._model(model)
-        spec = self._spec(resolved, prompt, message_history, deps, settings, inject)
+        spec = self._spec(resolved, prompt, message_history, deps, settings, inject, approvals, resume)
         token = cancel or CancelToken()
         box: list[RunResult[OutputT]] = []
         agen = drive_async(
@@ -293,6 +354,7 @@ class Agent(Generic[OutputT]):
             cancel=token,
             max_output=self.max_tool_output,
             result_box=box,
+            approver=approver or self.approver,
         )
         return AsyncRunStream(agen, token, box)
 

@@ -7,6 +7,7 @@ place where models are called and tools run.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import inspect
 import logging
 import os
 import threading
@@ -14,10 +15,12 @@ import time
 from collections.abc import AsyncIterator, Callable, Generator
 from typing import Any
 
+from podium.agent.approval import Approver, Decision, decision_from
 from podium.agent.cancel import CancelToken
 from podium.agent.events import AgentEvent
-from podium.agent.loop import AbandonTools, AwaitTool, Effect, Interrupted, RequestModel, StartTools
+from podium.agent.loop import AbandonTools, AskApproval, AwaitTool, Effect, Interrupted, RequestModel, StartTools
 from podium.agent.result import OutputT, RunResult
+from podium.exceptions import UserError
 from podium.messages import ModelResponse, Text
 from podium.providers.base import Model
 from podium.streaming import TextDelta
@@ -114,6 +117,7 @@ def drive_sync(
     stream: bool,
     cancel: CancelToken | None = None,
     max_output: int = DEFAULT_MAX_OUTPUT,
+    approver: Approver | None = None,
 ) -> Generator[AgentEvent, None, RunResult[OutputT]]:
     """Run the loop in this thread, tools on a thread pool; yields events, returns the result."""
     answer: Any = None
@@ -164,8 +168,36 @@ def drive_sync(
         elif isinstance(item, AbandonTools):
             if tools is not None:
                 tools.abandon()
+        elif isinstance(item, AskApproval):
+            answer = _ask_sync(item, approver)
         else:
             yield item
+
+
+def _ask_sync(effect: AskApproval, approver: Approver | None) -> dict[str, Decision]:
+    """Answers of a synchronous approver (no approver: nothing is decided and the run pauses)."""
+    if approver is None:
+        return {}
+    answers: dict[str, Decision] = {}
+    for request in effect.requests:
+        value = approver(request)
+        if inspect.isawaitable(value):
+            raise UserError("an async approver needs the async driver (arun/astream)")
+        answers[request.call_id] = decision_from(value)
+    return answers
+
+
+async def _ask_async(effect: AskApproval, approver: Approver | None) -> dict[str, Decision]:
+    """Answers of an approver that may be async."""
+    if approver is None:
+        return {}
+    answers: dict[str, Decision] = {}
+    for request in effect.requests:
+        value: Any = approver(request)
+        if inspect.isawaitable(value):
+            value = await value
+        answers[request.call_id] = decision_from(value)
+    return answers
 
 
 def _no_final_response(model: Model) -> Exception:
@@ -182,6 +214,7 @@ async def drive_async(
     cancel: CancelToken | None = None,
     max_output: int = DEFAULT_MAX_OUTPUT,
     result_box: list[RunResult[OutputT]] | None = None,
+    approver: Approver | None = None,
 ) -> AsyncIterator[AgentEvent]:
     """Run the loop on the event loop, tools as tasks; yields events; the result goes to ``result_box``."""
     import asyncio
@@ -277,6 +310,8 @@ async def drive_async(
             elif isinstance(item, AbandonTools):
                 for task in tasks:
                     task.cancel()
+            elif isinstance(item, AskApproval):
+                answer = await _ask_async(item, approver)
             else:
                 yield item
     finally:

@@ -1,8 +1,10 @@
 """Typed events of an agent run, in the order a run emits them.
 
 ``RunStarted``; then per step ``ModelRequestStarted``, the model's deltas (``TextDelta``,
-``ThinkingDelta``, ``ToolCallDelta``; only when streaming), ``ModelResponseFinished``, then per tool
-call ``ToolCallStarted`` and ``ToolCallFinished`` (results in call order); finally ``RunFinished``.
+``ThinkingDelta``, ``ToolCallDelta``; only when streaming), ``ModelResponseFinished``, then the
+approval decisions (``ApprovalDecided``, ``ApprovalRequested``) when a policy is set, then per tool call
+``ToolCallStarted`` and ``ToolCallFinished`` (results in call order); finally ``RunFinished``, or
+``RunPaused`` when calls wait for a person.
 Every event has a ``kind`` string for serialization.
 """
 
@@ -11,18 +13,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
 
-from podium.messages import ModelResponse, ToolCall, ToolResult
+from podium.messages import Message, ModelResponse, ToolCall, ToolResult
 from podium.streaming import TextDelta, ThinkingDelta, ToolCallDelta
 from podium.usage import Usage
 
 if TYPE_CHECKING:
+    from podium.agent.approval import ApprovalRequest, Decision, PausedRun
     from podium.agent.result import RunResult
 
 __all__ = [
     "AgentEvent",
+    "ApprovalDecided",
+    "ApprovalRequested",
     "ModelRequestStarted",
     "ModelResponseFinished",
     "RunFinished",
+    "RunPaused",
     "RunStarted",
     "TextDelta",
     "ThinkingDelta",
@@ -47,6 +53,11 @@ class ModelRequestStarted:
 
     step: int
     """1 for the first request of the run."""
+    appended: tuple[Message, ...] = ()
+    """Messages the loop added to the history since the previous model response (or since the run
+    started): the user prompt, the previous turn's tool results, a request to fix an invalid output.
+    With each ``ModelResponseFinished``'s response they are the run's messages in order, so a store
+    can commit them as the run goes."""
     kind: ClassVar[Literal["model_request_started"]] = "model_request_started"
 
 
@@ -89,6 +100,37 @@ class ToolCallFinished:
 
 
 @dataclass(frozen=True, slots=True)
+class ApprovalRequested:
+    """A call needs a person's decision."""
+
+    request: ApprovalRequest
+    """The call and why it needs approval."""
+    kind: ClassVar[Literal["approval_requested"]] = "approval_requested"
+
+
+@dataclass(frozen=True, slots=True)
+class ApprovalDecided:
+    """A decision was made about a call."""
+
+    call: ToolCall
+    """The call as the model made it."""
+    decision: Decision
+    """Allow (possibly with rewritten arguments), deny, or ask."""
+    source: Literal["policy", "hook", "user", "approver"]
+    """Who decided: the policy, a hook, ``approvals=`` given to the run, or the approver callback."""
+    kind: ClassVar[Literal["approval_decided"]] = "approval_decided"
+
+
+@dataclass(frozen=True, slots=True)
+class RunPaused:
+    """The run stopped to wait for approvals; resume it from ``paused``."""
+
+    paused: PausedRun
+    """The state to resume from."""
+    kind: ClassVar[Literal["run_paused"]] = "run_paused"
+
+
+@dataclass(frozen=True, slots=True)
 class RunFinished:
     """The run produced its output."""
 
@@ -106,5 +148,8 @@ AgentEvent: TypeAlias = (
     | ModelResponseFinished
     | ToolCallStarted
     | ToolCallFinished
+    | ApprovalRequested
+    | ApprovalDecided
+    | RunPaused
     | RunFinished
 )

@@ -12,6 +12,7 @@ from podium.messages import Message, ModelResponse, ToolCall, ToolResult
 from podium.tools.context import RunContext
 
 if TYPE_CHECKING:
+    from podium.agent.approval import Decision
     from podium.agent.result import RunResult
 
 __all__ = ["AgentHooks"]
@@ -29,11 +30,12 @@ class AgentHooks:
     def on_model_response(self, ctx: RunContext[Any], response: ModelResponse) -> None:
         """The model answered."""
 
-    def before_tool_call(self, ctx: RunContext[Any], call: ToolCall) -> ToolCall | ToolResult | None:
+    def before_tool_call(self, ctx: RunContext[Any], call: ToolCall) -> ToolCall | ToolResult | Decision | None:
         """A tool call is about to run.
 
         Return a changed ``ToolCall`` to run that instead (rewritten arguments), a ``ToolResult`` to
-        skip the tool and use that result, or ``None`` to go ahead unchanged.
+        skip the tool and use that result, an approval decision (``Allow``, ``Deny``, ``Ask``) that
+        overrides the policy, or ``None`` to go ahead unchanged.
         """
         return None
 

@@ -39,10 +39,10 @@ class OutputHandler(Generic[OutputT]):
             return
         from pydantic import TypeAdapter
 
-        from podium.tools.schema import inline_refs
+        from podium.tools.schema import NoTitles, inline_refs
 
         self._adapter: TypeAdapter[Any] = TypeAdapter(cast(Any, output_type))
-        schema = inline_refs(self._adapter.json_schema())
+        schema = inline_refs(self._adapter.json_schema(schema_generator=NoTitles))
         self.wrapped = schema.get("type") != "object"
         if self.wrapped:
             schema = {"type": "object", "properties": {"response": schema}, "required": ["response"]}

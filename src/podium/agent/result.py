@@ -2,34 +2,77 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Generic
+from typing import TYPE_CHECKING, Generic, Literal
 
 from typing_extensions import TypeVar
 
+from podium.exceptions import UserError
 from podium.messages import Message
 from podium.usage import Usage
+
+if TYPE_CHECKING:
+    from podium.agent.approval import ApprovalRequest, PausedRun
 
 __all__ = ["OutputT", "RunResult"]
 
 OutputT = TypeVar("OutputT", default=str)
 
 
-@dataclass(frozen=True, slots=True)
 class RunResult(Generic[OutputT]):
-    """What a finished run gives back."""
+    """What a run gives back: finished (``status == "completed"``) or waiting for approvals (``"paused"``)."""
 
-    output: OutputT
-    """The final output: text, or a validated ``output_type`` instance."""
-    messages: list[Message]
-    """The whole conversation: the history passed in plus this run's messages."""
-    new_messages: list[Message]
-    """The messages this run added (the prompt, responses, tool results)."""
-    usage: Usage
-    """Usage summed over the run's requests."""
-    cost: float | None
-    """Cost in USD, or ``None`` when a price was unknown."""
-    run_id: str
-    """Id of the run."""
-    steps: int
-    """Number of model requests made."""
+    __slots__ = ("_output", "cost", "messages", "new_messages", "paused", "run_id", "status", "steps", "usage")
+
+    def __init__(
+        self,
+        *,
+        output: OutputT | None,
+        messages: list[Message],
+        new_messages: list[Message],
+        usage: Usage,
+        cost: float | None,
+        run_id: str,
+        steps: int,
+        status: Literal["completed", "paused"] = "completed",
+        paused: PausedRun | None = None,
+    ) -> None:
+        self._output = output
+        self.messages = messages
+        """The whole conversation: the history passed in plus this run's messages."""
+        self.new_messages = new_messages
+        """The messages this run added (the prompt, responses, tool results)."""
+        self.usage = usage
+        """Usage summed over the run's requests."""
+        self.cost = cost
+        """Cost in USD, or ``None`` when a price was unknown."""
+        self.run_id = run_id
+        """Id of the run."""
+        self.steps = steps
+        """Number of model requests made."""
+        self.status: Literal["completed", "paused"] = status
+        """``completed``, or ``paused`` when tool calls wait for a person's approval."""
+        self.paused = paused
+        """The state to resume from when paused (``agent.run(resume=result.paused, approvals=...)``)."""
+
+    @property
+    def output(self) -> OutputT:
+        """The final output: text, or a validated ``output_type`` instance.
+
+        Raises:
+            UserError: the run is paused; answer ``pending_approvals`` and resume it.
+        """
+        if self.status == "paused":
+            raise UserError(
+                "the run is paused waiting for approvals (see .pending_approvals); resume it with "
+                "agent.run(resume=result.paused, approvals={call_id: True/False})"
+            )
+        return self._output  # type: ignore[return-value]
+
+    @property
+    def pending_approvals(self) -> list[ApprovalRequest]:
+        """Calls waiting for a decision (empty unless paused)."""
+        return list(self.paused.pending) if self.paused is not None else []
+
+    def __repr__(self) -> str:
+        shown = repr(self._output) if self.status == "completed" else f"<paused: {len(self.pending_approvals)} pending>"
+        return f"RunResult(output={shown}, steps={self.steps}, usage={self.usage!r})"

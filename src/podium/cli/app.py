@@ -35,6 +35,9 @@ def _register() -> None:
 
 
 _SUBCOMMANDS: list[tuple[str, str]] = [
+    ("podium.cli.chat", "chat"),
+    ("podium.cli.run", "run"),
+    ("podium.cli.models", "models"),
     ("podium.cli.sandbox", "sandbox"),
 ]
 

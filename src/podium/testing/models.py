@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias
 
+from typing_extensions import override
+
 from podium.exceptions import UserError
 from podium.messages import Message, ModelResponse, Part, Text, ToolCall
 from podium.providers.base import Model, deltas_of
 from podium.providers.profiles import ModelProfile
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
-from podium.streaming import StreamEvent
+from podium.streaming import StreamEvent, TextDelta
 from podium.usage import Usage
 
 __all__ = ["AgentInfo", "FunctionModel", "Scripted", "ScriptedModel", "call", "make_test_model"]
@@ -58,6 +60,7 @@ class _TestModel(Model):
         self._ids = 0
 
     @property
+    @override
     def profile(self) -> ModelProfile:
         return self._profile
 
@@ -107,6 +110,7 @@ class _TestModel(Model):
             self.requests.append((msgs, info))
         return self._normalize(self._reply(msgs, info), msgs)
 
+    @override
     def request(
         self,
         messages: Sequence[Message],
@@ -117,6 +121,7 @@ class _TestModel(Model):
     ) -> ModelResponse:
         return self._answer(messages, tools, settings, output)
 
+    @override
     def stream(
         self,
         messages: Sequence[Message],
@@ -129,6 +134,7 @@ class _TestModel(Model):
         yield from deltas_of(response, self.stream_chunk)
         yield response
 
+    @override
     async def arequest(
         self,
         messages: Sequence[Message],
@@ -139,6 +145,7 @@ class _TestModel(Model):
     ) -> ModelResponse:
         return self._answer(messages, tools, settings, output)
 
+    @override
     async def astream(
         self,
         messages: Sequence[Message],
@@ -207,15 +214,72 @@ class FunctionModel(_TestModel):
         return self.fn(messages, info)
 
 
-def _echo(messages: list[Message], info: AgentInfo) -> Scripted:
+def _echo(messages: list[Message], info: AgentInfo) -> str:
     for message in reversed(messages):
         if message.role == "user":
             return message.text
     return ""
 
 
+class SlowEchoModel(FunctionModel):
+    """Repeats the last user message one word per ``delay`` seconds (for interrupt tests)."""
+
+    def __init__(self, delay: float = 0.3) -> None:
+        super().__init__(lambda m, i: "You said: " + _echo(m, i), model_name="slow", stream_chunk=0)
+        self.delay = delay
+
+    @override
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolDefinition] | None = None,
+        settings: ModelSettings | None = None,
+        output: OutputSchema | None = None,
+    ) -> Iterator[StreamEvent]:
+        import time
+
+        response = self._answer(messages, tools, settings, output)
+        for word in response.text.split(" "):
+            time.sleep(self.delay)
+            yield TextDelta(0, word + " ")
+        yield replace(response, parts=(Text(response.text + " "),))
+
+
 def make_test_model(name: str, **options: Any) -> Model:
-    """``"test:echo"``: a model that repeats the last user message (for demos and smoke tests)."""
+    """Test models by name: ``test:echo`` repeats the last user message; ``test:slow`` does it slowly."""
     if name in ("", "echo"):
         return FunctionModel(_echo, model_name="echo")
-    raise UserError(f"unknown test model {name!r}; 'test:echo' is available")
+    if name == "slow":
+        return SlowEchoModel(float(options.get("delay", 0.3)))
+    if name.startswith("scripted:"):
+        return scripted_from_file(name.removeprefix("scripted:"))
+    raise UserError(f"unknown test model {name!r}; available: test:echo, test:slow, test:scripted:/path/to/script.json")
+
+
+def scripted_from_file(path: str) -> ScriptedModel:
+    """A :class:`ScriptedModel` from a JSON file (for driving the CLI in tests).
+
+    The file holds a list; each item is a text reply, or ``{"text": ..., "calls": [{"name": ..., "args":
+    {...}}]}``.
+    """
+    import json
+    from pathlib import Path
+
+    try:
+        items = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(f"cannot read the model script {path}: {exc}") from exc
+    if not isinstance(items, list):
+        raise UserError(f"the model script {path} must hold a JSON list")
+    replies: list[Scripted] = []
+    for item in items:
+        if isinstance(item, str):
+            replies.append(item)
+        elif isinstance(item, dict):
+            parts: list[Part] = [Text(item["text"])] if item.get("text") else []
+            parts += [ToolCall(c.get("id", ""), c["name"], c.get("args", {})) for c in item.get("calls", [])]
+            replies.append(parts)
+        else:
+            raise UserError(f"bad item in the model script {path}: {item!r}")
+    return ScriptedModel(replies, model_name="scripted")

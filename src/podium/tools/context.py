@@ -49,7 +49,9 @@ class RunContext(Generic[DepsT]):
     """Values for parameters marked ``Injected``."""
     agent_name: str | None = None
     """Name of the agent running."""
+    approved: bool = False
+    """True when a person approved this call after the tool raised ``ApprovalRequired``."""
 
-    def for_call(self, call: ToolCall, retry: int) -> RunContext[DepsT]:
+    def for_call(self, call: ToolCall, retry: int, approved: bool = False) -> RunContext[DepsT]:
         """This context for one tool call."""
-        return replace(self, tool_call=call, retry=retry)
+        return replace(self, tool_call=call, retry=retry, approved=approved)

@@ -65,7 +65,7 @@ class FunctionSchema:
         return {name: getattr(model, name) for name in self.field_names}
 
 
-class _NoTitles(GenerateJsonSchema):
+class NoTitles(GenerateJsonSchema):
     """Pydantic schema generation without the auto-generated ``title`` keys (noise for models)."""
 
     def field_title_should_be_set(self, schema: Any) -> bool:
@@ -155,7 +155,7 @@ def function_schema(
     config = ConfigDict(extra="forbid" if strict_args else "ignore", arbitrary_types_allowed=False)
     try:
         args_model: type[BaseModel] = create_model(f"{tool_name}_args", __config__=config, **fields)
-        raw_schema = args_model.model_json_schema(schema_generator=_NoTitles)
+        raw_schema = args_model.model_json_schema(schema_generator=NoTitles)
     except Exception as exc:  # pydantic raises several types here
         raise UserError(f"tool {tool_name!r}: cannot build a JSON schema for its parameters: {exc}") from exc
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 from podium.settings import ToolDefinition
@@ -34,6 +34,7 @@ class Tool(Generic[P, R]):
         max_output: int | None = None,
         retries: int | None = None,
         strict: bool | None = None,
+        metadata: Mapping[str, Any] | None = None,
     ) -> None:
         """Wrap ``fn``.
 
@@ -45,8 +46,11 @@ class Tool(Generic[P, R]):
             max_output: Characters of output kept; longer output keeps its head and tail.
             retries: Failed calls in a row allowed before the run stops; the agent's default when ``None``.
             strict: Ask providers for strict schema adherence.
+            metadata: Facts for policies and UIs, such as ``{"path_params": ("path",)}`` or
+                ``{"command_param": "command"}`` (see :mod:`podium.agent.approval`).
         """
         self.fn = fn
+        self.metadata: Mapping[str, Any] = dict(metadata or {})
         self.name: str = name or str(getattr(fn, "__name__", ""))
         self._description = description
         self.timeout = timeout
@@ -89,6 +93,7 @@ class Tool(Generic[P, R]):
             max_output=self.max_output,
             retries=self.retries,
             strict=self.strict,
+            metadata=self.metadata,
         )
         if self._schema is not None:
             from dataclasses import replace
@@ -117,6 +122,7 @@ def tool(
     max_output: int | None = None,
     retries: int | None = None,
     strict: bool | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> Callable[[Callable[P, R]], Tool[P, R]]: ...
 
 
@@ -130,6 +136,7 @@ def tool(
     max_output: int | None = None,
     retries: int | None = None,
     strict: bool | None = None,
+    metadata: Mapping[str, Any] | None = None,
 ) -> Tool[P, R] | Callable[[Callable[P, R]], Tool[P, R]]:
     """Make a tool from a function, bare (``@tool``) or with options (``@tool(timeout=5)``).
 
@@ -141,6 +148,7 @@ def tool(
         max_output: Characters of output kept; longer output keeps its head and tail.
         retries: Failed calls in a row allowed before the run stops.
         strict: Ask providers for strict schema adherence.
+        metadata: Facts for policies and UIs (which parameters are paths or commands).
 
     Example::
 
@@ -164,6 +172,7 @@ def tool(
             max_output=max_output,
             retries=retries,
             strict=strict,
+            metadata=metadata,
         )
 
     if fn is not None:

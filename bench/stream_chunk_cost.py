@@ -1,0 +1,289 @@
+"""CPU cost per streamed chunk: a plain httpx + json loop, the openai SDK's stream, and Podium's stream.
+
+A local fake OpenAI server (a separate process, so its CPU is not counted) answers every request with an
+SSE stream of N chat-completion chunks shaped like OpenAI's (``obfuscation`` field and a usage chunk
+included). Each variant streams the same body and consumes every text delta. Rounds are interleaved;
+the table reports medians of process CPU time:
+
+* ``cpu/iter``: CPU per whole streamed request (N chunks);
+* ``cpu/chunk``: the marginal cost of one chunk, from the difference between N and 5N chunks, so fixed
+  per-request costs (building the request, connecting) drop out;
+* ``vs plain``: ``cpu/chunk`` over the plain httpx loop's.
+
+``podium`` is the model's ``stream()`` (the provider alone); ``podium Agent.stream`` adds the agent loop and
+its events on top.
+
+Run: ``python bench/stream_chunk_cost.py [--chunks 200] [--rounds 7] [--iters 20] [--sse-mode whole|chunked]``
+(needs ``pip install -e '.[openai,groq]'``; ``httpx`` comes with the groq SDK, ``httpx2`` with openai).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import socket
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+WORDS = ["The", " capital", " of", " the", " UK", " is", " London", ".", " It", " has"]
+
+
+def sse_body(chunks: int) -> bytes:
+    head = {
+        "id": "chatcmpl-Dx0Xq5Xx9rHB2ehcHZCRDsnuymUXc",
+        "object": "chat.completion.chunk",
+        "created": 1782955818,
+        "model": "gpt-4o-mini-2024-07-18",
+        "service_tier": "default",
+        "system_fingerprint": "fp_d0469e1700",
+    }
+    events = []
+    first = {"role": "assistant", "content": "", "refusal": None}
+    events.append({**head, "choices": [{"index": 0, "delta": first, "logprobs": None, "finish_reason": None}]})
+    for i in range(chunks):
+        delta = {"content": WORDS[i % len(WORDS)]}
+        events.append(
+            {
+                **head,
+                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}],
+                "usage": None,
+                "obfuscation": "auU6fTns"[: 3 + i % 5],
+            }
+        )
+    events.append({**head, "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}]})
+    usage = {"prompt_tokens": 14, "completion_tokens": chunks, "total_tokens": 14 + chunks}
+    events.append({**head, "choices": [], "usage": usage})
+    return "".join(f"data: {json.dumps(e, separators=(',', ':'))}\n\n" for e in events).encode() + b"data: [DONE]\n\n"
+
+
+def serve(port_queue: Any, mode: str) -> None:
+    bodies: dict[int, bytes] = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            chunks = int(self.path.split("chunks=")[1].split("/")[0])
+            body = bodies.get(chunks) or bodies.setdefault(chunks, sse_body(chunks))
+            self.send_response(200)
+            self.send_header("content-type", "text/event-stream; charset=utf-8")
+            if mode == "whole":
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            else:
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+                for event in body.split(b"\n\n")[:-1]:
+                    event += b"\n\n"
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+                self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+
+        def server_bind(self) -> None:
+            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            super().server_bind()
+
+    server = Server(("127.0.0.1", 0), Handler)
+    port_queue.put(server.server_address[1])
+    server.serve_forever()
+
+
+USER = [{"role": "user", "content": "What is the capital of the UK?"}]
+
+
+def variants(base: str) -> dict[str, Callable[[int], int]]:
+    """Each variant streams one request of ``n`` chunks and returns the number of text deltas consumed."""
+    import httpx
+    import httpx2
+    import openai
+
+    from podium.messages import Message
+    from podium.providers.openai import OpenAIChatModel
+    from podium.streaming import TextDelta
+
+    def plain(lib: Any) -> Callable[[int], int]:
+        client = lib.Client(headers={"Authorization": "Bearer sk-fake"}, timeout=30)
+
+        def run(n: int) -> int:
+            body = {"model": "gpt-4o-mini", "messages": USER, "stream": True, "stream_options": {"include_usage": True}}
+            parts = []
+            with client.stream("POST", f"{base}/chunks={n}/v1/chat/completions", json=body) as response:
+                done = False
+                for line in response.iter_lines():
+                    if done or not line.startswith("data: "):
+                        continue
+                    data = line[6:]
+                    if data == "[DONE]":
+                        done = True
+                        continue
+                    for choice in json.loads(data).get("choices") or ():
+                        content = (choice.get("delta") or {}).get("content")
+                        if content:
+                            parts.append(content)
+            return len(parts)
+
+        return run
+
+    sdk_clients: dict[int, openai.OpenAI] = {}
+    podium_models: dict[int, OpenAIChatModel] = {}
+
+    def sdk(n: int) -> int:
+        client = sdk_clients.get(n) or sdk_clients.setdefault(
+            n, openai.OpenAI(base_url=f"{base}/chunks={n}/v1", api_key="sk-fake", max_retries=0)
+        )
+        parts = []
+        stream = client.chat.completions.create(
+            model="gpt-4o-mini", messages=USER, stream=True, stream_options={"include_usage": True}
+        )
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                parts.append(chunk.choices[0].delta.content)
+        return len(parts)
+
+    prompt = [Message.user(USER[0]["content"])]
+
+    def podium(n: int) -> int:
+        model = podium_models.get(n) or podium_models.setdefault(
+            n, OpenAIChatModel("gpt-4o-mini", base_url=f"{base}/chunks={n}/v1", api_key="sk-fake")
+        )
+        parts = [e.text for e in model.stream(prompt) if isinstance(e, TextDelta)]
+        return len(parts)
+
+    from podium import Agent
+
+    agents: dict[int, Agent] = {}
+
+    def agent(n: int) -> int:
+        a = agents.get(n) or agents.setdefault(
+            n,
+            Agent(
+                podium_models.get(n)
+                or podium_models.setdefault(
+                    n, OpenAIChatModel("gpt-4o-mini", base_url=f"{base}/chunks={n}/v1", api_key="sk-fake")
+                )
+            ),
+        )
+        return len([e.text for e in a.stream(USER[0]["content"]) if isinstance(e, TextDelta)])
+
+    return {
+        "plain httpx": plain(httpx),
+        "plain httpx2": plain(httpx2),
+        "openai SDK": sdk,
+        "podium": podium,
+        "podium Agent.stream": agent,
+    }
+
+
+def async_variants(base: str) -> dict[str, Callable[[int], int]]:
+    """Async twins, each driven by one event loop per measurement batch (``asyncio.run`` outside the timing)."""
+    import httpx
+
+    from podium.messages import Message
+    from podium.providers.openai import OpenAIChatModel
+    from podium.streaming import TextDelta
+
+    prompt = [Message.user(USER[0]["content"])]
+    loop = asyncio.new_event_loop()
+    client = httpx.AsyncClient(headers={"Authorization": "Bearer sk-fake"}, timeout=30)
+    models: dict[int, OpenAIChatModel] = {}
+
+    async def plain(n: int) -> int:
+        body = {"model": "gpt-4o-mini", "messages": USER, "stream": True, "stream_options": {"include_usage": True}}
+        parts = []
+        async with client.stream("POST", f"{base}/chunks={n}/v1/chat/completions", json=body) as response:
+            done = False
+            async for line in response.aiter_lines():
+                if done or not line.startswith("data: "):
+                    continue
+                if line[6:] == "[DONE]":
+                    done = True
+                    continue
+                for choice in json.loads(line[6:]).get("choices") or ():
+                    content = (choice.get("delta") or {}).get("content")
+                    if content:
+                        parts.append(content)
+        return len(parts)
+
+    async def pod(n: int) -> int:
+        model = models.get(n) or models.setdefault(
+            n, OpenAIChatModel("gpt-4o-mini", base_url=f"{base}/chunks={n}/v1", api_key="sk-fake")
+        )
+        return len([e.text async for e in model.astream(prompt) if isinstance(e, TextDelta)])
+
+    return {
+        "plain httpx async": lambda n: loop.run_until_complete(plain(n)),
+        "podium async": lambda n: loop.run_until_complete(pod(n)),
+    }
+
+
+def measure(fn: Callable[[int], int], n: int, iters: int) -> float:
+    """Median-free CPU seconds per call over ``iters`` calls (after one warm-up call)."""
+    assert fn(n) == n, "every text delta must be consumed"
+    start = time.process_time()
+    for _ in range(iters):
+        fn(n)
+    return (time.process_time() - start) / iters
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--chunks", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--iters", type=int, default=20)
+    parser.add_argument("--sse-mode", choices=["whole", "chunked"], default="whole")
+    parser.add_argument("--json", action="store_true", help="print the results as JSON too")
+    args = parser.parse_args()
+
+    ctx = multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    server = ctx.Process(target=serve, args=(queue, args.sse_mode), daemon=True)
+    server.start()
+    base = f"http://127.0.0.1:{queue.get(timeout=30)}"
+    try:
+        fns = {**variants(base), **async_variants(base)}
+        small, large = args.chunks, args.chunks * 5
+        per_iter: dict[str, list[float]] = {k: [] for k in fns}
+        per_chunk: dict[str, list[float]] = {k: [] for k in fns}
+        for _ in range(args.rounds):
+            for name, fn in fns.items():
+                a = measure(fn, small, args.iters)
+                b = measure(fn, large, max(1, args.iters // 5))
+                per_iter[name].append(a)
+                per_chunk[name].append((b - a) / (large - small))
+    finally:
+        server.terminate()
+    plain = statistics.median(per_chunk["plain httpx"])
+    plain_async = statistics.median(per_chunk["plain httpx async"])
+    rows = []
+    print(
+        f"stream of {small} chunks (marginal cost from {small} vs {large}), {args.rounds} rounds, "
+        f"sse-mode={args.sse_mode}, python {sys.version.split()[0]}"
+    )
+    print(f"{'variant':<20} {'cpu/iter ms':>12} {'cpu/chunk us':>13} {'vs plain':>9}")
+    for name in fns:
+        it = statistics.median(per_iter[name]) * 1e3
+        ch = statistics.median(per_chunk[name]) * 1e6
+        base_cost = plain_async if "async" in name else plain
+        ratio = statistics.median(per_chunk[name]) / base_cost
+        rows.append({"variant": name, "cpu_ms_per_iter": it, "cpu_us_per_chunk": ch, "vs_plain": ratio})
+        print(f"{name:<20} {it:>12.2f} {ch:>13.2f} {ratio:>8.2f}x")
+    if args.json:
+        print(json.dumps(rows))
+
+
+if __name__ == "__main__":
+    main()

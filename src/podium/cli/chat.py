@@ -1,0 +1,219 @@
+"""``podium chat``: an interactive chat that streams answers, shows tool calls and asks for approvals.
+
+Ctrl-C during an answer stops that answer and keeps the conversation; Ctrl-D (or /quit) leaves.
+Every message is saved as it arrives, so ``podium chat --continue`` picks up where you left off.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.text import Text as RichText
+
+from podium.agent.approval import ApprovalRequest, DecisionLike
+from podium.cli.render import EventRenderer, format_usage
+from podium.cli.session import Session, open_session
+from podium.exceptions import PodiumError, RunCancelled
+from podium.messages import Message, dump_messages
+
+__all__ = ["chat"]
+
+HELP = """Commands:
+  /model [provider:name]  show or switch the model
+  /undo                   hide the last exchange (it can be redone)
+  /redo                   bring back the last undone exchange
+  /cost                   tokens and cost of this conversation
+  /save [file]            save the conversation as JSON
+  /new                    start a new conversation
+  /history                show the conversation
+  /help                   this help
+  /quit                   leave (Ctrl-D works too)
+Ctrl-C stops the current answer; the conversation is kept."""
+
+
+def _show_history(console: Console, messages: list[Message]) -> None:
+    for m in messages:
+        if m.role == "user":
+            console.print(RichText(f"you> {m.text}", style="bold"))
+        elif m.role == "assistant":
+            for call in m.tool_calls:
+                console.print(RichText(f"→ {call.name}({call.args})", style="cyan"))
+            if m.text:
+                console.print(Markdown(m.text))
+        elif m.role == "tool":
+            for result in m.tool_results:
+                style = "red" if result.is_error else "green"
+                console.print(RichText(f"← {result.name}: {result.text[:200]}", style=style))
+
+
+def _reader() -> Callable[[str], str]:
+    """A line reader: prompt_toolkit on a terminal (history, editing), plain input() otherwise."""
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        from prompt_toolkit import PromptSession
+        from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+        try:
+            import platformdirs
+
+            path = Path(platformdirs.user_state_dir("podium")) / "chat_history"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            history: InMemoryHistory | FileHistory = FileHistory(str(path))
+        except OSError:
+            history = InMemoryHistory()
+        session: PromptSession[str] = PromptSession(history=history)
+        return lambda prompt: session.prompt(prompt)
+    return input
+
+
+@click.command("chat")
+@click.option("-m", "--model", help="provider:model, e.g. anthropic:claude-sonnet-4-5 or local:/path/model.gguf.")
+@click.option("-c", "--continue", "continue_latest", is_flag=True, help="Continue the latest conversation.")
+@click.option("--conversation", help="Continue this conversation id.")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Conversation database file.")
+@click.option("--tools/--no-tools", default=False, help="Give the model the built-in workspace tools.")
+@click.option(
+    "-w",
+    "--workspace",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    help="Directory the tools work in (default: the current one).",
+)
+@click.option("-y", "--yes", is_flag=True, help="Approve every tool call the policy would ask about.")
+def chat(
+    model: str | None,
+    continue_latest: bool,
+    conversation: str | None,
+    db: Path | None,
+    tools: bool,
+    workspace: Path,
+    yes: bool,
+) -> None:
+    """Chat with a model in the terminal."""
+    console = Console()
+    try:
+        session = open_session(
+            model=model,
+            db=db,
+            conversation=conversation,
+            continue_latest=continue_latest,
+            tools=tools,
+            workspace=workspace,
+        )
+    except PodiumError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(2)
+    for note in session.notes:
+        console.print(f"[yellow]{note}[/yellow]")
+    tools_line = f"tools on in {session.workspace}" if tools else "tools off (--tools to enable)"
+    console.print(
+        f"[dim]model {session.choice.spec} ({session.choice.source}); {tools_line}; "
+        f"conversation {session.conversation_id}. /help for commands.[/dim]"
+    )
+    if continue_latest or conversation:
+        _show_history(console, session.history())
+    read = _reader()
+
+    def approver(request: ApprovalRequest) -> DecisionLike:
+        if yes:
+            return True
+        try:
+            answer = read(EventRenderer(console).approval_prompt(request))
+        except (EOFError, KeyboardInterrupt):
+            return False
+        return answer.strip().lower() in ("y", "yes")
+
+    paused = session.store.paused_run(session.conversation_id)
+    if paused is not None:
+        console.print("[yellow]This conversation has tool calls waiting for approval.[/yellow]")
+        decisions = {r.call_id: approver(r) for r in paused.pending}
+        _turn(console, session, None, approver, resume=paused, approvals=decisions)
+
+    while True:
+        try:
+            line = read("you> ")
+        except KeyboardInterrupt:
+            continue
+        except EOFError:
+            break
+        text = line.strip()
+        if not text:
+            continue
+        if text.startswith("/"):
+            if not _command(console, session, text):
+                break
+            continue
+        _turn(console, session, text, approver)
+    session.store.close()
+    console.print("[dim]bye[/dim]")
+
+
+def _turn(
+    console: Console,
+    session: Session,
+    prompt: str | None,
+    approver: Callable[[ApprovalRequest], DecisionLike],
+    **resume: object,
+) -> None:
+    renderer = EventRenderer(console)
+    outcome = session.turn(prompt, renderer, approver, **resume)  # type: ignore[arg-type]
+    renderer.close()
+    if isinstance(outcome.error, RunCancelled):
+        console.print("[yellow][interrupted][/yellow]")
+    elif outcome.error is not None:
+        console.print(f"[red]{type(outcome.error).__name__}:[/red] {outcome.error}")
+    elif outcome.result is not None and outcome.result.status == "paused":
+        console.print(
+            "[yellow]Some tool calls wait for approval; /continue is not needed: answer them next time "
+            "you run `podium chat --continue`.[/yellow]"
+        )
+
+
+def _command(console: Console, session: Session, text: str) -> bool:
+    """Handle a slash command; False means quit."""
+    name, _, arg = text.partition(" ")
+    arg = arg.strip()
+    store, cid = session.store, session.conversation_id
+    if name in ("/quit", "/exit", "/q"):
+        return False
+    if name == "/help":
+        console.print(HELP)
+    elif name == "/model":
+        if arg:
+            try:
+                session.switch_model(arg)
+            except PodiumError as exc:
+                console.print(f"[red]error:[/red] {exc}")
+                return True
+        console.print(f"model: {session.choice.spec}")
+    elif name == "/undo":
+        hidden = store.undo(cid)
+        if hidden:
+            console.print(f"[dim]undone: {hidden[0].text[:80]!r} and {len(hidden) - 1} more message(s)[/dim]")
+        else:
+            console.print("[dim]nothing to undo[/dim]")
+    elif name == "/redo":
+        shown = store.redo(cid)
+        if shown:
+            console.print(f"[dim]redone: {shown[0].text[:80]!r} and {len(shown) - 1} more message(s)[/dim]")
+        else:
+            console.print("[dim]nothing to redo[/dim]")
+    elif name == "/cost":
+        spent = store.usage(cid)
+        console.print(format_usage(spent.usage, spent.cost) + ("" if spent.cost_complete else " (some prices unknown)"))
+    elif name == "/save":
+        path = Path(arg or f"podium-{cid}.json")
+        path.write_text(dump_messages(session.history(), indent=2))
+        console.print(f"saved {path}")
+    elif name == "/new":
+        session.new_conversation()
+        console.print(f"[dim]new conversation {session.conversation_id}[/dim]")
+    elif name == "/history":
+        _show_history(console, session.history())
+    else:
+        console.print(f"unknown command {name}; /help lists them")
+    return True

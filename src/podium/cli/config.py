@@ -1,0 +1,100 @@
+"""Which model the CLI uses, and where its settings come from.
+
+Order: ``--model`` > ``PODIUM_MODEL`` > ``model = "..."`` in the config file
+(``$PODIUM_CONFIG`` or ``<user config dir>/podium/config.toml``) > the first provider whose API key is
+set > the embedded local model (no key, no network).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["KEY_DEFAULTS", "ModelChoice", "choose_model", "config_path", "load_config"]
+
+# Environment variable -> (provider, default model, package that provides the SDK)
+KEY_DEFAULTS: list[tuple[str, str, str, str]] = [
+    ("ANTHROPIC_API_KEY", "anthropic", "anthropic:claude-sonnet-4-5", "anthropic"),
+    ("OPENAI_API_KEY", "openai", "openai:gpt-4o-mini", "openai"),
+    ("GEMINI_API_KEY", "google", "google:gemini-2.5-flash", "google.genai"),
+    ("GOOGLE_API_KEY", "google", "google:gemini-2.5-flash", "google.genai"),
+    ("MISTRAL_API_KEY", "mistral", "mistral:mistral-small-latest", "mistralai"),
+    ("GROQ_API_KEY", "groq", "groq:llama-3.3-70b-versatile", "groq"),
+    ("DEEPSEEK_API_KEY", "deepseek", "deepseek:deepseek-chat", "openai"),
+    ("OPENROUTER_API_KEY", "openrouter", "openrouter:openai/gpt-4o-mini", "openai"),
+    ("XAI_API_KEY", "xai", "xai:grok-3-mini", "openai"),
+    ("COHERE_API_KEY", "cohere", "cohere:command-r-plus", "cohere"),
+]
+
+DEFAULT_LOCAL = "local:"
+
+
+def config_path() -> Path:
+    """The config file path (it may not exist)."""
+    env = os.environ.get("PODIUM_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("podium")) / "config.toml"
+
+
+def load_config() -> dict[str, Any]:
+    """The config file's contents, or ``{}``; a broken file is an error that names it."""
+    path = config_path()
+    if not path.is_file():
+        return {}
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        from podium.exceptions import UserError
+
+        raise UserError(f"{path} is not valid TOML: {exc}") from exc
+    return data
+
+
+def sdk_installed(module: str) -> bool:
+    """Whether a vendor SDK can be imported (without importing it)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class ModelChoice:
+    """The model to use and why."""
+
+    spec: str
+    """``provider:model``."""
+    source: str
+    """Where the choice came from (for the start-up line)."""
+
+    @property
+    def is_embedded_default(self) -> bool:
+        """Whether this is the small default embedded model."""
+        return self.spec in ("local:", "local:smollm2", "local:default")
+
+
+def choose_model(option: str | None) -> ModelChoice:
+    """Pick the model per the order in the module docstring."""
+    if option:
+        return ModelChoice(option, "--model")
+    env = os.environ.get("PODIUM_MODEL")
+    if env:
+        return ModelChoice(env, "PODIUM_MODEL")
+    configured = load_config().get("model")
+    if isinstance(configured, str) and configured:
+        return ModelChoice(configured, str(config_path()))
+    for variable, _, default, module in KEY_DEFAULTS:
+        if os.environ.get(variable) and sdk_installed(module):
+            return ModelChoice(default, f"{variable} is set")
+    return ModelChoice(DEFAULT_LOCAL, "no API key set")

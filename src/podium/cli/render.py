@@ -1,0 +1,102 @@
+"""Showing a run's events in a terminal: streamed text, tool calls and results, approvals."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.markdown import Markdown
+from rich.text import Text as RichText
+
+from podium.agent.approval import ApprovalRequest
+from podium.agent.events import (
+    AgentEvent,
+    ApprovalDecided,
+    ModelRequestStarted,
+    ModelResponseFinished,
+    RunFinished,
+    ToolCallFinished,
+    ToolCallStarted,
+)
+from podium.streaming import TextDelta, ThinkingDelta
+from podium.usage import Usage
+
+__all__ = ["EventRenderer", "format_usage"]
+
+
+def _short(value: Any, limit: int = 160) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    text = text.replace("\n", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def format_usage(usage: Usage, cost: float | None) -> str:
+    """One line: tokens in/out (cached), requests, cost."""
+    parts = [f"{usage.input_tokens} in", f"{usage.output_tokens} out"]
+    if usage.cache_read_tokens:
+        parts.append(f"{usage.cache_read_tokens} cached")
+    if usage.reasoning_tokens:
+        parts.append(f"{usage.reasoning_tokens} reasoning")
+    parts.append(f"{usage.requests} request{'s' if usage.requests != 1 else ''}")
+    parts.append("cost unknown" if cost is None else f"${cost:.4f}")
+    return ", ".join(parts)
+
+
+class EventRenderer:
+    """Renders events as they come. Text streams live as markdown on a terminal, plainly otherwise."""
+
+    def __init__(self, console: Console, *, markdown: bool | None = None, show_thinking: bool = False) -> None:
+        self.console = console
+        self.markdown = console.is_terminal if markdown is None else markdown
+        self.show_thinking = show_thinking
+        self._text: list[str] = []
+        self._live: Live | None = None
+
+    def _flush(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+            self._live = None
+        elif self._text and not self.markdown:
+            self.console.print()
+        self._text = []
+
+    def __call__(self, event: AgentEvent) -> None:
+        """Show one event."""
+        if isinstance(event, TextDelta):
+            self._text.append(event.text)
+            if self.markdown:
+                if self._live is None:
+                    self._live = Live(console=self.console, refresh_per_second=12, vertical_overflow="visible")
+                    self._live.start()
+                self._live.update(Markdown("".join(self._text)))
+            else:
+                self.console.out(event.text, end="", highlight=False)
+                self.console.file.flush()
+        elif isinstance(event, ThinkingDelta):
+            if self.show_thinking and event.text:
+                self.console.print(RichText(event.text, style="dim italic"), end="")
+        elif isinstance(event, ModelRequestStarted):
+            self._text = []
+        elif isinstance(event, ModelResponseFinished):
+            self._flush()
+        elif isinstance(event, ToolCallStarted):
+            self._flush()
+            self.console.print(RichText(f"→ {event.call.name}({_short(event.call.args)})", style="cyan"))
+        elif isinstance(event, ToolCallFinished):
+            style = "red" if event.result.is_error else "green"
+            self.console.print(RichText(f"← {event.call.name}: {_short(event.result.text)}", style=style))
+        elif isinstance(event, ApprovalDecided) and event.decision.kind == "deny":
+            self.console.print(RichText(f"✗ {event.call.name} denied: {event.decision.reason}", style="red"))
+        elif isinstance(event, RunFinished):
+            self._flush()
+
+    def close(self) -> None:
+        """Stop any live display (after an interruption)."""
+        self._flush()
+
+    def approval_prompt(self, request: ApprovalRequest) -> str:
+        """The question to ask a person about a call."""
+        reason = f" ({request.reason})" if request.reason else ""
+        return f"Allow {request.call.name}({_short(request.call.args, 300)}){reason}? [y/N] "

@@ -1,0 +1,212 @@
+"""What ``podium run`` and ``podium chat`` share: the model, the store, the conversation, one turn."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from podium.agent.agent import Agent
+from podium.agent.approval import ApprovalPolicy, ApprovalRequest, DecisionLike, Rule
+from podium.agent.cancel import CancelToken
+from podium.agent.events import AgentEvent
+from podium.agent.result import RunResult
+from podium.cli.config import ModelChoice, choose_model
+from podium.exceptions import UserError
+from podium.messages import Message
+from podium.providers.base import Model
+from podium.store import RunRecorder, SQLiteStore
+
+__all__ = ["EMBEDDED_NOTE", "Session", "TurnOutcome", "open_session"]
+
+logger = logging.getLogger("podium.cli")
+
+EMBEDDED_NOTE = (
+    "Using the embedded model SmolLM2-135M (no API key set; runs offline). It is tiny: it answers simple "
+    "questions, repeats itself over long chats and often gets tools wrong. For better answers set an API key "
+    "(e.g. ANTHROPIC_API_KEY) or pass --model local:/path/to/model.gguf (see the README)."
+)
+
+INSTRUCTIONS = "You are a helpful assistant. Answer briefly and accurately."
+TOOL_INSTRUCTIONS = (
+    "You are a helpful assistant working in the directory {workspace}. Use the tools to read, write and run "
+    "things there when the request needs it, then answer briefly."
+)
+
+
+def default_policy(workspace: Path) -> ApprovalPolicy:
+    """The CLI's policy: reading and writing inside the workspace is allowed; commands and fetches ask."""
+    return ApprovalPolicy(
+        [
+            Rule("deny", paths="outside", reason="the path is outside the workspace"),
+            Rule("allow", tool="read_*"),
+            Rule("allow", tool="list_*"),
+            Rule("allow", tool="find_*"),
+            Rule("allow", tool="search_*"),
+            Rule("allow", tool="todo*"),
+            Rule("allow", tool="write_file", paths="inside"),
+            Rule("allow", tool="edit_file", paths="inside"),
+        ],
+        default="ask",
+        workspace=workspace,
+    )
+
+
+def builtin_tools(workspace: Path) -> list[Any]:
+    """The built-in workspace tools (files, search, shell, Python) confined to ``workspace``."""
+    from podium.tools.builtin import workspace_tools
+
+    return [workspace_tools(workspace)]
+
+
+@dataclass(slots=True)
+class TurnOutcome:
+    """How one turn ended."""
+
+    result: RunResult[str] | None = None
+    """The result (completed or paused), if the run ended normally."""
+    error: BaseException | None = None
+    """The error that stopped it (``RunCancelled`` after Ctrl-C, a provider error ...)."""
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether the user interrupted the turn."""
+        from podium.exceptions import RunCancelled
+
+        return isinstance(self.error, RunCancelled)
+
+
+@dataclass(slots=True)
+class Session:
+    """A model, an agent and a stored conversation."""
+
+    store: SQLiteStore
+    choice: ModelChoice
+    model: Model
+    agent: Agent
+    conversation_id: str
+    workspace: Path
+    tools: bool
+    notes: list[str] = field(default_factory=list)
+
+    def history(self) -> list[Message]:
+        """The conversation so far (valid to continue from)."""
+        return self.store.messages(self.conversation_id)
+
+    def switch_model(self, spec: str) -> None:
+        """Use another model from the next turn on."""
+        from podium.providers.registry import model as resolve
+
+        self.model = resolve(spec)
+        self.choice = ModelChoice(spec, "/model")
+        self.agent = _agent(self.model, self.tools, self.workspace)
+
+    def new_conversation(self) -> None:
+        """Start a fresh conversation."""
+        self.conversation_id = self.store.create(model=self.choice.spec).id
+
+    def turn(
+        self,
+        prompt: str | None,
+        on_event: Callable[[AgentEvent], None],
+        approver: Callable[[ApprovalRequest], DecisionLike] | None,
+        *,
+        resume: Any = None,
+        approvals: dict[str, DecisionLike] | None = None,
+    ) -> TurnOutcome:
+        """Run one turn, recording every message as it becomes final; Ctrl-C cancels the turn only."""
+        token = CancelToken()
+        outcome = TurnOutcome()
+        with _cancel_on_sigint(token):
+            try:
+                with RunRecorder(self.store, self.conversation_id, model=self.choice.spec) as recorder:
+                    if resume is not None:
+                        stream = self.agent.stream(
+                            None, resume=resume, approvals=approvals, cancel=token, approver=approver
+                        )
+                    else:
+                        stream = self.agent.stream(
+                            prompt, message_history=self.history(), cancel=token, approver=approver
+                        )
+                    for event in stream:
+                        recorder.record(event)
+                        on_event(event)
+                    outcome.result = stream.result
+            except Exception as exc:  # reported by the caller; the store already holds a valid history
+                outcome.error = exc
+        return outcome
+
+
+def _agent(model: Model, tools: bool, workspace: Path) -> Agent:
+    if tools:
+        return Agent(
+            model,
+            tools=builtin_tools(workspace),
+            instructions=TOOL_INSTRUCTIONS.format(workspace=workspace),
+            policy=default_policy(workspace),
+            max_steps=20,
+        )
+    return Agent(model, instructions=INSTRUCTIONS, max_steps=20)
+
+
+def open_session(
+    *,
+    model: str | None,
+    db: Path | None,
+    conversation: str | None,
+    continue_latest: bool,
+    tools: bool,
+    workspace: Path,
+) -> Session:
+    """Resolve the model, open the store and pick (or create) the conversation."""
+    from podium.providers.registry import model as resolve
+
+    choice = choose_model(model)
+    notes = []
+    if choice.is_embedded_default:
+        notes.append(EMBEDDED_NOTE)
+    resolved = resolve(choice.spec)
+    store = SQLiteStore(db) if db is not None else SQLiteStore()
+    if conversation is not None:
+        conversation_id = store.get(conversation).id
+    elif continue_latest:
+        latest = store.latest()
+        if latest is None:
+            raise UserError("there is no conversation to continue yet; start one without --continue")
+        conversation_id = latest.id
+    else:
+        conversation_id = store.create(model=choice.spec).id
+    workspace = workspace.resolve()
+    return Session(
+        store, choice, resolved, _agent(resolved, tools, workspace), conversation_id, workspace, tools, notes
+    )
+
+
+@contextmanager
+def _cancel_on_sigint(token: CancelToken) -> Iterator[None]:
+    """First Ctrl-C cancels the run (the conversation stays valid); a second one within 2 s aborts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    import time
+
+    first: list[float] = []
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        now = time.monotonic()
+        if first and now - first[0] < 2.0:
+            raise KeyboardInterrupt
+        first[:] = [now]
+        token.cancel("interrupted by the user")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -1,0 +1,153 @@
+"""The SQLite schema, as an append-only list of migrations.
+
+Each migration is a function that takes a connection inside a transaction and changes the schema. They
+run in order, each once, and each is recorded by name in ``_podium_migrations`` in the same
+transaction, so a crash mid-way leaves either all of a migration or none of it. Two processes opening a
+new database at once are serialized by the write lock taken before checking what is applied.
+
+**Never edit or reorder a migration that has been released**: databases in the wild already ran it.
+To change the schema, append a new function with the next number. ``tests/store/test_migrations.py``
+pins a hash of every migration's source to catch accidental edits.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime, timezone
+
+__all__ = ["MIGRATIONS", "applied_migrations", "migrate", "migration"]
+
+logger = logging.getLogger("podium.store")
+
+Migration = Callable[[sqlite3.Connection], None]
+
+MIGRATIONS: list[Migration] = []
+"""Every migration, in the order they run."""
+
+
+def migration(fn: Migration) -> Migration:
+    """Register ``fn`` as the next migration (decorator)."""
+    if any(m.__name__ == fn.__name__ for m in MIGRATIONS):
+        raise ValueError(f"a migration named {fn.__name__!r} already exists; give the new one a new name")
+    MIGRATIONS.append(fn)
+    return fn
+
+
+_TABLE = "_podium_migrations"
+
+
+def applied_migrations(conn: sqlite3.Connection) -> list[str]:
+    """Names of the migrations recorded in the database, in the order applied."""
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (_TABLE,)).fetchone()
+    if not exists:
+        return []
+    return [row[0] for row in conn.execute(f"SELECT name FROM {_TABLE} ORDER BY rowid")]
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Apply the migrations not yet recorded; returns the names applied now.
+
+    ``conn`` must be in autocommit mode (``isolation_level=None``): each migration runs in its own
+    ``BEGIN IMMEDIATE`` transaction.
+    """
+    if not MIGRATIONS or set(applied_migrations(conn)) >= {m.__name__ for m in MIGRATIONS}:
+        return []  # the common case: nothing to do, no write lock taken
+    done: list[str] = []
+    for fn in MIGRATIONS:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {_TABLE} (name TEXT PRIMARY KEY, applied TEXT NOT NULL)")
+            if conn.execute(f"SELECT 1 FROM {_TABLE} WHERE name = ?", (fn.__name__,)).fetchone():
+                conn.execute("COMMIT")
+                continue
+            fn(conn)
+            conn.execute(
+                f"INSERT INTO {_TABLE} (name, applied) VALUES (?, ?)",
+                (fn.__name__, datetime.now(timezone.utc).isoformat()),
+            )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        logger.info("applied store migration %s", fn.__name__)
+        done.append(fn.__name__)
+    return done
+
+
+# --------------------------------------------------------------------------- the migrations (append only)
+
+
+@migration
+def m001_initial(conn: sqlite3.Connection) -> None:
+    """Conversations, runs and messages.
+
+    Times are ISO 8601 UTC text. ``messages.data`` is the core's message JSON (``message_to_dict``)
+    in version ``messages.format``; ``usage``/``cost`` repeat a response's usage for queries.
+    ``undo_step`` is set on messages an undo hid (NULL = visible); ``discarded`` = 1 once a new
+    message dropped them from the redo stack. ``copied_from`` is the parent's message id in a fork.
+    ``runs.pid``/``host`` say which process runs it, so a run left ``running`` by a killed process is
+    found; ``runs.paused`` is the ``PausedRun`` JSON while the run waits for approvals.
+    """
+    conn.execute(
+        """
+        CREATE TABLE conversations (
+            id TEXT PRIMARY KEY,
+            title TEXT,
+            created TEXT NOT NULL,
+            updated TEXT NOT NULL,
+            model TEXT,
+            parent_id TEXT REFERENCES conversations(id) ON DELETE SET NULL,
+            fork_message_id TEXT,
+            metadata TEXT NOT NULL DEFAULT '{}'
+        )
+        """
+    )
+    conn.execute("CREATE INDEX conversations_updated ON conversations (updated)")
+    conn.execute("CREATE INDEX conversations_parent ON conversations (parent_id)")
+    conn.execute(
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            model TEXT,
+            status TEXT NOT NULL
+                CHECK (status IN ('running', 'completed', 'failed', 'cancelled', 'paused')),
+            started TEXT NOT NULL,
+            finished TEXT,
+            usage TEXT NOT NULL DEFAULT '{}',
+            cost REAL,
+            error TEXT,
+            paused TEXT,
+            pid INTEGER,
+            host TEXT
+        )
+        """
+    )
+    conn.execute("CREATE INDEX runs_conversation ON runs (conversation_id, started)")
+    conn.execute("CREATE INDEX runs_status ON runs (status)")
+    conn.execute(
+        """
+        CREATE TABLE messages (
+            id TEXT PRIMARY KEY,
+            conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant', 'tool')),
+            format INTEGER NOT NULL,
+            data TEXT NOT NULL,
+            preview TEXT NOT NULL DEFAULT '',
+            run_id TEXT REFERENCES runs(id) ON DELETE SET NULL,
+            created TEXT NOT NULL,
+            input_tokens INTEGER,
+            output_tokens INTEGER,
+            usage TEXT,
+            cost REAL,
+            copied_from TEXT,
+            undo_step INTEGER,
+            discarded INTEGER NOT NULL DEFAULT 0,
+            UNIQUE (conversation_id, position)
+        )
+        """
+    )
+    conn.execute("CREATE INDEX messages_run ON messages (run_id)")

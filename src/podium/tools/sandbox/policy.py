@@ -1,0 +1,115 @@
+"""What a sandboxed command may do: resource limits and the sandbox policy.
+
+A :class:`SandboxPolicy` is plain, frozen data so that an approval policy (or a person) can read it, and so
+that ``podium sandbox run`` can show exactly what the agent's shell tool would get.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Literal, TypeAlias
+
+__all__ = ["BackendName", "Limits", "SandboxPolicy"]
+
+BackendName: TypeAlias = Literal["auto", "bubblewrap", "process"]
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Resource limits for one command. ``None`` means "no limit" for the rlimit-based ones.
+
+    The rlimits are set in the sandboxed process itself, right before the command is executed, so they
+    apply to the command and every process it starts (each process has its own CPU and memory budget;
+    the process limit counts them all).
+    """
+
+    wall_seconds: float = 120.0
+    """Wall-clock seconds before the whole process group is killed (SIGTERM, then SIGKILL)."""
+    cpu_seconds: int | None = 60
+    """CPU seconds per process (RLIMIT_CPU): SIGXCPU at the limit, SIGKILL one second later."""
+    memory_mb: int | None = 2048
+    """Address space per process in MiB (RLIMIT_AS): allocations past it fail."""
+    max_processes: int | None = 128
+    """Processes (and threads) the command may have at once (RLIMIT_NPROC, or a pids cgroup as root)."""
+    file_size_mb: int | None = 1024
+    """Largest file the command may write, in MiB (RLIMIT_FSIZE): SIGXFSZ past it."""
+    open_files: int | None = 512
+    """Open file descriptors per process (RLIMIT_NOFILE)."""
+    max_output_chars: int = 30_000
+    """Characters of stdout (and of stderr) kept: the head and the tail, with the cut marked."""
+    output_kill_bytes: int = 64 * 1024 * 1024
+    """Bytes of output (stdout and stderr together) after which the command is killed."""
+    kill_grace: float = 1.0
+    """Seconds between SIGTERM and SIGKILL when the wall timeout fires."""
+
+    def __post_init__(self) -> None:
+        if self.wall_seconds <= 0:
+            raise ValueError(f"wall_seconds must be positive, got {self.wall_seconds}")
+        for name in ("cpu_seconds", "memory_mb", "max_processes", "file_size_mb", "open_files"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be at least 1 (or None for no limit), got {value}")
+        if self.memory_mb is not None and self.memory_mb < 32:
+            raise ValueError(f"memory_mb={self.memory_mb} is too small to start a program; use at least 32")
+        if self.max_output_chars < 100:
+            raise ValueError("max_output_chars must be at least 100")
+
+    def replace(self, **changes: float | int | None) -> Limits:
+        """A copy with some limits changed."""
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _empty_env() -> Mapping[str, str]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxPolicy:
+    """How shell and Python commands run, and what the file tools allow.
+
+    Example::
+
+        policy = SandboxPolicy(allow_network=False, limits=Limits(wall_seconds=30, memory_mb=1024))
+    """
+
+    backend: BackendName = "auto"
+    """``bubblewrap`` (isolation), ``process`` (limits only, NOT isolation), or ``auto`` (bubblewrap when it works)."""
+    allow_network: bool = False
+    """Whether commands (and the fetch tool) may use the network. Off: bubblewrap gives an empty network namespace."""
+    limits: Limits = field(default_factory=Limits)
+    """Resource limits per command."""
+    hidden_paths: tuple[str, ...] = ("/root", "/home", "/run/user")
+    """Directories replaced by an empty tmpfs inside bubblewrap (the workspace stays visible even if under one)."""
+    writable_paths: tuple[str, ...] = ()
+    """Extra directories mounted writable inside bubblewrap, besides the workspace (default: none)."""
+    env: Mapping[str, str] = field(default_factory=_empty_env)
+    """Extra environment variables for commands."""
+    pass_env: tuple[str, ...] = ("LANG", "LC_ALL", "TZ")
+    """Names of variables copied from Podium's environment. Nothing else is (API keys stay out)."""
+    python: str | None = None
+    """Interpreter for the Python tool; Podium's own interpreter when ``None``."""
+    shell: str = "/bin/bash"
+    """Shell that runs shell commands (``shell -c command``); ``/bin/sh`` is used if it does not exist."""
+    max_read_bytes: int = 2 * 1024 * 1024
+    """Largest file the file tools read."""
+    max_write_bytes: int = 8 * 1024 * 1024
+    """Largest content the file tools write."""
+    allow_hardlinks: bool = False
+    """Let file tools open files with more than one hard link (another link may be outside the workspace)."""
+    allow_fetch: bool = False
+    """Offer the fetch-URL tool (it also needs ``allow_network``)."""
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("auto", "bubblewrap", "process"):
+            raise ValueError(f"backend must be 'auto', 'bubblewrap' or 'process', got {self.backend!r}")
+        for p in (*self.hidden_paths, *self.writable_paths):
+            if not p.startswith("/"):
+                raise ValueError(f"sandbox paths must be absolute, got {p!r}")
+        if not isinstance(self.env, MappingProxyType):
+            object.__setattr__(self, "env", MappingProxyType(dict(self.env)))
+
+    def with_limits(self, **changes: float | int | None) -> SandboxPolicy:
+        """A copy with some limits changed, e.g. ``policy.with_limits(wall_seconds=10)``."""
+        return replace(self, limits=self.limits.replace(**changes))

@@ -1,0 +1,152 @@
+"""Cancelling a run from another thread or task leaves a valid history."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator, Sequence
+
+import pytest
+
+from podium import Agent, CancelToken, tool
+from podium.exceptions import ProviderConnectionError, RunCancelled
+from podium.messages import Message, ModelResponse, Text
+from podium.settings import ModelSettings, OutputSchema, ToolDefinition
+from podium.streaming import StreamEvent, TextDelta
+from podium.testing import ScriptedModel
+from podium.testing.models import call
+
+
+@tool
+def quick(n: int) -> str:
+    """Returns at once."""
+    return f"quick {n}"
+
+
+@tool
+def slow(n: int) -> str:
+    """Takes 2 s."""
+    time.sleep(2)
+    return f"slow {n}"
+
+
+@tool
+async def aslow(n: int) -> str:
+    """Takes 2 s."""
+    await asyncio.sleep(2)
+    return f"slow {n}"
+
+
+def check_interrupted(messages: list[Message]) -> None:
+    assert [m.role for m in messages] == ["user", "assistant", "tool"]
+    calls = messages[1].tool_calls
+    results = messages[2].tool_results
+    assert [r.call_id for r in results] == [c.id for c in calls]
+    assert results[0].text == "quick 0" and not results[0].interrupted
+    assert results[1].interrupted and results[1].is_error
+    assert results[2].interrupted
+
+
+def test_cancel_from_another_thread_during_tools() -> None:
+    model = ScriptedModel([[call("quick", {"n": 0}), call("slow", {"n": 1}), call("quick", {"n": 2})], "never"])
+    token = CancelToken()
+    threading.Timer(0.2, token.cancel).start()
+    started = time.perf_counter()
+    with pytest.raises(RunCancelled) as info:
+        Agent(model, tools=[quick, slow]).run("go", cancel=token)
+    assert time.perf_counter() - started < 1.0  # did not wait for the 2 s tool
+    check_interrupted(info.value.messages)
+    assert len(model.requests) == 1  # no further model request
+
+
+def test_cancel_from_another_task_during_tools() -> None:
+    async def main() -> None:
+        model = ScriptedModel([[call("quick", {"n": 0}), call("aslow", {"n": 1}), call("quick", {"n": 2})], "never"])
+        token = CancelToken()
+        asyncio.get_running_loop().call_later(0.2, token.cancel)
+        started = time.perf_counter()
+        with pytest.raises(RunCancelled) as info:
+            await Agent(model, tools=[quick, aslow]).arun("go", cancel=token)
+        assert time.perf_counter() - started < 1.0
+        check_interrupted(info.value.messages)
+
+    asyncio.run(main())
+
+
+def test_cancel_through_the_stream_handle() -> None:
+    model = ScriptedModel([[call("quick", {"n": 0})], "never"])
+    stream = Agent(model, tools=[quick]).stream("go")
+    seen = []
+    with pytest.raises(RunCancelled) as info:
+        for event in stream:
+            seen.append(event.kind)
+            if event.kind == "tool_call_started":
+                stream.cancel()
+    assert seen[-1] == "tool_call_started"
+    assert info.value.messages[-1].tool_results[0].interrupted
+
+
+class SlowStreamModel(ScriptedModel):
+    """Streams one word every 50 ms (a stand-in for a slow provider)."""
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolDefinition] | None = None,
+        settings: ModelSettings | None = None,
+        output: OutputSchema | None = None,
+    ) -> Iterator[StreamEvent]:
+        words = ["one ", "two ", "three ", "four ", "five"]
+        for w in words:
+            time.sleep(0.05)
+            yield TextDelta(0, w)
+        yield ModelResponse((Text("".join(words)),))
+
+
+def test_cancel_during_a_streamed_reply_keeps_the_partial_text() -> None:
+    token = CancelToken()
+    threading.Timer(0.12, token.cancel).start()
+    with pytest.raises(RunCancelled) as info:
+        for _ in Agent(SlowStreamModel([])).stream("count", cancel=token):
+            pass
+    messages = info.value.messages
+    assert [m.role for m in messages] == ["user", "assistant"]
+    assert messages[1].finish_reason == "cancelled"
+    assert messages[1].text in ("one two ", "one two three ")
+
+
+def test_cancel_before_start_sends_nothing() -> None:
+    token = CancelToken()
+    token.cancel()
+    model = ScriptedModel(["x"])
+    with pytest.raises(RunCancelled) as info:
+        Agent(model).run("go", cancel=token)
+    assert len(model.requests) == 0
+    assert [m.role for m in info.value.messages] == ["user"]
+
+
+class FailingModel(ScriptedModel):
+    def request(self, messages: Sequence[Message], **kwargs: object) -> ModelResponse:  # type: ignore[override]
+        raise ProviderConnectionError("unreachable", provider="test")
+
+
+def test_provider_error_carries_a_valid_history() -> None:
+    with pytest.raises(ProviderConnectionError) as info:
+        Agent(FailingModel([])).run("hello")
+    assert info.value.messages is not None
+    assert [m.text for m in info.value.messages] == ["hello"]
+
+
+def test_token_callbacks() -> None:
+    token = CancelToken()
+    calls: list[str] = []
+    remove = token.on_cancel(lambda: calls.append("a"))
+    token.on_cancel(lambda: calls.append("b"))
+    remove()
+    token.cancel("stop")
+    token.cancel("again")
+    token.on_cancel(lambda: calls.append("late"))
+    assert calls == ["b", "late"]
+    assert token.cancelled and token.reason == "stop"

@@ -1,0 +1,1 @@
+"""Shared test configuration. The network guard plugin is enabled in pyproject (``-p podium.testing.pytest_plugin``)."""
