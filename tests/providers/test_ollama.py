@@ -42,7 +42,7 @@ from podium.exceptions import (
     UserError,
 )
 from podium.messages import File, Image, Message, ModelResponse, Text, Thinking, ToolCall, ToolResult
-from podium.providers.ollama import OllamaModel, ollama_profile
+from podium.providers.ollama import OllamaModel, OllamaOpenAIModel, make_model, ollama_profile
 from podium.providers.retry import RetryPolicy
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 from podium.streaming import TextDelta, ThinkingDelta, ToolCallDelta
@@ -54,8 +54,8 @@ JOKE = "Tell me a joke about OpenTelemetry"
 OLD_SDK_DEFAULTS = {"format": "", "options": {}, "keep_alive": None}
 
 
-def model_for(server: ReplayServer, name: str, **kw: Any) -> OllamaModel:
-    return OllamaModel(name, base_url=server.url, retry=NO_RETRY, **kw)
+def model_for(server: ReplayServer, name: str, **kw: Any) -> Any:
+    return make_model(name, base_url=server.url, retry=NO_RETRY, **kw)
 
 
 def final(events: list[Any]) -> ModelResponse:
@@ -193,6 +193,8 @@ def test_cloud_openai_endpoint_reasoning_and_tool_call() -> None:
         history += [first.to_message(), Message.user(retry_prompt)]
         second = model.request(history, tools=[FINAL_RESULT], settings=settings)
         sent = [r.json for r in server.received]
+    for want in recorded:
+        assert want.pop("stream") is False  # the OpenAI SDK (recording client) sends it; Podium leaves it out
     for got, want in zip(sent, recorded, strict=True):
         assert_same_body(got, want)  # the reasoning goes back in the assistant message, as recorded
     thinking, text = first.parts
@@ -202,7 +204,8 @@ def test_cloud_openai_endpoint_reasoning_and_tool_call() -> None:
     assert text == Text("Paris.")
     assert first.finish_reason == "stop"
     assert (first.usage.input_tokens, first.usage.output_tokens) == (134, 122)
-    assert second.tool_calls == [ToolCall("call_o2vnpxrw", "final_result", {"city": "Paris", "country": "France"})]
+    (call,) = second.tool_calls
+    assert (call.id, call.name, call.args) == ("call_o2vnpxrw", "final_result", {"city": "Paris", "country": "France"})
     assert second.finish_reason == "tool_calls"
     assert second.thinking[0].text.startswith("The conversation: user asked")
     assert (second.usage.input_tokens, second.usage.output_tokens) == (206, 194)
@@ -215,10 +218,13 @@ def test_local_openai_endpoint_json_schema_output() -> None:
     schema = recorded["response_format"]["json_schema"]["schema"]
     output = OutputSchema("CityLocation", schema, strict=False)
     with ReplayServer(c) as server:
-        response = model_for(server, "qwen3:0.6b", api="openai").request(
-            [Message.user("What is the capital of France?")], output=output
-        )
-        assert_same_body(server.received[0].json, recorded)
+        model = model_for(server, "qwen3:0.6b", api="openai")
+        assert isinstance(model, OllamaOpenAIModel)
+        response = model.request([Message.user("What is the capital of France?")], output=output)
+        sent = server.received[0].json
+    assert recorded.pop("stream") is False  # sent explicitly by the OpenAI SDK (recording client), not by Podium
+    assert sent["response_format"]["json_schema"].pop("strict") is False  # Podium says non-strict explicitly
+    assert_same_body(sent, recorded)
     assert json.loads(response.text) == {"city": "Paris", "country": "France"}
     assert response.thinking[0].text.startswith("Okay, the user is asking for the capital of France.")
     assert (response.usage.input_tokens, response.usage.output_tokens) == (136, 15)
@@ -449,7 +455,9 @@ def test_unsupported_inputs_raise_clear_errors() -> None:
     body = model.build_body([Message.user("x")], tools, ModelSettings(tool_choice="none"), None, stream=False)
     assert "tools" not in body
     with pytest.raises(UserError, match="api="):
-        OllamaModel("x", api="grpc")  # type: ignore[arg-type]
+        make_model("x", api="grpc")
+    with pytest.raises(UserError, match="native API only"):
+        make_model("x", api="openai", endpoint="generate")
 
 
 def test_foreign_thinking_is_not_sent() -> None:

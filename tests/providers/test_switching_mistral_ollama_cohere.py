@@ -22,12 +22,12 @@ except ImportError:
     from replay_util import cassette
 
 from podium.messages import Image, Message, ModelResponse, Text, Thinking, ToolCall, ToolResult
+from podium.providers.chat_stream import ChatTranslator
 from podium.providers.cohere import CohereModel
 from podium.providers.cohere_wire import CohereStreamState
 from podium.providers.mistral import MistralModel
 from podium.providers.mistral_wire import MistralStreamState
-from podium.providers.ollama import OllamaModel
-from podium.providers.ollama_openai_wire import parse_openai_response
+from podium.providers.ollama import OLLAMA_DIALECT, OllamaModel, OllamaOpenAIModel
 from podium.providers.raw_http import iter_sse_data
 from podium.settings import ModelSettings, ToolDefinition
 
@@ -66,9 +66,18 @@ def _validate_cohere(body: dict[str, Any]) -> None:
 TARGETS: dict[str, tuple[Callable[[], Any], Callable[[dict[str, Any]], None]]] = {
     "mistral": (lambda: MistralModel("mistral-large-latest", api_key="k"), _validate_mistral),
     "ollama": (lambda: OllamaModel("qwen3"), _validate_ollama),
-    "ollama-v1": (lambda: OllamaModel("qwen3", api="openai"), _validate_openai_compatible),
+    "ollama-v1": (lambda: OllamaOpenAIModel("qwen3"), _validate_openai_compatible),
     "cohere": (lambda: CohereModel("command-a-03-2025", api_key="k"), _validate_cohere),
 }
+
+
+def body_of(model: Any, messages: list[Message], settings: ModelSettings) -> dict[str, Any]:
+    """The request body a model builds (Chat Completions models take keyword arguments)."""
+    if isinstance(model, OllamaOpenAIModel):
+        body: dict[str, Any] = model.build_body(messages, tools=TOOLS, settings=settings)
+        return body
+    result: dict[str, Any] = model.build_body(messages, TOOLS, settings, None, stream=False)
+    return result
 
 
 def foreign_conversation() -> list[Message]:
@@ -111,7 +120,7 @@ def _call_ids(body: dict[str, Any]) -> tuple[list[str], list[str]]:
 def test_foreign_conversation_continues_on(target: str, foreign_thinking: str) -> None:
     make, validate = TARGETS[target]
     settings = ModelSettings(foreign_thinking=foreign_thinking)  # type: ignore[arg-type]
-    body = make().build_body(foreign_conversation(), TOOLS, settings, None, stream=False)
+    body = body_of(make(), foreign_conversation(), settings)
     validate(body)
     text = json.dumps(body)
     assert "EqQBCkYIBxgC" not in text  # another provider's signature never leaves
@@ -144,7 +153,9 @@ def _cohere_tool_response() -> ModelResponse:
 
 def _ollama_tool_response() -> ModelResponse:
     data = cassette("ollama", "test_ollama_cloud_tool_output.yaml").interactions[1].json
-    return parse_openai_response(data)
+    translator = ChatTranslator(OLLAMA_DIALECT)
+    translator.feed_completion(data)
+    return translator.build()
 
 
 SOURCES: dict[str, Callable[[], ModelResponse]] = {
@@ -164,7 +175,7 @@ def test_recorded_responses_continue_on_each_other(source: str, target: str) -> 
     else:
         history.append(Message.user("and then?"))
     make, validate = TARGETS[target]
-    body = make().build_body(history, TOOLS, ModelSettings(), None, stream=False)
+    body = body_of(make(), history, ModelSettings())
     validate(body)
     text = json.dumps(body)
     own = target.split("-")[0] == source

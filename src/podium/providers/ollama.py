@@ -5,11 +5,15 @@ its headers and the ``OLLAMA_API_KEY`` bearer token (for ollama.com); Podium sen
 through the SDK's ``httpx`` client and reads the raw response and NDJSON stream, so no SDK model is
 built per chunk. The translation rules are in :mod:`podium.providers.ollama_wire`.
 
-Two other wire APIs are available on the same model class:
+Two other wire APIs are available:
 
-* ``endpoint="generate"``: the single-turn ``/api/generate`` completion API (see ``ollama_wire``).
-* ``api="openai"``: Ollama's OpenAI-compatible ``/v1/chat/completions`` (see ``ollama_openai_wire``),
-  for servers or gateways that expose only that.
+* ``OllamaModel(..., endpoint="generate")``: the single-turn ``/api/generate`` completion API (see
+  ``ollama_wire``).
+* :class:`OllamaOpenAIModel` (``podium.model("ollama:<name>", api="openai")``): Ollama's
+  OpenAI-compatible ``/v1/chat/completions``, for servers or gateways that expose only that. It uses
+  the shared Chat Completions translation (:mod:`podium.providers.chat_wire`, ``chat_stream``) with an
+  Ollama dialect (reasoning read from and sent back in ``reasoning``), still through the ollama SDK's
+  client.
 
 Example::
 
@@ -29,8 +33,9 @@ from typing import Any, Literal
 
 from podium.exceptions import ProviderConnectionError, ProviderError, UserError
 from podium.messages import Message, ModelResponse
+from podium.providers.chat_dialect import ChatDialect
+from podium.providers.chat_model import ChatCompletionsModel, PerLoop
 from podium.providers.http_model import HTTPModel, StreamState
-from podium.providers.ollama_openai_wire import OpenAIStreamState, build_openai_body, parse_openai_response
 from podium.providers.ollama_wire import (
     PROVIDER,
     OllamaStreamState,
@@ -40,7 +45,7 @@ from podium.providers.ollama_wire import (
     parse_generate_response,
 )
 from podium.providers.profiles import ModelProfile
-from podium.providers.raw_http import RawResponse, transport_error
+from podium.providers.raw_http import RawResponse, error_from_response, transport_error
 from podium.providers.retry import RetryPolicy
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 
@@ -49,11 +54,19 @@ try:
 except ImportError as _exc:  # pragma: no cover - depends on the environment
     raise UserError("the Ollama provider needs the ollama SDK: pip install 'podium[ollama]'") from _exc
 
-__all__ = ["OllamaModel", "ollama_profile"]
+__all__ = ["OLLAMA_DIALECT", "OllamaModel", "OllamaOpenAIModel", "ollama_profile"]
 
 _THINKING = ("qwen3", "deepseek-r1", "gpt-oss", "magistral", "qwq", "phi4-reasoning", "cogito")
 _VISION = ("llava", "vision", "gemma3", "qwen2.5vl", "qwen3-vl", "minicpm-v", "moondream", "llama4", "mistral-small3")
 _NO_TOOLS = ("llama3:", "gemma:", "gemma2", "phi3", "llava")
+
+OLLAMA_DIALECT = ChatDialect(
+    provider=PROVIDER,
+    reasoning_fields=("reasoning", "reasoning_content"),
+    reasoning_echo="reasoning",
+    thinking_param="reasoning_effort",
+)
+"""How Ollama's OpenAI-compatible ``/v1`` differs from OpenAI's Chat Completions."""
 
 
 def ollama_profile(model_name: str) -> ModelProfile:
@@ -69,23 +82,122 @@ def ollama_profile(model_name: str) -> ModelProfile:
     )
 
 
+class _Clients:
+    """The ollama SDK clients of one model: a sync client, and an async client per event loop."""
+
+    def __init__(
+        self,
+        model_name: str,
+        host: str | None,
+        api_key: str | None,
+        client: ollama.Client | None,
+        async_client: ollama.AsyncClient | None,
+        options: dict[str, Any],
+    ) -> None:
+        self.model_name = model_name
+        self.options = dict(options)
+        if api_key is not None:
+            headers = dict(self.options.get("headers") or {})
+            headers["authorization"] = f"Bearer {api_key}"
+            self.options["headers"] = headers
+        if host is None and client is not None:  # an async client follows a sync client the caller gave
+            host = str(client._client.base_url)
+        self.host = host
+        self._client = client
+        self._given_async = async_client
+        self._async = PerLoop(lambda: ollama.AsyncClient(host=self.host, **self.options))
+
+    @property
+    def sync(self) -> ollama.Client:
+        if self._client is None:
+            self._client = ollama.Client(host=self.host, **self.options)
+        return self._client
+
+    @property
+    def async_(self) -> ollama.AsyncClient:
+        return self._given_async if self._given_async is not None else self._async.get()
+
+    def error(self, exc: Exception) -> ProviderError | None:
+        mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
+        if isinstance(mapped, ProviderConnectionError):
+            where = self.host or "OLLAMA_HOST / http://localhost:11434"
+            message = f"could not reach Ollama at {where}; is Ollama running (`ollama serve`)? ({exc!r})"
+            return ProviderConnectionError(message, provider=PROVIDER, model=self.model_name)
+        return mapped
+
+    @staticmethod
+    def args(body: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+        args: dict[str, Any] = {
+            "content": json.dumps(body, ensure_ascii=False).encode(),
+            "headers": {"content-type": "application/json"},
+        }
+        if timeout is not None:
+            args["timeout"] = timeout
+        return args
+
+    def send(self, path: str, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
+        http = self.sync._client
+        response: RawResponse = http.send(http.build_request("POST", path, **self.args(body, timeout)), stream=stream)
+        return response
+
+    async def asend(self, path: str, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
+        http = self.async_._client
+        request = http.build_request("POST", path, **self.args(body, timeout))
+        response: RawResponse = await http.send(request, stream=stream)
+        return response
+
+    def checked(self, path: str, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
+        """``send``, with failures raised as Podium errors (for the Chat Completions transport hooks)."""
+        try:
+            response = self.send(path, body, stream=stream, timeout=timeout)
+        except Exception as exc:
+            mapped = self.error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        if response.status_code >= 400:
+            try:
+                response.read()
+            finally:
+                response.close()
+            raise error_from_response(response, provider=PROVIDER, model=self.model_name)
+        return response
+
+    async def achecked(self, path: str, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
+        """Async twin of :meth:`checked`."""
+        try:
+            response = await self.asend(path, body, stream=stream, timeout=timeout)
+        except Exception as exc:
+            mapped = self.error(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        if response.status_code >= 400:
+            try:
+                await response.aread()
+            finally:
+                await response.aclose()
+            raise error_from_response(response, provider=PROVIDER, model=self.model_name)
+        return response
+
+
 class OllamaModel(HTTPModel):
-    """A model served by Ollama.
+    """A model served by Ollama, through its native API.
 
     Args:
         model_name: Such as ``llama3.1`` or ``qwen3:0.6b``.
         base_url: The Ollama host instead of ``OLLAMA_HOST`` / ``http://localhost:11434``.
         api_key: Bearer token (ollama.com) instead of ``OLLAMA_API_KEY``.
         client: A ready ``ollama.Client`` (its host and headers are used as they are).
-        async_client: A ready ``ollama.AsyncClient`` for the async methods.
+        async_client: A ready ``ollama.AsyncClient`` for the async methods (else one per event loop).
         retry: How failed requests are retried.
         profile: Override the capability profile.
-        api: ``native`` (``/api/...``, the default) or ``openai`` (``/v1/chat/completions``).
-        endpoint: With the native API: ``chat`` (the default) or ``generate`` (single-turn completion).
+        endpoint: ``chat`` (``/api/chat``, the default) or ``generate`` (single-turn ``/api/generate``).
         **client_options: Passed to ``ollama.Client(...)`` (``headers``, ``timeout``, httpx options ...).
     """
 
     provider = PROVIDER
+    stream_format = "ndjson"
 
     def __init__(
         self,
@@ -97,33 +209,16 @@ class OllamaModel(HTTPModel):
         async_client: ollama.AsyncClient | None = None,
         retry: RetryPolicy | None = None,
         profile: ModelProfile | None = None,
-        api: Literal["native", "openai"] = "native",
         endpoint: Literal["chat", "generate"] = "chat",
         **client_options: Any,
     ) -> None:
         super().__init__(model_name, retry=retry, profile=profile)
-        if api not in ("native", "openai"):
-            raise UserError(f"api={api!r}: use 'native' (Ollama's /api/chat) or 'openai' (/v1/chat/completions)")
-        if endpoint not in ("chat", "generate") or (api == "openai" and endpoint != "chat"):
-            raise UserError(f"endpoint={endpoint!r}: use 'chat', or 'generate' with the native API")
-        self.api = api
-        """Which wire API requests use."""
+        if endpoint not in ("chat", "generate"):
+            raise UserError(f"endpoint={endpoint!r}: use 'chat' (Ollama's /api/chat) or 'generate' (/api/generate)")
         self.endpoint = endpoint
         """Which native endpoint requests use."""
-        self._host = base_url
-        self._client = client
-        self._async_client = async_client
-        self._client_options = dict(client_options)
-        if api_key is not None:
-            headers = dict(self._client_options.get("headers") or {})
-            headers["authorization"] = f"Bearer {api_key}"
-            self._client_options["headers"] = headers
-        if api == "openai":
-            self._path = "/v1/chat/completions"
-            self.stream_format = "sse"
-        else:
-            self._path = "/api/generate" if endpoint == "generate" else "/api/chat"
-            self.stream_format = "ndjson"
+        self._path = "/api/generate" if endpoint == "generate" else "/api/chat"
+        self._clients = _Clients(model_name, base_url, api_key, client, async_client, client_options)
 
     @property
     def profile(self) -> ModelProfile:
@@ -133,21 +228,7 @@ class OllamaModel(HTTPModel):
     @property
     def client(self) -> ollama.Client:
         """The SDK's sync client, created on first use."""
-        if self._client is None:
-            self._client = ollama.Client(host=self._host, **self._client_options)
-        return self._client
-
-    @property
-    def async_client(self) -> ollama.AsyncClient:
-        """The SDK's async client, created on first use."""
-        if self._async_client is None:
-            host = self._host
-            if host is None and self._client is not None:  # follow a client the caller gave
-                host = str(self._client._client.base_url)
-            self._async_client = ollama.AsyncClient(host=host, **self._client_options)
-        return self._async_client
-
-    # ------------------------------------------------------------------ translation
+        return self._clients.sync
 
     def build_body(
         self,
@@ -158,60 +239,79 @@ class OllamaModel(HTTPModel):
         *,
         stream: bool,
     ) -> dict[str, Any]:
-        """The JSON request body for the configured API and endpoint."""
-        if self.api == "openai":
-            build = build_openai_body
-        else:
-            build = build_generate_body if self.endpoint == "generate" else build_chat_body
+        """The JSON request body for the configured endpoint."""
+        build = build_generate_body if self.endpoint == "generate" else build_chat_body
         return build(self.model_name, messages, tools, settings, output, stream=stream)
 
     def parse_response(self, data: Any) -> ModelResponse:
         """The universal response for a response body."""
-        if self.api == "openai":
-            return parse_openai_response(data)
         if self.endpoint == "generate":
             return parse_generate_response(data)
         return parse_chat_response(data)
 
     def stream_state(self) -> StreamState:
         """A fresh state for one stream."""
-        if self.api == "openai":
-            return OpenAIStreamState()
         return OllamaStreamState(generate=self.endpoint == "generate")
-
-    # ------------------------------------------------------------------ transport
 
     def map_error(self, exc: Exception) -> ProviderError | None:
         """Podium's error for a transport failure, with a hint when Ollama is not running."""
-        mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
-        if isinstance(mapped, ProviderConnectionError):
-            host = self.client._client.base_url
-            message = f"could not reach Ollama at {host}; is Ollama running (`ollama serve`)? ({exc!r})"
-            return ProviderConnectionError(message, provider=PROVIDER, model=self.model_name)
-        return mapped
-
-    def _request_args(self, body: dict[str, Any], timeout: float | None) -> dict[str, Any]:
-        args: dict[str, Any] = {
-            "content": json.dumps(body, ensure_ascii=False).encode(),
-            "headers": {"content-type": "application/json"},
-        }
-        if timeout is not None:
-            args["timeout"] = timeout
-        return args
+        return self._clients.error(exc)
 
     def _send(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
-        http = self.client._client
-        request = http.build_request("POST", self._path, **self._request_args(body, timeout))
-        response: RawResponse = http.send(request, stream=stream)
-        return response
+        return self._clients.send(self._path, body, stream=stream, timeout=timeout)
 
     async def _asend(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
-        http = self.async_client._client
-        request = http.build_request("POST", self._path, **self._request_args(body, timeout))
-        response: RawResponse = await http.send(request, stream=stream)
-        return response
+        return await self._clients.asend(self._path, body, stream=stream, timeout=timeout)
 
 
-def make_model(model_name: str, **options: Any) -> OllamaModel:
-    """Registry factory: ``podium.model("ollama:<name>", **options)``."""
-    return OllamaModel(model_name, **options)
+class OllamaOpenAIModel(ChatCompletionsModel):
+    """A model served by Ollama, through its OpenAI-compatible ``/v1/chat/completions``.
+
+    Takes the same arguments as :class:`OllamaModel` (without ``endpoint``).
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        client: ollama.Client | None = None,
+        async_client: ollama.AsyncClient | None = None,
+        retry: RetryPolicy | None = None,
+        profile: ModelProfile | None = None,
+        **client_options: Any,
+    ) -> None:
+        super().__init__(model_name, dialect=OLLAMA_DIALECT, profile=profile or ollama_profile(model_name), retry=retry)
+        self._clients = _Clients(model_name, base_url, api_key, client, async_client, client_options)
+
+    @property
+    def client(self) -> ollama.Client:
+        """The SDK's sync client, created on first use."""
+        return self._clients.sync
+
+    def _post(self, body: dict[str, Any], timeout: float | None) -> bytes:
+        return self._clients.checked(_V1_PATH, body, stream=False, timeout=timeout).content
+
+    async def _apost(self, body: dict[str, Any], timeout: float | None) -> bytes:
+        return (await self._clients.achecked(_V1_PATH, body, stream=False, timeout=timeout)).content
+
+    def _open_stream(self, body: dict[str, Any], timeout: float | None) -> Any:
+        return self._clients.checked(_V1_PATH, body, stream=True, timeout=timeout)
+
+    async def _aopen_stream(self, body: dict[str, Any], timeout: float | None) -> Any:
+        return await self._clients.achecked(_V1_PATH, body, stream=True, timeout=timeout)
+
+
+_V1_PATH = "/v1/chat/completions"
+
+
+def make_model(model_name: str, *, api: str = "native", **options: Any) -> OllamaModel | OllamaOpenAIModel:
+    """Registry factory: ``podium.model("ollama:<name>", api="native" | "openai", **options)``."""
+    if api == "native":
+        return OllamaModel(model_name, **options)
+    if api == "openai":
+        if "endpoint" in options:
+            raise UserError("endpoint= applies to Ollama's native API only (api='native')")
+        return OllamaOpenAIModel(model_name, **options)
+    raise UserError(f"api={api!r}: use 'native' (Ollama's /api/chat) or 'openai' (/v1/chat/completions)")
