@@ -375,3 +375,12 @@ def test_given_client_is_followed_by_the_async_client() -> None:
         response = asyncio.run(model.arequest([Message.user("hello")]))
         assert server.received[0].headers["authorization"] == "Bearer given"
     assert response.text == "Hello! How can I assist you today?"
+
+
+def test_async_calls_from_two_event_loops() -> None:
+    data = cassette("cohere", SIMPLE_CASSETTE).interactions[0].json
+    with ReplayServer(synthetic(PATH, [(200, {}, data), (200, {}, data)])) as server:
+        model = model_for(server, "command-r7b-12-2024")
+        first = asyncio.run(model.arequest([Message.user("x")]))
+        second = asyncio.run(model.arequest([Message.user("x")]))
+    assert first == second

@@ -680,3 +680,12 @@ def test_agent_runs_the_recorded_tool_loop() -> None:
     assert sent[1]["messages"][-1] == {"role": "tool", "tool_call_id": "KikbB849t", "content": "Sunny, 22C in Paris"}
     assert result.usage.input_tokens == 77 + 100
     assert result.usage.cache_read_tokens == 76 + 99
+
+
+def test_async_calls_from_two_event_loops() -> None:
+    data = cassette("mistral", "test_mistralai_chat_with_cache_tokens.yaml").interactions[0].json
+    with ReplayServer(synthetic(PATH, [(200, {}, data), (200, {}, data)])) as server:
+        model = model_for(server, "mistral-tiny")
+        first = asyncio.run(model.arequest([Message.user("x")]))
+        second = asyncio.run(model.arequest([Message.user("x")]))  # a new loop gets its own async client
+    assert first == second

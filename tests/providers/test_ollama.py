@@ -607,3 +607,12 @@ def test_agent_streams_on_ollama() -> None:
     deltas = [e for e in events if isinstance(e, TextDelta)]
     assert len(deltas) == 49
     assert "".join(d.text for d in deltas).startswith("Why did the OpenTelemetry agent go to therapy?")
+
+
+def test_async_calls_from_two_event_loops() -> None:
+    data = cassette("ollama", "test_ollama_chat_legacy.yaml").interactions[0].json
+    with ReplayServer(synthetic("/api/chat", [(200, {}, data), (200, {}, data)])) as server:
+        model = model_for(server, "llama3")
+        first = asyncio.run(model.arequest([Message.user("x")]))
+        second = asyncio.run(model.arequest([Message.user("x")]))
+    assert first == second

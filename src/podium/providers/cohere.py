@@ -21,6 +21,7 @@ from typing import Any
 
 from podium.exceptions import UserError
 from podium.messages import Message, ModelResponse
+from podium.providers.chat_model import PerLoop
 from podium.providers.cohere_wire import PROVIDER, CohereStreamState, build_body, parse_response
 from podium.providers.http_model import HTTPModel, StreamState
 from podium.providers.profiles import ModelProfile
@@ -91,6 +92,7 @@ class CohereModel(HTTPModel):
         super().__init__(model_name, retry=retry, profile=profile)
         self._client = client
         self._async_client = async_client
+        self._per_loop = PerLoop(self._new_async_client)
         self._options = dict(client_options)
         if base_url is not None:
             self._options["base_url"] = base_url.rstrip("/")
@@ -117,14 +119,15 @@ class CohereModel(HTTPModel):
 
     @property
     def async_client(self) -> cohere.AsyncClientV2:
-        """The SDK's async client, created on first use."""
-        if self._async_client is None:
-            if self._client is not None and "api_key" not in self._options:  # follow a client the caller gave
-                wrapper = self._client._client_wrapper
-                self._async_client = cohere.AsyncClientV2(api_key=wrapper._token, base_url=wrapper.get_base_url())
-            else:
-                self._async_client = self._make(cohere.AsyncClientV2)
-        return self._async_client
+        """The SDK's async client: the given one, else one per event loop."""
+        return self._async_client if self._async_client is not None else self._per_loop.get()
+
+    def _new_async_client(self) -> cohere.AsyncClientV2:
+        if self._client is not None and "api_key" not in self._options:  # follow a client the caller gave
+            wrapper = self._client._client_wrapper
+            return cohere.AsyncClientV2(api_key=wrapper._token, base_url=wrapper.get_base_url())
+        client: cohere.AsyncClientV2 = self._make(cohere.AsyncClientV2)
+        return client
 
     # ------------------------------------------------------------------ translation
 

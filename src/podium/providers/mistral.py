@@ -24,6 +24,7 @@ from typing import Any
 
 from podium.exceptions import ProviderConnectionError, ProviderError, ProviderTimeoutError, UserError
 from podium.messages import Message, ModelResponse
+from podium.providers.chat_model import PerLoop
 from podium.providers.http_model import HTTPModel, StreamState
 from podium.providers.mistral_wire import PROVIDER, MistralStreamState, build_body, parse_response
 from podium.providers.profiles import ModelProfile
@@ -113,7 +114,9 @@ class MistralModel(HTTPModel):
         self._base_url = base_url
         self._api_key = api_key
         self._client = client
+        self._given = client
         self._client_options = client_options
+        self._per_loop = PerLoop(self._new_client)
 
     @property
     def profile(self) -> ModelProfile:
@@ -124,13 +127,21 @@ class MistralModel(HTTPModel):
     def client(self) -> Mistral:
         """The SDK client, created on first use."""
         if self._client is None:
-            options = dict(self._client_options)
-            if self._base_url is not None:
-                options["server_url"] = self._base_url.rstrip("/")
-            if self._api_key is not None:
-                options["api_key"] = self._api_key
-            self._client = Mistral(**options)
+            self._client = self._new_client()
         return self._client
+
+    def _new_client(self) -> Mistral:
+        options = dict(self._client_options)
+        if self._base_url is not None:
+            options["server_url"] = self._base_url.rstrip("/")
+        if self._api_key is not None:
+            options["api_key"] = self._api_key
+        return Mistral(**options)
+
+    @property
+    def async_client(self) -> Mistral:
+        """The SDK client for async calls: the given client, else one per event loop."""
+        return self._given if self._given is not None else self._per_loop.get()
 
     # ------------------------------------------------------------------ translation
 
@@ -156,8 +167,10 @@ class MistralModel(HTTPModel):
 
     # ------------------------------------------------------------------ transport
 
-    def _build(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> tuple[Any, HookContext]:
-        chat = self.client.chat
+    def _build(
+        self, client: Mistral, body: dict[str, Any], *, stream: bool, timeout: float | None
+    ) -> tuple[Any, HookContext]:
+        chat = client.chat
         config = chat.sdk_configuration
         base_url: str = chat._get_url(None, None)  # type: ignore[no-untyped-call]
         content = json.dumps(body, ensure_ascii=False).encode()
@@ -190,12 +203,14 @@ class MistralModel(HTTPModel):
         return request, hook_ctx
 
     def _send(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
-        request, hook_ctx = self._build(body, stream=stream, timeout=timeout)
-        return self.client.chat.do_request(hook_ctx=hook_ctx, request=request, stream=stream, **_NO_ERROR_STATUSES)
+        client = self.client
+        request, hook_ctx = self._build(client, body, stream=stream, timeout=timeout)
+        return client.chat.do_request(hook_ctx=hook_ctx, request=request, stream=stream, **_NO_ERROR_STATUSES)
 
     async def _asend(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
-        request, hook_ctx = self._build(body, stream=stream, timeout=timeout)
-        return await self.client.chat.do_request_async(
+        client = self.async_client
+        request, hook_ctx = self._build(client, body, stream=stream, timeout=timeout)
+        return await client.chat.do_request_async(
             hook_ctx=hook_ctx, request=request, stream=stream, **_NO_ERROR_STATUSES
         )
 
