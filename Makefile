@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
-EXTRAS ?= dev,cli
+EXTRAS ?= dev,all
 
 # llama.cpp build options: CPU only, no multimodal (llava/mtmd), server, tools, examples or tests.
 LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_APP=OFF
@@ -51,7 +51,8 @@ typecheck: dev
 test: lint typecheck
 	$(BIN)/pytest -m "not slow" -q
 
-test-slow: dev
+test-slow: dev local
+	$(UV) pip install --quiet --python $(BIN)/python -e ".[$(EXTRAS),local]"
 	$(BIN)/pytest -m slow -q; status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
 
 format: dev

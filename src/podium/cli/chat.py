@@ -94,7 +94,7 @@ def chat(
     yes: bool,
 ) -> None:
     """Chat with a model in the terminal."""
-    console = Console()
+    console = Console(highlight=False)
     try:
         session = open_session(
             model=model,
@@ -163,7 +163,7 @@ def _turn(
     outcome = session.turn(prompt, renderer, approver, **resume)  # type: ignore[arg-type]
     renderer.close()
     if isinstance(outcome.error, RunCancelled):
-        console.print("[yellow][interrupted][/yellow]")
+        console.print(RichText("[interrupted]", style="yellow"))
     elif outcome.error is not None:
         console.print(f"[red]{type(outcome.error).__name__}:[/red] {outcome.error}")
     elif outcome.result is not None and outcome.result.status == "paused":

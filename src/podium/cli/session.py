@@ -176,7 +176,7 @@ def open_session(
     if conversation is not None:
         conversation_id = store.get(conversation).id
     elif continue_latest:
-        latest = store.latest()
+        latest = store.latest(with_messages=True)
         if latest is None:
             raise UserError("there is no conversation to continue yet; start one without --continue")
         conversation_id = latest.id

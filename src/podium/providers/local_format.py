@@ -112,17 +112,33 @@ def to_chat_messages(
     return _merge_same_role(out) if not native_tools else out
 
 
-def _example_value(spec: Mapping[str, Any], n: int) -> Any:
+_EXAMPLE_STRINGS = {
+    "path": "notes.txt",
+    "file": "notes.txt",
+    "filename": "notes.txt",
+    "content": "some text",
+    "text": "some text",
+    "city": "Rome",
+    "query": "python tutorial",
+    "pattern": "TODO",
+    "command": "ls",
+    "code": "print(2 + 2)",
+    "url": "https://example.org",
+    "to": "EUR",
+}
+
+
+def _example_value(name: str, spec: Mapping[str, Any], n: int) -> Any:
     kind = spec.get("type")
     if spec.get("enum"):
         return spec["enum"][0]
     if kind in ("number", "integer"):
-        return n + 1
+        return n + 2
     if kind == "boolean":
         return True
     if kind == "array":
         return []
-    return "example"
+    return _EXAMPLE_STRINGS.get(name.lower(), f"my {name.replace('_', ' ')}")
 
 
 def _examples(tools: Sequence[ToolDefinition], limit: int = 5) -> list[dict[str, Any]]:
@@ -130,7 +146,7 @@ def _examples(tools: Sequence[ToolDefinition], limit: int = 5) -> list[dict[str,
     turns: list[dict[str, Any]] = []
     for t in list(tools)[:limit]:
         props: Mapping[str, Any] = t.parameters.get("properties", {})
-        args = {name: _example_value(spec, i) for i, (name, spec) in enumerate(props.items())}
+        args = {name: _example_value(name, spec, i) for i, (name, spec) in enumerate(props.items())}
         shown = ", ".join(f"{k}={v}" for k, v in args.items())
         request = f"(example) {t.description.rstrip('.') or t.name}: {shown}" if shown else f"(example) {t.description}"
         turns.append({"role": "user", "content": request})

@@ -1,0 +1,338 @@
+"""Anthropic Messages API, through the official ``anthropic`` SDK (``pip install 'podium[anthropic]'``).
+
+Use it as ``podium.model("anthropic:claude-sonnet-4-5")`` or :class:`AnthropicModel` directly.
+The SDK provides authentication, endpoints and the HTTP client; Podium reads the raw HTTP body
+(``with_raw_response`` / ``with_streaming_response``) and parses JSON and server-sent events itself,
+so no SDK model object is built per response or per stream event. The wire translation is in
+:mod:`podium.providers.anthropic_wire` (its docstring lists how every block maps).
+
+Settings:
+
+* ``temperature``, ``top_p``, ``max_tokens`` (default 4096, or the thinking budget plus 2048),
+  ``stop`` (``stop_sequences``), ``tool_choice`` (``required`` is ``any``), ``parallel_tool_calls``
+  (``disable_parallel_tool_use``) and ``timeout`` map directly. ``seed`` has no Anthropic equivalent and
+  is ignored with a warning.
+* ``thinking``: on Claude 4.6 and later (adaptive thinking) ``True`` gives ``thinking={"type":
+  "adaptive"}`` and a level adds ``output_config.effort`` (``minimal`` becomes ``low``); an int is a
+  ``budget_tokens`` where the model still takes one (Claude 4.6 and earlier), else mapped to an effort
+  (up to 2048 low, up to 8192 medium, else high). On earlier models a level is a budget: minimal 1024,
+  low 2048, medium (and ``True``) 8192, high 16384 tokens. ``False`` sends ``{"type": "disabled"}``.
+* ``extra={"anthropic": {...}}`` is merged into the request body last, nested objects key by key, so
+  ``{"output_config": {"effort": "max"}}``, ``{"top_k": 40}`` or top-level ``{"cache_control": ...}``
+  (automatic prompt caching) reach the wire unchanged. Its ``tools`` are added after the function tools:
+  server tools such as ``{"type": "web_search_20250305", "name": "web_search"}``, whose blocks come back
+  as :class:`~podium.messages.ProviderPart` and are sent back verbatim.
+* Structured output uses ``output_config.format`` (JSON schema) on models that have it (Claude 4.5 and
+  later, Opus 4.1); on others the schema becomes a tool the model is made to call, and the call comes
+  back as the JSON text of the answer.
+
+``request`` uses a stream under the hood when the SDK refuses a non-streaming call because
+``max_tokens`` is large (it would exceed ten minutes); the result is the same ``ModelResponse``.
+Errors are mapped to :mod:`podium.exceptions` (400 with the API's error body, 429 with ``retry-after``,
+529 ``overloaded_error`` to :class:`~podium.exceptions.ServerError`, errors sent inside a stream too);
+retries follow the model's :class:`~podium.providers.retry.RetryPolicy` (the SDK's own are off).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
+
+from podium.exceptions import ProviderConnectionError, ProviderError, ProviderTimeoutError, UserError
+
+try:
+    import anthropic
+except ImportError as _exc:  # pragma: no cover - exercised only without the extra
+    raise UserError("the Anthropic provider needs the anthropic SDK: pip install 'podium[anthropic]'") from _exc
+
+from podium.messages import Message, ModelResponse
+from podium.providers.anthropic_wire import (
+    PROVIDER,
+    StreamAccumulator,
+    build_request,
+    parse_message,
+    profile_for,
+)
+from podium.providers.base import Model
+from podium.providers.errors import http_error
+from podium.providers.profiles import ModelProfile
+from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
+from podium.providers.sse import aiter_sse_data, iter_sse_data, transport_error
+from podium.settings import ModelSettings, OutputSchema, ToolDefinition
+from podium.streaming import StreamEvent
+
+__all__ = ["AnthropicModel"]
+
+logger = logging.getLogger("podium.providers.anthropic")
+
+_REQUIRED = ("max_tokens", "messages", "model")
+
+
+def map_error(exc: Exception, model: str | None) -> ProviderError:
+    """The Podium error for an exception raised by the anthropic SDK."""
+    if isinstance(exc, anthropic.APIStatusError):
+        response = exc.response
+        body: Any
+        try:
+            body = response.json()
+        except ValueError:
+            body = response.text or exc.body
+        return http_error(exc.status_code, body, provider=PROVIDER, model=model, headers=dict(response.headers.items()))
+    if isinstance(exc, anthropic.APITimeoutError):
+        return ProviderTimeoutError(f"anthropic did not answer in time: {exc}", provider=PROVIDER, model=model)
+    if isinstance(exc, anthropic.APIConnectionError):
+        return ProviderConnectionError(f"could not reach anthropic: {exc}", provider=PROVIDER, model=model)
+    return ProviderError(f"anthropic SDK error: {exc}", provider=PROVIDER, model=model)
+
+
+def _split(body: dict[str, Any]) -> dict[str, Any]:
+    """SDK keyword arguments: the required fields by name, everything else as ``extra_body``."""
+    kwargs: dict[str, Any] = {key: body[key] for key in _REQUIRED}
+    rest = {key: value for key, value in body.items() if key not in _REQUIRED}
+    if rest:
+        kwargs["extra_body"] = rest
+    return kwargs
+
+
+class AnthropicModel(Model):
+    """A Claude model behind the Anthropic Messages API."""
+
+    provider = PROVIDER
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        client: anthropic.Anthropic | anthropic.AsyncAnthropic | None = None,
+        retry: RetryPolicy | None = None,
+        profile: ModelProfile | None = None,
+        **client_options: Any,
+    ) -> None:
+        """Prepare a model; SDK clients are created on first use.
+
+        Args:
+            model_name: Such as ``claude-sonnet-4-5``.
+            base_url: Send requests here instead of ``https://api.anthropic.com`` (proxies, replay servers).
+            api_key: The API key; by default the SDK reads ``ANTHROPIC_API_KEY``.
+            client: An SDK client to use (sync or async); the other kind is created from the options.
+                Its own retries are turned off (Podium's ``retry`` policy applies).
+            retry: How to retry rate limits, server errors and connection failures.
+            profile: Override the capability profile.
+            **client_options: Passed to ``anthropic.Anthropic`` / ``AsyncAnthropic`` (``timeout``,
+                ``default_headers``, ``http_client`` ...).
+        """
+        self.model_name = model_name
+        self.retry = retry or RetryPolicy()
+        self._profile = profile
+        options = dict(client_options)
+        if base_url is not None:
+            options["base_url"] = base_url
+        if api_key is not None:
+            options["api_key"] = api_key
+        options["max_retries"] = 0
+        self._options = options
+        self._client: anthropic.Anthropic | None = None
+        self._aclient: anthropic.AsyncAnthropic | None = None
+        if isinstance(client, anthropic.AsyncAnthropic):
+            self._aclient = client.with_options(max_retries=0)
+        elif client is not None:
+            self._client = client.with_options(max_retries=0)
+        self._warned_seed = False
+
+    @property
+    def profile(self) -> ModelProfile:
+        """What this model can do (from its family unless given)."""
+        return self._profile or profile_for(self.model_name)
+
+    def _sync(self) -> anthropic.Anthropic:
+        if self._client is None:
+            self._client = anthropic.Anthropic(**self._options)
+        return self._client
+
+    def _async(self) -> anthropic.AsyncAnthropic:
+        if self._aclient is None:
+            self._aclient = anthropic.AsyncAnthropic(**self._options)
+        return self._aclient
+
+    def _prepare(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolDefinition] | None,
+        settings: ModelSettings | None,
+        output: OutputSchema | None,
+        stream: bool,
+    ) -> tuple[dict[str, Any], str | None]:
+        if settings is not None and settings.seed is not None and not self._warned_seed:
+            self._warned_seed = True
+            logger.warning("anthropic has no seed setting; seed=%s is ignored", settings.seed)
+        body, output_tool = build_request(
+            messages, model_name=self.model_name, tools=tools, settings=settings, output=output, profile=self.profile
+        )
+        kwargs = _split(body)
+        kwargs["stream"] = stream
+        if settings is not None and settings.timeout is not None:
+            kwargs["timeout"] = settings.timeout
+        return kwargs, output_tool
+
+    # ------------------------------------------------------------------ sync
+
+    def request(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolDefinition] | None = None,
+        settings: ModelSettings | None = None,
+        output: OutputSchema | None = None,
+    ) -> ModelResponse:
+        """Send ``messages`` and return the whole response."""
+        kwargs, output_tool = self._prepare(messages, tools, settings, output, stream=False)
+
+        def call() -> dict[str, Any] | None:
+            try:
+                raw = self._sync().messages.with_raw_response.create(**kwargs)
+            except ValueError as exc:
+                if "Streaming is required" in str(exc):
+                    return None
+                raise
+            except anthropic.APIError as exc:
+                raise map_error(exc, self.model_name) from exc
+            return _json_body(raw.http_response.content, self.model_name)
+
+        data = call_with_retries(call, self.retry)
+        if data is None:
+            logger.debug("max_tokens=%s needs a stream; streaming under the hood", kwargs["max_tokens"])
+            return self._collect(self.stream(messages, tools=tools, settings=settings, output=output))
+        return parse_message(data, model_name=self.model_name, output_tool=output_tool)
+
+    @staticmethod
+    def _collect(events: Iterator[StreamEvent]) -> ModelResponse:
+        final: ModelResponse | None = None
+        for event in events:
+            if isinstance(event, ModelResponse):
+                final = event
+        assert final is not None
+        return final
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolDefinition] | None = None,
+        settings: ModelSettings | None = None,
+        output: OutputSchema | None = None,
+    ) -> Iterator[StreamEvent]:
+        """Send ``messages`` and yield deltas as they arrive, then the final :class:`ModelResponse`."""
+        kwargs, output_tool = self._prepare(messages, tools, settings, output, stream=True)
+
+        def open_stream() -> Any:
+            try:
+                manager = self._sync().messages.with_streaming_response.create(**kwargs)
+                return manager, manager.__enter__()
+            except anthropic.APIError as exc:
+                raise map_error(exc, self.model_name) from exc
+
+        manager, response = call_with_retries(open_stream, self.retry)
+        acc = StreamAccumulator(output_tool)
+        feed = acc.feed
+        loads = json.loads
+        try:
+            for payload in iter_sse_data(response.http_response.iter_bytes()):
+                delta = feed(loads(payload))
+                if delta is not None:
+                    yield delta
+        except Exception as exc:
+            mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        finally:
+            manager.__exit__(None, None, None)
+        yield parse_message(acc.finish(), model_name=self.model_name, output_tool=output_tool)
+
+    # ------------------------------------------------------------------ async
+
+    async def arequest(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolDefinition] | None = None,
+        settings: ModelSettings | None = None,
+        output: OutputSchema | None = None,
+    ) -> ModelResponse:
+        """Async twin of :meth:`request`."""
+        kwargs, output_tool = self._prepare(messages, tools, settings, output, stream=False)
+
+        async def call() -> dict[str, Any] | None:
+            try:
+                raw = await self._async().messages.with_raw_response.create(**kwargs)
+            except ValueError as exc:
+                if "Streaming is required" in str(exc):
+                    return None
+                raise
+            except anthropic.APIError as exc:
+                raise map_error(exc, self.model_name) from exc
+            return _json_body(raw.http_response.content, self.model_name)
+
+        data = await call_with_retries_async(call, self.retry)
+        if data is None:
+            final: ModelResponse | None = None
+            async for event in self.astream(messages, tools=tools, settings=settings, output=output):
+                if isinstance(event, ModelResponse):
+                    final = event
+            assert final is not None
+            return final
+        return parse_message(data, model_name=self.model_name, output_tool=output_tool)
+
+    async def astream(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolDefinition] | None = None,
+        settings: ModelSettings | None = None,
+        output: OutputSchema | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        """Async twin of :meth:`stream`."""
+        kwargs, output_tool = self._prepare(messages, tools, settings, output, stream=True)
+
+        async def open_stream() -> Any:
+            try:
+                manager = self._async().messages.with_streaming_response.create(**kwargs)
+                return manager, await manager.__aenter__()
+            except anthropic.APIError as exc:
+                raise map_error(exc, self.model_name) from exc
+
+        manager, response = await call_with_retries_async(open_stream, self.retry)
+        acc = StreamAccumulator(output_tool)
+        feed = acc.feed
+        loads = json.loads
+        try:
+            async for payload in aiter_sse_data(response.http_response.aiter_bytes()):
+                delta = feed(loads(payload))
+                if delta is not None:
+                    yield delta
+        except Exception as exc:
+            mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        finally:
+            await manager.__aexit__(None, None, None)
+        yield parse_message(acc.finish(), model_name=self.model_name, output_tool=output_tool)
+
+
+def _json_body(content: bytes, model: str) -> dict[str, Any]:
+    try:
+        data = json.loads(content)
+    except ValueError as exc:
+        raise ProviderError(
+            f"anthropic answered with a body that is not JSON: {content[:200]!r}", provider=PROVIDER, model=model
+        ) from exc
+    if not isinstance(data, dict):
+        raise ProviderError(
+            f"anthropic answered with unexpected JSON: {content[:200]!r}", provider=PROVIDER, model=model
+        )
+    return data
