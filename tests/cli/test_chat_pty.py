@@ -12,8 +12,9 @@ from tests.cli.conftest import PODIUM, podium
 
 
 def spawn(args: list[str], env: dict[str, str], timeout: float = 30) -> pexpect.spawn:
-    child = pexpect.spawn(PODIUM[0], [*PODIUM[1:], *args], env=env, encoding="utf-8", timeout=timeout,
-                          dimensions=(40, 120))
+    child = pexpect.spawn(
+        PODIUM[0], [*PODIUM[1:], *args], env=env, encoding="utf-8", timeout=timeout, dimensions=(40, 120)
+    )
     child.logfile_read = sys.stderr  # shown by pytest on failure
     return child
 

@@ -21,7 +21,10 @@ def test_kill_during_a_tool_call_then_continue(cli_env: dict[str, str], tmp_path
     )
     proc = subprocess.Popen(
         [*PODIUM, "run", "--model", first, "--tools", "-w", str(workspace), "--yes", "wait for it"],
-        env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert proc.stderr is not None
     deadline = time.monotonic() + 60

@@ -83,7 +83,7 @@ def test_prompt_for_templates_without_tools() -> None:
     assert "- get_weather(city: string): Weather." in chat[0]["content"]
     examples = chat[1:7]
     assert [m["role"] for m in examples] == ["user", "assistant"] * 3
-    assert examples[1]["content"] == '{"name": "get_weather", "arguments": {"city": "example"}}'
+    assert examples[1]["content"] == '{"name": "get_weather", "arguments": {"city": "Rome"}}'
     assert chat[-3] == {"role": "user", "content": "weather?"}
     assert chat[-2]["content"] == '```json\n{"name": "get_weather", "arguments": {"city": "Oslo"}}\n```'
     assert chat[-1] == {"role": "user", "content": "Tool get_weather result:\nsunny"}

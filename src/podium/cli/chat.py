@@ -77,6 +77,9 @@ def _reader() -> Callable[[str], str]:
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Conversation database file.")
 @click.option("--tools/--no-tools", default=False, help="Give the model the built-in workspace tools.")
 @click.option(
+    "--tool", "only_tools", multiple=True, help="Offer only this built-in tool (repeatable; implies --tools)."
+)
+@click.option(
     "-w",
     "--workspace",
     type=click.Path(file_okay=False, path_type=Path),
@@ -90,6 +93,7 @@ def chat(
     conversation: str | None,
     db: Path | None,
     tools: bool,
+    only_tools: tuple[str, ...],
     workspace: Path,
     yes: bool,
 ) -> None:
@@ -103,6 +107,7 @@ def chat(
             continue_latest=continue_latest,
             tools=tools,
             workspace=workspace,
+            include=only_tools or None,
         )
     except PodiumError as exc:
         console.print(f"[red]error:[/red] {exc}")

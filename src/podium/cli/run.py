@@ -50,6 +50,9 @@ def exit_code(outcome: TurnOutcome) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (output, messages, usage, cost).")
 @click.option("--tools/--no-tools", default=False, help="Give the model the built-in workspace tools.")
 @click.option(
+    "--tool", "only_tools", multiple=True, help="Offer only this built-in tool (repeatable; implies --tools)."
+)
+@click.option(
     "-w",
     "--workspace",
     type=click.Path(file_okay=False, path_type=Path),
@@ -65,6 +68,7 @@ def run(
     model: str | None,
     as_json: bool,
     tools: bool,
+    only_tools: tuple[str, ...],
     workspace: Path,
     yes: bool,
     db: Path | None,
@@ -81,6 +85,7 @@ def run(
             continue_latest=continue_latest,
             tools=tools,
             workspace=workspace,
+            include=only_tools or None,
         )
     except PodiumError as exc:
         err.print(f"[red]error:[/red] {exc}")

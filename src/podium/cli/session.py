@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,11 +58,11 @@ def default_policy(workspace: Path) -> ApprovalPolicy:
     )
 
 
-def builtin_tools(workspace: Path) -> list[Any]:
+def builtin_tools(workspace: Path, include: Sequence[str] | None = None) -> list[Any]:
     """The built-in workspace tools (files, search, shell, Python) confined to ``workspace``."""
     from podium.tools.builtin import workspace_tools
 
-    return [workspace_tools(workspace)]
+    return [workspace_tools(workspace, include=list(include) if include else None)]
 
 
 @dataclass(slots=True)
@@ -94,6 +94,7 @@ class Session:
     workspace: Path
     tools: bool
     notes: list[str] = field(default_factory=list)
+    include: Sequence[str] | None = None
 
     def history(self) -> list[Message]:
         """The conversation so far (valid to continue from)."""
@@ -105,7 +106,7 @@ class Session:
 
         self.model = resolve(spec)
         self.choice = ModelChoice(spec, "/model")
-        self.agent = _agent(self.model, self.tools, self.workspace)
+        self.agent = _agent(self.model, self.tools, self.workspace, self.include)
 
     def new_conversation(self) -> None:
         """Start a fresh conversation."""
@@ -143,11 +144,11 @@ class Session:
         return outcome
 
 
-def _agent(model: Model, tools: bool, workspace: Path) -> Agent:
+def _agent(model: Model, tools: bool, workspace: Path, include: Sequence[str] | None = None) -> Agent:
     if tools:
         return Agent(
             model,
-            tools=builtin_tools(workspace),
+            tools=builtin_tools(workspace, include),
             instructions=TOOL_INSTRUCTIONS.format(workspace=workspace),
             policy=default_policy(workspace),
             max_steps=20,
@@ -163,6 +164,7 @@ def open_session(
     continue_latest: bool,
     tools: bool,
     workspace: Path,
+    include: Sequence[str] | None = None,
 ) -> Session:
     """Resolve the model, open the store and pick (or create) the conversation."""
     from podium.providers.registry import model as resolve
@@ -183,9 +185,9 @@ def open_session(
     else:
         conversation_id = store.create(model=choice.spec).id
     workspace = workspace.resolve()
-    return Session(
-        store, choice, resolved, _agent(resolved, tools, workspace), conversation_id, workspace, tools, notes
-    )
+    tools = tools or bool(include)
+    agent = _agent(resolved, tools, workspace, include)
+    return Session(store, choice, resolved, agent, conversation_id, workspace, tools, notes, include)
 
 
 @contextmanager
