@@ -384,3 +384,12 @@ def test_async_calls_from_two_event_loops() -> None:
         first = asyncio.run(model.arequest([Message.user("x")]))
         second = asyncio.run(model.arequest([Message.user("x")]))
     assert first == second
+
+
+def test_cohere_api_key_environment_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI picks Cohere when COHERE_API_KEY is set; the SDK itself reads CO_API_KEY."""
+    monkeypatch.delenv("CO_API_KEY", raising=False)
+    monkeypatch.setenv("COHERE_API_KEY", "from-env")
+    with ReplayServer(cassette("cohere", SIMPLE_CASSETTE)) as server:
+        CohereModel("command-r7b-12-2024", base_url=server.url).request([Message.user("hello")])
+        assert server.received[0].headers["authorization"] == "Bearer from-env"

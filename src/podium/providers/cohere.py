@@ -1,7 +1,7 @@
 """Cohere (``cohere:<model>``) through the official ``cohere`` SDK: the v2 chat API.
 
 The SDK's client wrapper provides the base URL (``base_url=``, ``CO_API_URL``), the API key
-(``api_key=``, ``CO_API_KEY``), its headers and its ``httpx`` client; Podium sends its own JSON to
+(``api_key=``, ``CO_API_KEY``, else ``COHERE_API_KEY``), its headers and its ``httpx`` client; Podium sends its own JSON to
 ``/v2/chat`` through that client and reads the raw response and SSE stream, so no SDK model is built
 per response or event. The translation rules are in :mod:`podium.providers.cohere_wire`.
 
@@ -16,6 +16,7 @@ Example::
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -67,7 +68,7 @@ class CohereModel(HTTPModel):
     Args:
         model_name: Such as ``command-a-03-2025`` or ``command-r7b-12-2024``.
         base_url: API URL instead of ``https://api.cohere.com``.
-        api_key: API key instead of the ``CO_API_KEY`` environment variable.
+        api_key: API key instead of the ``CO_API_KEY`` (or ``COHERE_API_KEY``) environment variable.
         client: A ready ``cohere.ClientV2``.
         async_client: A ready ``cohere.AsyncClientV2`` for the async methods.
         retry: How failed requests are retried (the SDK's own retries are not used).
@@ -105,8 +106,11 @@ class CohereModel(HTTPModel):
         return self._profile if self._profile is not None else cohere_profile(self.model_name)
 
     def _make(self, factory: Any) -> Any:
+        options = dict(self._options)
+        if "api_key" not in options and not os.environ.get("CO_API_KEY") and os.environ.get("COHERE_API_KEY"):
+            options["api_key"] = os.environ["COHERE_API_KEY"]  # the name the CLI and other tools use
         try:
-            return factory(**self._options)
+            return factory(**options)
         except ApiError as exc:
             raise UserError(f"Cohere needs an API key: pass api_key= or set CO_API_KEY ({exc.body})") from exc
 
