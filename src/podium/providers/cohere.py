@@ -1,8 +1,8 @@
 """Cohere (``cohere:<model>``) through the official ``cohere`` SDK: the v2 chat API.
 
 The SDK's client wrapper provides the base URL (``base_url=``, ``CO_API_URL``), the API key
-(``api_key=``, ``CO_API_KEY``, else ``COHERE_API_KEY``), its headers and its ``httpx`` client; Podium sends its own JSON to
-``/v2/chat`` through that client and reads the raw response and SSE stream, so no SDK model is built
+(``api_key=``, ``CO_API_KEY``, else ``COHERE_API_KEY``), its headers and its ``httpx`` client; Podium
+sends its own JSON to ``/v2/chat`` through that client and reads the raw response and SSE stream, so no SDK model is built
 per response or event. The translation rules are in :mod:`podium.providers.cohere_wire`.
 
 Example::
@@ -112,7 +112,9 @@ class CohereModel(HTTPModel):
         try:
             return factory(**options)
         except ApiError as exc:
-            raise UserError(f"Cohere needs an API key: pass api_key= or set CO_API_KEY ({exc.body})") from exc
+            raise UserError(
+                f"Cohere needs an API key: pass api_key= or set CO_API_KEY or COHERE_API_KEY ({exc.body})"
+            ) from exc
 
     @property
     def client(self) -> cohere.ClientV2:
