@@ -2,8 +2,8 @@
 
 The SDK's client wrapper provides the base URL (``base_url=``, ``CO_API_URL``), the API key
 (``api_key=``, ``CO_API_KEY``, else ``COHERE_API_KEY``), its headers and its ``httpx`` client; Podium
-sends its own JSON to ``/v2/chat`` through that client and reads the raw response and SSE stream, so no SDK model is built
-per response or event. The translation rules are in :mod:`podium.providers.cohere_wire`.
+sends its own JSON to ``/v2/chat`` through that client and reads the raw response and SSE stream, so
+no SDK model is built per response or event. The translation rules are in :mod:`podium.providers.cohere_wire`.
 
 Example::
 
