@@ -138,13 +138,13 @@ class HTTPModel(Model):
 
     def _payloads(self, response: RawResponse) -> Iterator[str]:
         if self.stream_format == "ndjson":
-            return (line for line in response.iter_lines() if line.strip())
+            return (line for line in response.iter_lines() if line)
         return iter_sse_data(response.iter_lines())
 
     async def _apayloads(self, response: RawResponse) -> AsyncIterator[str]:
         if self.stream_format == "ndjson":
             async for line in response.aiter_lines():
-                if line.strip():
+                if line:
                     yield line
         else:
             async for data in aiter_sse_data(response.aiter_lines()):

@@ -356,7 +356,17 @@ class OllamaStreamState:
     appears, and every tool call a part of its own.
     """
 
-    __slots__ = ("_builder", "_calls", "_done", "_generate", "_index", "_kinds", "_logprobs")
+    __slots__ = (
+        "_builder",
+        "_calls",
+        "_done",
+        "_generate",
+        "_index",
+        "_kinds",
+        "_logprobs",
+        "_text_index",
+        "_text_key",
+    )
 
     def __init__(self, *, generate: bool = False) -> None:
         self._builder = ResponseBuilder()
@@ -366,6 +376,8 @@ class OllamaStreamState:
         self._done: Mapping[str, Any] = {}
         self._generate = generate
         self._logprobs: list[Any] = []
+        self._text_key = "response" if generate else "content"
+        self._text_index: int | None = None
 
     def _part(self, kind: str) -> int:
         index = self._kinds.get(kind)
@@ -376,14 +388,30 @@ class OllamaStreamState:
 
     def feed(self, chunk: Mapping[str, Any]) -> list[StreamDelta]:
         """Take one parsed line; return the deltas to forward."""
-        _check_error(chunk)
+        if "error" in chunk:
+            _check_error(chunk)
+        message = chunk if self._generate else (chunk.get("message") or {})
+        text = message.get(self._text_key)
+        if (
+            text
+            and len(message) <= 2
+            and "thinking" not in message
+            and "tool_calls" not in message
+            and not chunk.get("done")
+            and "logprobs" not in chunk
+        ):  # the common line: a piece of text and nothing else
+            index = self._text_index
+            if index is None:
+                index = self._text_index = self._part("text")
+            return [self._builder.text(index, text)]
+        return self._feed_rest(chunk, message, text)
+
+    def _feed_rest(self, chunk: Mapping[str, Any], message: Mapping[str, Any], text: Any) -> list[StreamDelta]:
         out: list[StreamDelta] = []
         builder = self._builder
-        message = chunk if self._generate else (chunk.get("message") or {})
         thinking = message.get("thinking")
         if thinking:
             out.append(builder.thinking(self._part("thinking"), thinking, provider=PROVIDER))
-        text = message.get("response" if self._generate else "content")
         if text:
             out.append(builder.text(self._part("text"), text))
         for call in message.get("tool_calls") or ():
