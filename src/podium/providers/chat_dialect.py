@@ -15,13 +15,14 @@ from typing import Literal, TypeAlias
 
 __all__ = ["CacheMarks", "ChatDialect", "ReasoningEcho", "ThinkingParam"]
 
-ReasoningEcho: TypeAlias = Literal["none", "reasoning_content", "reasoning_details"]
+ReasoningEcho: TypeAlias = Literal["none", "reasoning_content", "reasoning_details", "reasoning"]
 """How a provider wants its own reasoning back on later turns.
 
 * ``none``: reasoning is not sent back (OpenAI, Groq, vLLM ...).
 * ``reasoning_content``: DeepSeek: every assistant message with tool calls carries ``reasoning_content``
   (the reasoning of that turn, or ``""``); DeepSeek's thinking mode rejects tool-call turns without it.
 * ``reasoning_details``: OpenRouter: the ``reasoning_details`` list it returned, verbatim.
+* ``reasoning``: Ollama's ``/v1``: the assistant message's reasoning text in ``reasoning``, when it had any.
 """
 
 CacheMarks: TypeAlias = Literal["none", "openai", "anthropic"]

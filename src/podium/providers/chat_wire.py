@@ -199,6 +199,8 @@ def _assistant(message: Message, parts: Sequence[Part], dialect: ChatDialect) ->
         out["reasoning_content"] = "".join(reasoning)
     elif dialect.reasoning_echo == "reasoning_details" and details:
         out["reasoning_details"] = details
+    elif dialect.reasoning_echo == "reasoning" and any(reasoning):
+        out["reasoning"] = "".join(reasoning)
     return out
 
 
