@@ -9,7 +9,7 @@ from chat_helpers import MISSING, assert_same_request, cassette, fake_server, re
 
 import podium
 from podium.exceptions import RateLimitError, UserError
-from podium.messages import CachePoint, Message, Text, Thinking, ToolCall, ToolResult
+from podium.messages import CachePoint, File, Image, Message, Text, Thinking, ToolCall, ToolResult
 from podium.providers.compatible import PRESETS, CompatibleChatModel
 from podium.providers.retry import RetryPolicy
 from podium.settings import ModelSettings
@@ -108,6 +108,39 @@ def test_deepseek_reasoning_sent_back_across_tool_call_turns() -> None:
     assert sent[5]["reasoning_content"] == ""
     assert "Congratulations, Anne" in third.text
     assert third.finish_reason == "stop"
+
+
+@pytest.mark.parametrize(
+    ("part", "kind"),
+    [
+        (Image(data=b"\x89PNG", media_type="image/png"), "images"),
+        (File(data=b"%PDF-1.4", media_type="application/pdf", filename="a.pdf"), "files"),
+    ],
+)
+def test_deepseek_takes_no_media_and_says_so_before_sending(part: Image | File, kind: str) -> None:
+    """DeepSeek's API reads text only: images and binary files fail here, in a user message or a tool result."""
+    in_result = [
+        Message.user("go"),
+        Message("assistant", [ToolCall("call_1", "look", {})], provider="openai"),
+        Message("tool", [ToolResult("call_1", "look", [Text("see"), part])]),
+    ]
+    for history in ([Message.user("what is this?", part)], in_result):
+        with fake_server(path="/chat/completions") as server:
+            m = preset("deepseek", server, "deepseek-chat", retry=RetryPolicy(max_retries=0))
+            with pytest.raises(UserError, match=rf"deepseek takes no {kind} \(its API reads text only\): remove"):
+                m.request(history)
+            assert server.received == []
+
+
+def test_deepseek_inlines_text_files() -> None:
+    body = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}]}
+    with fake_server((200, "application/json", json.dumps(body).encode()), path="/chat/completions") as server:
+        note = File(data=b"hello", media_type="text/plain", filename="note.txt")
+        preset("deepseek", server, "deepseek-chat").request([Message.user("read", note)])
+    assert server.received[0].json["messages"][0]["content"][1] == {
+        "type": "text",
+        "text": "<file name='note.txt'>\nhello\n</file>",
+    }
 
 
 # --------------------------------------------------------------------------- OpenRouter

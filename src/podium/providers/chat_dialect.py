@@ -75,3 +75,7 @@ class ChatDialect:
     """Whether the model takes ``temperature`` / ``top_p`` (OpenAI reasoning models do not)."""
     can_disable_thinking: bool = True
     """For ``reasoning_effort``: whether ``thinking=False`` maps to the lowest effort (``minimal``)."""
+    media: bool = True
+    """Whether the API takes images, audio and binary files. DeepSeek's takes text only: such a part (in a
+    user message or a tool result) raises :class:`~podium.exceptions.UserError` before anything is sent;
+    text files are still inlined as text."""

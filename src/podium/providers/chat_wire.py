@@ -13,6 +13,10 @@ Rules and fallbacks (Chat Completions has no place for some universal parts):
   other files** go as ``file`` with ``file_data`` (a ``data:`` URL) and a file name, or ``file_id`` from
   ``File.provider_details["file_id"]``; a file given only by URL raises :class:`~podium.exceptions.UserError`
   (the API cannot fetch it). Text files (``text/*``, JSON) are inlined as text.
+* **No media**: a dialect with ``media=False`` (DeepSeek, whose API reads text only) raises
+  :class:`~podium.exceptions.UserError` for an image, audio or binary file, in a user message or a tool
+  result, before anything is sent; remove those parts (or describe them in text) when switching a
+  conversation to it. Text files are still inlined.
 * **Tool results** become one ``tool`` message per call, their text joined by newlines; an error result is
   prefixed with ``Error:`` (the wire has no error flag). Tool messages take text only, so images and files
   in a result are replaced by ``See file <id>.`` and sent in a ``user`` message right after the tool
@@ -81,6 +85,24 @@ def _image(part: Image) -> JsonDict:
     return {"type": "image_url", "image_url": image_url}
 
 
+def _no_media(part: Image | File, dialect: ChatDialect) -> UserError:
+    kind = "images" if isinstance(part, Image) or (part.media_type or "").startswith("image/") else "files"
+    return UserError(
+        f"{dialect.provider} takes no {kind} (its API reads text only): remove the "
+        f"{'Image' if kind == 'images' else 'File'} parts from the conversation, or describe them in a Text part, "
+        f"before sending it to {dialect.provider}; or use a model that takes {kind}"
+    )
+
+
+def _media(part: Image | File, dialect: ChatDialect) -> JsonDict:
+    """An image or file content part; text files are inlined as text even where the API takes no media."""
+    if isinstance(part, File) and (part.media_type or "").lower().startswith(_TEXT_TYPES) and part.data is not None:
+        return _file(part, dialect.provider)
+    if not dialect.media:
+        raise _no_media(part, dialect)
+    return _image(part) if isinstance(part, Image) else _file(part, dialect.provider)
+
+
 def _file(part: File, provider: str) -> JsonDict:
     details = part.provider_details or {}
     media_type = (part.media_type or "").split(";")[0].strip().lower()
@@ -129,10 +151,8 @@ def _content(parts: Sequence[Part], dialect: ChatDialect, explicit: bool) -> str
     for part in parts:
         if isinstance(part, Text):
             content.append({"type": "text", "text": part.text})
-        elif isinstance(part, Image):
-            content.append(_image(part))
-        elif isinstance(part, File):
-            content.append(_file(part, dialect.provider))
+        elif isinstance(part, (Image, File)):
+            content.append(_media(part, dialect))
         elif isinstance(part, CachePoint):
             if content:
                 _cache_mark(content[-1], part, dialect, explicit)
@@ -238,7 +258,7 @@ def messages_to_wire(
             files: list[JsonDict] = []
             for item in media:
                 files.append({"type": "text", "text": f"This is file {file_id(item)}:"})
-                files.append(_image(item) if isinstance(item, Image) else _file(item, provider))
+                files.append(_media(item, dialect))
             out.append({"role": "user", "content": files})
         if rest and not all(isinstance(p, CachePoint) for p in rest):
             out.append({"role": "user", "content": _content(rest, dialect, explicit)})

@@ -13,6 +13,8 @@ Presets (provider name: default base URL, key variable; wire extras):
   ``: OPENROUTER PROCESSING`` comment lines in streams, upstream errors (429 with ``metadata.raw``).
 * ``deepseek``: https://api.deepseek.com, ``DEEPSEEK_API_KEY``; ``reasoning_content`` (sent back on tool-call
   turns, as DeepSeek's thinking mode requires), ``prompt_cache_hit_tokens`` / ``prompt_cache_miss_tokens``.
+  Its API reads text only: an image, audio or binary file in the conversation raises
+  :class:`~podium.exceptions.UserError` before sending (text files are inlined as text).
 * ``vllm``: http://localhost:8000/v1, ``VLLM_API_KEY``; ``reasoning_content`` / ``reasoning``, ``<think>``
   tags, ``chat_template_kwargs.enable_thinking``.
 * ``llamacpp`` (llama.cpp server): http://localhost:8080/v1, ``LLAMACPP_API_KEY``; as vLLM.
@@ -97,6 +99,7 @@ PRESETS: dict[str, Preset] = {
             reasoning_fields=("reasoning_content",),
             reasoning_echo="reasoning_content",
             thinking_param="deepseek",
+            media=False,
         ),
         "https://api.deepseek.com",
         "DEEPSEEK_API_KEY",
