@@ -46,7 +46,7 @@ from typing import Any
 from podium.exceptions import UserError
 from podium.messages import CachePoint, File, Image, Message, Part, ProviderPart, Text, Thinking, ToolCall, ToolResult
 from podium.providers.chat_dialect import ChatDialect
-from podium.providers.conversion import map_tool_call_id, prepare_parts, same_provider
+from podium.providers.conversion import error_text, map_tool_call_id, prepare_parts, same_provider
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 
 __all__ = ["build_body", "effort_of", "file_id", "messages_to_wire", "strict_schema", "tool_to_wire"]
@@ -176,9 +176,7 @@ def _tool_result(part: ToolResult, media: list[Image | File]) -> str:
             media.append(item)
             pieces.append(f"See file {file_id(item)}.")
     text = "\n".join(pieces)
-    if part.is_error and not text.startswith("Error"):
-        text = f"Error: {text}"
-    return text
+    return error_text(text) if part.is_error else text
 
 
 def _assistant(message: Message, parts: Sequence[Part], dialect: ChatDialect) -> JsonDict:

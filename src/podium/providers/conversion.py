@@ -11,6 +11,9 @@ mid-conversation behaves the same everywhere:
 * **provider_details** of a part or message are used only by the provider that wrote them.
 * **Tool-call ids** are kept when the target accepts them, else mapped deterministically
   (:func:`map_tool_call_id`) so a call and its result always get the same new id and ids stay unique.
+* **Failed tool results** (``ToolResult.is_error``) use the target's error flag where it has one
+  (Anthropic ``is_error``, Bedrock ``status: "error"``, Gemini's ``error`` key); on the others the text
+  starts with ``Error:`` (:func:`error_text`), so the model still sees that the call failed.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from typing import Literal
 
 from podium.messages import Message, Part, ProviderPart, Text, Thinking
 
-__all__ = ["map_tool_call_id", "prepare_parts", "same_provider"]
+__all__ = ["error_text", "map_tool_call_id", "prepare_parts", "same_provider"]
 
 
 def same_provider(message: Message, provider: str, family: Sequence[str] = ()) -> bool:
@@ -74,3 +77,8 @@ def map_tool_call_id(
             chars.append(alphabet[rem])
         return "".join(chars)
     return digest[:length]
+
+
+def error_text(text: str) -> str:
+    """The text of a failed tool result for an API with no error flag: ``Error: `` in front (once)."""
+    return text if text.startswith("Error") else f"Error: {text}"
