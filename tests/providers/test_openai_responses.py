@@ -341,9 +341,16 @@ def test_parallel_tool_calls_with_an_error_result() -> None:
         ]
         history += [first.to_message(), Message("tool", results)]
         second = m.request(history, tools=[tool], settings=settings)
-        assert_request(
-            server, 1, {**EMPTY_INSTRUCTIONS, **NO_STREAM_FLAG, **item_ids(1, 2)}, adjust=drop_empty_assistant
+        # pydantic-ai sends a retry prompt as plain output; Podium marks a failed result with "Error:",
+        # since function_call_output has no error flag.
+        error_prefix = {"input[3].output": "Podium prefixes a failed result with 'Error: '"}
+        sent = assert_request(
+            server,
+            1,
+            {**EMPTY_INSTRUCTIONS, **NO_STREAM_FLAG, **item_ids(1, 2), **error_prefix},
+            adjust=drop_empty_assistant,
         )
+        assert sent["input"][3]["output"] == "Error: " + results[0].text
     assert [c.args for c in first.tool_calls] == [{"loc_name": "Londos"}, {"loc_name": "London"}]
     assert first.usage.input_tokens == 0
     assert first.finish_reason == "tool_calls"

@@ -84,6 +84,25 @@ def test_system_messages_media_and_tool_results() -> None:
     assert items[3] == {"role": "system", "content": "Now answer."}
 
 
+def test_failed_tool_results_say_error_in_their_output() -> None:
+    """function_call_output has no error flag: the output starts with "Error:" (text or media list)."""
+    image = Image(url="https://e.com/c.png")
+    calls = [ToolCall(f"call_{n}", "lookup", {"q": "x"}) for n in range(4)]
+    results = [
+        ToolResult("call_0", "lookup", [Text("no such page")], is_error=True),
+        ToolResult("call_1", "lookup", [Text("Error: already marked")], is_error=True),
+        ToolResult("call_2", "lookup", [Text("chart broke:"), image], is_error=True),
+        ToolResult("call_3", "lookup", [image], is_error=True),
+    ]
+    history = [Message.user("go"), Message("assistant", calls, provider="openai-responses"), Message("tool", results)]
+    outputs = [i["output"] for i in body_of(history, tools=[TOOL])["input"] if i.get("type") == "function_call_output"]
+    assert outputs[0] == "Error: no such page"
+    assert outputs[1] == "Error: already marked"
+    assert outputs[2][0] == {"type": "input_text", "text": "Error: chart broke:"}
+    assert outputs[3][0] == {"type": "input_text", "text": "Error:"}
+    assert outputs[3][1]["type"] == "input_image"
+
+
 def test_cache_points_only_on_models_with_explicit_breakpoints() -> None:
     message = Message.user(Text("long prefix"), CachePoint(ttl="12h"), Text("question"))
     new = body_of([message], "gpt-5.6")["input"][0]["content"]

@@ -44,6 +44,8 @@ Rules worth knowing:
   settings ...) are not kept. Each item's fields land on its parts (see the table).
 * Tool-call ids that do not match ``^[a-zA-Z0-9_-]{1,64}$`` are mapped with
   :func:`~podium.providers.conversion.map_tool_call_id`, the same way for a call and its result.
+* ``function_call_output`` has no error flag: a failed :class:`ToolResult` (``is_error``) has its output
+  start with ``Error:`` (:func:`~podium.providers.conversion.error_text`).
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ from podium.messages import (
     ToolCall,
     ToolResult,
 )
-from podium.providers.conversion import map_tool_call_id, prepare_parts, same_provider
+from podium.providers.conversion import error_text, map_tool_call_id, prepare_parts, same_provider
 from podium.providers.errors import http_error
 from podium.providers.jsonbody import deep_merge
 from podium.providers.pricing import cost_of
@@ -216,8 +218,16 @@ def _function_output(part: ToolResult, call_id: str) -> dict[str, Any]:
     output: str | list[dict[str, Any]]
     if all(isinstance(item, Text) for item in content):
         output = "".join(item.text for item in content if isinstance(item, Text))
+        if part.is_error:
+            output = error_text(output)
     else:
         output = [_input_part(item) for item in content]
+        if part.is_error:  # the item has no error flag: say it in the text
+            first = output[0] if output[0]["type"] == "input_text" else None
+            if first is not None:
+                first["text"] = error_text(first["text"])
+            else:
+                output.insert(0, {"type": "input_text", "text": "Error:"})
     return {"type": "function_call_output", "call_id": call_id, "output": output}
 
 
