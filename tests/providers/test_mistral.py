@@ -689,3 +689,17 @@ def test_async_calls_from_two_event_loops() -> None:
         first = asyncio.run(model.arequest([Message.user("x")]))
         second = asyncio.run(model.arequest([Message.user("x")]))  # a new loop gets its own async client
     assert first == second
+
+
+def test_failed_tool_results_start_with_error() -> None:
+    """Mistral's tool messages have no error flag: a result with is_error says so in its text."""
+    history = [
+        Message.user("go"),
+        Message("assistant", [ToolCall("aaaaaaaaa", "f", {}), ToolCall("bbbbbbbbb", "f", {})], provider="mistral"),
+        Message(
+            "tool",
+            [ToolResult("aaaaaaaaa", "f", [Text("boom")], is_error=True), ToolResult("bbbbbbbbb", "f", [Text("ok")])],
+        ),
+    ]
+    body = build_body("mistral-large-latest", history, None, ModelSettings(), None, stream=False)
+    assert [m["content"] for m in body["messages"] if m["role"] == "tool"] == ["Error: boom", "ok"]

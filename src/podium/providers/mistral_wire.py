@@ -10,6 +10,8 @@ Mapping rules (documented fallbacks):
   as text with ``foreign_thinking="text"``).
 * **Tool-call ids** must be 9 alphanumeric characters; other ids (from another provider) are mapped
   with :func:`map_tool_call_id`, so a call and its result get the same id.
+* **Failed tool results**: Mistral's tool messages have no error flag; the text of a result with
+  ``is_error`` starts with ``Error:`` (:func:`~podium.providers.conversion.error_text`).
 * **Tool results with images or files**: Mistral's tool messages take text only. The text goes in
   the ``tool`` message with ``See file <id>.``; the files follow in a user message
   (``This is file <id>:`` + the file), preceded by an assistant ``OK`` message because the API does
@@ -48,7 +50,7 @@ from podium.messages import (
     ToolCall,
     ToolResult,
 )
-from podium.providers.conversion import map_tool_call_id, prepare_parts
+from podium.providers.conversion import error_text, map_tool_call_id, prepare_parts
 from podium.providers.errors import http_error
 from podium.providers.pricing import cost_of
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
@@ -182,7 +184,14 @@ def _tool_messages(parts: Sequence[Part]) -> list[JsonDict]:
             texts.append(f"See file {ident}.")
             files.append({"type": "text", "text": f"This is file {ident}:"})
             files.append(_media_chunk(item))
-        out.append({"role": "tool", "tool_call_id": tool_call_id(part.call_id), "content": "\n".join(texts)})
+        text = "\n".join(texts)
+        out.append(
+            {
+                "role": "tool",
+                "tool_call_id": tool_call_id(part.call_id),
+                "content": error_text(text) if part.is_error else text,
+            }
+        )
     if files:
         out.append({"role": "assistant", "content": [{"type": "text", "text": "OK"}]})
         out.append({"role": "user", "content": files})
