@@ -616,3 +616,16 @@ def test_async_calls_from_two_event_loops() -> None:
         first = asyncio.run(model.arequest([Message.user("x")]))
         second = asyncio.run(model.arequest([Message.user("x")]))
     assert first == second
+
+
+def test_failed_tool_results_start_with_error() -> None:
+    """The native API's tool messages have no error flag: a result with is_error says so in its text."""
+    from podium.providers.ollama_wire import build_chat_body
+
+    history = [
+        Message.user("go"),
+        Message("assistant", [ToolCall("a", "f", {}), ToolCall("b", "f", {})], provider="ollama"),
+        Message("tool", [ToolResult("a", "f", [Text("boom")], is_error=True), ToolResult("b", "f", [Text("ok")])]),
+    ]
+    body = build_chat_body("llama3", history, None, ModelSettings(), None, stream=False)
+    assert [m["content"] for m in body["messages"] if m["role"] == "tool"] == ["Error: boom", "ok"]

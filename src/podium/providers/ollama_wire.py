@@ -12,7 +12,8 @@ Used by :mod:`podium.providers.ollama`. Mapping rules:
 * **Tool calls**: the native API's ``tool_calls`` carry arguments as a JSON object and, in older
   servers, no id. A missing id is derived deterministically from the call (``ollama_`` + a hash of
   the response time, position, name and arguments), so ids stay unique across a conversation.
-  Tool results are ``role: "tool"`` messages with ``tool_name``. Ollama has no ``tool_choice``:
+  Tool results are ``role: "tool"`` messages with ``tool_name``; a failed one (``is_error``) starts with
+  ``Error:`` (the API has no error flag). Ollama has no ``tool_choice``:
   ``none`` leaves the tools out, ``auto`` is the default, ``required`` offers the tools without
   forcing one (logged), and naming a tool offers only that tool. ``parallel_tool_calls`` has no
   equivalent and is ignored.
@@ -55,7 +56,7 @@ from podium.messages import (
     ToolCall,
     ToolResult,
 )
-from podium.providers.conversion import prepare_parts
+from podium.providers.conversion import error_text, prepare_parts
 from podium.providers.errors import http_error
 from podium.providers.pricing import cost_of
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
@@ -127,6 +128,8 @@ def _messages(messages: Sequence[Message], settings: ModelSettings) -> list[Json
                     raise UserError(f"a tool message holds tool results only, got a {part.type} part")
                 result: JsonDict = {"role": "tool", "tool_name": part.name}
                 _content(part.content, result)
+                if part.is_error:  # no error flag on the wire
+                    result["content"] = error_text(result["content"])
                 wire.append(result)
             continue
         out: JsonDict = {"role": message.role}
