@@ -393,3 +393,16 @@ def test_cohere_api_key_environment_variable(monkeypatch: pytest.MonkeyPatch) ->
     with ReplayServer(cassette("cohere", SIMPLE_CASSETTE)) as server:
         CohereModel("command-r7b-12-2024", base_url=server.url).request([Message.user("hello")])
         assert server.received[0].headers["authorization"] == "Bearer from-env"
+
+
+def test_failed_tool_results_start_with_error() -> None:
+    """Cohere's tool messages have no error flag: a result with is_error says so in its text."""
+    from podium.providers.cohere_wire import build_body
+
+    history = [
+        Message.user("go"),
+        Message("assistant", [ToolCall("f_1", "f", {}), ToolCall("f_2", "f", {})], provider="cohere"),
+        Message("tool", [ToolResult("f_1", "f", [Text("boom")], is_error=True), ToolResult("f_2", "f", [Text("ok")])]),
+    ]
+    body = build_body("command-a-03-2025", history, None, ModelSettings(), None, stream=False)
+    assert [m["content"] for m in body["messages"] if m["role"] == "tool"] == ["Error: boom", "ok"]

@@ -9,7 +9,8 @@ Used by :mod:`podium.providers.cohere`. Mapping rules:
   ``provider="cohere"`` and are sent back as ``thinking`` content. ``ModelSettings.thinking`` maps to
   ``thinking={"type": "enabled" | "disabled", "token_budget": N}``.
 * **Tool calls** keep Cohere's ids (any string is accepted back). Tool results are ``role: "tool"``
-  messages with ``tool_call_id``; their content is text (images in tool results are refused).
+  messages with ``tool_call_id``; their content is text (images in tool results are refused), starting with
+  ``Error:`` for a failed result (``is_error``; the API has no error flag).
 * **tool_choice**: ``required`` -> ``REQUIRED``, ``none`` -> ``NONE``; naming a tool sends only that
   tool with ``REQUIRED`` (Cohere cannot name one). ``parallel_tool_calls`` has no equivalent.
 * **Structured output**: ``response_format={"type": "json_object", "json_schema": ...}``.
@@ -43,7 +44,7 @@ from podium.messages import (
     ToolCall,
     ToolResult,
 )
-from podium.providers.conversion import prepare_parts
+from podium.providers.conversion import error_text, prepare_parts
 from podium.providers.errors import http_error
 from podium.providers.pricing import cost_of
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
@@ -130,7 +131,8 @@ def _tool_result(part: ToolResult) -> JsonDict:
             texts.append(_text_of_file(item))
         else:
             raise UserError("Cohere tool results take text only; describe the image in text or return it as a file")
-    return {"role": "tool", "tool_call_id": part.call_id, "content": "".join(texts)}
+    text = "".join(texts)
+    return {"role": "tool", "tool_call_id": part.call_id, "content": error_text(text) if part.is_error else text}
 
 
 def _messages(messages: Sequence[Message], settings: ModelSettings) -> list[JsonDict]:
