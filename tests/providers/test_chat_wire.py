@@ -269,6 +269,18 @@ def test_history_from_another_provider() -> None:
     assert as_text[2]["content"] == "<thinking>\nsecret plan\n</thinking>Checking."
 
 
+def test_a_foreign_turn_with_only_thinking_is_left_out() -> None:
+    """After its thinking is dropped nothing is left of another provider's turn; no empty message is sent."""
+    thinking_only = Message("assistant", [Thinking("hmm", signature="s", provider="anthropic")], provider="anthropic")
+    history = [Message.user("hi"), thinking_only, Message.user("again?")]
+    for dialect in (ChatDialect("openai"), PRESETS["deepseek"].dialect, PRESETS["openrouter"].dialect):
+        assert [m["role"] for m in messages_to_wire(history, dialect)] == ["user", "user"]
+    as_text = messages_to_wire(history, ChatDialect("openai"), ModelSettings(foreign_thinking="text"))
+    assert as_text[1] == {"role": "assistant", "content": "<thinking>\nhmm\n</thinking>"}
+    own_empty = Message("assistant", [Text("")], provider="openai")
+    assert messages_to_wire([own_empty], ChatDialect("openai")) == [{"role": "assistant", "content": ""}]
+
+
 def test_settings_map_to_the_wire() -> None:
     from podium.settings import OutputSchema, ToolDefinition
 

@@ -25,6 +25,7 @@ Rules and fallbacks (Chat Completions has no place for some universal parts):
 * **Thinking** is sent back only as the dialect says (DeepSeek ``reasoning_content``, OpenRouter
   ``reasoning_details``); other providers do not take reasoning in the input, so it is dropped. Thinking from
   another provider follows :func:`podium.providers.conversion.prepare_parts`.
+* An assistant turn of another provider with nothing left to send (only its thinking, dropped) is left out.
 * **Tool-call ids** are sent as they are when they match ``[a-zA-Z0-9_-]{1,64}``, else mapped
   deterministically (:func:`~podium.providers.conversion.map_tool_call_id`), the same for a call and its result.
   The exact argument string the provider returned is sent back when it is known (kept in
@@ -237,8 +238,9 @@ def messages_to_wire(
         parts = prepare_parts(message, provider, foreign_thinking=foreign)
         role = message.role
         if role == "assistant":
-            out.append(_assistant(message, parts, dialect))
-            continue
+            if parts or not message.parts:
+                out.append(_assistant(message, parts, dialect))
+            continue  # a turn of another provider with nothing left to send (only its thinking)
         if role == "system":
             out.append({"role": dialect.system_role, "content": _content(parts, dialect, explicit)})
             continue
