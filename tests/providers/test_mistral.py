@@ -703,3 +703,17 @@ def test_failed_tool_results_start_with_error() -> None:
     ]
     body = build_body("mistral-large-latest", history, None, ModelSettings(), None, stream=False)
     assert [m["content"] for m in body["messages"] if m["role"] == "tool"] == ["Error: boom", "ok"]
+
+
+def test_an_assistant_message_with_nothing_to_send_is_left_out() -> None:
+    """Another provider's turn that held only thinking: Mistral rejects an empty assistant message."""
+    turn = Message("assistant", [Thinking("hmm", signature="s", provider="anthropic")], provider="anthropic")
+    body = build_body(
+        "mistral-large-latest",
+        [Message.user("hi"), turn, Message.user("and?")],
+        None,
+        ModelSettings(),
+        None,
+        stream=False,
+    )
+    assert [m["role"] for m in body["messages"]] == ["user", "user"]

@@ -10,6 +10,8 @@ Mapping rules (documented fallbacks):
   as text with ``foreign_thinking="text"``).
 * **Tool-call ids** must be 9 alphanumeric characters; other ids (from another provider) are mapped
   with :func:`map_tool_call_id`, so a call and its result get the same id.
+* An assistant message with nothing to send (no content, no tool calls: say another provider's turn
+  that held only its thinking) is left out; the API rejects it.
 * **Failed tool results**: Mistral's tool messages have no error flag; the text of a result with
   ``is_error`` starts with ``Error:`` (:func:`~podium.providers.conversion.error_text`).
 * **Tool results with images or files**: Mistral's tool messages take text only. The text goes in
@@ -207,7 +209,9 @@ def _messages(messages: Sequence[Message], settings: ModelSettings) -> list[Json
         elif message.role == "user":
             wire.append({"role": "user", "content": _user_content(parts)})
         elif message.role == "assistant":
-            wire.append(_assistant_message(parts))
+            assistant = _assistant_message(parts)
+            if assistant["content"] or assistant.get("tool_calls"):  # Mistral rejects an empty assistant message
+                wire.append(assistant)
         else:
             wire.extend(_tool_messages(parts))
     return wire
