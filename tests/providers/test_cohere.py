@@ -406,3 +406,14 @@ def test_failed_tool_results_start_with_error() -> None:
     ]
     body = build_body("command-a-03-2025", history, None, ModelSettings(), None, stream=False)
     assert [m["content"] for m in body["messages"] if m["role"] == "tool"] == ["Error: boom", "ok"]
+
+
+def test_an_assistant_message_with_nothing_to_send_is_left_out() -> None:
+    """Another provider's turn that held only thinking leaves no bare ``{"role": "assistant"}``."""
+    from podium.providers.cohere_wire import build_body
+
+    turn = Message("assistant", [Thinking("hmm", signature="s", provider="anthropic")], provider="anthropic")
+    body = build_body(
+        "command-a-03-2025", [Message.user("hi"), turn, Message.user("and?")], None, ModelSettings(), None, stream=False
+    )
+    assert [m["role"] for m in body["messages"]] == ["user", "user"]

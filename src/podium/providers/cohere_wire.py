@@ -11,6 +11,8 @@ Used by :mod:`podium.providers.cohere`. Mapping rules:
 * **Tool calls** keep Cohere's ids (any string is accepted back). Tool results are ``role: "tool"``
   messages with ``tool_call_id``; their content is text (images in tool results are refused), starting with
   ``Error:`` for a failed result (``is_error``; the API has no error flag).
+* An assistant message with nothing to send (say another provider's turn that held only its thinking)
+  is left out.
 * **tool_choice**: ``required`` -> ``REQUIRED``, ``none`` -> ``NONE``; naming a tool sends only that
   tool with ``REQUIRED`` (Cohere cannot name one). ``parallel_tool_calls`` has no equivalent.
 * **Structured output**: ``response_format={"type": "json_object", "json_schema": ...}``.
@@ -144,7 +146,9 @@ def _messages(messages: Sequence[Message], settings: ModelSettings) -> list[Json
         elif message.role == "user":
             wire.append({"role": "user", "content": _user_content(parts)})
         elif message.role == "assistant":
-            wire.append(_assistant(parts))
+            assistant = _assistant(parts)
+            if len(assistant) > 1:  # nothing but the role: another provider's turn that held only thinking
+                wire.append(assistant)
         else:
             for part in parts:
                 if isinstance(part, CachePoint):
