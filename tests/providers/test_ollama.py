@@ -629,3 +629,12 @@ def test_failed_tool_results_start_with_error() -> None:
     ]
     body = build_chat_body("llama3", history, None, ModelSettings(), None, stream=False)
     assert [m["content"] for m in body["messages"] if m["role"] == "tool"] == ["Error: boom", "ok"]
+
+
+def test_an_assistant_message_with_nothing_to_send_is_left_out() -> None:
+    from podium.providers.ollama_wire import build_chat_body
+
+    turn = Message("assistant", [Thinking("hmm", signature="s", provider="anthropic")], provider="anthropic")
+    own = Message("assistant", [Thinking("mine", provider="ollama")], provider="ollama")
+    body = build_chat_body("llama3", [Message.user("hi"), turn, own], None, ModelSettings(), None, stream=False)
+    assert body["messages"][1:] == [{"role": "assistant", "content": "", "thinking": "mine"}]

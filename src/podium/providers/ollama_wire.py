@@ -6,6 +6,8 @@ Used by :mod:`podium.providers.ollama`. Mapping rules:
   message's ``images`` list as base64 (Ollama takes no image URLs: pass bytes). Text files
   (``text/*``, JSON) are inlined as text; other files (PDF ...) are refused with a clear error,
   since the native API has no document input.
+* An assistant message with nothing to send (another provider's turn that held only its thinking) is
+  left out rather than sent as an empty turn.
 * **Thinking**: the message's ``thinking`` field becomes a :class:`Thinking` part
   (``provider="ollama"``) and is sent back in ``thinking`` on later turns. ``ModelSettings.thinking``
   maps to ``think`` (``True``/``False``, or an effort level for models that take one).
@@ -141,6 +143,8 @@ def _messages(messages: Sequence[Message], settings: ModelSettings) -> list[Json
             calls = [p for p in parts if isinstance(p, ToolCall)]
             if calls:
                 out["tool_calls"] = [{"function": {"name": c.name, "arguments": c.args}} for c in calls]
+            if not (out["content"] or out.get("images") or len(out) > 2):
+                continue  # nothing to send (another provider's turn that held only thinking)
         wire.append(out)
     return wire
 
