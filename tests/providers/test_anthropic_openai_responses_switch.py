@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from _replay import CASSETTES, sdk_valid
 from anthropic.types.message_create_params import MessageCreateParamsNonStreaming
-from openai.types.responses.response_create_params import ResponseCreateParamsNonStreaming
 from pydantic import ValidationError
+from sdk_schemas import validate_anthropic, validate_openai_responses
 
 from podium.messages import Image, Message, ModelResponse, Text, ToolResult
 from podium.providers import anthropic_wire, openai_responses_wire
@@ -90,7 +90,7 @@ def openai_history() -> list[Message]:
 def test_anthropic_conversation_continued_on_openai_responses() -> None:
     history = anthropic_history()
     body = openai_responses_wire.build_request(history, model_name="gpt-5", tools=[ENTITY])
-    sdk_valid(ResponseCreateParamsNonStreaming, body)
+    validate_openai_responses(body)  # strict: unknown keys fail too
     items = body["input"]
     assert body["instructions"] == "You are helpful."
     assert not any(item.get("type") == "reasoning" for item in items), "Anthropic thinking is not sent to OpenAI"
@@ -112,7 +112,7 @@ def test_anthropic_conversation_continued_on_openai_responses() -> None:
 def test_openai_responses_conversation_continued_on_anthropic() -> None:
     history = openai_history()
     body, _ = anthropic_wire.build_request(history, model_name="claude-sonnet-4-5", tools=[LOCATION])
-    sdk_valid(MessageCreateParamsNonStreaming, body)
+    validate_anthropic(body)  # strict: unknown keys fail too
     messages = body["messages"]
     assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant", "user"]
     blocks = [b for m in messages for b in m["content"]]

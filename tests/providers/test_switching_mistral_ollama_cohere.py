@@ -1,7 +1,9 @@
 """Switching provider mid-conversation into and between Mistral, Ollama (native and /v1) and Cohere.
 
-Each request body is validated against the vendor SDK's own request schema, so "valid for that API"
-is checked by the vendor's code, not by ours.
+Each request body is validated against the vendor SDK's own request schema (:mod:`sdk_schemas`, strict:
+unknown keys fail), so "valid for that API" is checked by the vendor's code, not by ours. The full
+provider x provider matrix is in test_switching_matrix.py; this module adds Ollama's ``/v1`` endpoint and
+responses parsed from recorded cassettes.
 """
 
 from __future__ import annotations
@@ -10,11 +12,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import pydantic
 import pytest
-from cohere.types import ChatMessageV2, ToolV2
-from mistralai.client.models import ChatCompletionRequest
-from ollama._types import ChatRequest
+from sdk_schemas import validate_chat_completions, validate_cohere, validate_mistral, validate_ollama
 
 try:  # works whether or not tests/providers is a package
     from .replay_util import cassette
@@ -40,34 +39,15 @@ TOOLS = [
 ]
 
 
-def _validate_mistral(body: dict[str, Any]) -> None:
-    ChatCompletionRequest.model_validate(body)
-
-
-def _validate_ollama(body: dict[str, Any]) -> None:
-    ChatRequest.model_validate(body)
-
-
-def _validate_openai_compatible(body: dict[str, Any]) -> None:
-    for message in body["messages"]:
-        assert message["role"] in ("system", "user", "assistant", "tool")
-        if message["role"] == "tool":
-            assert isinstance(message["tool_call_id"], str)
-    for message in body["messages"]:
-        for call in message.get("tool_calls", ()):
-            json.loads(call["function"]["arguments"])
-
-
-def _validate_cohere(body: dict[str, Any]) -> None:
-    pydantic.TypeAdapter(list[ChatMessageV2]).validate_python(body["messages"])
-    pydantic.TypeAdapter(list[ToolV2]).validate_python(body.get("tools", []))
+def _validate_ollama_v1(body: dict[str, Any]) -> None:
+    validate_chat_completions(body, message_extras=("reasoning",))  # Ollama's /v1 takes reasoning back
 
 
 TARGETS: dict[str, tuple[Callable[[], Any], Callable[[dict[str, Any]], None]]] = {
-    "mistral": (lambda: MistralModel("mistral-large-latest", api_key="k"), _validate_mistral),
-    "ollama": (lambda: OllamaModel("qwen3"), _validate_ollama),
-    "ollama-v1": (lambda: OllamaOpenAIModel("qwen3"), _validate_openai_compatible),
-    "cohere": (lambda: CohereModel("command-a-03-2025", api_key="k"), _validate_cohere),
+    "mistral": (lambda: MistralModel("mistral-large-latest", api_key="k"), validate_mistral),
+    "ollama": (lambda: OllamaModel("qwen3"), validate_ollama),
+    "ollama-v1": (lambda: OllamaOpenAIModel("qwen3"), _validate_ollama_v1),
+    "cohere": (lambda: CohereModel("command-a-03-2025", api_key="k"), validate_cohere),
 }
 
 
