@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import sdk_schemas
+from google.oauth2.credentials import Credentials
 from switching_views import ANTHROPIC_VIEW, BEDROCK_VIEW, GOOGLE_VIEW, OLLAMA_VIEW, RESPONSES_VIEW, BodyView, chat_view
 
 import podium
@@ -132,6 +133,12 @@ class Kit:
     private: tuple[str, ...] = ()
     """Strings of the source turn's ``provider_details`` (item ids, signatures on calls) that may go
     back to this provider only."""
+    family: tuple[str, ...] = ()
+    """Providers that speak the same wire and take each other's reasoning (Gemini API and Vertex)."""
+
+    def same_as(self, other: str) -> bool:
+        """Whether a turn of ``other`` counts as this provider's own."""
+        return other == self.name or other in self.family
 
     def model(self, url: str, model_name: str) -> Model:
         """Its Podium model on the server at ``url``."""
@@ -236,6 +243,32 @@ def _bedrock_valid(body: JsonDict, model: str) -> None:
     sdk_schemas.validate_bedrock(body, model_id=model)
 
 
+def _gemini_kit(name: str, path: str, options: Mapping[str, Any]) -> Kit:
+    """Gemini on the Gemini API (``google``) or on Vertex AI (``google-vertex``): the same JSON."""
+    return Kit(
+        name,
+        "gemini-2.5-pro",
+        "gemini-2.5-pro",
+        path,
+        _gemini(
+            [
+                {"text": thought(name), "thought": True, "thoughtSignature": secret(name)},
+                {"text": "Checking both."},
+                {"functionCall": {"name": "get_weather", "args": ARGS}, "thoughtSignature": secret(f"{name}-call")},
+                {"functionCall": {"name": "get_time", "args": ARGS}},
+            ],
+            "aF3zaKqVBdqJ1dkP7b2j0Qg",
+        ),
+        _gemini([{"text": f"OK from {name}"}], "bG4AbLrWCerK2elQ8c3k1Rh"),
+        lambda body, _: sdk_schemas.validate_google(body),
+        GOOGLE_VIEW,
+        None,
+        options=options,
+        private=(secret(f"{name}-call"),),
+        family=("google", "google-vertex"),
+    )
+
+
 CLAUDE_ON_BEDROCK = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 
 KITS: dict[str, Kit] = {
@@ -332,26 +365,16 @@ KITS: dict[str, Kit] = {
         id_pattern=r"[a-zA-Z0-9_-]+",
         options={"api_key": "test-key"},
     ),
-    "google": Kit(
-        "google",
-        "gemini-2.5-pro",
-        "gemini-2.5-pro",
-        "/v1beta/models/{model}:generateContent",
-        _gemini(
-            [
-                {"text": thought("google"), "thought": True, "thoughtSignature": secret("google")},
-                {"text": "Checking both."},
-                {"functionCall": {"name": "get_weather", "args": ARGS}, "thoughtSignature": secret("google-call")},
-                {"functionCall": {"name": "get_time", "args": ARGS}},
-            ],
-            "aF3zaKqVBdqJ1dkP7b2j0Qg",
-        ),
-        _gemini([{"text": "OK from google"}], "bG4AbLrWCerK2elQ8c3k1Rh"),
-        lambda body, _: sdk_schemas.validate_google(body),
-        GOOGLE_VIEW,
-        None,
-        options={"api_key": "test-key"},
-        private=(secret("google-call"),),
+    "google": _gemini_kit("google", "/v1beta/models/{model}:generateContent", {"api_key": "test-key"}),
+    "google-vertex": _gemini_kit(
+        "google-vertex",
+        "/v1beta1/projects/podium-test/locations/global/publishers/google/models/{model}:generateContent",
+        {
+            "project": "podium-test",
+            "location": "global",
+            "credentials": Credentials(token="test-token"),
+            "api_version": "v1beta1",
+        },
     ),
     "bedrock": Kit(
         "bedrock",

@@ -99,7 +99,7 @@ def _check_thinking(source: str, target: str, foreign_thinking: str, body: dict[
     if not turn.thinking:
         assert native == []
         assert "<thinking>" not in text
-    elif source == target:
+    elif kit.same_as(source):
         if "text" in kit.own_thinking:
             assert thought(source) in native, "own reasoning goes back in the provider's reasoning slot"
         if "secret" in kit.own_thinking:
