@@ -75,7 +75,10 @@ class ChatDialect:
     """Whether the model takes ``temperature`` / ``top_p`` (OpenAI reasoning models do not)."""
     can_disable_thinking: bool = True
     """For ``reasoning_effort``: whether ``thinking=False`` maps to the lowest effort (``minimal``)."""
-    media: bool = True
-    """Whether the API takes images, audio and binary files. DeepSeek's takes text only: such a part (in a
-    user message or a tool result) raises :class:`~podium.exceptions.UserError` before anything is sent;
-    text files are still inlined as text."""
+    images: bool = True
+    """Whether the API takes images (DeepSeek's does not): an image then raises
+    :class:`~podium.exceptions.UserError` before anything is sent."""
+    files: bool = True
+    """Whether the API takes PDFs, audio and other binary files as content parts (DeepSeek's and Groq's do
+    not): such a file then raises :class:`~podium.exceptions.UserError` before anything is sent. Text files
+    are inlined as text either way."""

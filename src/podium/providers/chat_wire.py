@@ -13,10 +13,11 @@ Rules and fallbacks (Chat Completions has no place for some universal parts):
   other files** go as ``file`` with ``file_data`` (a ``data:`` URL) and a file name, or ``file_id`` from
   ``File.provider_details["file_id"]``; a file given only by URL raises :class:`~podium.exceptions.UserError`
   (the API cannot fetch it). Text files (``text/*``, JSON) are inlined as text.
-* **No media**: a dialect with ``media=False`` (DeepSeek, whose API reads text only) raises
-  :class:`~podium.exceptions.UserError` for an image, audio or binary file, in a user message or a tool
-  result, before anything is sent; remove those parts (or describe them in text) when switching a
-  conversation to it. Text files are still inlined.
+* A :class:`File` with an ``image/*`` type goes as an image.
+* **Unsupported media**: a dialect with ``images=False`` (DeepSeek) or ``files=False`` (DeepSeek, Groq) raises
+  :class:`~podium.exceptions.UserError` for an image, or a PDF, audio or other binary file, in a user message
+  or a tool result, before anything is sent; remove those parts (or describe them in text) when switching a
+  conversation to it. Text files are inlined either way.
 * **Tool results** become one ``tool`` message per call, their text joined by newlines; an error result is
   prefixed with ``Error:`` (the wire has no error flag). Tool messages take text only, so images and files
   in a result are replaced by ``See file <id>.`` and sent in a ``user`` message right after the tool
@@ -86,22 +87,27 @@ def _image(part: Image) -> JsonDict:
     return {"type": "image_url", "image_url": image_url}
 
 
-def _no_media(part: Image | File, dialect: ChatDialect) -> UserError:
-    kind = "images" if isinstance(part, Image) or (part.media_type or "").startswith("image/") else "files"
+def _unsupported(dialect: ChatDialect, what: str, part: str, other: str) -> UserError:
     return UserError(
-        f"{dialect.provider} takes no {kind} (its API reads text only): remove the "
-        f"{'Image' if kind == 'images' else 'File'} parts from the conversation, or describe them in a Text part, "
-        f"before sending it to {dialect.provider}; or use a model that takes {kind}"
+        f"{dialect.provider} takes no {what}: remove the {part} parts from the conversation (or describe them "
+        f"in a Text part) before sending it to {dialect.provider}, or use a model that takes {other}"
     )
 
 
 def _media(part: Image | File, dialect: ChatDialect) -> JsonDict:
-    """An image or file content part; text files are inlined as text even where the API takes no media."""
-    if isinstance(part, File) and (part.media_type or "").lower().startswith(_TEXT_TYPES) and part.data is not None:
-        return _file(part, dialect.provider)
-    if not dialect.media:
-        raise _no_media(part, dialect)
-    return _image(part) if isinstance(part, Image) else _file(part, dialect.provider)
+    """The content part for an image or a file, as far as the dialect takes them."""
+    media_type = (part.media_type or "").split(";")[0].strip().lower()
+    if isinstance(part, File) and media_type.startswith("image/"):
+        part = Image(part.data, part.url, part.media_type, part.provider_details)
+    if isinstance(part, Image):
+        if not dialect.images:
+            raise _unsupported(dialect, "images", "Image", "images")
+        return _image(part)
+    if part.data is not None and media_type.startswith(_TEXT_TYPES):
+        return _file(part, dialect.provider)  # inlined as text
+    if not dialect.files:
+        raise _unsupported(dialect, f"{media_type or 'binary'} files", "File", "them")
+    return _file(part, dialect.provider)
 
 
 def _file(part: File, provider: str) -> JsonDict:

@@ -13,7 +13,7 @@ Presets (provider name: default base URL, key variable; wire extras):
   ``: OPENROUTER PROCESSING`` comment lines in streams, upstream errors (429 with ``metadata.raw``).
 * ``deepseek``: https://api.deepseek.com, ``DEEPSEEK_API_KEY``; ``reasoning_content`` (sent back on tool-call
   turns, as DeepSeek's thinking mode requires), ``prompt_cache_hit_tokens`` / ``prompt_cache_miss_tokens``.
-  Its API reads text only: an image, audio or binary file in the conversation raises
+  Its API reads text only: an image, a PDF, audio or another binary file in the conversation raises
   :class:`~podium.exceptions.UserError` before sending (text files are inlined as text).
 * ``vllm``: http://localhost:8000/v1, ``VLLM_API_KEY``; ``reasoning_content`` / ``reasoning``, ``<think>``
   tags, ``chat_template_kwargs.enable_thinking``.
@@ -99,7 +99,8 @@ PRESETS: dict[str, Preset] = {
             reasoning_fields=("reasoning_content",),
             reasoning_echo="reasoning_content",
             thinking_param="deepseek",
-            media=False,
+            images=False,
+            files=False,
         ),
         "https://api.deepseek.com",
         "DEEPSEEK_API_KEY",
