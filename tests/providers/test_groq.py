@@ -9,8 +9,8 @@ import json
 import pytest
 from chat_helpers import MISSING, assert_same_request, cassette, collect, fake_server, recorded_tools, replay
 
-from podium.exceptions import BadRequestError
-from podium.messages import Image, Message, Text, Thinking, ToolResult
+from podium.exceptions import BadRequestError, UserError
+from podium.messages import File, Image, Message, Text, Thinking, ToolResult
 from podium.providers.groq import GroqModel
 from podium.settings import ModelSettings, OutputSchema
 from podium.streaming import TextDelta
@@ -191,3 +191,12 @@ def test_tool_use_failed_is_a_bad_request_with_the_failed_generation() -> None:
     assert "tool_use_failed" in str(info.value)
     assert '<function=get_weather{"city": "Paris"}</function>' in str(info.value)
     assert info.value.body == body
+
+
+def test_pdfs_and_audio_are_refused_before_sending() -> None:
+    """Groq's content parts are text and images: a binary file is a clear error, not a 400 from the API."""
+    for part in (File(data=b"%PDF-1.4", media_type="application/pdf"), File(data=b"RIFF", media_type="audio/wav")):
+        with fake_server(path="/openai/v1/chat/completions") as server:
+            with pytest.raises(UserError, match=r"groq takes no (application/pdf|audio/wav) files: remove the File"):
+                model(server, "meta-llama/llama-4-scout-17b-16e-instruct").request([Message.user("read", part)])
+            assert server.received == []

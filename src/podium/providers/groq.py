@@ -15,6 +15,8 @@ Groq specifics:
   format.
 * Usage comes in ``usage`` (whole responses) or ``x_groq.usage`` (the last stream chunk); Groq's timings
   (``queue_time`` ...) land in ``provider_details["usage"]``.
+* Content parts are text and images (vision models); a PDF, audio or other binary file raises
+  :class:`~podium.exceptions.UserError` before sending (text files are inlined as text).
 * A 400 ``tool_use_failed`` (the model produced a malformed tool call) is a
   :class:`~podium.exceptions.BadRequestError` whose message includes Groq's ``failed_generation``.
 """
@@ -52,6 +54,7 @@ GROQ_DIALECT = ChatDialect(
     think_tags=True,
     thinking_param="groq",
     stream_usage=False,
+    files=False,
 )
 """Groq's wire dialect."""
 
