@@ -126,6 +126,10 @@ class Kit:
     """Whether its reasoning carries a signature or encrypted content."""
     images: bool = True
     """Whether it takes images in user messages (else a documented error)."""
+    result_images: bool = True
+    """Whether it takes images in tool results (else a documented error)."""
+    pdfs: bool = True
+    """Whether it takes PDFs (else a documented error)."""
     options: Mapping[str, Any] = field(default_factory=dict)
     """Extra options for ``podium.model`` (credentials, region)."""
     base_suffix: str = ""
@@ -447,6 +451,7 @@ KITS: dict[str, Kit] = {
         ("fc_7c1e2e4a-3b5d-4f6e-8a9b-0c1d2e3f4a5b", "fc_1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"),
         own_thinking=(),
         signed=False,
+        pdfs=False,
         options={"api_key": "gsk-test"},
     ),
     "ollama": Kit(
@@ -472,6 +477,7 @@ KITS: dict[str, Kit] = {
         id_pattern="",
         own_thinking=("text",),
         signed=False,
+        pdfs=False,
     ),
     "cohere": Kit(
         "cohere",
@@ -494,6 +500,8 @@ KITS: dict[str, Kit] = {
         id_pattern=".+",
         own_thinking=("text",),
         signed=False,
+        pdfs=False,
+        result_images=False,
         options={"api_key": "test-key"},
     ),
     "deepseek": Kit(
@@ -520,6 +528,8 @@ KITS: dict[str, Kit] = {
         own_thinking=("text",),
         signed=False,
         images=False,
+        pdfs=False,
+        result_images=False,
         options={"api_key": "sk-test"},
     ),
     "openrouter": Kit(

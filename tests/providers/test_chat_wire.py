@@ -281,11 +281,11 @@ def test_a_foreign_turn_with_only_thinking_is_left_out() -> None:
     assert messages_to_wire([own_empty], ChatDialect("openai")) == [{"role": "assistant", "content": ""}]
 
 
-
 def test_a_file_with_an_image_type_goes_as_an_image() -> None:
     photo = File(data=b"\x89PNG", media_type="image/png", filename="p.png")
     [message] = messages_to_wire([Message.user("look", photo)], ChatDialect("openai"))
     assert message["content"][1] == {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw=="}}
+
 
 def test_settings_map_to_the_wire() -> None:
     from podium.settings import OutputSchema, ToolDefinition

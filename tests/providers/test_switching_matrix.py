@@ -17,11 +17,17 @@ loopback capture server (:mod:`switching_kit`). For every pair, with ``foreign_t
    before anything is sent, and the rest of the conversation goes through without the image;
 5. the target's answer parses back to a universal ModelResponse.
 
+Around the pairs, per target: tool-call ids from several turns stay distinct and map the same way each
+time; a foreign turn that held only thinking leaves no empty assistant message; an image in a tool result
+and a PDF reach the target or fail with a clear error before anything is sent; and each SDK check rejects
+a misplaced field (so a pass means something).
+
 The rules are podium.providers.conversion's; docs/switching.md lists them with the result table.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from typing import Any
@@ -30,7 +36,7 @@ import pytest
 from switching_kit import KITS, PNG, TOOLS, capture, conversation, exchange, secret, source_turn, thought
 
 from podium.exceptions import UserError
-from podium.messages import Image, Message, ModelResponse, Text, ToolCall, ToolResult
+from podium.messages import File, Image, Message, ModelResponse, Text, ToolCall, ToolResult
 from podium.settings import ModelSettings
 
 pytestmark = pytest.mark.filterwarnings("ignore::podium.providers.pricing.UnknownPriceWarning")
@@ -233,3 +239,45 @@ def test_each_sdk_check_rejects_a_misplaced_field(target: str) -> None:
     items[0]["misplaced_field"] = "x"
     with pytest.raises((AssertionError, ValueError)):  # pydantic's ValidationError is a ValueError
         kit.validate(body, kit.target_model)
+
+
+# --------------------------------------------------------------------------- media the target may not take
+
+PDF = File(data=b"%PDF-1.4\n% a tiny document\n", media_type="application/pdf", filename="report.pdf")
+
+
+def _media_cases() -> list[tuple[str, str, bool]]:
+    cases = []
+    for name, kit in sorted(KITS.items()):
+        cases.append((name, "image in a tool result", kit.result_images))
+        cases.append((name, "pdf in a user message", kit.pdfs))
+    return cases
+
+
+@pytest.mark.parametrize(("target", "case", "taken"), _media_cases())
+def test_media_reach_the_target_or_fail_clearly(target: str, case: str, taken: bool) -> None:
+    """Where the target takes the part, its bytes are in the valid body; else a clear error, nothing sent."""
+    kit = KITS[target]
+    call = ToolCall("call_Wx2nq8Jc4TtP0bPqYb1UoZ3k", "get_time", {"city": "Paris"})
+    if case.startswith("image"):
+        data, kind = PNG, "image"
+        result = ToolResult(call.id, call.name, [Text("a photo of the clock:"), Image(PNG, media_type="image/png")])
+        history = [
+            Message.user("What time is it?"),
+            Message("assistant", [call], provider="openai"),
+            Message("tool", [result]),
+        ]
+    else:
+        data, kind = PDF.data or b"", "application/pdf"
+        history = [Message.user("Summarize this.", PDF)]
+    if not taken:
+        with capture(kit, kit.target_model, kit.target_reply) as server:
+            with pytest.raises(UserError, match=kind):
+                kit.model(server.url, kit.target_model).request(history, tools=TOOLS)
+            assert server.received == []
+        return
+    response, body = exchange(kit, kit.target_model, kit.target_reply, history)
+    kit.validate(body, kit.target_model)
+    sent = json.dumps(body)
+    assert base64.b64encode(data).decode() in sent or base64.urlsafe_b64encode(data).decode() in sent
+    assert response.text == f"OK from {target}"
