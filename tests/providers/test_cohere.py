@@ -417,3 +417,18 @@ def test_an_assistant_message_with_nothing_to_send_is_left_out() -> None:
         "command-a-03-2025", [Message.user("hi"), turn, Message.user("and?")], None, ModelSettings(), None, stream=False
     )
     assert [m["role"] for m in body["messages"]] == ["user", "user"]
+
+
+def test_cached_tokens_are_cache_reads() -> None:
+    """Cohere reports prompt-cache hits as ``usage.cached_tokens`` (no recording has them; shape from the API docs)."""
+    from podium.providers.cohere_wire import parse_usage
+
+    usage = parse_usage(
+        {
+            "billed_units": {"input_tokens": 40, "output_tokens": 9},
+            "tokens": {"input_tokens": 1200, "output_tokens": 9},
+            "cached_tokens": 1024,
+        }
+    )
+    assert (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens) == (1200, 9, 1024)
+    assert usage.details == {"billed_input_tokens": 40, "billed_output_tokens": 9}
