@@ -14,6 +14,12 @@ mid-conversation behaves the same everywhere:
 * **Failed tool results** (``ToolResult.is_error``) use the target's error flag where it has one
   (Anthropic ``is_error``, Bedrock ``status: "error"``, Gemini's ``error`` key); on the others the text
   starts with ``Error:`` (:func:`error_text`), so the model still sees that the call failed.
+* An assistant turn with **nothing left to send** (another provider's turn that held only thinking) is
+  left out rather than sent empty.
+* **Media** a target's API cannot take at all (DeepSeek: images and files; Groq, Ollama's native API,
+  Cohere: PDFs) raise :class:`~podium.exceptions.UserError` before anything is sent.
+
+docs/switching.md lists the rules per provider, with the provider x provider test results.
 """
 
 from __future__ import annotations
