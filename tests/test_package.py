@@ -43,6 +43,19 @@ def test_import_podium_is_light() -> None:
     assert heavy == [], f"import podium pulled in {heavy}"
 
 
+def test_defining_an_agent_and_tools_does_not_import_pydantic_yet() -> None:
+    code = (
+        "import sys, json\n"
+        "from podium import Agent, tool\n"
+        "@tool\n"
+        "def add(a: int, b: int) -> int:\n"
+        "    return a + b\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'openai', 'httpx'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == []
+
+
 def test_exports_are_complete_and_resolve() -> None:
     assert podium.__all__ == sorted(podium.__all__)
     assert set(podium.__all__) == {*podium._EXPORTS, "__version__"}

@@ -275,3 +275,19 @@ def test_resume_from_plain_history_reevaluates() -> None:
     result = Agent(model, tools=[shell]).run(None, message_history=history)
     assert result.output == "finished"
     assert result.messages[2].tool_results[0].text == "ran: ls"
+
+
+def test_resumed_run_keeps_usage_and_cost() -> None:
+    from podium.messages import ModelResponse, Text
+    from podium.usage import Usage
+
+    first = ModelResponse((ToolCall("k1", "shell", {"command": "make"}),), usage=Usage(10, 2, requests=1), cost=0.5)
+    second = ModelResponse((Text("built"),), usage=Usage(20, 3, requests=1), cost=0.25)
+    agent = Agent(ScriptedModel([first]), tools=[shell], policy=POLICY)
+    paused = agent.run("build")
+    assert paused.paused is not None
+    restored = PausedRun.from_json(paused.paused.to_json())
+    assert restored.cost == 0.5
+    done = Agent(ScriptedModel([second]), tools=[shell], policy=POLICY).run(resume=restored, approvals={"k1": True})
+    assert done.usage.requests == 2
+    assert done.cost == 0.75

@@ -274,6 +274,8 @@ class PausedRun:
     """Id of the run that paused."""
     steps: int = 0
     """Model requests made before the pause."""
+    cost: float | None = 0.0
+    """Cost of the run up to the pause (``None`` when a price was unknown)."""
 
     def to_json(self) -> str:
         """Versioned JSON of the whole state."""
@@ -286,6 +288,7 @@ class PausedRun:
             "usage": self.usage.to_dict(),
             "run_id": self.run_id,
             "steps": self.steps,
+            "cost": self.cost,
         }
         return json.dumps(doc, ensure_ascii=False)
 
@@ -318,6 +321,7 @@ class PausedRun:
             Usage.from_dict(doc.get("usage", {})),
             str(doc.get("run_id", "")),
             int(doc.get("steps", 0)),
+            _cost(doc.get("cost", 0.0)),
         )
 
     def request(self, call_id: str) -> ApprovalRequest:
@@ -326,6 +330,14 @@ class PausedRun:
             if request.call_id == call_id:
                 return request
         raise KeyError(f"no pending approval for call {call_id!r}; pending: {[p.call_id for p in self.pending]}")
+
+
+def _cost(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    raise SerializationError(f"cost: expected a number or null, got {value!r}")
 
 
 def pending_ids(requests: Iterable[ApprovalRequest]) -> list[str]:

@@ -212,6 +212,7 @@ class _Run(Generic[OutputT]):
             self.run_id = spec.resume.run_id or self.run_id
             self.usage = spec.resume.usage
             self.step = spec.resume.steps
+            self.cost = spec.resume.cost
 
     # -- helpers
 
@@ -540,6 +541,7 @@ class _Run(Generic[OutputT]):
                 usage=self.usage,
                 run_id=self.run_id,
                 steps=self.step,
+                cost=self.cost,
             )
             return paused
 

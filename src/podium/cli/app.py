@@ -25,13 +25,7 @@ def _register() -> None:
     import importlib
 
     for module_name, attr in _SUBCOMMANDS:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith("podium"):
-                continue  # subcommand not built yet
-            raise
-        cli.add_command(getattr(module, attr))
+        cli.add_command(getattr(importlib.import_module(module_name), attr))
 
 
 _SUBCOMMANDS: list[tuple[str, str]] = [

@@ -186,6 +186,10 @@ def open_session(
         conversation_id = store.create(model=choice.spec).id
     workspace = workspace.resolve()
     tools = tools or bool(include)
+    if tools and not include and choice.is_embedded_default:
+        notes.append(
+            "The embedded model gets confused by many tools: offer only what the task needs, e.g. --tool write_file."
+        )
     agent = _agent(resolved, tools, workspace, include)
     return Session(store, choice, resolved, agent, conversation_id, workspace, tools, notes, include)
 
