@@ -952,3 +952,22 @@ def test_conversation_from_bedrock_continues_on_gemini() -> None:
         ("tooluse_1", {"output": "A"}),
         ("tooluse_2", {"output": "B"}),
     ]
+
+
+def test_call_ids_without_a_response_id_do_not_repeat_across_turns() -> None:
+    """A response with no ``responseId`` (and calls without ids) still gets ids unique in the conversation."""
+    from podium.providers.google_wire import GeminiAccumulator
+
+    call = {"functionCall": {"name": "get_time", "args": {"city": "Paris"}}}
+    chunk = {"candidates": [{"content": {"role": "model", "parts": [call, call]}, "finishReason": "STOP"}]}
+    turns = []
+    for _ in range(2):
+        acc = GeminiAccumulator("google", "gemini-2.5-flash")
+        deltas = acc.feed(chunk)
+        response = acc.build()
+        ids = [c.id for c in response.tool_calls]
+        assert [d.id for d in deltas if isinstance(d, ToolCallDelta) and d.id] == ids  # stream ids = final ids
+        turns.append(ids)
+    every = turns[0] + turns[1]
+    assert len(set(every)) == 4
+    assert all(i.startswith("gc_") for i in every)

@@ -21,7 +21,8 @@ Mapping, universal -> wire:
 
 Wire -> universal: ``text`` -> Text, ``thought`` text -> Thinking, ``functionCall`` -> ToolCall
 (Gemini before 3 returns no id: Podium makes one from the response id and the part index, stable
-between streaming and non-streaming), ``inlineData``/``fileData`` -> Image/File, anything else ->
+between streaming and non-streaming; from a random token when a response has no id, so that ids never
+repeat across turns), ``inlineData``/``fileData`` -> Image/File, anything else ->
 ProviderPart. Extra part fields land in the part's ``provider_details`` and go back verbatim.
 Finish reason, safety ratings, grounding and citation metadata, the raw usage and the response id
 land in the response's ``provider_details``.
@@ -33,6 +34,7 @@ import base64
 import json
 import mimetypes
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
@@ -413,6 +415,7 @@ class GeminiAccumulator:
         "_index",
         "_kind",
         "_model",
+        "_nonce",
         "_provider",
         "_response",
         "_signed",
@@ -433,6 +436,7 @@ class GeminiAccumulator:
         self._usage: Mapping[str, Any] | None = None
         self._candidate: JsonDict = {}
         self._response: JsonDict = {}
+        self._nonce: str | None = None
         self.other_candidates: list[Any] = []
 
     def _new(self, kind: str) -> int:
@@ -519,7 +523,11 @@ class GeminiAccumulator:
     def _call_id(self, index: int) -> str:
         response_id = str(self._response.get("responseId") or "")
         safe = re.sub(r"[^a-zA-Z0-9_-]", "", response_id)[:40]
-        return f"gc_{safe}_{index}" if safe else f"gc_{index}"
+        if not safe:  # no response id: a random one, so ids do not repeat in the next turn
+            if self._nonce is None:
+                self._nonce = uuid.uuid4().hex[:16]
+            safe = self._nonce
+        return f"gc_{safe}_{index}"
 
     def build(self, *, cost_of: Any = None) -> ModelResponse:
         """The final response; ``cost_of(usage, model)`` computes the cost when given."""
