@@ -28,6 +28,7 @@ The rules are podium.providers.conversion's; docs/switching.md lists them with t
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import re
 from typing import Any
@@ -59,7 +60,8 @@ def secrets_of(source: str) -> list[str]:
 
 
 def without_images(messages: list[Message]) -> list[Message]:
-    return [Message(m.role, [p for p in m.parts if not isinstance(p, Image)], m.provider, m.model) for m in messages]
+    """The conversation with its Image parts removed, as a user of a text-only target would send it."""
+    return [dataclasses.replace(m, parts=[p for p in m.parts if not isinstance(p, Image)]) for m in messages]
 
 
 # --------------------------------------------------------------------------- the source turns
@@ -67,6 +69,7 @@ def without_images(messages: list[Message]) -> list[Message]:
 
 @pytest.mark.parametrize("source", PROVIDERS)
 def test_source_turn_is_what_the_provider_wrote(source: str) -> None:
+    """The source's own model parses its turn: provider, ids in its style, its own (signed) thinking."""
     kit = KITS[source]
     turn = turn_of(source)
     assert turn.provider == source
