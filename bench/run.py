@@ -125,7 +125,9 @@ class Worker:
             self.proc.kill()
 
 
-def scenario_rounds(server: ServerProcess, python: str, rounds: int, scale: float) -> list[dict[str, Any]]:
+def scenario_rounds(
+    server: ServerProcess, python: str, rounds: int, scale: float, scenarios: tuple[str, ...] = SCENARIOS
+) -> list[dict[str, Any]]:
     workers = {v: Worker(v, server.root, python) for v in (*SYNC_VARIANTS, *ASYNC_VARIANTS)}
     records = []
     try:
@@ -133,7 +135,7 @@ def scenario_rounds(server: ServerProcess, python: str, rounds: int, scale: floa
             w.ready()
         for r in range(rounds):
             log(f"--- round {r + 1}/{rounds} (load average {loadavg():.2f})")
-            for scenario in SCENARIOS:
+            for scenario in scenarios:
                 names = [v for v in workers if scenario != "S3a" or v in ASYNC]
                 k = r % len(names)
                 for variant in names[k:] + names[:k]:
@@ -273,6 +275,8 @@ def summarize(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     )
     goals: dict[str, Any] = {}
     for scenario in SCENARIOS:
+        if not any(r.get("scenario") == scenario for r in records):
+            continue
         lines += ["", f"## {TITLES[scenario]}", ""]
         lines.append(
             "| variant | CPU ms/iter | CPU x raw loop | CPU x SDK | wall ms (median) | p10-p90 ms | wall x raw loop "
@@ -390,6 +394,7 @@ def main() -> None:
     parser.add_argument("--session-repeats", type=int, default=3)
     parser.add_argument("--delay-ms", type=int, default=1000, help="fake server delay per answer, sessions test")
     parser.add_argument("--cold-repeats", type=int, default=7)
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated, e.g. S1,S4")
     parser.add_argument("--only", choices=["all", "scenarios", "sessions", "cold"], default="all")
     parser.add_argument("--quick", action="store_true", help="3 rounds, half batches, 300 sessions once, 3 cold runs")
     parser.add_argument("--out", type=Path, default=None)
@@ -406,7 +411,9 @@ def main() -> None:
     loads: list[float] = [loadavg()]
     try:
         if args.only in ("all", "scenarios"):
-            data["scenarios"] = scenario_rounds(server, args.python, args.rounds, args.scale)
+            data["scenarios"] = scenario_rounds(
+                server, args.python, args.rounds, args.scale, tuple(args.scenarios.split(","))
+            )
             loads += [r["load"] for r in data["scenarios"] if "load" in r]
         else:
             data["scenarios"] = []
