@@ -12,7 +12,8 @@ written on ``asyncio`` protocols: a thousand open keep-alive connections cost it
 * ``"stream": true``: SSE with a role chunk, N content chunks ``tok0 ``, ``tok1 `` ... (or the tool calls),
   a finish chunk, a usage chunk and ``data: [DONE]``, the whole body in one write.
 
-Per-request settings are path segments before ``/v1``: ``/tool_calls=4/chunks=200/delay_ms=50/v1``.
+Per-request settings are path segments before ``/v1``: ``/tool_calls=4/chunks=200/delay_ms=50/v1``;
+``chunked=1`` frames a stream as one HTTP chunk per SSE event instead of one body with a length.
 ``GET /stats`` gives the counters (``connections``, ``requests``, ``chat``); ``POST /reset`` zeroes them.
 
 Run: ``python bench/fake_server.py --port 8000`` (or ``--port 0 --port-file F`` to pick a free port).
@@ -41,7 +42,7 @@ _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 def settings_of(path: str) -> dict[str, int]:
     """The ``key=value`` path segments (``tool_calls``, ``chunks``, ``delay_ms``)."""
-    out = {"tool_calls": 1, "chunks": 200, "delay_ms": 0}
+    out = {"tool_calls": 1, "chunks": 200, "delay_ms": 0, "chunked": 0}
     for segment in path.split("/"):
         key, eq, value = segment.partition("=")
         if eq and key in out:
@@ -137,11 +138,16 @@ def stream_body(calls: list[dict[str, Any]] | None, chunks: int) -> bytes:
     return "".join(events).encode()
 
 
-def _response(status: int, body: bytes, content_type: str) -> bytes:
+def _response(status: int, body: bytes, content_type: str, chunked: bool = False) -> bytes:
+    """The whole response; ``chunked``: one HTTP chunk per SSE event (as real APIs frame streams)."""
+    length = "transfer-encoding: chunked" if chunked else f"content-length: {len(body)}"
     head = (
         f"HTTP/1.1 {status} {'OK' if status == 200 else 'Error'}\r\ncontent-type: {content_type}\r\n"
-        f"content-length: {len(body)}\r\nx-request-id: req_bench\r\nconnection: keep-alive\r\n\r\n"
+        f"{length}\r\nx-request-id: req_bench\r\nconnection: keep-alive\r\n\r\n"
     )
+    if chunked:
+        events = [e + b"\n\n" for e in body.split(b"\n\n")[:-1]]
+        body = b"".join(b"%x\r\n%s\r\n" % (len(e), e) for e in events) + b"0\r\n\r\n"
     return head.encode() + body
 
 
@@ -165,7 +171,8 @@ def answer(method: str, path: str, body: bytes) -> tuple[bytes, float]:
     calls = tool_calls_for(request, settings["tool_calls"])
     if request.get("stream"):
         data = stream_body(calls, settings["chunks"])
-        return _response(200, data, "text/event-stream; charset=utf-8"), settings["delay_ms"] / 1000
+        content_type = "text/event-stream; charset=utf-8"
+        return _response(200, data, content_type, bool(settings["chunked"])), settings["delay_ms"] / 1000
     return _response(200, completion_body(calls), "application/json"), settings["delay_ms"] / 1000
 
 

@@ -54,8 +54,10 @@ def main() -> int:
     cmd = [sys.executable, str(run), "--registry", str(resolved_registry())]
     if "--setup" not in args and "--out" not in args:
         cmd += ["--out", str(OUT / "peers")]
+    # .pyc files must be written (the harness times imports after one untimed run, like an installed package)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     print("+", " ".join(cmd + args), flush=True)
-    return subprocess.call(cmd + args)
+    return subprocess.call(cmd + args, env=env)
 
 
 if __name__ == "__main__":
