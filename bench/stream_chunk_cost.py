@@ -1,8 +1,8 @@
 """CPU cost per streamed chunk: a plain httpx + json loop, the openai SDK's stream, and Podium's stream.
 
-A local fake OpenAI server (a separate process, so its CPU is not counted) answers every request with an
-SSE stream of N chat-completion chunks shaped like OpenAI's (``obfuscation`` field and a usage chunk
-included). Each variant streams the same body and consumes every text delta. Rounds are interleaved;
+The bench's fake OpenAI server (:mod:`fake_server`, a separate process, so its CPU is not counted) answers
+every request with an SSE stream of N chat-completion chunks shaped like OpenAI's (a usage chunk included). Each
+variant streams the same body and consumes every text delta. Rounds are interleaved;
 the table reports medians of process CPU time:
 
 * ``cpu/iter``: CPU per whole streamed request (N chunks);
@@ -22,85 +22,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing
-import socket
 import statistics
 import sys
+import tempfile
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
-WORDS = ["The", " capital", " of", " the", " UK", " is", " London", ".", " It", " has"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def sse_body(chunks: int) -> bytes:
-    head = {
-        "id": "chatcmpl-Dx0Xq5Xx9rHB2ehcHZCRDsnuymUXc",
-        "object": "chat.completion.chunk",
-        "created": 1782955818,
-        "model": "gpt-4o-mini-2024-07-18",
-        "service_tier": "default",
-        "system_fingerprint": "fp_d0469e1700",
-    }
-    events = []
-    first = {"role": "assistant", "content": "", "refusal": None}
-    events.append({**head, "choices": [{"index": 0, "delta": first, "logprobs": None, "finish_reason": None}]})
-    for i in range(chunks):
-        delta = {"content": WORDS[i % len(WORDS)]}
-        events.append(
-            {
-                **head,
-                "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": None}],
-                "usage": None,
-                "obfuscation": "auU6fTns"[: 3 + i % 5],
-            }
-        )
-    events.append({**head, "choices": [{"index": 0, "delta": {}, "logprobs": None, "finish_reason": "stop"}]})
-    usage = {"prompt_tokens": 14, "completion_tokens": chunks, "total_tokens": 14 + chunks}
-    events.append({**head, "choices": [], "usage": usage})
-    return "".join(f"data: {json.dumps(e, separators=(',', ':'))}\n\n" for e in events).encode() + b"data: [DONE]\n\n"
-
-
-def serve(port_queue: Any, mode: str) -> None:
-    bodies: dict[int, bytes] = {}
-
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length") or 0))
-            chunks = int(self.path.split("chunks=")[1].split("/")[0])
-            body = bodies.get(chunks) or bodies.setdefault(chunks, sse_body(chunks))
-            self.send_response(200)
-            self.send_header("content-type", "text/event-stream; charset=utf-8")
-            if mode == "whole":
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-            else:
-                self.send_header("transfer-encoding", "chunked")
-                self.end_headers()
-                for event in body.split(b"\n\n")[:-1]:
-                    event += b"\n\n"
-                    self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
-                self.wfile.write(b"0\r\n\r\n")
-            self.wfile.flush()
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-
-        def server_bind(self) -> None:
-            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            super().server_bind()
-
-    server = Server(("127.0.0.1", 0), Handler)
-    port_queue.put(server.server_address[1])
-    server.serve_forever()
-
+from fake_server import ServerProcess
 
 USER = [{"role": "user", "content": "What is the capital of the UK?"}]
 
@@ -248,11 +180,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print the results as JSON too")
     args = parser.parse_args()
 
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    server = ctx.Process(target=serve, args=(queue, args.sse_mode), daemon=True)
-    server.start()
-    base = f"http://127.0.0.1:{queue.get(timeout=30)}"
+    workdir = Path(tempfile.gettempdir()) / "podium-bench"
+    workdir.mkdir(exist_ok=True)
+    server = ServerProcess(workdir)
+    base = server.root + ("/chunked=1" if args.sse_mode == "chunked" else "")
     try:
         fns = {**variants(base), **async_variants(base)}
         small, large = args.chunks, args.chunks * 5
@@ -265,7 +196,7 @@ def main() -> None:
                 per_iter[name].append(a)
                 per_chunk[name].append((b - a) / (large - small))
     finally:
-        server.terminate()
+        server.stop()
     plain = statistics.median(per_chunk["plain httpx"])
     plain_async = statistics.median(per_chunk["plain httpx async"])
     rows = []

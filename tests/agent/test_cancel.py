@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 
 import pytest
 
@@ -150,3 +150,55 @@ def test_token_callbacks() -> None:
     token.on_cancel(lambda: calls.append("late"))
     assert calls == ["b", "late"]
     assert token.cancelled and token.reason == "stop"
+
+
+class SlowAsyncStreamModel(ScriptedModel):
+    """Streams one word every 50 ms from ``astream``, and records that its stream was closed."""
+
+    closed = False
+
+    async def astream(  # type: ignore[override]
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolDefinition] | None = None,
+        settings: ModelSettings | None = None,
+        output: OutputSchema | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        words = ["one ", "two ", "three ", "four ", "five"]
+        try:
+            for w in words:
+                await asyncio.sleep(0.05)
+                yield TextDelta(0, w)
+            yield ModelResponse((Text("".join(words)),))
+        finally:
+            SlowAsyncStreamModel.closed = True
+
+
+def test_cancel_during_an_async_streamed_reply_keeps_the_partial_text_and_closes_the_stream() -> None:
+    async def main() -> None:
+        token = CancelToken()
+        asyncio.get_running_loop().call_later(0.12, token.cancel)
+        seen: list[str] = []
+        started = time.perf_counter()
+        with pytest.raises(RunCancelled) as info:
+            async for event in Agent(SlowAsyncStreamModel([])).astream("count", cancel=token):
+                if isinstance(event, TextDelta):
+                    seen.append(event.text)
+        assert time.perf_counter() - started < 0.2  # stopped at once, not at the end of the stream
+        messages = info.value.messages
+        assert [m.role for m in messages] == ["user", "assistant"]
+        assert messages[1].finish_reason == "cancelled"
+        assert messages[1].text == "".join(seen)
+        assert messages[1].text in ("one two ", "one two three ")
+        assert SlowAsyncStreamModel.closed
+
+    asyncio.run(main())
+
+
+def test_async_stream_events_arrive_in_order_with_the_final_response() -> None:
+    async def main() -> None:
+        texts = [e.text async for e in Agent(SlowAsyncStreamModel([])).astream("count") if isinstance(e, TextDelta)]
+        assert texts == ["one ", "two ", "three ", "four ", "five"]
+
+    asyncio.run(main())

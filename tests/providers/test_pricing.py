@@ -1,0 +1,101 @@
+"""Cost lookups: the cached per-token rates give exactly what genai-prices computes; unknown prices warn once."""
+
+from __future__ import annotations
+
+import random
+import warnings
+
+import genai_prices as gp
+import pytest
+
+from podium.providers import pricing
+from podium.providers.pricing import UnknownPriceWarning, cost_of
+from podium.usage import Usage
+
+
+def _reference(provider: str, model: str, usage: Usage) -> float | None:
+    try:
+        calc = gp.calc_price(gp.Usage(**pricing._counts(usage)), model_ref=model, provider_id=provider)
+    except LookupError:
+        return None
+    return float(calc.total_price)
+
+
+def test_cached_rates_equal_genai_prices_on_every_kind_of_price() -> None:
+    rng = random.Random(7)
+    snapshot = gp.data_snapshot.get_snapshot()
+    models = [(p.id, m.id) for p in snapshot.providers for m in m_list(p)]
+    tiered = [
+        (p.id, m.id)
+        for p in snapshot.providers
+        for m in m_list(p)
+        if isinstance(m.prices, gp.types.ModelPrice)
+        and any(isinstance(v, gp.types.TieredPrices) for v in vars(m.prices).values())
+    ]
+    assert tiered, "the snapshot has tiered prices to check the fallback with"
+    sample = rng.sample(models, 150) + tiered[:20] + [("openai", "gpt-4o-mini"), ("anthropic", "claude-sonnet-4-5")]
+    checked = 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UnknownPriceWarning)
+        for provider, model in sample:
+            for _ in range(4):
+                i = rng.randint(0, 2_000_000)
+                usage = Usage(
+                    input_tokens=i,
+                    output_tokens=rng.randint(0, 60_000),
+                    cache_read_tokens=rng.randint(0, i // 2) if rng.random() < 0.5 else 0,
+                    cache_write_tokens=rng.randint(0, i // 4) if rng.random() < 0.5 else 0,
+                )
+                assert cost_of(provider, model, usage) == _reference(provider, model, usage), (provider, model, usage)
+                checked += 1
+    assert checked == len(sample) * 4
+
+
+def m_list(provider: object) -> list[object]:
+    return list(getattr(provider, "models", []))
+
+
+def test_repeated_lookups_reuse_the_cached_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    usage = Usage(input_tokens=1000, output_tokens=100)
+    first = cost_of("openai", "gpt-4o-mini", usage)
+    assert first is not None
+    assert first > 0
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise AssertionError("looked up again")
+
+    monkeypatch.setattr(gp.data_snapshot.DataSnapshot, "find_provider_model", fail)
+    assert cost_of("openai", "gpt-4o-mini", usage) == first
+
+
+def test_a_new_price_snapshot_is_used() -> None:
+    usage = Usage(input_tokens=1_000_000, output_tokens=0)
+    before = cost_of("openai", "gpt-4o-mini", usage)
+    bundled = gp.data_snapshot.get_snapshot()
+    custom = gp.data_snapshot.DataSnapshot(
+        providers=[p for p in bundled.providers if p.id != "openai"], from_auto_update=True
+    )
+    gp.data_snapshot.set_custom_snapshot(custom)
+    try:
+        with pytest.warns(UnknownPriceWarning):
+            assert cost_of("openai", "gpt-4o-mini", usage) is None
+    finally:
+        gp.data_snapshot.set_custom_snapshot(None)
+    assert cost_of("openai", "gpt-4o-mini", usage) == before
+
+
+def test_unknown_price_is_none_with_one_warning() -> None:
+    usage = Usage(input_tokens=10, output_tokens=10)
+    with pytest.warns(UnknownPriceWarning, match="no-such-model-for-pricing"):
+        assert cost_of("openai", "no-such-model-for-pricing", usage) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnknownPriceWarning)
+        assert cost_of("openai", "no-such-model-for-pricing", usage) is None
+
+
+def test_local_and_test_providers() -> None:
+    usage = Usage(input_tokens=10, output_tokens=10)
+    assert cost_of("local", "smollm2", usage) == 0.0
+    assert cost_of("ollama", "llama3", usage) == 0.0
+    assert cost_of("test", "scripted", usage) is None
+    assert cost_of("openai", None, usage) is None
