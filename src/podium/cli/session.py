@@ -34,10 +34,9 @@ EMBEDDED_NOTE = (
 )
 
 INSTRUCTIONS = "You are a helpful assistant. Answer briefly and accurately."
-TOOL_INSTRUCTIONS = (
-    "You are a helpful assistant working in the directory {workspace}. Use the tools to read, write and run "
-    "things there when the request needs it, then answer briefly."
-)
+# Short on purpose: small local models copy words from the instructions into tool arguments (a directory name
+# given here ended up in file paths).
+TOOL_INSTRUCTIONS = "You are a helpful assistant. Use the tools when the request needs them, then answer briefly."
 
 
 def default_policy(workspace: Path) -> ApprovalPolicy:
@@ -149,7 +148,7 @@ def _agent(model: Model, tools: bool, workspace: Path, include: Sequence[str] | 
         return Agent(
             model,
             tools=builtin_tools(workspace, include),
-            instructions=TOOL_INSTRUCTIONS.format(workspace=workspace),
+            instructions=TOOL_INSTRUCTIONS,
             policy=default_policy(workspace),
             max_steps=20,
         )
