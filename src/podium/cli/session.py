@@ -30,7 +30,8 @@ logger = logging.getLogger("podium.cli")
 EMBEDDED_NOTE = (
     "Using the embedded model SmolLM2-135M (no API key set; runs offline). It is tiny: it answers simple "
     "questions, repeats itself over long chats and often gets tools wrong. For better answers set an API key "
-    "(e.g. ANTHROPIC_API_KEY) or pass --model local:/path/to/model.gguf (see the README)."
+    "(e.g. ANTHROPIC_API_KEY) or run a stronger GGUF such as Qwen2.5-Coder-1.5B-Instruct with "
+    "--model local:/path/to/model.gguf (26/26 tool calls in our tests; see docs/local-models.md)."
 )
 
 INSTRUCTIONS = "You are a helpful assistant. Answer briefly and accurately."
