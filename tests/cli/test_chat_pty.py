@@ -64,3 +64,36 @@ def test_chat_session_in_a_terminal(cli_env: dict[str, str], tmp_path: Path) -> 
     again.expect("you>")
     again.sendeof()
     again.expect(pexpect.EOF)
+
+
+def test_chat_asks_for_approval_inline(cli_env: dict[str, str], tmp_path: Path) -> None:
+    from tests.cli.conftest import script
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    model = script(
+        tmp_path / "s.json",
+        [
+            {"calls": [{"name": "run_shell", "args": {"command": "echo approved > out.txt"}}]},
+            "Done.",
+            {"calls": [{"name": "run_shell", "args": {"command": "echo denied > no.txt"}}]},
+            "Not done.",
+        ],
+    )
+    child = spawn(["chat", "--model", model, "--tools", "-w", str(workspace)], cli_env)
+    child.expect("you>")
+    child.sendline("write it")
+    child.expect(r"Allow run_shell\(")
+    child.sendline("y")
+    child.expect("Done.")
+    child.expect("you>")
+    child.sendline("write the other")
+    child.expect(r"Allow run_shell\(")
+    child.sendline("n")
+    child.expect("denied by the user")
+    child.expect("Not done.")
+    child.expect("you>")
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    assert (workspace / "out.txt").read_text() == "approved\n"
+    assert not (workspace / "no.txt").exists()
