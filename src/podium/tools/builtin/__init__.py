@@ -9,7 +9,7 @@ Example::
     from podium.tools.builtin import workspace_tools
     from podium.tools.sandbox import SandboxPolicy
 
-    agent = Agent(model, tools=[workspace_tools("/work/project", SandboxPolicy())])
+    agent = Agent(model, tools=[workspace_tools("./project", SandboxPolicy())])
 
 For approval policies, :data:`PATH_ARGUMENTS`, :data:`COMMAND_ARGUMENTS`, :func:`call_paths` and
 :func:`parse_command` say which arguments of a call are paths and what argv a shell command runs.

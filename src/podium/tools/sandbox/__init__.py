@@ -10,7 +10,7 @@
 
 Example::
 
-    sandbox = create_sandbox("/work/project", SandboxPolicy(limits=Limits(wall_seconds=30)))
+    sandbox = create_sandbox("./project", SandboxPolicy(limits=Limits(wall_seconds=30)))
     result = sandbox.run_shell("pytest -q")
     print(result.for_model())
 """

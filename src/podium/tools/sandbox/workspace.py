@@ -64,7 +64,7 @@ class Workspace:
 
     Example::
 
-        ws = Workspace("/work/project")
+        ws = Workspace("./project")
         ws.write_text("notes/todo.md", "- [ ] ship")
         print(ws.read_text("notes/todo.md"))
     """
