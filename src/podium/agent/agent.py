@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any, Generic, Literal, overload
 
@@ -155,6 +156,8 @@ class Agent(Generic[OutputT]):
         self.max_tool_output = max_tool_output
         self.policy = policy
         self.approver = approver
+        self.id = uuid.uuid4().hex
+        """Unique id of this agent (``RunContext.agent_id``), so tools can keep state per agent."""
         self.repeated_calls: Literal["answer", "allow"] = repeated_calls
         self._output: OutputHandler[OutputT] = OutputHandler(output_type, output_mode)
         self._resolved: Model | None = model if isinstance(model, Model) else None
@@ -206,6 +209,7 @@ class Agent(Generic[OutputT]):
             deps=deps,
             inject={**self.inject, **(inject or {})},
             agent_name=self.name,
+            agent_id=self.id,
             policy=self.policy,
             approvals={k: decision_from(v) for k, v in (approvals or {}).items()},
             resume=resume,

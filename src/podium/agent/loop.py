@@ -173,6 +173,8 @@ class LoopSpec(Generic[OutputT]):
     """Values for injected tool parameters."""
     agent_name: str | None = None
     """Name of the agent."""
+    agent_id: str = ""
+    """Unique id of the agent object."""
     run_id: str = ""
     """Id of the run (generated when empty)."""
     policy: ApprovalPolicy | None = None
@@ -225,6 +227,7 @@ class _Run(Generic[OutputT]):
             usage=self.usage,
             inject=self.spec.inject,
             agent_name=self.spec.agent_name,
+            agent_id=self.spec.agent_id,
         )
 
     def add(self, message: Message) -> None:

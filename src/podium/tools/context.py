@@ -49,6 +49,8 @@ class RunContext(Generic[DepsT]):
     """Values for parameters marked ``Injected``."""
     agent_name: str | None = None
     """Name of the agent running."""
+    agent_id: str = ""
+    """Unique id of the :class:`~podium.agent.Agent` object running (tools key per-agent state on it)."""
     approved: bool = False
     """True when a person approved this call after the tool raised ``ApprovalRequired``."""
 

@@ -257,3 +257,23 @@ def _tool(*parts: object):  # type: ignore[no-untyped-def]
     from podium.messages import Message
 
     return Message("tool", tuple(parts))  # type: ignore[arg-type]
+
+
+def test_two_agents_sharing_one_toolset_do_not_share_reads(tmp_path: Path) -> None:
+    from podium import Agent
+    from podium.testing import ScriptedModel
+    from podium.testing.models import call
+
+    (tmp_path / "f.txt").write_text("x\n")
+    shared = workspace_tools(tmp_path, SandboxPolicy(limits=SMALL), include=["read_file", "edit_file"])
+    reader = Agent(ScriptedModel([[call("read_file", {"path": "f.txt"})], "read"]), tools=[shared])
+    editor = Agent(
+        ScriptedModel([[call("edit_file", {"path": "f.txt", "old_text": "x", "new_text": "y"})], "tried"]),
+        tools=[shared],
+    )
+    reader.run("read it")
+    result = editor.run("edit it")
+    edit = result.messages[2].tool_results[0]
+    assert edit.is_error
+    assert "read 'f.txt'" in edit.text
+    assert (tmp_path / "f.txt").read_text() == "x\n"

@@ -16,8 +16,8 @@ SessionKey = Callable[[RunContext[Any]], str]
 
 
 def default_session_key(ctx: RunContext[Any]) -> str:
-    """The agent's name (state is also per :func:`workspace_tools` call: build one toolset per agent)."""
-    return ctx.agent_name or "<agent>"
+    """The agent object's id: two agents never share read records or shell state, even with one toolset."""
+    return ctx.agent_id or ctx.agent_name or "<agent>"
 
 
 def digest(data: bytes) -> str:
