@@ -56,6 +56,7 @@ from podium.providers.anthropic_wire import (
     profile_for,
 )
 from podium.providers.base import Model
+from podium.providers.clients import PerLoop, sdk_options
 from podium.providers.errors import http_error
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
@@ -128,19 +129,15 @@ class AnthropicModel(Model):
         self.model_name = model_name
         self.retry = retry or RetryPolicy()
         self._profile = profile
-        options = dict(client_options)
-        if base_url is not None:
-            options["base_url"] = base_url
-        if api_key is not None:
-            options["api_key"] = api_key
-        options["max_retries"] = 0
-        self._options = options
+        self._options = sdk_options(client_options, base_url=base_url, api_key=api_key, max_retries=0)
         self._client: anthropic.Anthropic | None = None
-        self._aclient: anthropic.AsyncAnthropic | None = None
+        self._given_aclient: anthropic.AsyncAnthropic | None = None
         if isinstance(client, anthropic.AsyncAnthropic):
-            self._aclient = client.with_options(max_retries=0)
+            self._given_aclient = client.with_options(max_retries=0)
         elif client is not None:
             self._client = client.with_options(max_retries=0)
+        # async clients belong to the event loop that opened their connections: one per loop
+        self._aclients: PerLoop[anthropic.AsyncAnthropic] = PerLoop(lambda: anthropic.AsyncAnthropic(**self._options))
         self._warned_seed = False
 
     @property
@@ -154,9 +151,7 @@ class AnthropicModel(Model):
         return self._client
 
     def _async(self) -> anthropic.AsyncAnthropic:
-        if self._aclient is None:
-            self._aclient = anthropic.AsyncAnthropic(**self._options)
-        return self._aclient
+        return self._given_aclient if self._given_aclient is not None else self._aclients.get()
 
     def _prepare(
         self,

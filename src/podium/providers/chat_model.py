@@ -12,12 +12,10 @@ stream is retried only while it is being opened, never after data arrived.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import weakref
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import Any, Generic, Protocol, TypeVar
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 from podium.exceptions import ProviderError
 from podium.messages import Message, ModelResponse
@@ -25,6 +23,7 @@ from podium.providers.base import Model
 from podium.providers.chat_dialect import ChatDialect
 from podium.providers.chat_stream import ChatTranslator, SSEDecoder, loads
 from podium.providers.chat_wire import build_body
+from podium.providers.clients import PerLoop
 from podium.providers.pricing import cost_of
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
@@ -37,29 +36,6 @@ __all__ = ["AsyncRawStream", "ChatCompletionsModel", "PerLoop", "RawStream"]
 JsonDict = dict[str, Any]
 T = TypeVar("T")
 _DONE = "[DONE]"
-
-
-class PerLoop(Generic[T]):
-    """One async SDK client per event loop.
-
-    An async HTTP client's connections belong to the loop that opened them, so a model used from several
-    ``asyncio.run`` calls (scripts, notebooks, tests) gets a client per loop instead of failing with
-    "Event loop is closed". Clients of loops that are gone are dropped with them.
-    """
-
-    __slots__ = ("_clients", "_factory")
-
-    def __init__(self, factory: Callable[[], T]) -> None:
-        self._factory = factory
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, T] = weakref.WeakKeyDictionary()
-
-    def get(self) -> T:
-        """The client for the running loop (made on first use)."""
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
-            client = self._clients[loop] = self._factory()
-        return client
 
 
 class RawStream(Protocol):

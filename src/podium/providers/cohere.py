@@ -22,7 +22,7 @@ from typing import Any
 
 from podium.exceptions import UserError
 from podium.messages import Message, ModelResponse
-from podium.providers.chat_model import PerLoop
+from podium.providers.clients import PerLoop
 from podium.providers.cohere_wire import PROVIDER, CohereStreamState, build_body, parse_response
 from podium.providers.http_model import HTTPModel, StreamState
 from podium.providers.profiles import ModelProfile

@@ -36,8 +36,9 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra ins
     raise UserError("the Groq provider needs the groq SDK: pip install 'podium[groq]'") from exc
 
 from podium.providers.chat_dialect import ChatDialect
-from podium.providers.chat_model import ChatCompletionsModel, PerLoop
+from podium.providers.chat_model import ChatCompletionsModel
 from podium.providers.chat_profiles import groq_profile
+from podium.providers.clients import PerLoop
 from podium.providers.errors import http_error
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy

@@ -24,7 +24,7 @@ from typing import Any
 
 from podium.exceptions import ProviderConnectionError, ProviderError, ProviderTimeoutError, UserError
 from podium.messages import Message, ModelResponse
-from podium.providers.chat_model import PerLoop
+from podium.providers.clients import PerLoop
 from podium.providers.http_model import HTTPModel, StreamState
 from podium.providers.mistral_wire import PROVIDER, MistralStreamState, build_body, parse_response
 from podium.providers.profiles import ModelProfile

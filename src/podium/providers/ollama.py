@@ -34,7 +34,8 @@ from typing import Any, Literal
 from podium.exceptions import ProviderConnectionError, ProviderError, UserError
 from podium.messages import Message, ModelResponse
 from podium.providers.chat_dialect import ChatDialect
-from podium.providers.chat_model import ChatCompletionsModel, PerLoop
+from podium.providers.chat_model import ChatCompletionsModel
+from podium.providers.clients import PerLoop
 from podium.providers.http_model import HTTPModel, StreamState
 from podium.providers.ollama_wire import (
     PROVIDER,

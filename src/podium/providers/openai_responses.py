@@ -57,6 +57,7 @@ except ImportError as _exc:  # pragma: no cover - exercised only without the ext
 
 from podium.messages import Message, ModelResponse
 from podium.providers.base import Model
+from podium.providers.clients import PerLoop, sdk_options
 from podium.providers.errors import http_error
 from podium.providers.openai_responses_wire import (
     PROVIDER,
@@ -136,19 +137,15 @@ class OpenAIResponsesModel(Model):
         self.store = store
         self.previous_response_id = previous_response_id
         self._profile = profile
-        options = dict(client_options)
-        if base_url is not None:
-            options["base_url"] = base_url
-        if api_key is not None:
-            options["api_key"] = api_key
-        options["max_retries"] = 0
-        self._options = options
+        self._options = sdk_options(client_options, base_url=base_url, api_key=api_key, max_retries=0)
         self._client: openai.OpenAI | None = None
-        self._aclient: openai.AsyncOpenAI | None = None
+        self._given_aclient: openai.AsyncOpenAI | None = None
         if isinstance(client, openai.AsyncOpenAI):
-            self._aclient = client.with_options(max_retries=0)
+            self._given_aclient = client.with_options(max_retries=0)
         elif client is not None:
             self._client = client.with_options(max_retries=0)
+        # async clients belong to the event loop that opened their connections: one per loop
+        self._aclients: PerLoop[openai.AsyncOpenAI] = PerLoop(lambda: openai.AsyncOpenAI(**self._options))
         self._warned_seed = False
 
     @property
@@ -162,9 +159,7 @@ class OpenAIResponsesModel(Model):
         return self._client
 
     def _async(self) -> openai.AsyncOpenAI:
-        if self._aclient is None:
-            self._aclient = openai.AsyncOpenAI(**self._options)
-        return self._aclient
+        return self._given_aclient if self._given_aclient is not None else self._aclients.get()
 
     def _prepare(
         self,

@@ -8,6 +8,7 @@ from typing import Any
 
 from podium.exceptions import UserError
 from podium.providers.base import Model
+from podium.providers.clients import sdk_options
 
 __all__ = ["PROVIDERS", "model", "register_provider"]
 
@@ -54,12 +55,7 @@ def model(spec: str, *, base_url: str | None = None, api_key: str | None = None,
         module = importlib.import_module(module_name)
         factory = getattr(module, attr)
         _factories[provider] = factory
-    options = dict(client_options)
-    if base_url is not None:
-        options["base_url"] = base_url
-    if api_key is not None:
-        options["api_key"] = api_key
-    return factory(name, **options)
+    return factory(name, **sdk_options(client_options, base_url=base_url, api_key=api_key))
 
 
 register_provider("test", "podium.testing.models:make_test_model")
