@@ -58,3 +58,19 @@ def test_local_gguf_by_path_creates_a_file_with_a_tool(cli_env: dict[str, str], 
     doc = json.loads(out.stdout)
     assert doc["status"] == "completed"
     assert doc["messages"][-1]["role"] == "assistant"  # the run ended with an answer
+
+
+def test_embedded_model_async_stream() -> None:
+    import asyncio
+
+    from podium import Agent, model
+    from podium.streaming import TextDelta
+
+    async def main() -> tuple[str, str]:
+        stream = Agent(model("local:")).astream("What is the capital of France?")
+        text = "".join([e.text async for e in stream if isinstance(e, TextDelta)])
+        return text, stream.result.output
+
+    streamed, output = asyncio.run(main())
+    assert "Paris" in output
+    assert streamed == output

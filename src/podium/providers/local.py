@@ -283,18 +283,7 @@ class LocalModel(Model):
             yield TextDelta(0, full[emitted:])  # held back, but it was not a tool call after all
         yield response
 
-    @override
-    async def arequest(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> ModelResponse:
-        import asyncio
-
-        return await asyncio.to_thread(self.request, messages, tools=tools, settings=settings, output=output)
+    # arequest: the base class runs request() in a worker thread, which is what llama.cpp needs.
 
     @override
     async def astream(
