@@ -111,6 +111,7 @@ class Sandbox(ABC):
         launch = self.prepare(
             list(argv), cwd=self.resolve_cwd(cwd), env=self.environment(env), extra_writable=tuple(extra_writable)
         )
+        launch.disk_path = str(self.workspace.root)
         return execute(launch, limits, wall, data)
 
     def run_shell(self, command: str, **kwargs: object) -> SandboxResult:

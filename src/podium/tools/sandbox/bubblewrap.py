@@ -1,11 +1,19 @@
-"""The bubblewrap back-end: each command in fresh namespaces with the workspace the only writable mount.
+"""The bubblewrap back-end: fresh namespaces, no capabilities, the workspace the only writable host directory.
 
-The mounts, in order: the host root read-only; the policy's hidden paths replaced by empty tmpfs; a new
-``/dev`` and ``/proc`` (the command's own pid namespace); a private ``/tmp``; Podium's interpreter re-bound
-read-only if it was hidden (the launcher needs it); the policy's extra writable paths; the workspace,
-writable, at its own path. All namespaces are unshared (user, pid, ipc, uts, cgroup, and network unless
-the policy allows it: then the host network is shared). ``--die-with-parent`` and ``--new-session`` are set;
-on a timeout the namespace's pid 1 is killed, which makes the kernel kill every process in it.
+Whoever runs Podium (root included), the command:
+
+- runs in new user, mount, pid, ipc, uts and cgroup namespaces (and network, unless the policy allows it),
+  with **every capability dropped** (``--cap-drop ALL``), ``no_new_privs`` (setuid programs gain nothing),
+  no way to make a nested user namespace (``--disable-userns`` where bubblewrap has it, and the system-call
+  filter of :mod:`~podium.tools.sandbox.seccomp` in any case), so it cannot change its own mounts;
+- sees the host through the policy's view (:mod:`~podium.tools.sandbox.hostview`), read-only;
+- writes only to the workspace, the policy's ``writable_paths`` and private tmpfs mounts (``/tmp``,
+  ``/dev/shm``) whose size is the policy's ``tmp_mb``; the root of the view itself is read-only;
+- cannot create setuid or setgid files (the system-call filter);
+- as root, runs in a cgroup bounding its processes and their total memory (:mod:`~podium.tools.sandbox.cgroup`).
+
+``--die-with-parent`` and ``--new-session`` are set; on a timeout the namespace's pid 1 is killed, which makes
+the kernel kill every process in it.
 """
 
 from __future__ import annotations
@@ -15,16 +23,19 @@ import logging
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from typing_extensions import override
 
 from podium.exceptions import UserError
 from podium.tools.sandbox.base import Sandbox, find_program
-from podium.tools.sandbox.cgroup import open_pids_cgroup
+from podium.tools.sandbox.cgroup import cgroup_support, open_command_cgroup
+from podium.tools.sandbox.hostview import SCANNED_TREES, masked_entries
 from podium.tools.sandbox.launch import launcher_argv, limits_spec
-from podium.tools.sandbox.policy import SandboxPolicy
+from podium.tools.sandbox.policy import SYSTEM_PATHS, SandboxPolicy
 from podium.tools.sandbox.runner import Launch
+from podium.tools.sandbox.seccomp import seccomp_program, seccomp_unavailable
 from podium.tools.sandbox.workspace import Workspace
 
 __all__ = ["BubblewrapSandbox", "bubblewrap_available"]
@@ -34,25 +45,49 @@ logger = logging.getLogger("podium.tools.sandbox")
 INSTALL_HINT = "install it with `apt-get install bubblewrap` (Debian/Ubuntu) or `dnf install bubblewrap` (Fedora)"
 
 
+@dataclass(frozen=True, slots=True)
+class _Features:
+    problem: str | None
+    """Why bubblewrap cannot be used, or ``None``."""
+    userns: tuple[str, ...] = ()
+    """The user-namespace options that work here."""
+    sizes: bool = False
+    """Whether ``--size`` (bounded tmpfs) is understood."""
+
+
+def _try(args: list[str]) -> tuple[bool, str]:
+    try:
+        proc = subprocess.run(args, capture_output=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, str(exc)
+    return proc.returncode == 0, proc.stderr.decode("utf-8", "replace").strip()
+
+
 @functools.lru_cache(maxsize=1)
-def bubblewrap_available() -> str | None:
-    """Why bubblewrap cannot be used here, or ``None`` when it works (checked once by running ``true``)."""
+def _features() -> _Features:
     bwrap = find_program("bwrap")
     if bwrap is None:
-        return f"bubblewrap (bwrap) is not installed; {INSTALL_HINT}"
-    try:
-        proc = subprocess.run(
-            [bwrap, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "--", "/bin/true"],
-            capture_output=True,
-            timeout=20,
-            check=False,
+        return _Features(f"bubblewrap (bwrap) is not installed; {INSTALL_HINT}")
+    base = [bwrap, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "--cap-drop", "ALL"]
+    ok, message = _try([*base, "--", "/bin/true"])
+    if not ok:
+        return _Features(
+            f"bubblewrap cannot create namespaces here ({message}); unprivileged user namespaces may be disabled"
         )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"bubblewrap does not start: {exc}"
-    if proc.returncode != 0:
-        msg = proc.stderr.decode("utf-8", "replace").strip()
-        return f"bubblewrap cannot create namespaces here ({msg}); unprivileged user namespaces may be disabled"
-    return None
+    userns: tuple[str, ...] = ()
+    for option in (("--unshare-user", "--disable-userns"), ("--unshare-user",)):
+        if _try([*base, *option, "--", "/bin/true"])[0]:
+            userns = option
+            break
+    sizes = _try([*base, "--size", "1048576", "--tmpfs", "/tmp", "--", "/bin/true"])[0]
+    if not sizes:
+        return _Features(f"bubblewrap is too old (it has no --size option; 0.5.0 or newer is needed); {INSTALL_HINT}")
+    return _Features(None, userns, sizes)
+
+
+def bubblewrap_available() -> str | None:
+    """Why bubblewrap cannot be used here, or ``None`` when it works (checked once, by running ``true``)."""
+    return _features().problem
 
 
 def _under(path: str, parents: tuple[str, ...]) -> bool:
@@ -60,7 +95,7 @@ def _under(path: str, parents: tuple[str, ...]) -> bool:
 
 
 class BubblewrapSandbox(Sandbox):
-    """Isolation with bubblewrap: read-only host, writable workspace, private /tmp, no network by default."""
+    """Isolation with bubblewrap: no capabilities, a read-only view of the host, a writable workspace."""
 
     backend = "bubblewrap"
     isolated = True
@@ -75,27 +110,81 @@ class BubblewrapSandbox(Sandbox):
         assert bwrap is not None
         self.bwrap = bwrap
 
+    # -- the mounts
+
     def mount_args(self, cwd: str, extra_writable: tuple[str, ...] = ()) -> list[str]:
-        """Bubblewrap's arguments for the mounts and namespaces (without the status fd and the command)."""
+        """Bubblewrap's arguments for the namespaces and mounts (without the status fds and the command)."""
         policy = self.policy
-        args = ["--die-with-parent", "--new-session", "--unshare-all"]
+        args = ["--die-with-parent", "--new-session", "--unshare-all", *_features().userns, "--cap-drop", "ALL"]
         if policy.allow_network:
             args.append("--share-net")
-        args += ["--ro-bind", "/", "/"]
-        hidden = tuple(p for p in policy.hidden_paths if os.path.isdir(p) and p != "/")
-        for path in hidden:
-            args += ["--tmpfs", path]
-        args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-        covered = (*hidden, "/tmp")
+        remount: list[str] = []
+        visible = self._view_args(args, remount)
+        tmp = [] if policy.limits.tmp_mb is None else ["--size", str(policy.limits.tmp_mb * 1024 * 1024)]
+        args += ["--dev", "/dev", *tmp, "--tmpfs", "/dev/shm", "--proc", "/proc", *tmp, "--tmpfs", "/tmp"]
         for path in self._interpreter_dirs():
-            if _under(path, covered):
+            if not _under(path, visible):
                 args += ["--ro-bind", path, path]
+        for path in policy.readable_paths:
+            if os.path.exists(path):
+                args += ["--ro-bind", path, path]
+        if policy.allow_network:
+            args += self._resolver_args()
         for path in (*policy.writable_paths, *extra_writable):
             if os.path.isdir(path):
                 args += ["--bind", path, path]
         root = str(self.workspace.root)
         args += ["--bind", root, root, "--chdir", cwd]
+        for path in remount:
+            args += ["--remount-ro", path]
         return args
+
+    def _view_args(self, args: list[str], remount: list[str]) -> tuple[str, ...]:
+        """Add the host view's mounts; return the host trees now visible as they are."""
+        policy = self.policy
+        if policy.view == "host":
+            args += ["--ro-bind", "/", "/"]
+            for path in policy.hidden_paths:
+                if os.path.isdir(path) and not os.path.islink(path) and path != "/":
+                    args += ["--size", "1048576", "--tmpfs", path]
+                    remount.append(path)
+            visible: tuple[str, ...] = ("/",)
+        else:
+            shown: list[str] = []
+            for path in _system_list():
+                if os.path.islink(path):
+                    args += ["--symlink", os.readlink(path), path]
+                elif os.path.isdir(path):
+                    args += ["--ro-bind", path, path]
+                    shown.append(path)
+            args += ["--dir", "/var", "--symlink", "../tmp", "/var/tmp"]
+            remount.append("/")
+            visible = tuple(shown)
+        for tree in SCANNED_TREES:
+            if not _under(tree, visible) or not os.path.isdir(tree):
+                continue
+            masks = masked_entries(tree)
+            if not masks.complete:
+                args += ["--size", "1048576", "--tmpfs", tree]
+                remount.append(tree)
+                continue
+            for path in masks.files:
+                args += ["--ro-bind", "/dev/null", path]
+            for path in masks.dirs:
+                args += ["--size", "1048576", "--tmpfs", path]
+                remount.append(path)
+        return visible
+
+    @staticmethod
+    def _resolver_args() -> list[str]:
+        """With network: show the file ``/etc/resolv.conf`` points to when it is a symlink out of ``/etc``."""
+        link = "/etc/resolv.conf"
+        if not os.path.islink(link):
+            return []
+        target = os.path.realpath(link)
+        if target.startswith("/etc/") or not os.path.isfile(target):
+            return []
+        return ["--ro-bind", target, target]
 
     def _interpreter_dirs(self) -> list[str]:
         dirs = {sys.base_prefix, sys.prefix, sys.exec_prefix}
@@ -104,6 +193,8 @@ class BubblewrapSandbox(Sandbox):
             dirs.add(str(Path(real).parent.parent))
             dirs.add(str(Path(exe).parent.parent))
         return sorted(d for d in dirs if os.path.isdir(d) and d != "/")
+
+    # -- launching
 
     @override
     def prepare(
@@ -115,18 +206,28 @@ class BubblewrapSandbox(Sandbox):
         bwrap_r, bwrap_w = os.pipe()
         launch.status_fd, launch.bwrap_fd = status_r, bwrap_r
         child_fds = [status_w, bwrap_w]
+        seccomp_args: list[str] = []
+        program = seccomp_program()
+        if program is not None:
+            filter_fd = os.memfd_create("podium-seccomp", 0)
+            os.write(filter_fd, program)
+            os.lseek(filter_fd, 0, os.SEEK_SET)
+            child_fds.append(filter_fd)
+            seccomp_args = ["--seccomp", str(filter_fd)]
         wait_r: int | None = None
-        if os.geteuid() == 0 and limits.max_processes is not None:
-            # root is exempt from RLIMIT_NPROC even in a user namespace: a pids cgroup holds the limit
-            launch.cgroup = open_pids_cgroup(limits.max_processes + 3)  # + bubblewrap's own processes
+        if os.geteuid() == 0:
+            memory = None if limits.memory_mb is None else limits.memory_mb * 1024 * 1024
+            pids = None if limits.max_processes is None else limits.max_processes + 3  # + bubblewrap's own
+            launch.cgroup = open_command_cgroup(pids, memory)
             if launch.cgroup is not None:
                 launch.cleanup.append(launch.cgroup.remove)
                 wait_r, launch.release_fd = os.pipe()
                 child_fds.append(wait_r)
         inner = launcher_argv(limits_spec(limits, status_fd=status_w), argv, python=sys.executable)
-        outer = [self.bwrap, *self.mount_args(cwd, extra_writable), "--json-status-fd", str(bwrap_w), "--", *inner]
+        outer = [self.bwrap, *self.mount_args(cwd, extra_writable), *seccomp_args]
+        outer += ["--json-status-fd", str(bwrap_w), "--", *inner]
         if wait_r is not None:
-            outer = launcher_argv(f"wait={wait_r}", outer, python=sys.executable)
+            outer = launcher_argv(f"wait={wait_r},pdeath={os.getpid()}", outer, python=sys.executable)
         launch.argv = outer
         launch.child_fds = tuple(child_fds)
         return launch
@@ -136,12 +237,42 @@ class BubblewrapSandbox(Sandbox):
         policy = self.policy
         limits = policy.limits
         net = "the host network (allowed by the policy)" if policy.allow_network else "no network"
-        hidden = ", ".join(policy.hidden_paths) or "nothing"
-        return (
-            f"bubblewrap back-end: the workspace {self.workspace.root} is the only writable place "
-            f"(plus {', '.join(policy.writable_paths) or 'nothing else'}); the rest of the filesystem is "
-            f"read-only, {hidden} hidden, /tmp private; {net}; its own pid namespace. Limits: wall "
-            f"{limits.wall_seconds:g} s, CPU {limits.cpu_seconds} s, memory {limits.memory_mb} MiB address "
-            f"space, {limits.max_processes} processes, files up to {limits.file_size_mb} MiB, "
-            f"{limits.open_files} open files; output capped."
+        if policy.view == "system":
+            view = (
+                "it sees only the system directories (" + ", ".join(_system_list()) + "), "
+                "Podium's Python and the policy's readable paths, read-only"
+            )
+        else:
+            view = f"it sees the host read-only, but {', '.join(policy.hidden_paths) or 'nothing'} hidden"
+        totals = _totals(limits.memory_mb)
+        seccomp = seccomp_unavailable()
+        filtered = (
+            "setuid/setgid files, new user namespaces, mounts and io_uring are refused by a system-call filter"
+            if seccomp is None
+            else f"NO system-call filter ({seccomp}): setuid/setgid bits are not refused"
         )
+        return (
+            f"bubblewrap back-end: the command runs with no capabilities in its own namespaces; "
+            f"the workspace {self.workspace.root} is the only writable host directory "
+            f"(plus {', '.join(policy.writable_paths) or 'nothing else'}); {view}; files other users "
+            f"could not read and unix sockets are hidden; /tmp and /dev/shm are private "
+            f"({_mib(limits.tmp_mb)} each); {net}; {filtered}. Limits: wall {limits.wall_seconds:g} s, "
+            f"CPU {limits.cpu_seconds} s per process, memory {_mib(limits.memory_mb)} per process{totals}, "
+            f"{limits.max_processes} processes, files up to {_mib(limits.file_size_mb)}, workspace growth "
+            f"{_mib(limits.disk_mb)}, {limits.open_files} open files; output capped."
+        )
+
+
+def _system_list() -> tuple[str, ...]:
+    return tuple(p for p in SYSTEM_PATHS if os.path.lexists(p))
+
+
+def _mib(value: int | None) -> str:
+    return "unlimited" if value is None else f"{value} MiB"
+
+
+def _totals(memory_mb: int | None) -> str:
+    support = cgroup_support()
+    if support.memory and memory_mb is not None:
+        return " and for all its processes together (memory cgroup)"
+    return " (no memory cgroup here: processes together are not bounded)"

@@ -11,9 +11,44 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Literal, TypeAlias
 
-__all__ = ["BackendName", "Limits", "SandboxPolicy"]
+__all__ = ["HOST_HIDDEN_PATHS", "SYSTEM_PATHS", "BackendName", "Limits", "SandboxPolicy", "ViewName"]
 
 BackendName: TypeAlias = Literal["auto", "bubblewrap", "process"]
+ViewName: TypeAlias = Literal["system", "host"]
+
+SYSTEM_PATHS: tuple[str, ...] = (
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/etc",
+    "/opt",
+    "/nix/store",
+)
+"""What the ``system`` view shows, read-only, where it exists: programs, libraries and their configuration.
+In ``/etc`` and ``/opt``, entries other users could not read (``/etc/shadow``, ``/etc/ssl/private``, mode
+0600 files) and unix sockets are hidden."""
+
+HOST_HIDDEN_PATHS: tuple[str, ...] = (
+    "/root",
+    "/home",
+    "/run",
+    "/var/run",
+    "/var/lib",
+    "/var/log",
+    "/var/spool",
+    "/var/mail",
+    "/var/cache",
+    "/media",
+    "/mnt",
+    "/srv",
+    "/boot",
+    "/lost+found",
+)
+"""What the ``host`` view hides (user data, service state, and the trees where services keep unix sockets)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +65,17 @@ class Limits:
     cpu_seconds: int | None = 60
     """CPU seconds per process (RLIMIT_CPU): SIGXCPU at the limit, SIGKILL one second later."""
     memory_mb: int | None = 2048
-    """Address space per process in MiB (RLIMIT_AS): allocations past it fail."""
+    """Memory in MiB: the address space of each process (RLIMIT_AS: allocations past it fail) and, where a
+    memory cgroup can be made (Podium runs as root), the memory of all the command's processes together,
+    page cache and tmpfs included (the kernel kills the command past it)."""
     max_processes: int | None = 128
     """Processes (and threads) the command may have at once (RLIMIT_NPROC, or a pids cgroup as root)."""
+    tmp_mb: int | None = 512
+    """Size of each private tmpfs the bubblewrap back-end mounts (``/tmp``, ``/dev/shm``), in MiB."""
+    disk_mb: int | None = 4096
+    """How much the command may add to the workspace's file system, in MiB: the file system's used space is
+    checked every 50 ms while the command runs and the command is killed past it (so other writers on that
+    file system count too, and a fast writer may overshoot by one interval)."""
     file_size_mb: int | None = 1024
     """Largest file the command may write, in MiB (RLIMIT_FSIZE): SIGXFSZ past it."""
     open_files: int | None = 512
@@ -47,7 +90,7 @@ class Limits:
     def __post_init__(self) -> None:
         if self.wall_seconds <= 0:
             raise ValueError(f"wall_seconds must be positive, got {self.wall_seconds}")
-        for name in ("cpu_seconds", "memory_mb", "max_processes", "file_size_mb", "open_files"):
+        for name in ("cpu_seconds", "memory_mb", "max_processes", "file_size_mb", "open_files", "tmp_mb", "disk_mb"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"{name} must be at least 1 (or None for no limit), got {value}")
@@ -80,8 +123,15 @@ class SandboxPolicy:
     """Whether commands (and the fetch tool) may use the network. Off: bubblewrap gives an empty network namespace."""
     limits: Limits = field(default_factory=Limits)
     """Resource limits per command."""
-    hidden_paths: tuple[str, ...] = ("/root", "/home", "/run/user")
-    """Directories replaced by an empty tmpfs inside bubblewrap (the workspace stays visible even if under one)."""
+    view: ViewName = "system"
+    """What of the host commands see, read-only, under bubblewrap: ``system`` (an allow-list:
+    :data:`SYSTEM_PATHS`, Podium's interpreter, :attr:`readable_paths`) or ``host`` (all of ``/`` but
+    :attr:`hidden_paths`). Either way the workspace is the only writable host directory."""
+    hidden_paths: tuple[str, ...] = HOST_HIDDEN_PATHS
+    """With ``view="host"``: directories replaced by an empty read-only directory (the workspace and
+    :attr:`readable_paths` stay visible even if under one)."""
+    readable_paths: tuple[str, ...] = ()
+    """Extra host directories visible read-only under bubblewrap (e.g. ``/opt/conda``, a data set)."""
     writable_paths: tuple[str, ...] = ()
     """Extra directories mounted writable inside bubblewrap, besides the workspace (default: none)."""
     env: Mapping[str, str] = field(default_factory=_empty_env)
@@ -104,7 +154,9 @@ class SandboxPolicy:
     def __post_init__(self) -> None:
         if self.backend not in ("auto", "bubblewrap", "process"):
             raise ValueError(f"backend must be 'auto', 'bubblewrap' or 'process', got {self.backend!r}")
-        for p in (*self.hidden_paths, *self.writable_paths):
+        if self.view not in ("system", "host"):
+            raise ValueError(f"view must be 'system' or 'host', got {self.view!r}")
+        for p in (*self.hidden_paths, *self.readable_paths, *self.writable_paths):
             if not p.startswith("/"):
                 raise ValueError(f"sandbox paths must be absolute, got {p!r}")
         if not isinstance(self.env, MappingProxyType):

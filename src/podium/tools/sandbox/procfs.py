@@ -6,7 +6,14 @@ import contextlib
 import os
 import signal
 
-__all__ = ["kill_pids", "ns_pid", "pids_in_namespace", "pids_in_session", "uid_process_count"]
+__all__ = [
+    "kill_pids",
+    "make_undumpable",
+    "ns_pid",
+    "pids_in_namespace",
+    "pids_in_session",
+    "uid_process_count",
+]
 
 
 def _all_pids() -> list[int]:
@@ -91,3 +98,19 @@ def ns_pid(pid: int) -> int | None:
     except (OSError, ValueError):
         return None
     return None
+
+
+def make_undumpable() -> bool:
+    """Make this process non-dumpable (``PR_SET_DUMPABLE`` 0); whether it worked.
+
+    ``/proc/<pid>/environ``, ``/proc/<pid>/mem`` and the other per-process files that hold secrets then
+    belong to root and need ``CAP_SYS_PTRACE``, so a command running as the same user cannot read the API
+    keys in Podium's environment. Core dumps of Podium are off as a consequence.
+    """
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(4, 0, 0, 0, 0)) == 0  # PR_SET_DUMPABLE
+    except (OSError, AttributeError):
+        return False

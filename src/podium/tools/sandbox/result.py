@@ -22,7 +22,7 @@ EXIT_LIMIT = 123
 EXIT_SANDBOX_ERROR = 125
 """Exit code of ``podium sandbox run`` when the sandbox itself could not start the command."""
 
-KilledBy: TypeAlias = Literal["timeout", "cpu", "memory", "file_size", "output", "signal"]
+KilledBy: TypeAlias = Literal["timeout", "cpu", "memory", "file_size", "disk", "output", "signal"]
 
 _MEMORY_MARKERS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
 
@@ -81,7 +81,8 @@ class SandboxResult:
     signal: int | None
     """The signal that ended the command, if one did."""
     killed_by: KilledBy | None
-    """Why the command was stopped: ``timeout``, ``cpu``, ``memory``, ``file_size``, ``output``, ``signal``."""
+    """Why the command was stopped: ``timeout``, ``cpu``, ``memory``, ``file_size``, ``disk`` (it wrote more
+    than the workspace may grow), ``output``, ``signal``."""
     wall_time: float
     """Seconds from start until the command and its leftovers were gone."""
     cpu_time: float
@@ -117,7 +118,7 @@ class SandboxResult:
         """The exit code ``podium sandbox run`` uses: 124 timeout, 123 limit, 128+N signal, else the command's."""
         if self.killed_by == "timeout":
             return EXIT_TIMEOUT
-        if self.killed_by in ("cpu", "memory", "file_size", "output"):
+        if self.killed_by in ("cpu", "memory", "file_size", "disk", "output"):
             return EXIT_LIMIT
         if self.signal is not None:
             return 128 + self.signal
@@ -129,8 +130,12 @@ class SandboxResult:
             how = "killed: wall timeout"
         elif self.killed_by == "cpu":
             how = "killed: CPU time limit"
+        elif self.killed_by == "memory" and self.signal is not None:
+            how = "killed: memory limit (all processes together)"
         elif self.killed_by == "memory":
             how = f"failed at the memory limit (exit code {self.exit_code})"
+        elif self.killed_by == "disk":
+            how = "killed: it wrote more than the workspace may grow"
         elif self.killed_by == "file_size":
             how = "killed: file size limit"
         elif self.killed_by == "output":
@@ -171,10 +176,13 @@ def classify(
     cpu_time: float,
     cpu_limit: int | None,
     stderr_tail: str,
+    oom_killed: bool = False,
 ) -> KilledBy | None:
-    """Why a command ended, from how it ended and what the sandbox did."""
+    """Why a command ended, from how it ended and what the sandbox (or its memory cgroup) did."""
     if we_killed is not None:
         return we_killed
+    if oom_killed:
+        return "memory"
     if status_signal == _signal.SIGXCPU:
         return "cpu"
     if status_signal == _signal.SIGXFSZ:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from podium.tools.sandbox.cgroup import PidsCgroup
+from podium.tools.sandbox.cgroup import CommandCgroup
 from podium.tools.sandbox.policy import Limits
 from podium.tools.sandbox.procfs import kill_pids, ns_pid, pids_in_namespace, pids_in_session
 from podium.tools.sandbox.result import HeadTail, KilledBy, SandboxResult, classify
@@ -47,8 +47,8 @@ class Launch:
     """Working directory (on the host)."""
     backend: str
     """Back-end name for the result."""
-    cgroup: PidsCgroup | None = None
-    """The command's pids cgroup (root only)."""
+    cgroup: CommandCgroup | None = None
+    """The command's cgroup (root only): its processes, their number and their memory together."""
     release_fd: int | None = None
     """Write end of the pipe the launcher waits on until it is in its cgroup."""
     child_fds: tuple[int, ...] = ()
@@ -61,6 +61,33 @@ class Launch:
     """Whether the spawned process is the command (process back-end) or a supervisor (bubblewrap)."""
     cleanup: list[Callable[[], None]] = field(default_factory=list)
     """Called once at the end."""
+    disk_path: str | None = None
+    """A path on the file system whose growth is bounded (the workspace)."""
+
+
+class _DiskWatch:
+    """How much a file system's used space grew since the command started."""
+
+    def __init__(self, path: str | None, limit_mb: int | None) -> None:
+        self.path = path if limit_mb is not None else None
+        self.limit = (limit_mb or 0) * 1024 * 1024
+        self.start = self._used() if self.path else 0
+        self.next_check = 0.0
+
+    def _used(self) -> int:
+        assert self.path is not None
+        try:
+            st = os.statvfs(self.path)
+        except OSError:
+            return 0
+        return (st.f_blocks - st.f_bfree) * st.f_frsize
+
+    def exceeded(self, now: float) -> bool:
+        """Whether the growth passed the limit (checked at most every 50 ms)."""
+        if self.path is None or now < self.next_check:
+            return False
+        self.next_check = now + 0.05
+        return self._used() - self.start > self.limit
 
 
 class _Tree:
@@ -121,6 +148,7 @@ class _Tree:
 def execute(launch: Launch, limits: Limits, timeout: float, stdin: bytes | None) -> SandboxResult:
     """Run ``launch`` to completion within ``timeout`` seconds and report what happened."""
     started = time.monotonic()
+    disk = _DiskWatch(launch.disk_path, limits.disk_mb)
     try:
         proc = subprocess.Popen(
             launch.argv,
@@ -141,7 +169,7 @@ def execute(launch: Launch, limits: Limits, timeout: float, stdin: bytes | None)
     tree = _Tree(launch, proc.pid)
     try:
         _join_cgroup(launch, proc)
-        return _supervise(launch, limits, timeout, stdin, proc, tree, started)
+        return _supervise(launch, limits, timeout, stdin, proc, tree, started, disk)
     finally:
         if proc.returncode is None:
             tree.kill_all()
@@ -200,6 +228,7 @@ def _supervise(
     proc: subprocess.Popen[bytes],
     tree: _Tree,
     started: float,
+    disk: _DiskWatch,
 ) -> SandboxResult:
     assert proc.stdout is not None
     assert proc.stderr is not None
@@ -222,6 +251,10 @@ def _supervise(
         if now >= deadline:
             we_killed = "timeout"
             _terminate(tree, proc, limits.kill_grace, sel)
+            break
+        if disk.exceeded(now):
+            we_killed = "disk"
+            tree.signal_all(signal.SIGKILL)
             break
         for key, _ in sel.select(timeout=min(0.05, deadline - now)):
             sink = key.data
@@ -254,7 +287,7 @@ def _supervise(
         if found:  # a process that is just exiting (the launcher itself) is not a leftover
             time.sleep(0.05)
             found = [p for p in tree.leftovers(int(report.get("pid", 0))) if p in found]
-        leftovers = len(found)
+        leftovers = max(len(found), int(report.get("leftovers", 0)))
     tree.kill_all()
     _drain(sel, time.monotonic() + _DRAIN_SECONDS, status_buf, bwrap_buf)
     sel.close()
@@ -266,6 +299,7 @@ def _supervise(
         exit_code, sig = proc.returncode, None
         cpu = (usage.ru_utime + usage.ru_stime) if usage else 0.0
         peak = None
+    oom = launch.cgroup.oom_killed() if launch.cgroup is not None else False
     wall = time.monotonic() - started
     stderr_text = err.text()
     killed_by = classify(
@@ -275,6 +309,7 @@ def _supervise(
         cpu_time=cpu,
         cpu_limit=limits.cpu_seconds,
         stderr_tail=stderr_text[-2000:],
+        oom_killed=oom,
     )
     if we_killed is not None:
         exit_code, sig = None, signal.SIGKILL
