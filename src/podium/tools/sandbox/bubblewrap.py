@@ -90,6 +90,29 @@ def bubblewrap_available() -> str | None:
     return _features().problem
 
 
+def _proc_covers() -> list[str]:
+    """Read-only or hidden kernel interfaces in the sandbox's ``/proc``.
+
+    The kernel lets uid 0 write most of ``/proc/sys`` by file mode alone, without a capability (a root run
+    could otherwise set ``kernel.core_pattern``, which the host runs as root): it is made read-only, with
+    the other writable kernel interfaces; files that only leak kernel state are hidden.
+    """
+    args: list[str] = []
+    for name in ("sys", "sysrq-trigger", "irq", "bus", "fs", "pressure", "mtrr", "acpi", "scsi", "asound"):
+        path = f"/proc/{name}"
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    for name in ("kcore", "keys", "key-users", "timer_list", "sched_debug", "latency_stats", "kmsg"):
+        path = f"/proc/{name}"
+        if os.path.exists(path):
+            args += ["--ro-bind", "/dev/null", path]
+    return args
+
+
+_PROC_COVERS = _proc_covers()
+_PRIVATE = ("/tmp", "/var/tmp", "/dev", "/proc")  # fresh in every sandbox, never the host's
+
+
 def _under(path: str, parents: tuple[str, ...]) -> bool:
     return any(path == p or path.startswith(p.rstrip("/") + "/") for p in parents)
 
@@ -119,11 +142,10 @@ class BubblewrapSandbox(Sandbox):
         if policy.allow_network:
             args.append("--share-net")
         remount: list[str] = []
-        visible = self._view_args(args, remount)
-        tmp = [] if policy.limits.tmp_mb is None else ["--size", str(policy.limits.tmp_mb * 1024 * 1024)]
-        args += ["--dev", "/dev", *tmp, "--tmpfs", "/dev/shm", "--proc", "/proc", *tmp, "--tmpfs", "/tmp"]
+        self._view_args(args, remount)
+        args += self._private_args()
         for path in self._interpreter_dirs():
-            if not _under(path, visible):
+            if not self._visible(path):
                 args += ["--ro-bind", path, path]
         for path in policy.readable_paths:
             if os.path.exists(path):
@@ -139,8 +161,24 @@ class BubblewrapSandbox(Sandbox):
             args += ["--remount-ro", path]
         return args
 
-    def _view_args(self, args: list[str], remount: list[str]) -> tuple[str, ...]:
-        """Add the host view's mounts; return the host trees now visible as they are."""
+    def _private_args(self) -> list[str]:
+        """A fresh ``/dev``, ``/proc`` (its kernel interfaces covered) and sized ``/tmp`` and ``/dev/shm``."""
+        mb = self.policy.limits.tmp_mb
+        size = [] if mb is None else ["--size", str(mb * 1024 * 1024)]
+        args = ["--dev", "/dev", *size, "--tmpfs", "/dev/shm", "--proc", "/proc", *_PROC_COVERS]
+        args += [*size, "--tmpfs", "/tmp"]
+        if self.policy.view == "host" and os.path.isdir("/var/tmp") and not os.path.islink("/var/tmp"):
+            args += [*size, "--tmpfs", "/var/tmp"]
+        return args
+
+    def _visible(self, path: str) -> bool:
+        """Whether the view already shows the host's ``path`` as it is."""
+        if self.policy.view == "host":
+            return not _under(path, (*self.policy.hidden_paths, *_PRIVATE))
+        return _under(path, tuple(p for p in _system_list() if not os.path.islink(p)))
+
+    def _view_args(self, args: list[str], remount: list[str]) -> None:
+        """Add the host view's mounts (and the paths to make read-only once every mount is made)."""
         policy = self.policy
         if policy.view == "host":
             args += ["--ro-bind", "/", "/"]
@@ -148,20 +186,16 @@ class BubblewrapSandbox(Sandbox):
                 if os.path.isdir(path) and not os.path.islink(path) and path != "/":
                     args += ["--size", "1048576", "--tmpfs", path]
                     remount.append(path)
-            visible: tuple[str, ...] = ("/",)
         else:
-            shown: list[str] = []
             for path in _system_list():
                 if os.path.islink(path):
                     args += ["--symlink", os.readlink(path), path]
                 elif os.path.isdir(path):
                     args += ["--ro-bind", path, path]
-                    shown.append(path)
             args += ["--dir", "/var", "--symlink", "../tmp", "/var/tmp"]
             remount.append("/")
-            visible = tuple(shown)
         for tree in SCANNED_TREES:
-            if not _under(tree, visible) or not os.path.isdir(tree):
+            if not self._visible(tree) or not os.path.isdir(tree):
                 continue
             masks = masked_entries(tree)
             if not masks.complete:
@@ -173,7 +207,6 @@ class BubblewrapSandbox(Sandbox):
             for path in masks.dirs:
                 args += ["--size", "1048576", "--tmpfs", path]
                 remount.append(path)
-        return visible
 
     @staticmethod
     def _resolver_args() -> list[str]:

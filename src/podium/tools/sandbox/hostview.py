@@ -10,14 +10,14 @@ Two views (:attr:`~podium.tools.sandbox.policy.SandboxPolicy.view`):
 In both, :func:`masked_entries` hides inside ``/etc`` and ``/opt`` what a normal user could not read (files
 without the "others may read" bit, directories others may not enter: ``/etc/shadow``, ``/etc/ssl/private``,
 a database's password file), so that a command run by root sees no more than any user would, and every unix
-socket and FIFO (a way to talk to a host service even without network). The scan is done once per process
-and tree; a tree too large to scan completely is not shown at all (fail closed) and a warning says how to show
-it anyway (``readable_paths``, which is shown as it is).
+socket and FIFO (a way to talk to a host service even without network). The scan is done for every command
+(about 30 ms for ``/etc`` and ``/opt`` of a Debian machine), so a socket made a moment ago is hidden too; a tree
+too large to scan completely is not shown at all (fail closed) and a warning says how to show it anyway
+(``readable_paths``, which is shown as it is, without a scan).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import stat
@@ -53,7 +53,9 @@ def _others_can_read(st: os.stat_result) -> bool:
     return bool(mode & stat.S_IROTH)
 
 
-@functools.lru_cache(maxsize=16)
+_warned: set[str] = set()
+
+
 def masked_entries(tree: str, limit: int = MAX_SCAN_ENTRIES) -> Masks:
     """The entries of ``tree`` to hide; iterative (no recursion), symlinks not followed."""
     files: list[str] = []
@@ -73,12 +75,14 @@ def masked_entries(tree: str, limit: int = MAX_SCAN_ENTRIES) -> Masks:
         for entry in entries:
             seen += 1
             if seen > limit:
-                logger.warning(
-                    "%s has more than %d entries: it is not shown in the sandbox (add it to the policy's "
-                    "readable_paths to show it as it is)",
-                    tree,
-                    limit,
-                )
+                if tree not in _warned:
+                    _warned.add(tree)
+                    logger.warning(
+                        "%s has more than %d entries: it is not shown in the sandbox (add it to the policy's "
+                        "readable_paths to show it as it is)",
+                        tree,
+                        limit,
+                    )
                 return Masks(tuple(files), tuple(dirs), False)
             try:
                 st = entry.stat(follow_symlinks=False)

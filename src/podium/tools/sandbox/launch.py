@@ -186,8 +186,12 @@ try:
 except OSError:
     pass
 if sig is not None:
-    signal.signal(sig, signal.SIG_DFL)
-    os.kill(os.getpid(), sig)
+    try:
+        if sig not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(sig, signal.SIG_DFL)
+        os.kill(os.getpid(), sig)
+    except (OSError, ValueError):
+        pass
 os._exit(code if code is not None else 128 + (sig or 0))
 """
 

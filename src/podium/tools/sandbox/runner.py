@@ -295,8 +295,11 @@ def _supervise(
     if report is not None:
         exit_code, sig = report.get("exit"), report.get("signal")
         cpu, peak = float(report.get("cpu", 0.0)), int(report.get("maxrss", 0)) or None
-    else:
-        exit_code, sig = proc.returncode, None
+    else:  # the supervisor itself died (killed with SIGKILL, or bubblewrap failed before the command ran)
+        returncode = proc.returncode
+        exit_code, sig = returncode, None
+        if returncode is not None and returncode < 0:
+            exit_code, sig = None, -returncode
         cpu = (usage.ru_utime + usage.ru_stime) if usage else 0.0
         peak = None
     oom = launch.cgroup.oom_killed() if launch.cgroup is not None else False
