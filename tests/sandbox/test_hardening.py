@@ -419,3 +419,18 @@ def test_a_command_killed_by_sigkill_prints_no_traceback(layout: Layout, backend
     assert "Traceback" not in r.stderr
     if backend == "process":
         assert r.signal == 9 and "survived" not in r.stdout, r
+
+
+def test_workspace_file_count_is_bounded(layout: Layout, backend: str) -> None:
+    limits = SMALL.replace(disk_mb=10)  # 640 files
+    box = create_sandbox(layout.ws, SandboxPolicy(backend=backend, limits=limits))  # type: ignore[arg-type]
+    r = box.run_python("import os\nfor i in range(200000):\n    open(f'f{i}', 'w').close()\n")
+    assert r.killed_by == "disk", (r.killed_by, r.stderr[-300:])
+    assert len(os.listdir(layout.ws)) < 100_000
+
+
+def test_no_core_files(layout: Layout, backend: str) -> None:
+    box = create_sandbox(layout.ws, SandboxPolicy(backend=backend, limits=SMALL))  # type: ignore[arg-type]
+    r = box.run_shell("ulimit -c; python3 -c 'import os; os.abort()'")
+    assert r.stdout.split()[0] == "0"
+    assert not [p for p in layout.ws.iterdir() if p.name.startswith("core")]

@@ -155,6 +155,10 @@ if pid == 0:
         prctl(1, signal.SIGKILL)  # the command dies with its supervisor
     for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGPIPE, signal.SIGXFSZ, signal.SIGUSR2):
         signal.signal(s, signal.SIG_DFL)
+    try:
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core files in the workspace
+    except (ValueError, OSError):
+        pass
     for key, res in names.items():
         if key in spec:
             soft = int(spec[key])

@@ -25,12 +25,12 @@ SYSTEM_PATHS: tuple[str, ...] = (
     "/lib64",
     "/libx32",
     "/etc",
-    "/opt",
     "/nix/store",
 )
 """What the ``system`` view shows, read-only, where it exists: programs, libraries and their configuration.
-In ``/etc`` and ``/opt``, entries other users could not read (``/etc/shadow``, ``/etc/ssl/private``, mode
-0600 files) and unix sockets are hidden."""
+In ``/etc``, entries other users could not read (``/etc/shadow``, ``/etc/ssl/private``, mode 0600 files),
+unix sockets and FIFOs are hidden. Software installed elsewhere (``/opt/...``) is shown by adding it to
+``readable_paths``."""
 
 HOST_HIDDEN_PATHS: tuple[str, ...] = (
     "/root",
@@ -73,9 +73,10 @@ class Limits:
     tmp_mb: int | None = 512
     """Size of each private tmpfs the bubblewrap back-end mounts (``/tmp``, ``/dev/shm``), in MiB."""
     disk_mb: int | None = 4096
-    """How much the command may add to the workspace's file system, in MiB: the file system's used space is
-    checked every 50 ms while the command runs and the command is killed past it (so other writers on that
-    file system count too, and a fast writer may overshoot by one interval)."""
+    """How much the command may add to the workspace's file system, in MiB, and 64 files (inodes) per MiB:
+    the file system's used space and inodes are checked every 50 ms while the command runs and the command
+    is killed past them (so other writers on that file system count too, and a fast writer may overshoot by
+    one interval)."""
     file_size_mb: int | None = 1024
     """Largest file the command may write, in MiB (RLIMIT_FSIZE): SIGXFSZ past it."""
     open_files: int | None = 512

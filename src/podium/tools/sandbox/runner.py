@@ -29,6 +29,8 @@ __all__ = ["Launch", "SandboxStartError", "execute"]
 logger = logging.getLogger("podium.tools.sandbox")
 
 _DRAIN_SECONDS = 0.5
+INODES_PER_MB = 64
+"""Files (inodes) a command may add to the workspace's file system per MiB of ``Limits.disk_mb``."""
 
 
 class SandboxStartError(RuntimeError):
@@ -66,28 +68,30 @@ class Launch:
 
 
 class _DiskWatch:
-    """How much a file system's used space grew since the command started."""
+    """How much a file system's used space (and number of files) grew since the command started."""
 
     def __init__(self, path: str | None, limit_mb: int | None) -> None:
         self.path = path if limit_mb is not None else None
         self.limit = (limit_mb or 0) * 1024 * 1024
-        self.start = self._used() if self.path else 0
+        self.inode_limit = (limit_mb or 0) * INODES_PER_MB
+        self.start = self._used() if self.path else (0, 0)
         self.next_check = 0.0
 
-    def _used(self) -> int:
+    def _used(self) -> tuple[int, int]:
         assert self.path is not None
         try:
             st = os.statvfs(self.path)
         except OSError:
-            return 0
-        return (st.f_blocks - st.f_bfree) * st.f_frsize
+            return (0, 0)
+        return ((st.f_blocks - st.f_bfree) * st.f_frsize, st.f_files - st.f_ffree)
 
     def exceeded(self, now: float) -> bool:
         """Whether the growth passed the limit (checked at most every 50 ms)."""
         if self.path is None or now < self.next_check:
             return False
         self.next_check = now + 0.05
-        return self._used() - self.start > self.limit
+        used, inodes = self._used()
+        return used - self.start[0] > self.limit or inodes - self.start[1] > self.inode_limit
 
 
 class _Tree:
