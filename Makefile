@@ -8,12 +8,13 @@ EXTRAS ?= dev,all
 # llama.cpp build options: CPU only, no multimodal (llava/mtmd), server, tools, examples or tests.
 LLAMA_CMAKE_ARGS ?= -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_APP=OFF
 
-.PHONY: help venv dev test test-slow lint typecheck format clean chat local
+.PHONY: help venv dev test test-slow test-as-user lint typecheck format clean chat local
 
 help:
 	@echo "make chat       set up .venv (with the embedded model) and start podium chat"
 	@echo "make test       set up .venv and run lint, type checks and the test suite (heavy tests excluded)"
 	@echo "make test-slow  run the heavy tests (local model, browser)"
+	@echo "make test-as-user  (root) run the security tests again as an unprivileged user"
 	@echo "make format     format the code"
 
 $(BIN)/python:
@@ -54,6 +55,10 @@ test: lint typecheck
 test-slow: dev local
 	$(UV) pip install --quiet --python $(BIN)/python -e ".[$(EXTRAS),local]"
 	$(BIN)/pytest -m slow -q; status=$$?; [ $$status -eq 0 ] || [ $$status -eq 5 ]
+
+# The sandbox and file-tool security tests as an unprivileged user (run as root: it creates the user).
+test-as-user: dev
+	./scripts/test-as-user.sh
 
 format: dev
 	$(BIN)/ruff check --fix src tests bench
