@@ -8,10 +8,11 @@ with swap held at the same bound. It also lists every process of the command, so
 killed, even one that left the process group and the session.
 
 Where: cgroup v1 (one hierarchy per controller) and v2 (one hierarchy) are both handled. On v1 each command
-gets ``<hierarchy>/<Podium's own cgroup>/podium/cmd-<pid>-<start>-<n>``, so the limits of the cgroup Podium
-runs in still hold; on v2 the cgroup is made under the root of the mount (only the root may hold both
-processes and controller-enabled children). The name carries Podium's pid and start time: cgroups left by a
-Podium process that was killed are found and removed (their processes killed) the next time one is opened.
+gets ``<hierarchy>/<Podium's cgroup>/podium/cmd-<pid namespace>-<pid>-<start>-<n>``, so the limits of the
+cgroup Podium runs in still hold; on v2 the cgroup is made under the root of the mount (only the root may hold
+both processes and controller-enabled children). The name carries Podium's pid namespace, pid and start time:
+cgroups left by a Podium process that was killed are found and removed (their processes killed) each time one
+is opened; those of a Podium in another pid namespace are left alone.
 Without a writable cgroup file system (Podium not root, or no controller), :func:`open_command_cgroup`
 returns ``None`` and the sandboxes say that the total limits are not enforced.
 """
@@ -33,7 +34,6 @@ __all__ = ["CgroupSupport", "CommandCgroup", "cgroup_support", "open_command_cgr
 logger = logging.getLogger("podium.tools.sandbox")
 
 _counter = itertools.count()
-_cleaned: set[Path] = set()
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +112,13 @@ def cgroup_support() -> CgroupSupport:
     found = _hierarchies()
     versions = {h.version for h in found.values()}
     return CgroupSupport("pids" in found, "memory" in found, max(versions) if versions else None)
+
+
+def _pid_namespace() -> str:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return "0"
 
 
 def _start_time(pid: int) -> str | None:
@@ -215,11 +222,17 @@ def remove_stale_cgroups(base: Path) -> int:
         entries = list(base.iterdir())
     except OSError:
         return 0
+    own_ns = _pid_namespace()
     for entry in entries:
         parts = entry.name.split("-")
-        if len(parts) < 3 or parts[0] != "cmd" or not parts[1].isdigit():
+        if len(parts) == 5 and parts[0] == "cmd" and parts[2].isdigit():
+            if parts[1] != own_ns:
+                continue  # made by a Podium in another pid namespace: its pids mean nothing here
+            owner, started = int(parts[2]), parts[3]
+        elif len(parts) == 3 and parts[0] == "cmd" and parts[1].isdigit():
+            owner, started = int(parts[1]), None  # the older naming
+        else:
             continue
-        owner, started = int(parts[1]), parts[2] if len(parts) == 4 else None
         alive = _start_time(owner)
         if alive is not None and (started is None or alive == started):
             continue  # its Podium still runs
@@ -240,7 +253,7 @@ def open_command_cgroup(max_pids: int | None, memory_bytes: int | None) -> Comma
     if os.geteuid() != 0:
         return None
     wanted = {"pids": max_pids, "memory": memory_bytes}
-    name = f"cmd-{os.getpid()}-{_start_time(os.getpid()) or 0}-{next(_counter)}"
+    name = f"cmd-{_pid_namespace()}-{os.getpid()}-{_start_time(os.getpid()) or 0}-{next(_counter)}"
     paths: dict[str, Path] = {}
     for controller, hierarchy in _hierarchies().items():
         path = _make(hierarchy, controller, name)
@@ -271,9 +284,7 @@ def _make(hierarchy: _Hierarchy, controller: str, name: str) -> Path | None:
         base.mkdir(exist_ok=True)
         if hierarchy.version == 2:
             _enable(base, controller)
-        if base not in _cleaned:
-            _cleaned.add(base)
-            remove_stale_cgroups(base)
+        remove_stale_cgroups(base)
         path.mkdir(exist_ok=hierarchy.version == 2)
     except OSError as exc:
         logger.debug("no %s cgroup under %s: %s", controller, base, exc)
