@@ -1,1 +1,72 @@
-"""Shared test configuration. The network guard plugin is enabled in pyproject (``-p podium.testing.pytest_plugin``)."""
+"""Shared test configuration. The network guard plugin is enabled in pyproject (``-p podium.testing.pytest_plugin``).
+
+Tests that need a system tool (bubblewrap, ripgrep) carry ``@pytest.mark.requires("bwrap")`` (or call
+:func:`require`). Without the tool they are skipped with the reason, and one line at the end of the run says
+what was not tested and how to install it; with ``PODIUM_REQUIRE_SYSTEM_TOOLS=1`` (set by ``.ci/run``) a
+missing tool fails those tests instead, so CI always proves the sandbox.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import Counter
+
+import pytest
+
+REQUIRE_ENV = "PODIUM_REQUIRE_SYSTEM_TOOLS"
+SYSTEM_TOOLS: dict[str, tuple[str, str]] = {
+    "bwrap": ("bubblewrap", "apt-get install bubblewrap"),
+    "rg": ("ripgrep", "apt-get install ripgrep"),
+}
+"""Program -> (package, how to install it on Debian/Ubuntu)."""
+
+_SKIP_PREFIX = "needs the system tool "
+
+
+def missing(tool: str) -> str | None:
+    """Why ``tool`` cannot be used here, or ``None``."""
+    if tool == "bwrap":
+        from podium.tools.sandbox import bubblewrap_available
+
+        return bubblewrap_available()
+    return None if shutil.which(tool) else f"{tool} is not installed"
+
+
+def require(tool: str) -> None:
+    """Skip the calling test when ``tool`` is missing (fail instead when ``PODIUM_REQUIRE_SYSTEM_TOOLS`` is set)."""
+    problem = missing(tool)
+    if problem is None:
+        return
+    package, hint = SYSTEM_TOOLS[tool]
+    if os.environ.get(REQUIRE_ENV):
+        pytest.fail(f"{REQUIRE_ENV} is set but {package} is missing: {problem} ({hint})")
+    pytest.skip(f"{_SKIP_PREFIX}{package}: {problem}" + ("" if hint in problem else f" ({hint})"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "requires(tool): the test needs a system tool (bwrap, rg): see tests/conftest")
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in item.iter_markers("requires"):
+        for tool in marker.args:
+            require(tool)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    counts: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        if _SKIP_PREFIX in reason:
+            package = reason.split(_SKIP_PREFIX, 1)[1].split(":", 1)[0]
+            counts[package] += 1
+    if counts:
+        packages = ", ".join(f"{name} ({n} tests)" for name, n in sorted(counts.items()))
+        hints = " ".join(sorted({pkg for pkg, _ in SYSTEM_TOOLS.values() if pkg in counts}))
+        terminalreporter.write_line(
+            f"NOT TESTED here, system tools missing: {packages}. Install them (Debian/Ubuntu: "
+            f"apt-get install {hints}) to run these tests; CI sets {REQUIRE_ENV}=1 so they must run.",
+            yellow=True,
+            bold=True,
+        )

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.conftest import require
 
-from podium.tools.sandbox import Limits, SandboxPolicy, bubblewrap_available, create_sandbox
+from podium.tools.sandbox import Limits, SandboxPolicy, create_sandbox
 
 BACKENDS = ["bubblewrap", "process"]
 
@@ -52,7 +53,7 @@ def layout(tmp_path: Path) -> Layout:
 def backend(request: pytest.FixtureRequest) -> str:
     name = str(request.param)
     if name == "bubblewrap":
-        assert bubblewrap_available() is None, f"bubblewrap must work on this machine: {bubblewrap_available()}"
+        require("bwrap")
     return name
 
 

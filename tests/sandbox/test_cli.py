@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from click.testing import CliRunner
 
 from conftest import Layout
@@ -46,6 +47,7 @@ def test_memory_limit_is_123(layout: Layout) -> None:
     assert "MemoryError" in err
 
 
+@pytest.mark.requires("bwrap")
 def test_escapes_blocked(layout: Layout) -> None:
     os.symlink("/etc", layout.ws / "etc")
     attempts = [
@@ -61,6 +63,7 @@ def test_escapes_blocked(layout: Layout) -> None:
     assert not os.path.exists("/etc/podium-cli-escape")
 
 
+@pytest.mark.requires("bwrap")  # the default back-end is bubblewrap only where it works
 def test_network_flag(layout: Layout, listener: int) -> None:
     probe = (
         f"{sys.executable} -c \"import socket; socket.create_connection(('127.0.0.1', {listener}), 3); print('up')\""
@@ -79,6 +82,7 @@ def test_info_says_what_is_enforced(layout: Layout) -> None:
     assert "NOT isolation" in result.stdout
 
 
+@pytest.mark.requires("bwrap")  # the default back-end (auto) is bubblewrap only where it works
 def test_real_process(layout: Layout) -> None:
     """The installed entry point, in its own process."""
     proc = subprocess.run(

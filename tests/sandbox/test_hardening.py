@@ -40,6 +40,7 @@ def test_the_filter_is_built_here() -> None:
 # --------------------------------------------------------------------------- capabilities and mounts
 
 
+@pytest.mark.requires("bwrap")
 def test_no_capabilities_and_no_new_privileges(layout: Layout) -> None:
     box = create_sandbox(layout.ws, SandboxPolicy(backend="bubblewrap", limits=SMALL))
     out = run(box, "grep -E '^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):' /proc/self/status")
@@ -75,6 +76,7 @@ MOUNT_ATTEMPTS = [
 
 
 @pytest.mark.parametrize("attempt", MOUNT_ATTEMPTS)
+@pytest.mark.requires("bwrap")
 def test_cannot_change_mounts_or_nest_user_namespaces(layout: Layout, attempt: str) -> None:
     box = create_sandbox(layout.ws, SandboxPolicy(backend="bubblewrap", limits=SMALL))
     r = box.run_shell(f"{attempt}; echo rc=$?; touch /usr/podium-probe 2>&1; findmnt -n -o FSTYPE /tmp")
@@ -109,6 +111,7 @@ def test_system_calls_for_mounts_and_namespaces_fail(layout: Layout, backend: st
         assert outcome.startswith("-1 "), f"{name}: {outcome}"
 
 
+@pytest.mark.requires("bwrap")
 def test_proc_sys_and_kernel_interfaces_are_read_only(layout: Layout) -> None:
     box = create_sandbox(layout.ws, SandboxPolicy(backend="bubblewrap", limits=SMALL))
     # writes the value that is already there: harmless even if the protection failed
@@ -198,6 +201,7 @@ for path in sys.argv[1:]:
 
 
 @pytest.mark.parametrize("view", ["system", "host"])
+@pytest.mark.requires("bwrap")
 def test_host_unix_sockets_are_unreachable(layout: Layout, host_sockets: list[Path], view: str) -> None:
     policy = SandboxPolicy(backend="bubblewrap", limits=SMALL, view=view)  # type: ignore[arg-type]
     box = create_sandbox(layout.ws, policy)
@@ -207,6 +211,7 @@ def test_host_unix_sockets_are_unreachable(layout: Layout, host_sockets: list[Pa
     assert r.stdout.count("refused") == len(host_sockets), r.stdout + r.stderr
 
 
+@pytest.mark.requires("bwrap")
 def test_a_socket_inside_the_workspace_is_reachable(layout: Layout) -> None:
     path = layout.ws / "dev.sock"
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -220,6 +225,7 @@ def test_a_socket_inside_the_workspace_is_reachable(layout: Layout) -> None:
         srv.close()
 
 
+@pytest.mark.requires("bwrap")
 def test_abstract_unix_socket_is_unreachable_without_network(layout: Layout) -> None:
     name = f"\0podium-{uuid.uuid4().hex[:8]}"
     srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -259,6 +265,7 @@ def test_scanner_hides_sockets_fifos_and_unreadable_entries(tmp_path: Path) -> N
 # --------------------------------------------------------------------------- what a command sees
 
 
+@pytest.mark.requires("bwrap")
 def test_system_view_shows_programs_but_not_secrets(layout: Layout) -> None:
     box = create_sandbox(layout.ws, SandboxPolicy(backend="bubblewrap", limits=SMALL))
     r = box.run_shell(
@@ -273,6 +280,7 @@ def test_system_view_shows_programs_but_not_secrets(layout: Layout) -> None:
     assert lines[-3:] == ["root", "0k", "4"], r.stdout + r.stderr
 
 
+@pytest.mark.requires("bwrap")
 def test_host_view_is_an_option(layout: Layout) -> None:
     host = create_sandbox(layout.ws, SandboxPolicy(backend="bubblewrap", limits=SMALL, view="host"))
     system = create_sandbox(layout.ws, SandboxPolicy(backend="bubblewrap", limits=SMALL))
@@ -286,6 +294,7 @@ def test_host_view_is_an_option(layout: Layout) -> None:
 # --------------------------------------------------------------------------- totals: memory, tmpfs, disk
 
 
+@pytest.mark.requires("bwrap")
 def test_tmpfs_mounts_are_sized(layout: Layout) -> None:
     policy = SandboxPolicy(backend="bubblewrap", limits=SMALL.replace(tmp_mb=16))
     box = create_sandbox(layout.ws, policy)

@@ -11,6 +11,8 @@ import os
 import time
 import uuid
 
+import pytest
+
 from conftest import SMALL, Layout, process_alive_with
 from podium.tools.sandbox import Sandbox, SandboxPolicy, create_sandbox
 
@@ -71,6 +73,7 @@ def test_network_off(box: Sandbox, listener: int) -> None:
         assert "connected" in r.stdout  # NOT contained
 
 
+@pytest.mark.requires("bwrap")
 def test_network_allowed_by_policy(layout: Layout, listener: int) -> None:
     box = create_sandbox(layout.ws, SandboxPolicy(backend="bubblewrap", allow_network=True, limits=SMALL))
     r = box.run_python(f"import socket; socket.create_connection(('127.0.0.1', {listener}), timeout=3); print('ok')")
