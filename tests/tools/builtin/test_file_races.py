@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -131,3 +131,96 @@ def test_list_and_read_never_follow_the_swap(race_ws: Path) -> None:
         ],
     )
     _assert_exercised(swaps, outputs, "inside text")
+
+
+DEPTH = 3000
+
+
+def _make_chain(root: Path, depth: int) -> None:
+    """``root/d/d/.../d`` ``depth`` levels deep, built through descriptors (the path exceeds PATH_MAX)."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for level in range(1, depth + 1):
+            os.mkdir("d", dir_fd=fd)
+            nxt = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = nxt
+            if level in (10, depth):
+                wfd = os.open(f"level{level}.txt", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+                os.write(wfd, b"needle\n")
+                os.close(wfd)
+    finally:
+        os.close(fd)
+
+
+def _remove_chain(root: Path, name: str = "d") -> None:
+    """Remove a chain made by :func:`_make_chain` without recursion (``shutil.rmtree`` recurses)."""
+    current, n = name, 0
+    while current:
+        here, current = root / current, ""
+        for entry in os.listdir(here):
+            if (here / entry).is_dir() and not (here / entry).is_symlink():
+                current, n = f".rm{n}", n + 1
+                os.rename(here / entry, root / current)
+            else:
+                os.unlink(here / entry)
+        os.rmdir(here)
+
+
+@pytest.fixture(scope="module")
+def deep_ws(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    ws = tmp_path_factory.mktemp("deep")
+    (ws / "top.txt").write_text("needle\n")
+    _make_chain(ws, DEPTH)
+    yield ws
+    _remove_chain(ws)
+
+
+@pytest.fixture
+def deep(deep_ws: Path) -> Env:
+    return Env(deep_ws, deep_ws, deep_ws, _tools(deep_ws, ripgrep=False))
+
+
+def test_deep_tree_find_files_is_bounded(deep: Env) -> None:
+    r = deep.call("find_files", pattern="*.txt")
+    assert not r.is_error
+    lines = text(r).split("\n")
+    assert lines[:2] == ["d/" * 10 + "level10.txt", "top.txt"]
+    assert "deeper than 64 levels not entered" in lines[2]
+    assert f"level{DEPTH}.txt" not in text(r)
+
+
+@pytest.mark.parametrize("ripgrep", [True, False], ids=["ripgrep", "python"])
+def test_deep_tree_search_is_bounded(deep: Env, ripgrep: bool) -> None:
+    tools = workspace_tools(deep.ws, SandboxPolicy(limits=SMALL), use_ripgrep=ripgrep)
+    r = deep.call_with(tools, "search_files", pattern="needle")
+    assert not r.is_error
+    out = text(r)
+    assert "top.txt:1:needle" in out
+    assert "d/" * 10 + "level10.txt:1:needle" in out
+    assert f"level{DEPTH}.txt" not in out
+
+
+def test_deep_path_is_reached_through_descriptors(deep: Env) -> None:
+    bottom = "/".join(["d"] * DEPTH)  # about 6000 characters: longer than PATH_MAX, still opened level by level
+    assert text(deep.call("list_directory", path=bottom)) == f"level{DEPTH}.txt  (7 bytes)"
+    assert text(deep.call("read_file", path=f"{bottom}/level{DEPTH}.txt")) == "     1\tneedle"
+
+
+def test_long_symlink_chain_is_refused_not_recursed(env: Env) -> None:
+    (env.ws / "chain").mkdir()
+    for i in range(DEPTH):
+        os.symlink(f"l{i + 1}", env.ws / "chain" / f"l{i}")
+    (env.ws / "chain" / f"l{DEPTH}").write_text("end\n")
+    os.symlink("loop-b", env.ws / "loop-a")
+    os.symlink("loop-a", env.ws / "loop-b")
+    for tool, args in [
+        ("read_file", {"path": "chain/l0"}),
+        ("write_file", {"path": "chain/l0", "content": "x"}),
+        ("list_directory", {"path": "loop-a"}),
+        ("search_files", {"pattern": "end", "path": "loop-a"}),
+    ]:
+        r = env.call(tool, **args)
+        assert r.is_error, tool
+        assert "more than 40 symlinks" in text(r), (tool, text(r))
+    assert text(env.call("read_file", path=f"chain/l{DEPTH - 40}")) == "     1\tend"  # 40 links: as the kernel allows
