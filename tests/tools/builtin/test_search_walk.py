@@ -131,3 +131,26 @@ def test_ripgrep_output_is_verified_not_trusted(env: Env, tmp_path: Path, monkey
         "in.txt:1:the real line\n"
         "[4 matches were not shown: their file changed while searched, or is a symlink, hard link or too large]"
     )
+
+
+def test_no_descriptor_or_process_is_left_behind(env: Env) -> None:
+    for i in range(30):
+        (env.ws / f"d{i % 3}" / f"e{i % 5}").mkdir(parents=True, exist_ok=True)
+        (env.ws / f"d{i % 3}" / f"e{i % 5}" / f"f{i}.txt").write_text("hit\n" * 50)
+    rg = workspace_tools(env.ws, SandboxPolicy(limits=SMALL), use_ripgrep=True)
+    py = workspace_tools(env.ws, SandboxPolicy(limits=SMALL), use_ripgrep=False)
+    calls = [
+        (rg, "search_files", {"pattern": "hit", "max_results": 3}),  # stopped early
+        (rg, "search_files", {"pattern": "hit", "max_results": 100_000}),
+        (py, "search_files", {"pattern": "hit", "max_results": 3}),
+        (py, "find_files", {"pattern": "*.txt", "max_results": 2}),
+        (py, "list_directory", {"path": "d1"}),
+        (py, "read_file", {"path": "d1/e1/f1.txt"}),
+    ]
+    before = set(os.listdir("/proc/self/fd"))
+    for _ in range(10):
+        for tools, name, args in calls:
+            assert not env.call_with(tools, name, **args).is_error
+    assert set(os.listdir("/proc/self/fd")) <= before
+    children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
+    assert children == []

@@ -118,6 +118,8 @@ class _Search:
     max_file_bytes: int
     report: WalkReport = field(default_factory=WalkReport)
     unverified: int = 0
+    proc: subprocess.Popen[bytes] | None = None
+    timer: threading.Timer | None = None
 
     def wanted(self, rel: str) -> bool:
         return self.glob is None or self.glob.match(rel) is not None
@@ -147,14 +149,17 @@ class _Search:
         try:
             with descend(self.base_fd, dirs) as dfd:
                 data = read_regular(dfd, name, max_bytes=self.max_file_bytes, allow_hardlinks=self.ws.allow_hardlinks)
-        except OSError:
+        except (OSError, ValueError):  # ValueError: a NUL in a name ripgrep reported
             return None
         return None if isinstance(data, str) else split_lines(data)
 
-    def ripgrep(self, argv: list[str], stop: int) -> Generator[str, None, None] | None:
-        """Verified matches from ripgrep, or ``None`` when it cannot run this search (Python is used then)."""
+    def ripgrep(self, argv: list[str]) -> Iterator[str] | None:
+        """Verified matches from ripgrep, or ``None`` when it cannot run this search (Python is used then).
+
+        The process runs until :meth:`close`.
+        """
         try:
-            proc = subprocess.Popen(
+            self.proc = subprocess.Popen(
                 argv,
                 cwd=f"/proc/self/fd/{self.base_fd}",
                 stdin=subprocess.DEVNULL,
@@ -163,62 +168,58 @@ class _Search:
             )
         except OSError:
             return None
-        assert proc.stdout is not None
+        proc = self.proc
 
         def timeout() -> None:
             self.report.refused.append(f"[ripgrep timed out after {RIPGREP_TIMEOUT:.0f} s: results are incomplete]")
             proc.kill()
 
-        timer = threading.Timer(RIPGREP_TIMEOUT, timeout)
-        timer.start()
-        try:
-            first = proc.stdout.readline()
-        except BaseException:
-            _stop(proc, timer)
-            raise
-        if not first:
-            _stop(proc, timer)
-            if proc.returncode == 2:
-                return None  # no output and an error: rg refused the pattern (its syntax differs from Python's)
-        return self._verified(proc, timer, first, stop)
-
-    def _verified(
-        self, proc: subprocess.Popen[bytes], timer: threading.Timer, first: bytes, stop: int
-    ) -> Generator[str, None, None]:
-        """The matches of ripgrep that the descriptor walk reads back identically, at most ``stop``."""
+        self.timer = threading.Timer(RIPGREP_TIMEOUT, timeout)
+        self.timer.start()
         assert proc.stdout is not None
+        first = proc.stdout.readline()
+        if not first and proc.wait() == 2:
+            return None  # no output and an error: rg refused the pattern (its syntax differs from Python's)
+        return self._verified(itertools.chain([first], proc.stdout))
+
+    def _verified(self, messages: Iterable[bytes]) -> Iterator[str]:
+        """The matches of ripgrep that the descriptor walk reads back identically."""
         current: str | None = None
         lines: list[bytes] | None = None
         wanted = True
-        shown = 0
-        try:
-            for raw in _chain(first, proc.stdout):
-                if not raw.strip():
-                    continue
-                message = json.loads(raw)
-                if message.get("type") != "match":
-                    continue
-                data = message["data"]
-                rel = _rg_text(data["path"])
-                rel = rel[2:] if rel.startswith("./") else rel
-                if rel != current:
-                    current = rel
-                    wanted = self.wanted(rel)  # rg's glob may differ from ours: ours decides, quietly
-                    lines = self.lines_of(rel) if wanted else None
-                if not wanted:
-                    continue
-                number = int(data["line_number"])
-                text = _rg_bytes(data["lines"])
-                text = text[:-1] if text.endswith(b"\n") else text
-                if lines is None or number > len(lines) or lines[number - 1] != text:
-                    self.unverified += 1
-                    continue
-                yield _show_line(self.prefix + rel, number, text)
-                shown += 1
-                if shown >= stop:
-                    return
-        finally:
-            _stop(proc, timer)
+        for raw in messages:
+            if not raw.strip():
+                continue
+            message = json.loads(raw)
+            if message.get("type") != "match":
+                continue
+            data = message["data"]
+            rel = _rg_text(data["path"])
+            rel = rel[2:] if rel.startswith("./") else rel
+            if rel != current:
+                current = rel
+                wanted = self.wanted(rel)  # rg's glob may differ from ours: ours decides, quietly
+                lines = self.lines_of(rel) if wanted else None
+            if not wanted:
+                continue
+            number = int(data["line_number"])
+            text = _rg_bytes(data["lines"])
+            text = text[:-1] if text.endswith(b"\n") else text
+            if lines is None or number > len(lines) or lines[number - 1] != text:
+                self.unverified += 1
+                continue
+            yield _show_line(self.prefix + rel, number, text)
+
+    def close(self) -> None:
+        """Stop ripgrep if it still runs."""
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()
+            self.proc.wait()
 
     def notes(self) -> list[str]:
         notes = self.report.notes(self.limits)
@@ -228,20 +229,6 @@ class _Search:
                 "hard link or too large]"
             )
         return notes
-
-
-def _chain(first: bytes, rest: Iterable[bytes]) -> Iterator[bytes]:
-    yield first
-    yield from rest
-
-
-def _stop(proc: subprocess.Popen[bytes], timer: threading.Timer) -> None:
-    timer.cancel()
-    if proc.poll() is None:
-        proc.kill()
-    if proc.stdout is not None:
-        proc.stdout.close()
-    proc.wait()
 
 
 def _rg_text(value: dict[str, str]) -> str:
@@ -296,6 +283,8 @@ def search_tools(
             path: Directory to search, relative to the workspace.
             max_results: Most paths to return.
         """
+        if max_results < 1:
+            raise ModelRetry("max_results must be at least 1")
         regex = glob_to_regex(pattern)
         report = WalkReport()
         matches = []
@@ -324,19 +313,24 @@ def search_tools(
             ignore_case: Match case-insensitively.
             max_results: Most matching lines to return.
         """
+        if max_results < 1:
+            raise ModelRetry("max_results must be at least 1")
         with _base(path) as (fd, prefix):
             search = _Search(ws, fd, prefix, glob_to_regex(glob) if glob else None, walk_limits, large_file_bytes * 8)
-            found = None
-            if rg is not None:
-                found = search.ripgrep(_rg_argv(rg, pattern, glob, ignore_case, large_file_bytes * 8), max_results + 1)
-            if found is None:
-                try:
-                    regex = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
-                except re.error as exc:
-                    raise ModelRetry(f"invalid regular expression {pattern!r}: {exc}") from None
-                found = search.python(regex)
-            with contextlib.closing(found):
+            found: Iterator[str] | None = None
+            try:
+                found = search.ripgrep(_rg_argv(rg, pattern, glob, ignore_case, large_file_bytes * 8)) if rg else None
+                if found is None:
+                    try:
+                        regex = re.compile(pattern, re.IGNORECASE if ignore_case else 0)
+                    except re.error as exc:
+                        raise ModelRetry(f"invalid regular expression {pattern!r}: {exc}") from None
+                    found = search.python(regex)
                 results = list(itertools.islice(found, max_results + 1))
+            finally:
+                if isinstance(found, Generator):
+                    found.close()  # releases the walk's descriptors
+                search.close()
         notes = search.notes()
         if not results:
             return "\n".join([f"[no matches for {pattern!r}]", *notes])
