@@ -154,3 +154,26 @@ def test_no_descriptor_or_process_is_left_behind(env: Env) -> None:
     assert set(os.listdir("/proc/self/fd")) <= before
     children = Path(f"/proc/{os.getpid()}/task/{os.getpid()}/children").read_text().split()
     assert children == []
+
+
+@pytest.mark.parametrize("ripgrep", [True, False], ids=["ripgrep", "python"])
+def test_unreadable_directory_is_reported_not_fatal(env: Env, ripgrep: bool) -> None:
+    """As a normal user the locked directory is reported; as root (which may read it) it is searched."""
+    (env.ws / "locked").mkdir()
+    (env.ws / "locked" / "in.txt").write_text("hit locked\n")
+    (env.ws / "open.txt").write_text("hit open\n")
+    (env.ws / "locked").chmod(0)
+    try:
+        readable = os.access(env.ws / "locked", os.R_OK | os.X_OK)
+        tools = workspace_tools(env.ws, SandboxPolicy(limits=SMALL), use_ripgrep=ripgrep)
+        found = text(env.call_with(tools, "find_files", pattern="*.txt"))
+        searched = text(env.call_with(tools, "search_files", pattern="hit"))
+    finally:
+        (env.ws / "locked").chmod(0o755)
+    if readable:
+        assert found == "locked/in.txt\nopen.txt"
+        assert sorted(searched.split("\n")) == ["locked/in.txt:1:hit locked", "open.txt:1:hit open"]
+    else:
+        assert found == "open.txt\n[1 directory could not be opened (permission denied)]"
+        assert searched.split("\n")[0] == "open.txt:1:hit open"
+        assert "hit locked" not in searched

@@ -225,8 +225,8 @@ class _Search:
         notes = self.report.notes(self.limits)
         if self.unverified:
             notes.append(
-                f"[{self.unverified} matches were not shown: their file changed while searched, or is a symlink, "
-                "hard link or too large]"
+                f"[{self.unverified} {'match was' if self.unverified == 1 else 'matches were'} not shown: their "
+                "file changed while searched, or is a symlink, hard link or too large]"
             )
         return notes
 

@@ -74,17 +74,24 @@ class WalkReport:
             if len(example) > 120:
                 example = example[:60] + "..." + example[-57:]
             out.append(
-                f"[{self.too_deep} director{'y' if self.too_deep == 1 else 'ies'} deeper than {limits.max_depth} "
+                f"[{_count(self.too_deep, 'directory', 'directories')} deeper than {limits.max_depth} "
                 f"levels not entered, e.g. {example}; give that path to look inside]"
             )
         if self.changed:
             out.append(
-                f"[{self.changed} entries changed while being read (e.g. replaced by a symlink) and were skipped]"
+                f"[{_count(self.changed, 'entry', 'entries')} changed while being read (e.g. replaced by a symlink) "
+                "and skipped]"
             )
         if self.unreadable:
-            out.append(f"[{self.unreadable} directories could not be opened (permission denied)]")
+            out.append(
+                f"[{_count(self.unreadable, 'directory', 'directories')} could not be opened (permission denied)]"
+            )
         out.extend(self.refused)
         return out
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 @dataclass(frozen=True, slots=True)
