@@ -53,7 +53,8 @@ def measure(root: str, repeat: int) -> dict[str, float]:
             start = time.perf_counter()
             out = tools[name](**args)
             best = min(best, time.perf_counter() - start)
-        assert out and "no matches" not in out and "no files" not in out, (label, out[:200])
+        if not out or "no matches" in out or "no files" in out:
+            raise RuntimeError(f"{label}: unexpected result {out[:200]!r}")
         results[label] = best * 1000
     return results
 
