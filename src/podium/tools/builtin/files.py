@@ -60,7 +60,7 @@ def file_tools(ws: Workspace, state: ToolState) -> list[Tool[..., Any]]:
             raise ModelRetry("offset and limit must be at least 1")
         try:
             real = ws.resolve(path)
-            data = ws.read_bytes(path)
+            data = ws.read_bytes(real)
             text = ws.decode(path, data)
         except WorkspaceError as exc:
             raise ModelRetry(str(exc)) from None
@@ -89,11 +89,11 @@ def file_tools(ws: Workspace, state: ToolState) -> list[Tool[..., Any]]:
         try:
             real = ws.resolve(path)
             seen = state.seen(ctx, str(real))
-            current = ws.read_existing(path) if seen is not None else None
+            current = ws.read_existing(real) if seen is not None else None
             if seen is not None and current is not None and digest(current) != seen.sha256:
                 raise ModelRetry(f"{path!r} changed since you last read it; read it again before overwriting it")
             data = content.encode("utf-8")
-            created = ws.write_bytes(path, data)
+            created = ws.write_bytes(real, data)
         except WorkspaceError as exc:
             raise ModelRetry(str(exc)) from None
         state.remember(ctx, str(real), data)
@@ -119,7 +119,7 @@ def file_tools(ws: Workspace, state: ToolState) -> list[Tool[..., Any]]:
             seen = state.seen(ctx, str(real))
             if seen is None:
                 raise ModelRetry(f"read {path!r} with read_file before editing it")
-            data = ws.read_bytes(path)
+            data = ws.read_bytes(real)
             if digest(data) != seen.sha256:
                 raise ModelRetry(f"{path!r} changed since you last read it; read it again, then edit")
             text = ws.decode(path, data)
@@ -140,7 +140,7 @@ def file_tools(ws: Workspace, state: ToolState) -> list[Tool[..., Any]]:
         updated = text.replace(old_text, new_text) if replace_all else text.replace(old_text, new_text, 1)
         new_data = updated.encode("utf-8")
         try:
-            ws.write_bytes(path, new_data, create_dirs=False)
+            ws.write_bytes(real, new_data, create_dirs=False)
         except WorkspaceError as exc:
             raise ModelRetry(str(exc)) from None
         state.remember(ctx, str(real), new_data)

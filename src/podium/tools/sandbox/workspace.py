@@ -148,6 +148,18 @@ class Workspace:
             "relative like 'src/app.py'"
         )
 
+    def _target(self, path: str | Path) -> Path:
+        """``path`` resolved; a :class:`~pathlib.Path` is taken as already resolved by :meth:`resolve`."""
+        if isinstance(path, Path):
+            if not self.contains(str(path)):
+                raise WorkspaceError(f"{quote_path(str(path))!r} is outside the workspace")
+            return path
+        return self.resolve(path)
+
+    def _shown(self, path: str | Path, real: Path) -> str:
+        """How messages name ``path``: as the caller wrote it, or as the tools show ``real``."""
+        return repr(path) if isinstance(path, str) else repr(self.show(real))
+
     def relative(self, real: str | os.PathLike[str]) -> str:
         """``real`` relative to the workspace (``.`` for the root)."""
         return os.path.relpath(os.fspath(real), self.root)
@@ -237,9 +249,9 @@ class Workspace:
 
     # -- reading
 
-    def stat(self, path: str) -> os.stat_result:
+    def stat(self, path: str | Path) -> os.stat_result:
         """``lstat`` of a path inside the workspace (raises :class:`WorkspaceError` when missing)."""
-        real = self.resolve(path)
+        real = self._target(path)
         if real == self.root:
             fd = self._root_fd()
             try:
@@ -250,29 +262,34 @@ class Workspace:
             try:
                 return os.stat(name, dir_fd=dfd, follow_symlinks=False)
             except FileNotFoundError:
-                raise WorkspaceError(f"{path!r} does not exist") from None
+                raise WorkspaceError(f"{self._shown(path, real)} does not exist") from None
             except OSError as exc:
                 raise self._error(real, exc) from None
 
-    def read_bytes(self, path: str) -> bytes:
-        """The bytes of a regular file inside the workspace (at most ``max_read_bytes``)."""
+    def read_bytes(self, path: str | Path) -> bytes:
+        """The bytes of a regular file inside the workspace (at most ``max_read_bytes``).
+
+        ``path`` is a path argument, or a :class:`~pathlib.Path` returned by :meth:`resolve` (used as it is, so
+        that what a tool resolved once is what it reads; the same holds for the other methods).
+        """
         data = self._read(path, missing_ok=False)
         assert data is not None
         return data
 
-    def read_existing(self, path: str) -> bytes | None:
+    def read_existing(self, path: str | Path) -> bytes | None:
         """Like :meth:`read_bytes`, but ``None`` when the file does not exist."""
         return self._read(path, missing_ok=True)
 
-    def _read(self, path: str, *, missing_ok: bool) -> bytes | None:
-        real = self.resolve(path)
+    def _read(self, path: str | Path, *, missing_ok: bool) -> bytes | None:
+        real = self._target(path)
+        shown = self._shown(path, real)
         with self._parent_fd(real) as (dfd, name):
             try:
                 fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dfd)
             except FileNotFoundError:
                 if missing_ok:
                     return None
-                raise WorkspaceError(f"{path!r} does not exist") from None
+                raise WorkspaceError(f"{shown} does not exist") from None
             except OSError as exc:
                 raise self._error(real, exc) from None
         try:
@@ -280,12 +297,12 @@ class Workspace:
             self._check_file(st, real)
             if st.st_size > self.max_read_bytes:
                 raise WorkspaceError(
-                    f"{path!r} is {st.st_size} bytes, over the {self.max_read_bytes}-byte read limit; "
+                    f"{shown} is {st.st_size} bytes, over the {self.max_read_bytes}-byte read limit; "
                     "search it with search_files, or read parts with the shell (head, sed -n)"
                 )
             data = read_fd(fd, self.max_read_bytes + 1)
             if len(data) > self.max_read_bytes:
-                raise WorkspaceError(f"{path!r} grew past the {self.max_read_bytes}-byte read limit while read")
+                raise WorkspaceError(f"{shown} grew past the {self.max_read_bytes}-byte read limit while read")
             return data
         finally:
             os.close(fd)
@@ -302,14 +319,14 @@ class Workspace:
 
     # -- writing
 
-    def write_bytes(self, path: str, data: bytes, *, create_dirs: bool = True) -> bool:
+    def write_bytes(self, path: str | Path, data: bytes, *, create_dirs: bool = True) -> bool:
         """Write a file atomically (temporary file, then rename); whether it was created. Never follows a symlink.
 
         An existing file keeps its permission bits. Parent directories are created when ``create_dirs``.
         """
         if len(data) > self.max_write_bytes:
             raise WorkspaceError(f"the content is {len(data)} bytes, over the {self.max_write_bytes}-byte write limit")
-        real = self.resolve(path)
+        real = self._target(path)
         with self._parent_fd(real, create=create_dirs) as (dfd, name):
             mode = 0o644
             created = True
@@ -329,7 +346,7 @@ class Workspace:
                 raise WorkspaceError(f"cannot write {self.show(real)!r}: {exc.strerror}") from None
         return created
 
-    def write_text(self, path: str, text: str, *, create_dirs: bool = True) -> bool:
+    def write_text(self, path: str | Path, text: str, *, create_dirs: bool = True) -> bool:
         """Write UTF-8 text (see :meth:`write_bytes`)."""
         return self.write_bytes(path, text.encode("utf-8"), create_dirs=create_dirs)
 
