@@ -51,6 +51,7 @@ def test_search_skips_a_hard_link_to_a_host_file(env: Env, ripgrep: bool) -> Non
     assert "outside secret" not in out
 
 
+@pytest.mark.requires("rg")
 def test_ripgrep_and_python_agree(env: Env) -> None:
     (env.ws / "src" / "pkg").mkdir(parents=True)
     (env.ws / "src" / "pkg" / "m.py").write_text("def f():\n    return 'Needle'\n# needle\n")
@@ -77,6 +78,7 @@ def test_ripgrep_and_python_agree(env: Env) -> None:
     ]
 
 
+@pytest.mark.requires("rg")
 def test_ripgrep_stops_once_enough_lines_are_verified(tmp_path: Path) -> None:
     for i in range(20):
         (tmp_path / f"f{i:02d}.txt").write_text("hit\n" * 500)
@@ -133,6 +135,7 @@ def test_ripgrep_output_is_verified_not_trusted(env: Env, tmp_path: Path, monkey
     )
 
 
+@pytest.mark.requires("rg")
 def test_no_descriptor_or_process_is_left_behind(env: Env) -> None:
     for i in range(30):
         (env.ws / f"d{i % 3}" / f"e{i % 5}").mkdir(parents=True, exist_ok=True)
