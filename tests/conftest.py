@@ -54,6 +54,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             require(tool)
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     counts: Counter[str] = Counter()
     for report in terminalreporter.stats.get("skipped", []):
