@@ -48,26 +48,51 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "requires(tool): the test needs a system tool (bwrap, rg): see tests/conftest")
 
 
+def _needed(item: pytest.Item) -> set[str]:
+    """The system tools ``item`` needs: its ``requires`` markers, and parameters that name a back-end."""
+    tools = {tool for marker in item.iter_markers("requires") for tool in marker.args}
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    if params.get("backend") == "bubblewrap":
+        tools.add("bwrap")
+    if params.get("ripgrep") is True:
+        tools.add("rg")
+    return tools
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get(REQUIRE_ENV):
+        return  # fail in setup instead
+    for item in items:
+        for tool in sorted(_needed(item)):
+            problem = missing(tool)
+            if problem is not None:
+                package, hint = SYSTEM_TOOLS[tool]
+                reason = f"{_SKIP_PREFIX}{package}: {problem}" + ("" if hint in problem else f" ({hint})")
+                item.add_marker(pytest.mark.skip(reason=reason))
+                break
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    for marker in item.iter_markers("requires"):
-        for tool in marker.args:
-            require(tool)
+    for tool in sorted(_needed(item)):
+        require(tool)
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """After the last line of the run: what was not tested for want of a system tool, and how to fix it."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None:
+        return
     counts: Counter[str] = Counter()
-    for report in terminalreporter.stats.get("skipped", []):
+    for report in reporter.stats.get("skipped", []):
         reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else str(report.longrepr)
         if _SKIP_PREFIX in reason:
-            package = reason.split(_SKIP_PREFIX, 1)[1].split(":", 1)[0]
-            counts[package] += 1
+            counts[reason.split(_SKIP_PREFIX, 1)[1].split(":", 1)[0]] += 1
     if counts:
         packages = ", ".join(f"{name} ({n} tests)" for name, n in sorted(counts.items()))
-        hints = " ".join(sorted({pkg for pkg, _ in SYSTEM_TOOLS.values() if pkg in counts}))
-        terminalreporter.write_line(
+        reporter.write_line(
             f"NOT TESTED here, system tools missing: {packages}. Install them (Debian/Ubuntu: "
-            f"apt-get install {hints}) to run these tests; CI sets {REQUIRE_ENV}=1 so they must run.",
+            f"apt-get install {' '.join(sorted(counts))}) to run these tests; CI sets {REQUIRE_ENV}=1 so they "
+            "must run.",
             yellow=True,
             bold=True,
         )

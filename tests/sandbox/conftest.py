@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from tests.conftest import require
 
 from podium.tools.sandbox import Limits, SandboxPolicy, create_sandbox
 
@@ -52,8 +51,6 @@ def layout(tmp_path: Path) -> Layout:
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     name = str(request.param)
-    if name == "bubblewrap":
-        require("bwrap")
     return name
 
 

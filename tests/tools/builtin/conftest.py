@@ -50,13 +50,3 @@ def env(tmp_path: Path) -> Env:
     tools = workspace_tools(ws, SandboxPolicy(limits=SMALL), persistent_shell=True)
     yield Env(ws, outside, secret, tools)
     tools.close()
-
-
-@pytest.fixture(autouse=True)
-def _ripgrep_when_asked(request: pytest.FixtureRequest) -> None:
-    """Tests parametrized with ``ripgrep=True`` need ripgrep installed (skipped with the reason otherwise)."""
-    callspec = getattr(request.node, "callspec", None)
-    if callspec is not None and callspec.params.get("ripgrep") is True:
-        from tests.conftest import require
-
-        require("rg")
