@@ -241,10 +241,13 @@ class _Builder:
         current: list[str] = []
         expect_target = False
         found = False
-        for token in [*tokens, ";"]:
+        for n, token in enumerate([*tokens, ";"]):
             if expect_target:
-                self.units.append(PathUnit(token, "write", reason, "redirection"))
+                if not (token.isdigit() or token == "-") or "&" not in tokens[n - 1]:
+                    self.units.append(PathUnit(token, "write", reason, "redirection"))
                 expect_target = False
+            elif token.isdigit() and n + 1 < len(tokens) and set(tokens[n + 1]) <= set("<>&"):
+                continue  # the descriptor of a redirection such as 2>&1
             elif token and set(token) <= set(";&|()<>"):
                 if current:
                     self._guessed_command(current, reason, depth)

@@ -281,6 +281,8 @@ class _Lexer:
         self.pos += len(op)
         while self.pos < len(text) and text[self.pos] in " \t":
             self.pos += 1
+        if self.pos < len(text) and text[self.pos] == "(" and op in ("<", ">"):
+            raise NotUnderstood("it uses process substitution <(..) or >(..)")
         if self.pos >= len(text) or text[self.pos] in _METACHARACTERS or text[self.pos] == "#":
             raise NotUnderstood(f"the redirection {op} has no target")
         target = self.word()
@@ -405,7 +407,10 @@ def parse_script(text: str) -> tuple[SimpleCommand, ...]:
 
 
 def _command(words: list[Word], redirects: list[Redirect], connector: str) -> SimpleCommand:
-    """Check the command position (reserved words, assignments, ``time``) and build the command."""
+    """Check the command position (reserved words, assignments, ``time``) and build the command.
+
+    ``time`` is a keyword only where a pipeline starts; after ``|`` it is the ``time`` program.
+    """
     rest = list(words)
     if connector not in ("|", "|&") and rest and rest[0].text == "time" and not rest[0].quoted:
         rest.pop(0)  # the `time` keyword before a pipeline
@@ -417,8 +422,6 @@ def _command(words: list[Word], redirects: list[Redirect], connector: str) -> Si
         first = rest[0]
         if not first.quoted and first.text in RESERVED_WORDS:
             raise NotUnderstood(f"it uses the shell keyword {first.text!r}")
-        if first.text == "time" and not first.quoted:
-            raise NotUnderstood("it uses the time keyword in an unusual place")
         if first.assignment:
             raise NotUnderstood("it assigns a variable before the command (NAME=value cmd)")
     return SimpleCommand(tuple(rest), tuple(redirects), connector)
