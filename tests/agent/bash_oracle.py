@@ -18,8 +18,11 @@ HANDLER = (  # one file per call: commands of a pipeline run at the same time
 
 
 def bash_run(line: str) -> tuple[list[list[str]], set[str], int]:
-    """Every argv bash runs for ``line`` (once with each command succeeding, once failing, so both sides of
-    ``&&`` and ``||`` run), sorted without repeats; the files it created; and its exit status."""
+    """Every argv bash runs for ``line``, sorted without repeats; the files it created; its exit status.
+
+    The line runs twice, once with every command succeeding and once failing, so both sides of ``&&`` and
+    ``||`` run.
+    """
     argvs: list[list[str]] = []
     created: set[str] = set()
     status = 0

@@ -17,7 +17,7 @@ from podium.agent.approval import Allow, ApprovalPolicy, Ask, Deny, Rule
 from podium.messages import ToolCall
 
 sys.path.insert(0, str(Path(__file__).parent))
-from policies import harmless, permissive, run_shell, shell_decision, write_file  # noqa: E402
+from policies import harmless, permissive, run_shell, shell_decision, write_file
 
 CHAINS = [
     "ls; rm x",
@@ -152,11 +152,11 @@ RUNNERS = [
     "timeout 5 nice -n 1 env sudo rm x",
     "bash -c 'rm x'",
     "bash -c 'ls; rm x'",
-    "sh -c \"ls && rm x\"",
+    'sh -c "ls && rm x"',
     "bash -ec 'rm x'",
     "bash -c -- 'rm x'",
     "bash -c 'bash -c \"rm x\"'",
-    "bash -c 'bash -c \"bash -c \\\"bash -c rm\\\"\"'",
+    'bash -c \'bash -c "bash -c \\"bash -c rm\\""\'',
     "dash -c 'rm x'",
     "zsh -c 'ls'",
     "bash -i -c ls",
@@ -173,7 +173,7 @@ RUNNERS = [
     "perl -ne 'print' x",
     "perl -pi -e 's/a/b/' x",
     "ruby -e 'File.delete(\"x\")'",
-    "node -e 'require(\"fs\").rmSync(\"x\")'",
+    'node -e \'require("fs").rmSync("x")\'',
     "node --eval=1",
     "node -p 1",
     "awk 'BEGIN { system(\"rm x\") }'",
@@ -368,7 +368,7 @@ def test_plainly_harmless_lines_are_allowed(command: str, ws: Path) -> None:
 
 def test_a_rule_without_a_command_pattern_allows_the_whole_tool(ws: Path) -> None:
     policy = ApprovalPolicy([Rule("allow", tool="run_shell")], default="ask", workspace=ws)
-    for command in ("eval \"$X\"", "ls; rm x", "echo x > .git/config", "python -c 1"):
+    for command in ('eval "$X"', "ls; rm x", "echo x > .git/config", "python -c 1"):
         assert isinstance(shell_decision(policy, command), Allow), command
 
 

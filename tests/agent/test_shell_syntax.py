@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from podium.tools.shell_syntax import NotUnderstood, SimpleCommand, parse_script
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bash_oracle import bash_run  # noqa: E402
+from bash_oracle import bash_run
 
 
 def recognized(line: str) -> tuple[list[list[str]], set[str]]:
@@ -40,7 +40,7 @@ ACCEPTED = [
     "ls -la src",
     "ls  -la   src",
     "l''s; r\\m x",
-    'l"s" x\'y z\'',
+    "l\"s\" x'y z'",
     "ls\nwc x",
     "ls;wc x",
     "ls &&\nwc x",
@@ -66,7 +66,7 @@ ACCEPTED = [
     "wc <> rw.txt",
     "cat <<'EOF'\nhello $x `y` \\z\nEOF\nwc",
     "cat <<EOF; grep x\nplain body\nEOF\nwc",
-    "cat <<-\"E\"\n\tbody\n\tE\nwc",
+    'cat <<-"E"\n\tbody\n\tE\nwc',
     "cat <<<'here string'",
     "cat <<A <<B\na\nA\nb\nB",
     "git log HEAD~3 --format=%h",
@@ -173,7 +173,7 @@ def test_words_record_globs_and_quoting() -> None:
 
 _PROGRAMS = st.sampled_from(["ls", "cat", "rm", "wc", "grep", "x1", "a-b", "git"])
 _PLAIN = st.text(alphabet="abcxyz019-_.,/=:@%+^", min_size=1, max_size=5)
-_SINGLE = st.text(alphabet="ab $`\"\\\n\t;&|<>(){}*?~#", max_size=6).map(lambda t: "'" + t + "'")
+_SINGLE = st.text(alphabet='ab $`"\\\n\t;&|<>(){}*?~#', max_size=6).map(lambda t: "'" + t + "'")
 _DOUBLE = st.lists(
     st.one_of(
         st.text(alphabet="ab ';&|<>(){}*?~#!\t", min_size=1, max_size=3),
@@ -189,7 +189,7 @@ _OPERATOR = st.sampled_from([";", " ; ", "&&", " || ", "|", "|&", "\n", " &\n", 
 
 @st.composite
 def _simple(draw: st.DrawFn) -> str:
-    parts = [draw(_PROGRAMS)] + draw(st.lists(_WORD, max_size=4))
+    parts = [draw(_PROGRAMS), *draw(st.lists(_WORD, max_size=4))]
     for _ in range(draw(st.integers(0, 2))):
         parts.insert(draw(st.integers(1, len(parts))), draw(_REDIRECT))
     line = " ".join(parts)

@@ -71,7 +71,7 @@ HARMLESS_FILES = frozenset(
 )
 """Redirection targets that are never judged as files."""
 
-_MAX_DEPTH = 3
+_MAX_DEPTH = 6
 _MAX_BASES = 8
 _GUESS_SKIP = frozenset({"if", "then", "else", "elif", "do", "while", "until", "{", "}", "!", "time", "coproc", "$"})
 

@@ -247,7 +247,8 @@ _GIT_COMMAND_NAMES = (
     "read-tree rebase reflog remote repack replace rerere reset restore rev-list rev-parse revert rm "
     "shortlog show show-branch show-index show-ref sparse-checkout stash status stripspace submodule "
     "switch symbolic-ref tag unpack-objects update-index update-ref var verify-commit verify-pack verify- "
-    "tag version whatchanged worktree write-tree"
+    "tag version whatchanged worktree write-tree difftool mergetool filter-branch send-email credential "
+    "instaweb daemon gui citool request-pull imap-send"
 )
 GIT_COMMANDS = frozenset(_GIT_COMMAND_NAMES.split())
 """Git's own commands; anything else may be an alias or a ``git-NAME`` program and is opaque."""
@@ -403,6 +404,16 @@ def _writes_target(
     return examine_target
 
 
+def _cp(words: Sequence[Word]) -> ProgramView:
+    """``cp`` writes its target; with ``-s``/``-l`` (links) every operand becomes writable under a new name."""
+    links = any(
+        w.text in ("--symbolic-link", "--link")
+        or (w.text.startswith("-") and not w.text.startswith("--") and any(c in w.text for c in "sl"))
+        for w in words[1:]
+    )
+    return _writes_target(valued="S", long_valued=("--suffix", "--backup", "--sparse", "--reflink"), every=links)(words)
+
+
 def _chmod(words: Sequence[Word]) -> ProgramView:
     """``chmod [-R -v -c -f] MODE FILE...``: a mode may start with ``-`` (``chmod -x f``)."""
     operands = [w for w in words[1:] if w.text not in ("-R", "-v", "-c", "-f", "--recursive", "--verbose", "--")]
@@ -498,9 +509,9 @@ _HANDLERS: dict[str, Callable[[Sequence[Word]], ProgramView]] = {
     "chmod": lambda w: _chmod(w),
     "chown": _writes_operands(long_valued=("--reference", "--from"), skip_first=True),
     "chgrp": _writes_operands(long_valued=("--reference",), skip_first=True),
-    "cp": _writes_target(valued="S", long_valued=("--suffix", "--backup", "--sparse", "--reflink")),
+    "cp": lambda w: _cp(w),
     "install": _writes_target(valued="mogS", long_valued=("--mode", "--owner", "--group", "--suffix")),
-    "ln": _writes_target(valued="S", long_valued=("--suffix", "--backup")),
+    "ln": _writes_target(valued="S", long_valued=("--suffix", "--backup"), every=True),
     "mv": _writes_target(valued="S", long_valued=("--suffix", "--backup"), every=True),
     "dd": _dd,
     "printf": _printf,

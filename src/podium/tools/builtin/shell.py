@@ -138,16 +138,18 @@ if [ -f "$__podium_state/cwd" ]; then
   case $__podium_here in "$__podium_start"|"$__podium_start"/*) __podium_here=${__podium_here#"$__podium_start"} ;; esac
   case "$(printf '%s/' "$__podium_here" | tr '[:upper:]' '[:lower:]')" in
     @PROTECTED@)
-      echo "podium: the saved directory .$__podium_here is protected (version control, hooks ...); this call starts in $__podium_start" >&2
+      echo "podium: not returning to the protected directory .$__podium_here; starting in $__podium_start" >&2
       cd -- "$__podium_start" ;;
   esac
 fi
 unset __podium_kv __podium_name __podium_cwd __podium_here
 eval "$2"
 __podium_rc=$?
+IFS=$(printf ' \t\n_'); IFS=${IFS%_}
+set +f
 {
   if [ -n "${BASH_VERSION:-}" ]; then
-    for __podium_name in $(compgen -e); do
+    for __podium_name in $(builtin compgen -e); do
       builtin printf '%s=%s\0' "$__podium_name" "${!__podium_name}"
     done > "$__podium_state/env"
   fi
