@@ -8,16 +8,13 @@ and denies ``rm``, so a wrapper must be judged on what it runs, not on its own n
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 import pytest
+from policies import harmless, permissive, run_shell, shell_decision, write_file
 
 from podium.agent.approval import Allow, ApprovalPolicy, Ask, Deny, Rule
 from podium.messages import ToolCall
-
-sys.path.insert(0, str(Path(__file__).parent))
-from policies import harmless, permissive, run_shell, shell_decision, write_file
 
 CHAINS = [
     "ls; rm x",

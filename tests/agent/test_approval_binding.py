@@ -10,6 +10,7 @@ from typing import Any
 
 import pexpect
 import pytest
+from tests.cli.conftest import PODIUM, podium, script
 
 from podium import Agent, AgentHooks, ApprovalRequired, tool
 from podium.agent.approval import Allow, ApprovalPolicy, PausedRun, Rule
@@ -19,7 +20,6 @@ from podium.messages import Message, ModelResponse, Text, ToolCall
 from podium.testing import ScriptedModel
 from podium.testing.models import call
 from podium.tools import RunContext
-from tests.cli.conftest import PODIUM, cli_env, podium, script  # noqa: F401 (cli_env is a fixture)
 
 RAN: list[str] = []
 
@@ -51,7 +51,10 @@ def test_duplicate_ids_in_one_message_get_their_own_identity() -> None:
     paused = agent.run("go")
     assert paused.paused is not None
     assert ids(paused.messages[-1]) == ["x", "x_2"]
-    assert [(r.call_id, r.call.args["command"]) for r in paused.pending_approvals] == [("x", "make"), ("x_2", "rm -rf /")]
+    assert [(r.call_id, r.call.args["command"]) for r in paused.pending_approvals] == [
+        ("x", "make"),
+        ("x_2", "rm -rf /"),
+    ]
     # approving "x" approves `make` only; `rm -rf /` is still waiting
     again = agent.run(resume=paused.paused, approvals={"x": True})
     assert RAN == ["make"]
@@ -106,13 +109,13 @@ def test_ids_are_unique_in_the_whole_conversation() -> None:
 
 def test_approvals_need_the_paused_run_and_must_name_pending_calls() -> None:
     agent = Agent(ScriptedModel([[call("shell", {"command": "make"}, id="m")], "done"]), tools=[shell], policy=POLICY)
-    with pytest.raises(UserError, match="resume=result.paused"):
+    with pytest.raises(UserError, match=r"resume=result\.paused"):
         agent.run("go", approvals={"m": True})
     paused = agent.run("go")
     assert paused.paused is not None
     with pytest.raises(UserError, match="not pending"):
         agent.run(resume=paused.paused, approvals={"m": True, "nope": True})
-    with pytest.raises(UserError, match="resume=result.paused"):
+    with pytest.raises(UserError, match=r"resume=result\.paused"):
         agent.run(None, message_history=paused.messages, approvals={"m": True})
     assert RAN == []
 
@@ -179,7 +182,9 @@ def test_the_approved_call_runs_as_shown_even_after_a_policy_rewrite() -> None:
         return f"deployed: {command}"
 
     policy = ApprovalPolicy([Rule("allow", tool="deploy", rewrite=lambda a: {"command": "timeout 10 " + a["command"]})])
-    agent = Agent(ScriptedModel([[call("deploy", {"command": "ship"}, id="d")], "shipped"]), tools=[deploy], policy=policy)
+    agent = Agent(
+        ScriptedModel([[call("deploy", {"command": "ship"}, id="d")], "shipped"]), tools=[deploy], policy=policy
+    )
     paused = agent.run("ship")
     assert paused.paused is not None
     assert paused.pending_approvals[0].call.args == {"command": "timeout 10 ship"}

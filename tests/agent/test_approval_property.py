@@ -10,16 +10,12 @@ the decision must never be Allow.
 from __future__ import annotations
 
 import shlex
-import sys
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from policies import harmless, permissive, shell_decision
 
 from podium.agent.approval import Allow
-
-sys.path.insert(0, str(Path(__file__).parent))
-from policies import harmless, permissive, shell_decision  # noqa: E402
 
 HARMLESS_POLICY = harmless()
 PERMISSIVE_POLICY = permissive()

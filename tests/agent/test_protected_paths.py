@@ -80,7 +80,11 @@ PROTECTED = [
 @pytest.mark.parametrize("path", PROTECTED)
 @pytest.mark.parametrize("tool_name", ["write_file", "edit_file"])
 def test_writes_to_protected_paths_ask(ws: Path, tool_name: str, path: str) -> None:
-    args = {"path": path, "content": "x"} if tool_name == "write_file" else {"path": path, "old_text": "a", "new_text": "b"}
+    args = (
+        {"path": path, "content": "x"}
+        if tool_name == "write_file"
+        else {"path": path, "old_text": "a", "new_text": "b"}
+    )
     assert decide(ws, tool_name, args) == Ask(PROTECTED_WRITE_REASON), path
 
 

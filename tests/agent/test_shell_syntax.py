@@ -6,17 +6,12 @@ and the files its redirections create must be what the recognizer says.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
+from bash_oracle import bash_run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from podium.tools.shell_syntax import NotUnderstood, SimpleCommand, parse_script
-
-sys.path.insert(0, str(Path(__file__).parent))
-from bash_oracle import bash_run
 
 
 def recognized(line: str) -> tuple[list[list[str]], set[str]]:

@@ -9,7 +9,9 @@
 Drivers (:mod:`podium.agent.drivers`) perform effects synchronously (threads) or asynchronously
 (tasks); a replay driver can answer them from a recording. Whatever the driver, the loop owns the
 conversation: it decides what goes into the history and keeps it valid when a run is cancelled or a
-provider fails (every tool call gets a result, interrupted ones marked).
+provider fails (every tool call gets a result, interrupted ones marked), and it gives every tool call an id
+unique in the conversation, so an approval given for one call (``approvals=`` with ``resume=``) can never
+answer another.
 
 Answers a driver sends: a ``ModelResponse`` for ``RequestModel``, ``None`` for ``StartTools`` and
 ``AbandonTools``, a ``ToolOutcome`` for ``AwaitTool``; :class:`Interrupted` for any effect once the

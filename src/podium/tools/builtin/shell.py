@@ -146,7 +146,7 @@ unset __podium_kv __podium_name __podium_cwd __podium_here
 eval "$2"
 __podium_rc=$?
 IFS=$(printf ' \t\n_'); IFS=${IFS%_}
-set +f
+set -f
 {
   if [ -n "${BASH_VERSION:-}" ]; then
     for __podium_name in $(builtin compgen -e); do
