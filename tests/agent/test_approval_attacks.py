@@ -457,3 +457,35 @@ def test_unit_verdicts_explain_a_decision(ws: Path) -> None:
         ("command", ("rm", "x"), "ask"),
         ("path", "x", "ask"),
     ]
+
+
+def test_allow_patterns_are_positional_deny_patterns_are_not() -> None:
+    policy = ApprovalPolicy([Rule("deny", command="git push*"), Rule("allow", command="git status*")], default="ask")
+    assert isinstance(shell_decision(policy, "git status -s"), Allow)
+    assert isinstance(shell_decision(policy, "git reset --hard status"), Ask)  # not `git status`
+    assert isinstance(shell_decision(policy, "git --no-pager push origin main"), Deny)  # deny looks further
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "sort -o .git/config x",
+        "sort --output=.envrc x",
+        "uniq x .git/hooks/pre-commit",
+        "shuf -o.bashrc x",
+        "curl -o .git/config http://example.invalid",
+        "wget -O .vscode/tasks.json http://example.invalid",
+        "cp -s .git/hooks/pre-commit x",
+    ],
+)
+def test_programs_that_write_files_meet_the_path_rules(command: str, ws: Path) -> None:
+    programs = ("sort*", "uniq*", "shuf*", "curl*", "wget*", "cp*")
+    policy = ApprovalPolicy(
+        [
+            Rule("ask", paths="protected", access="write", reason="protected"),
+            *(Rule("allow", command=p) for p in programs),
+        ],
+        default="allow",
+        workspace=ws,
+    )
+    assert shell_decision(policy, command) == Ask("protected"), command

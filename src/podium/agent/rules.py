@@ -119,16 +119,20 @@ def call_units(call: ToolCall, tool: Tool[..., Any] | None = None) -> list[Subje
     return subjects or [whole]
 
 
-def _argv_matches(pattern: Sequence[str], argv: Sequence[str], fold: bool) -> bool:
-    """Program glob, then each further glob matched by some later argument, in order.
+def _argv_matches(pattern: Sequence[str], argv: Sequence[str], *, allow: bool) -> bool:
+    """Whether ``argv`` matches the argv ``pattern`` (globs).
 
-    With ``fold`` the program name is compared case-insensitively (for deny and ask rules: ``RM`` is
-    ``rm`` on a case-insensitive file system).
+    For an allow rule the match is positional: each glob must match the argument in its place, and later
+    arguments are free (``git status*`` allows ``git status -s`` but not ``git push origin status``). For deny
+    and ask rules it is looser, which is the safe direction there: the program glob, then each further glob
+    matched by some later argument, in order (``rm -rf*`` catches ``rm -v -rf x``), and the program name is
+    compared case-insensitively (``RM`` is ``rm`` on a case-insensitive file system).
     """
     if not argv or not pattern:
         return False
-    program, wanted = (argv[0].lower(), pattern[0].lower()) if fold else (argv[0], pattern[0])
-    if not fnmatch.fnmatchcase(program, wanted):
+    if allow:
+        return len(argv) >= len(pattern) and all(fnmatch.fnmatchcase(a, p) for a, p in zip(argv, pattern, strict=False))
+    if not fnmatch.fnmatchcase(argv[0].lower(), pattern[0].lower()):
         return False
     position = 1
     for glob in pattern[1:]:
@@ -187,8 +191,10 @@ class Rule:
     is protected (:func:`podium.tools.protected.protected_reason`: ``.git/``, ``.envrc``, hooks ...). A call's
     paths are its path arguments (tool metadata ``path_params``); a file unit's path is its file."""
     command: str | None = None
-    """Argv pattern such as ``"rm -rf*"`` or ``"git push*"``, matched on each program a shell command runs
-    (never on a file unit). A ``command`` rule never allows an opaque unit."""
+    """Argv pattern such as ``"rm -rf*"`` or ``"git status*"``, matched on each program a shell command runs
+    (never on a file unit). For ``allow`` each glob must match the argument in its place (later arguments are
+    free); for ``deny``/``ask`` each glob may match any later argument, in order, and the program name is
+    compared case-insensitively. A ``command`` rule never allows an opaque unit."""
     reason: str = ""
     """Shown to the model (deny) or the person (ask)."""
     rewrite: Callable[[Mapping[str, Any]], Mapping[str, Any]] | None = None
@@ -221,7 +227,7 @@ class Rule:
             return False
         if self.command is not None:
             return subject.kind == "command" and _argv_matches(
-                self.command.split(), subject.argv, fold=self.decision != "allow"
+                self.command.split(), subject.argv, allow=self.decision == "allow"
             )
         return True
 

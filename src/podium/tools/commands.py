@@ -216,7 +216,7 @@ class _Builder:
         self, word: Word, access: Literal["read", "write"], bases: tuple[str | None, ...], source: str, opaque: str
     ) -> None:
         text = word.text
-        if text in HARMLESS_FILES:
+        if text in HARMLESS_FILES or text == "-":
             return
         if text.startswith("/"):
             candidates: list[str | None] = [text]

@@ -414,6 +414,21 @@ def _cp(words: Sequence[Word]) -> ProgramView:
     return _writes_target(valued="S", long_valued=("--suffix", "--backup", "--sparse", "--reflink"), every=links)(words)
 
 
+def _writes_options(words: Sequence[Word], options: Sequence[str], view: ProgramView | None = None) -> ProgramView:
+    """The files named by ``options`` (``-o FILE``, ``--output=FILE``, ``-oFILE``) are written."""
+    view = view or ProgramView()
+    args = words[1:]
+    for i, w in enumerate(args):
+        for option in options:
+            if w.text == option and i + 1 < len(args):
+                view.writes.append(args[i + 1])
+            elif option.startswith("--") and w.text.startswith(option + "="):
+                view.writes.append(Word(w.text.split("=", 1)[1], w.quoted, w.glob))
+            elif len(option) == 2 and w.text.startswith(option) and len(w.text) > 2 and not w.text.startswith("--"):
+                view.writes.append(Word(w.text[2:], w.quoted, w.glob))
+    return view
+
+
 def _chmod(words: Sequence[Word]) -> ProgramView:
     """``chmod [-R -v -c -f] MODE FILE...``: a mode may start with ``-`` (``chmod -x f``)."""
     operands = [w for w in words[1:] if w.text not in ("-R", "-v", "-c", "-f", "--recursive", "--verbose", "--")]
@@ -489,7 +504,13 @@ _HANDLERS: dict[str, Callable[[Sequence[Word]], ProgramView]] = {
     "nawk": awk,
     "sed": sed,
     "gsed": sed,
-    "sort": _option_opaque("sort", ("--compress-program",)),
+    "sort": lambda w: _writes_options(w, ("-o", "--output"), _option_opaque("sort", ("--compress-program",))(w)),
+    "shuf": lambda w: _writes_options(w, ("-o", "--output")),
+    "uniq": lambda w: ProgramView(
+        writes=operands(w[1:], "fsw", ("--skip-fields", "--skip-chars", "--check-chars"))[1:2]
+    ),
+    "curl": lambda w: _writes_options(w, ("-o", "--output", "-c", "--cookie-jar", "-D", "--dump-header")),
+    "wget": lambda w: _writes_options(w, ("-O", "--output-document", "-o", "--output-file", "-a", "--append-output")),
     "rg": _option_opaque("rg", ("--pre", "--hostname-bin")),
     "fd": _option_opaque("fd", ("-x", "--exec", "-X", "--exec-batch")),
     "fdfind": _option_opaque("fdfind", ("-x", "--exec", "-X", "--exec-batch")),
