@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import fnmatch
 import glob as globbing
+import itertools
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -164,7 +165,7 @@ def _expand(value: str, root: Path | None, is_glob: bool) -> list[str]:
     if not is_glob or root is None:
         return [value]
     base = value if value.startswith("/") else str(root / value)
-    matches = sorted(globbing.glob(base))[:_MAX_GLOB_MATCHES]
+    matches = list(itertools.islice(globbing.iglob(base), _MAX_GLOB_MATCHES))
     return matches or [value]
 
 

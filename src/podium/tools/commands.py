@@ -270,12 +270,13 @@ class _Builder:
             return
         argv = [posixpath.basename(argv[0]), *argv[1:]]
         self.units.append(CommandUnit(tuple(argv), reason))
+        if depth >= _MAX_DEPTH:
+            return
         view = examine([Word(a) for a in argv])
         for inner in view.inner:
-            self._guessed_command([w.text for w in inner], reason, depth)
+            self._guessed_command([w.text for w in inner], reason, depth + 1)
         for script in view.scripts:
-            if depth < _MAX_DEPTH:
-                self.guess(script, reason, depth + 1)
+            self.guess(script, reason, depth + 1)
 
 
 def _substitutions(text: str) -> list[str]:

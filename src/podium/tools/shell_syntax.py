@@ -57,6 +57,7 @@ RESERVED_WORDS = frozenset(
 """Words bash reads as syntax when they come first in a command (``time`` is handled apart)."""
 
 _METACHARACTERS = " \t\n|&;()<>"
+_MAX_LENGTH = 100_000
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=")
 _DUPLICATION = re.compile(r"[0-9]+-?|-")
 
@@ -337,13 +338,17 @@ def _has_bracket_pattern(unquoted: list[tuple[int, str]]) -> bool:
 
 
 def _check_braces(unquoted: list[tuple[int, str]], value: str) -> None:
-    """Refuse words bash could brace-expand (``{a,b}``, ``{1..3}``); ``{}`` and ``@{u}`` stay literal."""
-    opens = [i for i, c in unquoted if c == "{"]
-    closes = [i for i, c in unquoted if c == "}"]
-    for i in opens:
-        for j in closes:
-            if j > i and ("," in value[i:j] or ".." in value[i:j]):
-                raise NotUnderstood("it uses brace expansion ({a,b} or {1..3})")
+    """Refuse words bash could brace-expand (``{a,b}``, ``{1..3}``); ``{}`` and ``@{u}`` stay literal.
+
+    Over-approximates in linear time: a ``,`` or ``..`` anywhere between the first unquoted ``{`` and the
+    last unquoted ``}`` after it is refused.
+    """
+    first = next((i for i, c in unquoted if c == "{"), None)
+    if first is None:
+        return
+    last = max((i for i, c in unquoted if c == "}" and i > first), default=None)
+    if last is not None and ("," in value[first:last] or ".." in value[first:last]):
+        raise NotUnderstood("it uses brace expansion ({a,b} or {1..3})")
 
 
 def _check_dot_patterns(chars: list[str], quoted: list[bool]) -> None:
@@ -367,6 +372,8 @@ def parse_script(text: str) -> tuple[SimpleCommand, ...]:
     Raises:
         NotUnderstood: ``text`` uses syntax outside the recognized subset (see the module docstring).
     """
+    if len(text) > _MAX_LENGTH:
+        raise NotUnderstood(f"the command is longer than {_MAX_LENGTH} characters")
     lexer = _Lexer(text)
     tokens = lexer.tokens()
     commands: list[SimpleCommand] = []
