@@ -263,8 +263,11 @@ def sed_problem(script: str) -> str:
                 while i < n and (script[i].isdigit() or script[i] in " \t"):
                     i += 1
             elif command in ":btT":
-                ends = [e for e in (script.find(";", i), script.find("\n", i)) if e >= 0]
-                i = min(ends) if ends else n
+                # a label: stop at the first blank, ; newline or } (GNU sed reads `b end w x` as a w command)
+                while i < n and script[i] in " \t":
+                    i += 1
+                while i < n and script[i] not in " \t;\n}":
+                    i += 1
             elif command in "aicrR":
                 end = script.find("\n", i)
                 while command in "aic" and end > 0 and script[end - 1] == "\\":
