@@ -193,12 +193,23 @@ def _simple(draw: st.DrawFn) -> str:
     return line
 
 
+_HEREDOC_OPERATOR = st.sampled_from(["<<'E'", '<<"E"', "<<E", "<<-E", "<<\\E", "<< E", "<<-'E'"])
+_HEREDOC_LINE = st.text(alphabet="ab E\t$`\\'\";|&#", max_size=6)
+
+
 @st.composite
 def _line(draw: st.DrawFn) -> str:
     commands = draw(st.lists(_simple(), min_size=1, max_size=3))
+    heredocs = 0
+    for i, command in enumerate(commands):
+        if draw(st.integers(0, 4)) == 0:
+            commands[i] = command.split(" # ")[0] + " " + draw(_HEREDOC_OPERATOR)
+            heredocs += 1
     out = commands[0]
     for command in commands[1:]:
         out += draw(_OPERATOR) + command
+    for _ in range(heredocs):
+        out += "\n" + "\n".join(draw(st.lists(_HEREDOC_LINE, max_size=3))) + "\n" + draw(st.sampled_from(["E", "\tE"]))
     return out
 
 
