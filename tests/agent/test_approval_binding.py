@@ -14,7 +14,7 @@ from tests.cli.conftest import PODIUM, podium, script
 
 from podium import Agent, AgentHooks, ApprovalRequired, tool
 from podium.agent.approval import Allow, ApprovalPolicy, PausedRun, Rule
-from podium.agent.loop import _unique_ids
+from podium.agent.binding import unique_ids
 from podium.exceptions import UserError
 from podium.messages import Message, ModelResponse, Text, ToolCall
 from podium.testing import ScriptedModel
@@ -100,11 +100,11 @@ def test_ids_are_unique_in_the_whole_conversation() -> None:
             ToolCall("", "t", {}),
         )
     )
-    fixed = _unique_ids(response, seen)
+    fixed = unique_ids(response, seen)
     assert [c.id for c in fixed.tool_calls] == ["call_2", "a_2", "a_3", "b", "call_3"]
     assert fixed.text == "hi"
     unchanged = ModelResponse((ToolCall("z", "t", {}),))
-    assert _unique_ids(unchanged, seen) is unchanged
+    assert unique_ids(unchanged, seen) is unchanged
 
 
 def test_approvals_need_the_paused_run_and_must_name_pending_calls() -> None:

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Literal, TypeAlias
 
 from podium.agent.approval import Allow, ApprovalPolicy, ApprovalRequest, Ask, Decision, Deny, PausedRun
+from podium.agent.binding import bind, check_unique_ids, pending_approvals, unique_ids
 from podium.agent.events import (
     AgentEvent,
     ApprovalDecided,
@@ -291,10 +292,7 @@ class _Run(Generic[OutputT]):
         spec = self.spec
         dangling = _dangling_calls(self.history)
         if spec.approvals and spec.resume is None:
-            raise UserError(
-                "approvals= answers the pending calls of a paused run: pass resume=result.paused as well "
-                "(an approval never applies to calls the model makes later)"
-            )
+            pending_approvals(None, spec.approvals, dangling)  # raises: approvals need the paused run
         if spec.prompt is not None:
             if dangling:
                 raise UserError(
@@ -305,8 +303,8 @@ class _Run(Generic[OutputT]):
         elif not self.history:
             raise self.run_error(UnexpectedModelBehavior, "nothing to run: give a prompt or a message history")
         if dangling:
-            _check_unique_ids(dangling)
-        approvals = self.check_approvals(dangling)
+            check_unique_ids(dangling)
+        approvals = pending_approvals(spec.resume, spec.approvals, dangling)
         yield RunStarted(self.run_id)
         for hook in spec.hooks:
             hook.on_run_start(self.ctx())
@@ -340,7 +338,7 @@ class _Run(Generic[OutputT]):
                 if reply.partial is not None and reply.partial.text:
                     self.add(reply.partial.to_message())
                 raise self.run_error(RunCancelled, "the run was cancelled")
-            response: ModelResponse = _unique_ids(reply, self.call_ids)
+            response: ModelResponse = unique_ids(reply, self.call_ids)
             self.usage = self.usage + response.usage
             if self.cost is not None:
                 self.cost = None if response.cost is None else self.cost + response.cost
@@ -367,45 +365,6 @@ class _Run(Generic[OutputT]):
             finished = yield from self.after_tools(outcome)
             if finished is not None:
                 return finished
-
-    def check_approvals(self, dangling: list[ToolCall]) -> dict[str, tuple[ApprovalRequest, Decision]]:
-        """The person's decisions, each with the pending request it answers; a clear error for any mismatch."""
-        spec = self.spec
-        if spec.resume is None:
-            return {}
-        pending = spec.resume.pending
-        ids = [r.call_id for r in pending]
-        batch = {c.id for c in dangling}
-        if len(set(ids)) != len(ids) or not set(ids) <= batch:
-            raise UserError(
-                "the paused run is inconsistent: its pending calls are not the unanswered calls of its last "
-                f"message (pending {ids}, unanswered {sorted(batch)}); it cannot be resumed"
-            )
-        unknown = sorted(set(spec.approvals) - set(ids))
-        if unknown:
-            raise UserError(f"approvals for calls that are not pending: {unknown}; pending: {ids}")
-        requests = {r.call_id: r for r in pending}
-        return {call_id: (requests[call_id], decision) for call_id, decision in spec.approvals.items()}
-
-    def bind(self, call: ToolCall, tool: Tool[..., Any], request: ApprovalRequest) -> ToolCall:
-        """The call as the person saw it, after checking it is the call this run is about to make.
-
-        The person approved ``request.call``: the same id, tool and arguments (after hooks, and after a
-        rewrite by the policy). Anything else is refused before any call of the message runs.
-        """
-        shown = request.call
-        if call.id == shown.id and call.name == shown.name:
-            if call.args == shown.args and call.raw_args == shown.raw_args:
-                return shown
-            if self.spec.policy is not None:
-                decision = self.spec.policy.decide(call, tool)
-                if isinstance(decision, Allow) and decision.args is not None and dict(decision.args) == shown.args:
-                    return shown
-        raise UserError(
-            f"the approval for call {shown.id!r} was given for {shown.name}({_args_text(shown)}), but the paused "
-            f"run's call is {call.name}({_args_text(call)}); nothing was run. Answer the pending calls again "
-            "from the paused run as stored."
-        )
 
     def all_repeated(self, calls: list[ToolCall]) -> bool:
         """Whether every call repeats one already answered in this run (same tool, same arguments)."""
@@ -554,7 +513,7 @@ class _Run(Generic[OutputT]):
                 request, decision = approvals[call.id]
                 source = "user"
                 if isinstance(decision, Allow):
-                    call = self.bind(call, tool, request)
+                    call = bind(call, tool, request, spec.policy)
             elif decision is None and spec.policy is not None:
                 decision = spec.policy.decide(call, tool)
             if decision is not None and (spec.policy is not None or source != "policy"):
@@ -710,45 +669,6 @@ def _denied(call: ToolCall, decision: Deny) -> ToolResult:
 
 def _call_key(call: ToolCall) -> str:
     return call.name + "\0" + (call.raw_args if call.raw_args is not None else json.dumps(call.args, sort_keys=True))
-
-
-def _unique_ids(response: ModelResponse, seen: set[str]) -> ModelResponse:
-    """``response`` with every tool call id unique in the conversation (an empty or repeated id is replaced).
-
-    ``seen`` holds the ids used so far and gains the new ones. A call's result always uses the call's
-    (possibly new) id, so approvals, results and providers all see one id per call.
-    """
-    parts: list[Part] = []
-    changed = False
-    for part in response.parts:
-        if isinstance(part, ToolCall):
-            if not part.id or part.id in seen:
-                stem = part.id or "call"
-                n = 2 if part.id else 1
-                while f"{stem}_{n}" in seen:
-                    n += 1
-                logger.info("tool call id %r is empty or used before; using %s_%d", part.id, stem, n)
-                part = replace(part, id=f"{stem}_{n}")
-                changed = True
-            seen.add(part.id)
-        parts.append(part)
-    return replace(response, parts=tuple(parts)) if changed else response
-
-
-def _check_unique_ids(calls: Sequence[ToolCall]) -> None:
-    """Unanswered calls from a history must have distinct, non-empty ids (Podium's own runs always do)."""
-    ids = [c.id for c in calls]
-    if "" in ids or len(set(ids)) != len(ids):
-        raise UserError(
-            f"the last message has tool calls with empty or repeated ids {ids}; each call needs its own id "
-            "before it can be run or approved (Podium gives new calls unique ids, so this history came from "
-            "elsewhere): fix the ids in the history"
-        )
-
-
-def _args_text(call: ToolCall) -> str:
-    text = call.raw_args if call.raw_args is not None else json.dumps(call.args, sort_keys=True)
-    return text if len(text) < 300 else text[:300] + "..."
 
 
 def _dangling_calls(history: Sequence[Message]) -> list[ToolCall]:
