@@ -1,5 +1,7 @@
-"""How a person's approval binds to one call: ids unique in the conversation, approvals checked against the
-pending calls of the paused run they answer, and the call that runs checked against the call that was shown.
+"""How a person's approval binds to exactly one call.
+
+Tool call ids are made unique in the conversation as responses arrive; approvals are checked against the
+pending calls of the paused run they answer; and the call about to run is checked against the call shown.
 """
 
 from __future__ import annotations
