@@ -336,7 +336,7 @@ class _Run(Generic[OutputT]):
                 raise self.fail(exc) from None
             if isinstance(reply, Interrupted):
                 if reply.partial is not None and reply.partial.text:
-                    self.add(reply.partial.to_message())
+                    self.add(unique_ids(reply.partial, self.call_ids).to_message())
                 raise self.run_error(RunCancelled, "the run was cancelled")
             response: ModelResponse = unique_ids(reply, self.call_ids)
             self.usage = self.usage + response.usage

@@ -35,7 +35,7 @@ from podium.tools.commands import PATH_ACCESS, CommandUnit, PathUnit, parse_comm
 from podium.tools.protected import protected_reason
 from podium.tools.tool import Tool
 
-__all__ = ["Access", "ApprovalPolicy", "Rule", "Subject", "call_units"]
+__all__ = ["Access", "ApprovalPolicy", "Rule", "Subject", "Verdict", "call_units"]
 
 Access = Literal["read", "write"]
 _MAX_GLOB_MATCHES = 500
@@ -262,8 +262,11 @@ class Verdict:
     """The decision for one unit and the rule that gave it (``None``: the default)."""
 
     kind: Literal["allow", "ask", "deny"]
+    """The unit's decision."""
     reason: str
+    """Why (the rule's reason, or a generated one)."""
     rule: Rule | None
+    """The rule that decided, or ``None`` for the default."""
 
 
 @dataclass(frozen=True, slots=True)
