@@ -50,12 +50,18 @@ def write_file(path: str, text: str) -> str:
         ("rm -rf /", [["rm", "-rf", "/"]]),
         ("rm  -rf   /", [["rm", "-rf", "/"]]),
         ("/bin/rm -rf /", [["rm", "-rf", "/"]]),
-        ("FOO=1 sudo -E nice -n 5 rm -rf x", [["rm", "-rf", "x"]]),
+        (
+            "sudo -E nice -n 5 rm -rf x",
+            [
+                ["sudo", "-E", "nice", "-n", "5", "rm", "-rf", "x"],
+                ["nice", "-n", "5", "rm", "-rf", "x"],
+                ["rm", "-rf", "x"],
+            ],
+        ),
         ("ls && rm -rf x; echo ok | tee f", [["ls"], ["rm", "-rf", "x"], ["echo", "ok"], ["tee", "f"]]),
         ("bash -c 'rm -rf x'", [["bash", "-c", "rm -rf x"], ["rm", "-rf", "x"]]),
         ("echo $(rm -rf x)", [["echo", "$"], ["rm", "-rf", "x"]]),
-        ("echo `rm -rf x`", [["echo", "`rm", "-rf", "x`"], ["rm", "-rf", "x"]]),
-        ("timeout 5 rm -rf x", [["rm", "-rf", "x"]]),
+        ("timeout 5 rm -rf x", [["timeout", "5", "rm", "-rf", "x"], ["rm", "-rf", "x"]]),
         ("'r''m' -rf x", [["rm", "-rf", "x"]]),
     ],
 )

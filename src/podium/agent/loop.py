@@ -9,7 +9,9 @@
 Drivers (:mod:`podium.agent.drivers`) perform effects synchronously (threads) or asynchronously
 (tasks); a replay driver can answer them from a recording. Whatever the driver, the loop owns the
 conversation: it decides what goes into the history and keeps it valid when a run is cancelled or a
-provider fails (every tool call gets a result, interrupted ones marked).
+provider fails (every tool call gets a result, interrupted ones marked), and it gives every tool call an id
+unique in the conversation, so an approval given for one call (``approvals=`` with ``resume=``) can never
+answer another.
 
 Answers a driver sends: a ``ModelResponse`` for ``RequestModel``, ``None`` for ``StartTools`` and
 ``AbandonTools``, a ``ToolOutcome`` for ``AwaitTool``; :class:`Interrupted` for any effect once the
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Literal, TypeAlias
 
 from podium.agent.approval import Allow, ApprovalPolicy, ApprovalRequest, Ask, Decision, Deny, PausedRun
+from podium.agent.binding import bind, check_unique_ids, pending_approvals, unique_ids
 from podium.agent.events import (
     AgentEvent,
     ApprovalDecided,
@@ -180,7 +183,9 @@ class LoopSpec(Generic[OutputT]):
     policy: ApprovalPolicy | None = None
     """Decides allow/ask/deny/rewrite per call; ``None`` allows everything."""
     approvals: Mapping[str, Decision] = field(default_factory=dict)
-    """Decisions given by the caller for pending calls (call id -> decision)."""
+    """The person's decisions for the calls pending in ``resume`` (call id -> decision). Each applies only to
+    that pending call, and only if the call about to run is the one shown (same id, tool and arguments);
+    never to calls the model makes later. Needs ``resume``."""
     resume: PausedRun | None = None
     """The paused run this run continues."""
     repeated_calls: Literal["answer", "allow"] = "answer"
@@ -210,6 +215,8 @@ class _Run(Generic[OutputT]):
         self.needs_approval: list[tuple[int, ToolInvocation, str]] = []
         self.answered: dict[str, ToolResult] = {}
         self.tools_off = False
+        self.call_ids: set[str] = {c.id for m in self.history for c in m.tool_calls}
+        self.call_ids.update(r.call_id for m in self.history for r in m.tool_results)
         if spec.resume is not None:
             self.run_id = spec.resume.run_id or self.run_id
             self.usage = spec.resume.usage
@@ -284,6 +291,8 @@ class _Run(Generic[OutputT]):
     def run(self) -> Generator[Effect | AgentEvent, Any, RunResult[OutputT]]:
         spec = self.spec
         dangling = _dangling_calls(self.history)
+        if spec.approvals and spec.resume is None:
+            pending_approvals(None, spec.approvals, dangling)  # raises: approvals need the paused run
         if spec.prompt is not None:
             if dangling:
                 raise UserError(
@@ -293,13 +302,16 @@ class _Run(Generic[OutputT]):
             self.add(Message("user", tuple(spec.prompt)))
         elif not self.history:
             raise self.run_error(UnexpectedModelBehavior, "nothing to run: give a prompt or a message history")
+        if dangling:
+            check_unique_ids(dangling)
+        approvals = pending_approvals(spec.resume, spec.approvals, dangling)
         yield RunStarted(self.run_id)
         for hook in spec.hooks:
             hook.on_run_start(self.ctx())
 
         if dangling:  # resuming a paused run (or a history cut after a model turn)
             completed = spec.resume.completed if spec.resume is not None else ()
-            outcome = yield from self.run_tools(dangling, completed)
+            outcome = yield from self.run_tools(dangling, completed, approvals)
             finished = yield from self.after_tools(outcome)
             if finished is not None:
                 return finished
@@ -324,9 +336,9 @@ class _Run(Generic[OutputT]):
                 raise self.fail(exc) from None
             if isinstance(reply, Interrupted):
                 if reply.partial is not None and reply.partial.text:
-                    self.add(reply.partial.to_message())
+                    self.add(unique_ids(reply.partial, self.call_ids).to_message())
                 raise self.run_error(RunCancelled, "the run was cancelled")
-            response: ModelResponse = reply
+            response: ModelResponse = unique_ids(reply, self.call_ids)
             self.usage = self.usage + response.usage
             if self.cost is not None:
                 self.cost = None if response.cost is None else self.cost + response.cost
@@ -427,12 +439,17 @@ class _Run(Generic[OutputT]):
             return None
 
     def run_tools(
-        self, calls: list[ToolCall], completed: Sequence[ToolResult] = ()
+        self,
+        calls: list[ToolCall],
+        completed: Sequence[ToolResult] = (),
+        approvals: Mapping[str, tuple[ApprovalRequest, Decision]] | None = None,
     ) -> Generator[Effect | AgentEvent, Any, tuple[OutputT] | PausedRun | None]:
         """Decide, approve and run the calls of one model message; add their results to the history.
 
         Returns the final output when a ``final_result`` call validated, a :class:`PausedRun` when calls
-        wait for a person, else ``None``. ``completed`` holds results of these calls from before a pause.
+        wait for a person, else ``None``. ``completed`` holds results of these calls from before a pause;
+        ``approvals`` the person's decisions for them, each with the request it answers (only when
+        resuming a paused run).
         """
         spec = self.spec
         results: list[ToolResult | None] = [None] * len(calls)
@@ -492,8 +509,11 @@ class _Run(Generic[OutputT]):
             if short_circuit is not None:
                 results[i] = short_circuit
                 continue
-            if call.id in spec.approvals:
-                decision, source = spec.approvals[call.id], "user"
+            if approvals is not None and call.id in approvals:
+                request, decision = approvals[call.id]
+                source = "user"
+                if isinstance(decision, Allow):
+                    call = bind(call, tool, request, spec.policy)
             elif decision is None and spec.policy is not None:
                 decision = spec.policy.decide(call, tool)
             if decision is not None and (spec.policy is not None or source != "policy"):

@@ -40,11 +40,23 @@ INSTRUCTIONS = "You are a helpful assistant. Answer briefly and accurately."
 TOOL_INSTRUCTIONS = "You are a helpful assistant. Use the tools when the request needs them, then answer briefly."
 
 
+PROTECTED_WRITE_REASON = (
+    "writing here can run code later (version-control internals, git hooks, direnv, editor settings, shell "
+    "start-up files ...); see docs/approval.md"
+)
+
+
 def default_policy(workspace: Path) -> ApprovalPolicy:
-    """The CLI's policy: reading and writing inside the workspace is allowed; commands and fetches ask."""
+    """The CLI's policy: reading and writing inside the workspace is allowed; protected writes, commands ask.
+
+    Writes to protected paths (:func:`podium.tools.protected.protected_reason`: ``.git/``, ``.envrc``,
+    ``.vscode/``, ``.bashrc`` ..., also through symlinks, ``..`` or another letter case) ask, as do shell
+    commands and fetches; paths outside the workspace are refused.
+    """
     return ApprovalPolicy(
         [
             Rule("deny", paths="outside", reason="the path is outside the workspace"),
+            Rule("ask", paths="protected", access="write", reason=PROTECTED_WRITE_REASON),
             Rule("allow", tool="read_*"),
             Rule("allow", tool="list_*"),
             Rule("allow", tool="find_*"),

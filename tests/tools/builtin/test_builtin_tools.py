@@ -214,9 +214,11 @@ def test_agent_uses_the_tools(env: Env) -> None:
 def test_policy_helpers() -> None:
     assert call_paths("read_file", {"path": "a.txt"}) == ["a.txt"]
     assert call_paths("ws_write_file", {"path": "b", "content": "x"}) == ["b"]
-    parsed = parse_command("FOO=1  rm  -rf /tmp/x && echo 'a b' | tee out 2>&1")
+    parsed = parse_command("rm  -rf /tmp/x && echo 'a b' | tee out 2>&1")
     assert parsed.commands == (("rm", "-rf", "/tmp/x"), ("echo", "a b"), ("tee", "out"))
+    assert parsed.redirects == ("/tmp/x", "out")  # files written: by rm, by tee
     assert not parsed.opaque
+    assert parse_command("FOO=1 rm x").opaque
     assert parse_command("echo $(id)").opaque
     assert parse_command("eval x").opaque
 

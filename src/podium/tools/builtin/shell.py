@@ -1,7 +1,9 @@
 """Shell and Python tools: each call runs once in the sandbox; a shell session may keep its state per agent.
 
 A *persistent* shell session keeps the working directory and the exported variables of an agent's session
-from one call to the next (``cd src`` then ``pytest`` works). Processes do not outlive a call: whatever a
+from one call to the next (``cd src`` then ``pytest`` works), except variables that change what programs run
+(``PATH``, ``LD_*``, ``BASH_ENV`` ...: :data:`SESSION_DROPPED_VARIABLES`) and directories inside protected
+paths such as ``.git``. Processes do not outlive a call: whatever a
 command leaves running is killed when it returns. Sessions are never shared between agent sessions.
 """
 
@@ -19,18 +21,151 @@ from podium.tools.sandbox.runner import SandboxStartError
 from podium.tools.sandbox.workspace import WorkspaceError
 from podium.tools.tool import Tool
 
-__all__ = ["SESSION_WRAPPER", "ShellSessions", "shell_tools"]
+__all__ = ["SESSION_DROPPED_VARIABLES", "SESSION_WRAPPER", "ShellSessions", "shell_tools"]
 
-SESSION_WRAPPER = r"""
+SESSION_DROPPED_VARIABLES: tuple[str, ...] = (
+    # the shell itself: start-up files, options, parsing, prompts, traps on every command
+    "ENV",
+    "BASH*",
+    "SHELLOPTS",
+    "POSIXLY_CORRECT",
+    "IFS",
+    "PS[0-9]",
+    "PROMPT_COMMAND*",
+    "GLOBIGNORE",
+    "EXECIGNORE",
+    "FPATH",
+    "CDPATH",
+    "HISTFILE",
+    "INPUTRC",
+    "ZDOTDIR",
+    "SHELL",
+    "SHLVL",
+    "PWD",
+    "OLDPWD",
+    "_",
+    # where programs, libraries and configuration are found
+    "*PATH",
+    "*LIB",
+    "HOME",
+    "XDG_*",
+    "TMPDIR",
+    "*CONFIG*",
+    "*_HOME",
+    "*RC",
+    "TERMINFO*",
+    "LOCPATH",
+    "NLSPATH",
+    # the dynamic loader and the C library
+    "LD_*",
+    "DYLD_*",
+    "GLIBC_*",
+    "MALLOC_*",
+    "GCONV_*",
+    "HOSTALIASES",
+    "RESOLV_*",
+    "*PRELOAD*",
+    # options and hooks read by interpreters and common tools
+    "PYTHON*",
+    "PERL*",
+    "RUBY*",
+    "NODE_*",
+    "NPM_*",
+    "npm_*",
+    "YARN_*",
+    "JAVA*",
+    "_JAVA*",
+    "JDK_*",
+    "GIT_*",
+    "SSH_*",
+    "*ASKPASS*",
+    "LESS*",
+    "*PAGER",
+    "EDITOR",
+    "VISUAL",
+    "BROWSER",
+    "MAKEFLAGS",
+    "MFLAGS",
+    "MAKEFILES",
+    "*OPTIONS",
+    "*OPTS",
+    "*FLAGS",
+    "OPENSSL_*",
+    "CONDA*",
+    "PIP_*",
+    "UV_*",
+    "CARGO_*",
+    "RUSTC*",
+    "RUSTUP*",
+    "GO*",
+    "RSH",
+    "*_RSH",
+    "DOCKER_*",
+    "KUBE*",
+    "AWS_*",
+    "GNUPGHOME",
+    "MANOPT",
+    "CONFIG_SITE",
+)
+"""Exported variables a persistent shell session does *not* carry from one call to the next (bash glob
+patterns on the name). A call could otherwise set ``PATH=./evil:$PATH``, ``LD_PRELOAD``, ``BASH_ENV``,
+``GIT_CONFIG_*`` or ``PYTHONPATH`` and make a later, allowed ``ls`` or ``git status`` run something else.
+Other exported variables (``export GREETING=hi``) carry over."""
+
+
+def _wrapper() -> str:
+    from podium.tools.protected import PROTECTED_NAMES
+
+    dropped = "|".join(SESSION_DROPPED_VARIABLES)
+    protected = "|".join(f"*/{name}/*" for name in PROTECTED_NAMES)
+    return r"""
 __podium_state=$1
-if [ -f "$__podium_state/env" ]; then . "$__podium_state/env" 2>/dev/null; fi
-if [ -f "$__podium_state/cwd" ]; then cd -- "$(cat "$__podium_state/cwd")" 2>/dev/null; fi
+__podium_start=$(pwd -P)
+if [ -n "${BASH_VERSION:-}" ] && [ -f "$__podium_state/env" ]; then
+  while IFS= read -r -d '' __podium_kv; do
+    __podium_name=${__podium_kv%%=*}
+    case $__podium_name in
+      ''|*[!A-Za-z0-9_]*|[0-9]*|__podium_*) continue ;;
+      @DROPPED@) continue ;;
+    esac
+    export "$__podium_name=${__podium_kv#*=}" 2>/dev/null
+  done < "$__podium_state/env"
+fi
+if [ -f "$__podium_state/cwd" ]; then
+  __podium_cwd=$(cat -- "$__podium_state/cwd")
+  cd -- "$__podium_cwd" 2>/dev/null
+  __podium_here=$(pwd -P)
+  case $__podium_here in "$__podium_start"|"$__podium_start"/*) __podium_here=${__podium_here#"$__podium_start"} ;; esac
+  case "$(printf '%s/' "$__podium_here" | tr '[:upper:]' '[:lower:]')" in
+    @PROTECTED@)
+      echo "podium: not returning to the protected directory .$__podium_here; starting in $__podium_start" >&2
+      cd -- "$__podium_start" ;;
+  esac
+fi
+unset __podium_kv __podium_name __podium_cwd __podium_here
 eval "$2"
 __podium_rc=$?
-{ export -p > "$__podium_state/env"; pwd > "$__podium_state/cwd"; } 2>/dev/null
+IFS=$(printf ' \t\n_'); IFS=${IFS%_}
+set -f
+{
+  if [ -n "${BASH_VERSION:-}" ]; then
+    for __podium_name in $(builtin compgen -e); do
+      builtin printf '%s=%s\0' "$__podium_name" "${!__podium_name}"
+    done > "$__podium_state/env"
+  fi
+  pwd > "$__podium_state/cwd"
+} 2>/dev/null
 exit $__podium_rc
-"""
-"""Runs the command with the session's saved directory and exports, then saves them again."""
+""".replace("@DROPPED@", dropped).replace("@PROTECTED@", protected)
+
+
+SESSION_WRAPPER = _wrapper()
+"""Runs the command with the session's saved directory and exported variables, then saves them again.
+
+The saved state is data, never run as code: variables are read back one by one, names checked, and
+:data:`SESSION_DROPPED_VARIABLES` left out (bash only; another shell carries no variables). A saved
+directory inside a protected path (:data:`podium.tools.protected.PROTECTED_NAMES`, such as ``.git``) is
+not restored, so ``cd .git`` in one call does not make ``echo x > config`` in the next write ``.git/config``."""
 
 
 class ShellSessions:
