@@ -156,3 +156,21 @@ def test_the_protected_list_is_a_documented_lowercase_constant() -> None:
     docs = (Path(__file__).parents[2] / "docs" / "approval.md").read_text()
     for name in PROTECTED_NAMES:
         assert f"`{name}`" in docs, name
+
+
+def test_a_quoted_odd_name_is_judged_as_the_file_tools_read_it(tmp_path: Path) -> None:
+    """A symlink with a newline in its name pointing at .git: its quoted form must be seen as .git."""
+    from podium.agent.approval import Allow
+    from podium.cli.session import default_policy
+    from podium.messages import ToolCall
+    from podium.tools.builtin import workspace_tools
+    from podium.tools.sandbox.names import quote_path
+
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "a\nb").symlink_to(".git")
+    tools = workspace_tools(tmp_path)
+    write = tools.tool("write_file")
+    path = quote_path("a\nb") + "/config"
+    assert path.startswith('"')
+    decision = default_policy(tmp_path).decide(ToolCall("c1", "write_file", {"path": path, "content": "x"}), write)
+    assert not isinstance(decision, Allow), decision

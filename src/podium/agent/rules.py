@@ -33,6 +33,7 @@ from podium.agent.decisions import Allow, Ask, Decision, Deny
 from podium.messages import ToolCall
 from podium.tools.commands import PATH_ACCESS, CommandUnit, PathUnit, parse_command
 from podium.tools.protected import protected_reason
+from podium.tools.sandbox.names import QuotedPathError, unquote_path
 from podium.tools.tool import Tool
 
 __all__ = ["Access", "ApprovalPolicy", "Rule", "Subject", "Verdict", "call_units"]
@@ -149,6 +150,14 @@ def _as_text(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
 
 
+def _real_path(value: str) -> str:
+    """A path argument as the file tools read it (a quoted odd name undone, as in ``names.unquote_path``)."""
+    try:
+        return unquote_path(value)
+    except QuotedPathError:
+        return value  # the file tools refuse it too
+
+
 def _is_inside(value: str, root: Path) -> bool:
     candidate = Path(value)
     if not candidate.is_absolute():
@@ -223,7 +232,7 @@ class Rule:
                 or self._holds(_pseudo(subject), {"path": subject.path}, [subject.path or ""], subject, root)
             )
         params = _metadata(tool).get("path_params", ())
-        values = [call.args[p] for p in params if isinstance(call.args.get(p), str)]
+        values = [_real_path(call.args[p]) for p in params if isinstance(call.args.get(p), str)]
         if not self._holds(call.name, call.args, values, subject, root):
             return False
         if self.command is not None:
