@@ -234,3 +234,22 @@ def test_sed_scripts_that_write_are_caught(script: str) -> None:
 def test_sed_text_arguments_are_text() -> None:
     assert _gnu_sed_creates_files("a text;w x") == set()
     assert not sed_problem("a text;w x")
+
+
+@pytest.mark.parametrize(
+    ("line", "written"),
+    [
+        ("pytest --basetemp=.git", ".git"),
+        ("pytest --basetemp .git -q", ".git"),
+        ("pytest -o cache_dir=.git/hooks", ".git/hooks"),
+        ("pytest -ocache_dir=x", "x"),
+        ("pytest --junitxml=../r.xml", "../r.xml"),
+        ("python -m pytest --basetemp=.git", ".git"),
+        ("python3 -m pytest --override-ini=cache_dir=c", "c"),
+    ],
+)
+def test_pytest_options_that_write(line: str, written: str) -> None:
+    from podium.tools.commands import PathUnit, parse_command
+
+    paths = [u.path for u in parse_command(line).units if isinstance(u, PathUnit) and u.access == "write"]
+    assert any(p == written or p.endswith("/" + written.lstrip("./")) or p.endswith(written) for p in paths), paths

@@ -465,6 +465,41 @@ def _test(words: Sequence[Word]) -> ProgramView:
     return ProgramView()
 
 
+def _pytest(words: Sequence[Word]) -> ProgramView:
+    """The files and directories pytest writes (and clears) as its options name them, ``-o cache_dir=DIR`` too."""
+    view = _writes_options(
+        words, ("--basetemp", "--junitxml", "--junit-xml", "--result-log", "--resultlog", "--report-log")
+    )
+    args = words[1:]
+    for i, w in enumerate(args):
+        setting = w.text[2:] if w.text.startswith("-o") and len(w.text) > 2 else None
+        if w.text in ("-o", "--override-ini") and i + 1 < len(args):
+            setting = args[i + 1].text
+        elif w.text.startswith("--override-ini="):
+            setting = w.text.split("=", 1)[1]
+        if setting is not None and setting.split("=", 1)[0].strip() == "cache_dir" and "=" in setting:
+            view.writes.append(Word(setting.split("=", 1)[1], w.quoted, w.glob))
+    return view
+
+
+_PYTHON_MODULES: dict[str, Callable[[Sequence[Word]], ProgramView]] = {"pytest": _pytest, "py.test": _pytest}
+"""``python -m MODULE ...`` whose files are judged like the program's (``python -m pytest --basetemp=.git``)."""
+
+
+def _python_module(words: Sequence[Word], view: ProgramView) -> ProgramView:
+    for i, w in enumerate(words[1:-1], start=1):
+        if w.text == "-m":
+            handler = _PYTHON_MODULES.get(words[i + 1].text)
+            if handler is not None:
+                module = handler(words[i + 1 :])
+                view.writes.extend(module.writes)
+                view.reads.extend(module.reads)
+            break
+        if not w.text.startswith("-"):
+            break
+    return view
+
+
 _RUNNERS = {
     "uv": ("run", "tool"),
     "poetry": ("run",),
@@ -492,6 +527,8 @@ _HANDLERS: dict[str, Callable[[Sequence[Word]], ProgramView]] = {
     "command": _command,
     "xargs": _xargs,
     "find": _find,
+    "pytest": _pytest,
+    "py.test": _pytest,
     "git": _git,
     "tar": _tar,
     "gtar": _tar,
@@ -567,5 +604,6 @@ def examine(words: Sequence[Word]) -> ProgramView:
         return _runner(words, _RUNNERS[name])
     kind = interpreter_name(name)
     if kind is not None:
-        return interpreter(words, INTERPRETERS[kind])
+        view = interpreter(words, INTERPRETERS[kind])
+        return _python_module(words, view) if kind == "python" and not view.opaque else view
     return ProgramView()
