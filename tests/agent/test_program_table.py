@@ -253,3 +253,10 @@ def test_pytest_options_that_write(line: str, written: str) -> None:
 
     paths = [u.path for u in parse_command(line).units if isinstance(u, PathUnit) and u.access == "write"]
     assert any(p == written or p.endswith("/" + written.lstrip("./")) or p.endswith(written) for p in paths), paths
+
+
+@pytest.mark.parametrize("line", ["git diff --ext-diff", "git log -p --ext-diff", "git show --ext-diff HEAD"])
+def test_git_external_diff_is_opaque(line: str) -> None:
+    from podium.tools.commands import CommandUnit, parse_command
+
+    assert any(u.opaque for u in parse_command(line).units if isinstance(u, CommandUnit))

@@ -265,6 +265,11 @@ _GIT_RUNS = {
     "push": ("--receive-pack", "--exec"),
     "archive": ("--exec",),
     "fetch-pack": ("--upload-pack",),
+    # the external diff program of the configuration or the environment
+    "diff": ("--ext-diff",),
+    "log": ("--ext-diff",),
+    "show": ("--ext-diff",),
+    "format-patch": ("--ext-diff",),
 }
 _GIT_NETWORK = frozenset({"clone", "fetch", "pull", "push", "ls-remote", "remote", "submodule", "archive"})
 _GIT_OUTPUT = frozenset({"diff", "log", "show", "format-patch", "archive", "range-diff"})
