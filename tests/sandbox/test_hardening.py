@@ -445,3 +445,20 @@ def test_no_core_files(layout: Layout, backend: str) -> None:
     r = box.run_shell("ulimit -c; python3 -c 'import os; os.abort()'")
     assert r.stdout.split()[0] == "0"
     assert not [p for p in layout.ws.iterdir() if p.name.startswith("core")]
+
+
+@pytest.mark.requires("bwrap")
+def test_paths_kept_read_only_inside_the_workspace(layout: Layout, tmp_path: Path) -> None:
+    (layout.ws / ".git" / "hooks").mkdir(parents=True)
+    (layout.ws / ".envrc").write_text("")
+    os.symlink(layout.outside, layout.ws / "link")  # a symlink out of the workspace is never bound
+    policy = SandboxPolicy(backend="bubblewrap", limits=SMALL, readonly_in_workspace=(".git", ".envrc", "link", "none"))
+    box = create_sandbox(layout.ws, policy)
+    r = box.run_shell("echo x > .git/hooks/pre-commit; echo y >> .envrc; echo z > src.txt; cat link/secret.txt")
+    assert r.stderr.count("Read-only file system") == 2, r.stderr
+    assert not (layout.ws / ".git" / "hooks" / "pre-commit").exists()
+    assert (layout.ws / ".envrc").read_text() == ""
+    assert (layout.ws / "src.txt").read_text() == "z\n"
+    assert "outside secret" not in r.stdout
+    with pytest.raises(ValueError, match="relative"):
+        SandboxPolicy(readonly_in_workspace=("../x",))

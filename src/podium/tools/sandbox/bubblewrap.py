@@ -156,7 +156,12 @@ class BubblewrapSandbox(Sandbox):
             if os.path.isdir(path):
                 args += ["--bind", path, path]
         root = str(self.workspace.root)
-        args += ["--bind", root, root, "--chdir", cwd]
+        args += ["--bind", root, root]
+        for rel in policy.readonly_in_workspace:
+            path = os.path.realpath(os.path.join(root, rel))
+            if self.workspace.contains(path) and path != root and os.path.lexists(path):
+                args += ["--ro-bind", path, path]
+        args += ["--chdir", cwd]
         for path in remount:
             args += ["--remount-ro", path]
         return args

@@ -135,6 +135,10 @@ class SandboxPolicy:
     """Extra host directories visible read-only under bubblewrap (e.g. ``/opt/conda``, a data set)."""
     writable_paths: tuple[str, ...] = ()
     """Extra directories mounted writable inside bubblewrap, besides the workspace (default: none)."""
+    readonly_in_workspace: tuple[str, ...] = ()
+    """Paths relative to the workspace that bubblewrap mounts read-only when they exist, e.g. ``(".git",
+    ".envrc")``: code that an allowed command runs (tests, a Makefile) then cannot plant a git hook. Commands
+    that must write there (``git commit``) fail with "Read-only file system"."""
     env: Mapping[str, str] = field(default_factory=_empty_env)
     """Extra environment variables for commands."""
     pass_env: tuple[str, ...] = ("LANG", "LC_ALL", "TZ")
@@ -157,6 +161,9 @@ class SandboxPolicy:
             raise ValueError(f"backend must be 'auto', 'bubblewrap' or 'process', got {self.backend!r}")
         if self.view not in ("system", "host"):
             raise ValueError(f"view must be 'system' or 'host', got {self.view!r}")
+        for p in self.readonly_in_workspace:
+            if p.startswith("/") or ".." in p.split("/"):
+                raise ValueError(f"readonly_in_workspace paths are relative to the workspace, got {p!r}")
         for p in (*self.hidden_paths, *self.readable_paths, *self.writable_paths):
             if not p.startswith("/"):
                 raise ValueError(f"sandbox paths must be absolute, got {p!r}")
