@@ -36,9 +36,11 @@ from podium.store.base import (
     RunStatus,
     StoredMessage,
     StoreError,
+    UnusableDatabaseError,
     dump_metadata,
 )
-from podium.store.connection import Database
+from podium.store.clean import error_text, json_text, plain_text
+from podium.store.connection import Database, check_database_path, database_error
 from podium.store.history import exchange_start, interrupted_message, preview_text, repair_history, unanswered_calls
 from podium.store.migrations import migrate
 from podium.usage import Usage
@@ -95,6 +97,24 @@ def _pid_alive(pid: int) -> bool:
 
 def _decode(fmt: int, data: str) -> Message:
     return load_messages({"version": fmt, "messages": [json.loads(data)]})[0]
+
+
+def _text(value: str | None) -> str | None:
+    return None if value is None else plain_text(value)
+
+
+def _refuse_foreign(conn: sqlite3.Connection, path: Path) -> None:
+    """Refuse a SQLite file of another program: Podium would otherwise add its tables to it."""
+    tables = [
+        row[0]
+        for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    ]
+    if tables and "_podium_migrations" not in tables:
+        shown = ", ".join(sorted(tables)[:5]) + (" ..." if len(tables) > 5 else "")
+        raise UnusableDatabaseError(
+            f"{path} is a SQLite database of another program (tables: {shown}); Podium will not add its tables "
+            "to it. Give the path of a Podium database or of a new file with --db FILE or PODIUM_DB=FILE."
+        )
 
 
 def _conversation(row: sqlite3.Row) -> Conversation:
@@ -169,11 +189,20 @@ class SQLiteStore:
         self.path = Path(path).expanduser() if path is not None else default_db_path()
         if str(self.path) == ":memory:":
             raise UserError("SQLiteStore needs a file (it is shared by threads and processes); use a temp file")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        check_database_path(self.path)
         self.db = Database(self.path, timeout=timeout, synchronous=synchronous)
         """The underlying database (per-thread connections and transactions), for custom queries."""
         self._host = socket.gethostname()
-        migrate(self.db.connection())
+        try:
+            conn = self.db.connection()
+            _refuse_foreign(conn, self.path)
+            migrate(conn)
+        except sqlite3.Error as exc:
+            self.db.close()
+            raise database_error(exc, self.path, opening=True) from exc
+        except BaseException:
+            self.db.close()
+            raise
         self.recover_runs()
 
     def close(self) -> None:
@@ -207,7 +236,7 @@ class SQLiteStore:
         with self.db.transaction(write=True) as conn:
             conn.execute(
                 "INSERT INTO conversations (id, title, created, updated, model, metadata) VALUES (?, ?, ?, ?, ?, ?)",
-                (cid, title, now, now, model, meta),
+                (cid, _text(title), now, now, _text(model), json_text(meta)),
             )
             return _conversation(self._require(conn, cid))
 
@@ -269,9 +298,9 @@ class SQLiteStore:
         with self.db.transaction(write=True) as conn:
             self._require(conn, conversation_id)
             for column, value in (
-                ("title", title),
-                ("model", model),
-                ("metadata", None if metadata is None else dump_metadata(metadata)),
+                ("title", _text(title)),
+                ("model", _text(model)),
+                ("metadata", None if metadata is None else json_text(dump_metadata(metadata))),
             ):
                 if value is not None:
                     conn.execute(f"UPDATE conversations SET {column} = ? WHERE id = ?", (value, conversation_id))
@@ -317,13 +346,13 @@ class SQLiteStore:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     cid,
-                    title or (f"{parent.title} (fork)" if parent.title else None),
+                    _text(title or (f"{parent.title} (fork)" if parent.title else None)),
                     now,
                     now,
                     parent.model,
                     parent.id,
                     rows[-1]["id"] if rows else None,
-                    dump_metadata(parent.metadata),
+                    json_text(dump_metadata(parent.metadata)),
                 ),
             )
             for position, row in enumerate(rows):
@@ -397,7 +426,7 @@ class SQLiteStore:
                 if message.role == "assistant":
                     pending, pending_run = list(message.tool_calls), run_id
                 if title is None and message.role == "user" and message.text.strip():
-                    title = message.text.strip().splitlines()[0][:_TITLE_CHARS]
+                    title = plain_text(message.text.strip().splitlines()[0][:_TITLE_CHARS])
                     conn.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
             conn.execute("UPDATE conversations SET updated = ? WHERE id = ?", (_now(), conversation_id))
             return stored
@@ -425,8 +454,8 @@ class SQLiteStore:
                 position,
                 message.role,
                 FORMAT_VERSION,
-                json.dumps(message_to_dict(message), ensure_ascii=False),
-                preview_text(message),
+                json_text(json.dumps(message_to_dict(message), ensure_ascii=False)),
+                plain_text(preview_text(message)),
                 run_id,
                 now,
                 usage.input_tokens if usage is not None else None,
@@ -548,13 +577,13 @@ class SQLiteStore:
                 conn.execute(
                     "UPDATE runs SET status = 'running', finished = NULL, paused = NULL, pid = ?, host = ?, "
                     "model = COALESCE(?, model) WHERE id = ?",
-                    (os.getpid(), self._host, model, rid),
+                    (os.getpid(), self._host, _text(model), rid),
                 )
             else:
                 conn.execute(
                     "INSERT INTO runs (id, conversation_id, model, status, started, pid, host) "
                     "VALUES (?, ?, ?, 'running', ?, ?, ?)",
-                    (rid, conversation_id, model, _now(), os.getpid(), self._host),
+                    (rid, conversation_id, _text(model), _now(), os.getpid(), self._host),
                 )
             return _run(conn.execute("SELECT * FROM runs WHERE id = ?", (rid,)).fetchone())
 
@@ -583,8 +612,8 @@ class SQLiteStore:
                     _now(),
                     None if usage is None else json.dumps(usage.to_dict()),
                     cost,
-                    error,
-                    paused,
+                    None if error is None else error_text(error),
+                    None if paused is None else json_text(paused),
                     run_id,
                 ),
             )
