@@ -353,7 +353,9 @@ def _scrub_record(record: logging.LogRecord) -> None:
         record.stack_info = scrub(record.stack_info, shapes=True)
 
 
-def _wanted(name: str) -> bool:
+def _wanted(name: object) -> bool:
+    if not isinstance(name, str):  # logging.makeLogRecord makes records with no name first
+        return False
     return any(name == prefix or name.startswith(prefix + ".") for prefix in LOGGER_PREFIXES)
 
 

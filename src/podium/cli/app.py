@@ -7,6 +7,7 @@ import logging
 import click
 
 from podium import __version__
+from podium.secrets import scrub
 
 __all__ = ["cli"]
 
@@ -17,7 +18,26 @@ __all__ = ["cli"]
 def cli(verbose: int) -> None:
     """Podium: LLM agents that behave the same on every provider."""
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_Formatter(tracebacks=verbose >= 2))
+    logging.basicConfig(level=level, handlers=[handler])
+
+
+class _Formatter(logging.Formatter):
+    """``LEVEL name: message``; a logged exception shows as one line unless ``-vv`` asked for tracebacks."""
+
+    def __init__(self, *, tracebacks: bool) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+        self.tracebacks = tracebacks
+
+    def format(self, record: logging.LogRecord) -> str:
+        if self.tracebacks or not record.exc_info:
+            return super().format(record)
+        error = record.exc_info[1]
+        line = super().format(logging.makeLogRecord({**record.__dict__, "exc_info": None, "exc_text": None}))
+        if error is None:
+            return line
+        return scrub(f"{line} ({type(error).__name__}: {error}; -vv shows the traceback)", shapes=True)
 
 
 def _register() -> None:

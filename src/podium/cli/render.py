@@ -20,6 +20,7 @@ from podium.agent.events import (
     ToolCallFinished,
     ToolCallStarted,
 )
+from podium.secrets import scrub
 from podium.streaming import TextDelta, ThinkingDelta
 from podium.usage import Usage
 
@@ -28,7 +29,7 @@ __all__ = ["EventRenderer", "format_usage"]
 
 def _short(value: Any, limit: int = 160) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    text = text.replace("\n", " ")
+    text = scrub(text).replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -88,7 +89,7 @@ class EventRenderer:
             style = "red" if event.result.is_error else "green"
             self.console.print(RichText(f"← {event.call.name}: {_short(event.result.text)}", style=style))
         elif isinstance(event, ApprovalDecided) and event.decision.kind == "deny":
-            self.console.print(RichText(f"✗ {event.call.name} denied: {event.decision.reason}", style="red"))
+            self.console.print(RichText(f"✗ {event.call.name} denied: {_short(event.decision.reason)}", style="red"))
         elif isinstance(event, RunFinished):
             self._flush()
 
