@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 
 __all__ = ["main"]
@@ -44,6 +45,9 @@ def main() -> None:
         raise SystemExit(EXIT["cancelled"]) from None
     except BrokenPipeError:
         exit_broken_pipe()
+    except OSError as exc:  # the system refused something (a full disk, a missing file): not a bug
+        where = f" ({exc.filename})" if exc.filename else ""
+        fail(f"{exc.strerror or exc}{where}", EXIT["error"])
     except PodiumError as exc:
         fail(error_line(exc, name=False), error_exit_code(exc))
     except Exception as exc:
@@ -52,7 +56,13 @@ def main() -> None:
 
 
 def _prepare_streams() -> None:
-    """Never fail on text that is not valid in the stream's encoding: read bytes as escapes, write replacements."""
+    """Never fail on text that is not valid in the stream's encoding: read bytes as escapes, write replacements.
+
+    A standard stream that was closed when ``podium`` started (``>&-``) reads or writes nothing.
+    """
+    for name, mode in (("stdin", "r"), ("stdout", "w"), ("stderr", "w")):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, mode, encoding="utf-8"))  # noqa: SIM115 - lives as long as podium
     for stream, errors in ((sys.stdin, "surrogateescape"), (sys.stdout, "replace"), (sys.stderr, "replace")):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:

@@ -16,7 +16,7 @@ from rich.markdown import Markdown
 from rich.text import Text as RichText
 
 from podium.agent.approval import ApprovalRequest, DecisionLike
-from podium.cli.errors import clean_input, error_line
+from podium.cli.errors import MAX_PROMPT_BYTES, clean_input, error_line
 from podium.cli.render import EventRenderer, format_usage
 from podium.cli.session import Session, open_session
 from podium.cli.signals import Terminated
@@ -85,6 +85,10 @@ def _line_reader(console: Console) -> Callable[[str], str]:
 
     def line(prompt: str) -> str:
         text, replaced = clean_input(read(prompt))
+        if len(text) > MAX_PROMPT_BYTES:
+            size = MAX_PROMPT_BYTES // (1024 * 1024)
+            console.print(RichText(f"(that line is longer than {size} MiB; it was not sent)", style="red"))
+            return ""
         if replaced:
             console.print(
                 RichText(f"(that line had {replaced} byte(s) that are not UTF-8; they became U+FFFD)", style="yellow")

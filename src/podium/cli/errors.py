@@ -3,7 +3,8 @@
 Exit codes (``podium run``; the other commands use the same ones where they apply)::
 
     0    done
-    1    unexpected error (a bug: ``-vv`` shows the traceback)
+    1    an error not listed below: the system refused something (the output cannot be written, a file is
+         missing), or a bug (``-vv`` shows the traceback)
     2    bad usage or configuration: options, the config file, the model string, the conversation
          database (damaged, not Podium's, read-only, on a full disk)
     3    provider error (network, authentication, rate limit ...)
@@ -26,7 +27,16 @@ from typing import NoReturn
 from podium.exceptions import AgentRunError, ProviderError, RunCancelled, UserError
 from podium.secrets import scrub
 
-__all__ = ["EXIT", "clean_input", "error_exit_code", "error_line", "exit_broken_pipe", "fail", "say"]
+__all__ = [
+    "EXIT",
+    "MAX_PROMPT_BYTES",
+    "clean_input",
+    "error_exit_code",
+    "error_line",
+    "exit_broken_pipe",
+    "fail",
+    "say",
+]
 
 logger = logging.getLogger("podium.cli")
 
@@ -41,6 +51,9 @@ EXIT = {
     "broken_pipe": 141,
 }
 """The exit codes by name (``128 + N`` for a terminating signal N is added to these)."""
+
+MAX_PROMPT_BYTES = 16 * 1024 * 1024
+"""The largest prompt ``podium`` sends (a million-token context holds about 4 MB of text)."""
 
 
 def error_exit_code(error: BaseException) -> int:

@@ -23,7 +23,16 @@ from rich.text import Text as RichText
 from podium.agent.approval import ApprovalRequest, Ask, DecisionLike
 from podium.agent.cancel import CancelToken
 from podium.agent.events import AgentEvent, ToolCallFinished, ToolCallStarted
-from podium.cli.errors import EXIT, clean_input, error_exit_code, error_line, exit_broken_pipe, fail, say
+from podium.cli.errors import (
+    EXIT,
+    MAX_PROMPT_BYTES,
+    clean_input,
+    error_exit_code,
+    error_line,
+    exit_broken_pipe,
+    fail,
+    say,
+)
 from podium.cli.render import EventRenderer, format_usage
 from podium.cli.session import Session, TurnOutcome, open_session
 from podium.messages import message_to_dict
@@ -31,9 +40,6 @@ from podium.secrets import scrub_value
 from podium.streaming import TextDelta
 
 __all__ = ["EXIT", "MAX_PROMPT_BYTES", "exit_code", "read_prompt", "run"]
-
-MAX_PROMPT_BYTES = 16 * 1024 * 1024
-"""The largest prompt read from stdin (a million-token context holds about 4 MB of text)."""
 
 
 def exit_code(outcome: TurnOutcome) -> int:
@@ -120,7 +126,7 @@ def run(
     renderer = EventRenderer(err, markdown=False)
     printed: list[str] = []
     token = CancelToken()
-    closed: list[bool] = []
+    closed: list[OSError] = []
 
     def on_event(event: AgentEvent) -> None:
         if as_json or closed:
@@ -132,9 +138,9 @@ def run(
                 sys.stdout.flush()
             elif isinstance(event, (ToolCallStarted, ToolCallFinished)):
                 renderer(event)
-        except BrokenPipeError:  # the reader went away (`| head`): stop the run, keep what it did
-            closed.append(True)
-            token.cancel("the output was closed")
+        except OSError as exc:  # the reader went away (`| head`), a full disk: stop the run, keep what it did
+            closed.append(exc)
+            token.cancel("the output could not be written")
 
     def approver(request: ApprovalRequest) -> DecisionLike:
         if yes:
@@ -144,14 +150,16 @@ def run(
         return Ask("no terminal to ask on; rerun with --yes or approve in `podium chat --continue`")
 
     outcome = session.turn(text, on_event, approver, cancel=token)
-    if closed:
-        session.store.close()
-        exit_broken_pipe()
     try:
+        if closed:
+            raise closed[0]
         _report(session, outcome, err, as_json=as_json, printed=printed)
     except BrokenPipeError:
         session.store.close()
         exit_broken_pipe()
+    except OSError as exc:
+        session.store.close()
+        fail(f"cannot write the answer: {exc.strerror or exc}; the run was stopped and saved", EXIT["error"])
     session.store.close()
     if outcome.signal is not None:
         say(f"podium: terminated by {_signal_name(outcome.signal)}; the run was stopped and saved")
