@@ -96,6 +96,8 @@ LOGGER_PREFIXES: tuple[str, ...] = (
     "podium",
     "httpx",
     "httpcore",
+    "httpx2",
+    "httpcore2",
     "openai",
     "anthropic",
     "google_genai",

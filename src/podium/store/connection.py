@@ -179,9 +179,10 @@ def check_database_path(path: Path) -> None:
         mode = path.stat().st_mode
     except FileNotFoundError:
         mode = None
-    except OSError as exc:
-        raise ReadOnlyDatabaseError(
-            f"cannot use the conversation database {path}: {exc.strerror}. {_ADVICE_PATH}"
+    except OSError as exc:  # a parent is a file, a directory cannot be searched ...
+        raise StoreError(
+            f"cannot use the conversation database {path}: {exc.strerror or exc}. Give the path of a file in a "
+            "directory you can write, with --db FILE or PODIUM_DB=FILE."
         ) from exc
     if mode is not None and not stat.S_ISREG(mode):
         kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a FIFO, device or socket)"
