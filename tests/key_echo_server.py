@@ -18,7 +18,7 @@ __all__ = ["key_echo_server"]
 class _Handler(BaseHTTPRequestHandler):
     status = 401
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+    def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         self.rfile.read(length)
         key = self.headers.get("authorization") or self.headers.get("x-api-key") or "(none)"

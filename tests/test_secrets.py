@@ -114,9 +114,7 @@ def test_records_of_podium_child_loggers_and_sdk_loggers_are_scrubbed(
     except RuntimeError:
         logging.getLogger("podium.providers").exception("request failed")
     logging.getLogger("someone.else").warning("theirs %s", KEY)  # not Podium's business
-    podium_text = "\n".join(
-        caplog.handler.format(r) for r in caplog.records if not r.name.startswith("someone")
-    )
+    podium_text = "\n".join(caplog.handler.format(r) for r in caplog.records if not r.name.startswith("someone"))
     assert KEY not in podium_text
     assert "tok-abcdefghijklmnopq" not in podium_text
     assert "sent [REDACTED:OPENAI_API_KEY]" in podium_text

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from podium.messages import Message
-from podium.store import ReadOnlyDatabaseError, SQLiteStore, StoreError, UnusableDatabaseError
+from podium.store import SQLiteStore, StoreError, UnusableDatabaseError
 
 ADVICE = "Move it aside"
 
@@ -101,7 +101,7 @@ def test_rows_that_cannot_be_read(tmp_path: Path, sql: str) -> None:
     conn.execute(sql)
     conn.commit()
     conn.close()
-    with pytest.raises(UnusableDatabaseError, match="cannot be read .*damaged or was written by a newer Podium"):
+    with pytest.raises(UnusableDatabaseError, match=r"cannot be read .*damaged or was written by a newer Podium"):
         _read_everything(path, [cid])
 
 
@@ -116,9 +116,9 @@ def test_paths_that_are_not_files(tmp_path: Path) -> None:
         SQLiteStore("/dev/full")
     parent_is_a_file = tmp_path / "file"
     parent_is_a_file.write_text("x")
-    with pytest.raises(StoreError, match="Not a directory.*--db FILE"):
+    with pytest.raises(StoreError, match=r"Not a directory.*--db FILE"):
         SQLiteStore(parent_is_a_file / "podium.db")
-    with pytest.raises(StoreError, match="Not a directory.*--db FILE"):
+    with pytest.raises(StoreError, match=r"Not a directory.*--db FILE"):
         SQLiteStore(parent_is_a_file / "sub" / "podium.db")
 
 

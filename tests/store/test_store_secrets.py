@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
+from tests.key_echo_server import key_echo_server
 
 import podium
 import podium.secrets as secrets
@@ -21,7 +22,6 @@ from podium.exceptions import AuthenticationError
 from podium.store import RunRecorder, SQLiteStore
 from podium.testing import ScriptedModel
 from podium.testing.models import call
-from tests.key_echo_server import key_echo_server
 
 KEY = "sk-live-4c1f0a9e7b2d4e6f8a1c3b5d7e9f0a2b"
 
@@ -40,7 +40,7 @@ def text_cells(db_path: Path) -> list[tuple[str, str, str]]:
         for table in tables:
             columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
             for row in conn.execute(f"SELECT * FROM {table}"):
-                cells += [(table, c, v) for c, v in zip(columns, row) if isinstance(v, str)]
+                cells += [(table, c, v) for c, v in zip(columns, row, strict=True) if isinstance(v, str)]
         return cells
     finally:
         conn.close()
