@@ -188,3 +188,13 @@ def test_automatic_registrations_are_bounded() -> None:
 def test_podium_secrets_is_there_after_import_podium() -> None:
     assert podium.secrets is secrets
     assert logging.getLogRecordFactory().__module__ == "podium.secrets"
+
+
+def test_the_docs_example_runs() -> None:
+    import re
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "secrets.md"
+    [block] = re.findall(r"```python\n(.*?)```", doc.read_text(), re.DOTALL)
+    exec(compile(block, str(doc), "exec"), {})
+    assert "vault-token" not in secrets.known_names()
