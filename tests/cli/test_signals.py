@@ -145,24 +145,25 @@ def test_sandbox_run_terminated(cli_env: dict[str, str], tmp_path: Path, backend
 
 
 KILLED = "the sandbox launcher calls signal.signal(SIGKILL, ...) after its command is killed: reported to the lead"
+# The launcher's traceback races with the end of output capture (about 1 run in 10 misses it): 3 tries each.
 
 
 @pytest.mark.xfail(strict=True, reason=KILLED)
 def test_a_command_killed_by_sigkill_prints_no_traceback(cli_env: dict[str, str], tmp_path: Path) -> None:
-    done = podium(["sandbox", "run", "-w", str(tmp_path), "--", "sh -c 'kill -9 $$'"], cli_env)
-    assert done.returncode == 128 + signal.SIGKILL
-    assert "killed by signal SIGKILL" in done.stderr
-    assert "Traceback" not in done.stderr
+    for _ in range(3):
+        done = podium(["sandbox", "run", "-w", str(tmp_path), "--", "sh -c 'kill -9 $$'"], cli_env)
+        assert done.returncode == 128 + signal.SIGKILL
+        assert "killed by signal SIGKILL" in done.stderr
+        assert "Traceback" not in done.stderr
 
 
 @pytest.mark.xfail(strict=True, reason=KILLED)
 def test_a_tool_command_killed_by_sigkill_shows_no_traceback(cli_env: dict[str, str], tmp_path: Path) -> None:
-    model = script(
-        tmp_path / "s.json", [{"calls": [{"name": "run_shell", "args": {"command": "kill -9 $$"}}]}, "it was killed"]
-    )
+    calls = [{"name": "run_shell", "args": {"command": "kill -9 $$"}}]
+    model = script(tmp_path / "s.json", [{"calls": calls * 3}, "it was killed"])
     done = podium(["run", "--model", model, "--tools", "-w", str(tmp_path), "--yes", "--json", "go"], cli_env)
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
-    result = doc["messages"][2]["parts"][0]
-    assert "SIGKILL" in json.dumps(result)
+    results = doc["messages"][2]["parts"]
+    assert len(results) == 3 and all("SIGKILL" in json.dumps(r) for r in results)
     assert "Traceback" not in json.dumps(doc) + done.stderr
