@@ -382,8 +382,9 @@ _installed: list[bool] = []
 def install_log_scrubbing() -> None:
     """Scrub every log record of :data:`LOGGER_PREFIXES` loggers as it is made (done on ``import podium``).
 
-    A filter on the ``podium`` logger would not do: a logger's filters do not apply to its children's
-    records. The record factory does, and it chains to whatever factory was installed before.
+    A filter on the ``podium`` logger alone would not do: a logger's filters do not apply to its children's
+    records. The record factory does, and it chains to whatever factory was installed before; the
+    ``podium`` logger also gets a :class:`SecretFilter`.
     """
     with _registry.lock:
         if _installed:
@@ -398,3 +399,4 @@ def install_log_scrubbing() -> None:
         return record
 
     logging.setLogRecordFactory(factory)
+    logging.getLogger("podium").addFilter(SecretFilter())  # records of "podium" itself, should the factory be replaced

@@ -14,6 +14,7 @@ from podium.agent.cancel import CancelToken
 from podium.agent.events import AgentEvent
 from podium.agent.result import RunResult
 from podium.cli.config import ModelChoice, choose_model
+from podium.cli.errors import clean_input
 from podium.cli.signals import stop_on_signals
 from podium.exceptions import UserError
 from podium.messages import Message
@@ -181,7 +182,7 @@ def open_session(
     resolved = resolve(choice.spec)
     store = SQLiteStore(db) if db is not None else SQLiteStore()
     if conversation is not None:
-        conversation_id = store.get(conversation).id
+        conversation_id = store.get(clean_input(conversation)[0]).id  # bytes that are not UTF-8 match no id
     elif continue_latest:
         latest = store.latest(with_messages=True)
         if latest is None:
