@@ -223,3 +223,22 @@ def test_a_long_answer_into_a_closed_pipe(cli_env: dict[str, str], tmp_path: Pat
     assert err.strip() == "podium: the output was closed (broken pipe); stopped"
     after = podium(["run", "--model", "test:echo", "-c", "--json", "next"], cli_env)
     assert [m["role"] for m in json.loads(after.stdout)["messages"]][-2:] == ["user", "assistant"]
+
+
+def test_chat_into_a_closed_pipe(cli_env: dict[str, str], tmp_path: Path) -> None:
+    model = script(tmp_path / "long.json", ["\n".join(f"line {i}" for i in range(200_000))])
+    proc = subprocess.Popen(
+        [*PODIUM, "chat", "--model", model],
+        env=cli_env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    proc.stdin.write(b"go\n")
+    proc.stdin.flush()
+    proc.stdout.readline()
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141  # rich alone would exit with 1 and say nothing
+    assert err.strip() == "podium: the output was closed (broken pipe); stopped"

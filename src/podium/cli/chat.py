@@ -17,7 +17,7 @@ from rich.text import Text as RichText
 
 from podium.agent.approval import ApprovalRequest, DecisionLike
 from podium.cli.errors import MAX_PROMPT_BYTES, clean_input, error_line
-from podium.cli.render import EventRenderer, format_usage
+from podium.cli.render import EventRenderer, TerminalConsole, format_usage
 from podium.cli.session import Session, open_session
 from podium.cli.signals import Terminated
 from podium.exceptions import PodiumError, RunCancelled
@@ -126,7 +126,7 @@ def chat(
     yes: bool,
 ) -> None:
     """Chat with a model in the terminal."""
-    console = Console(highlight=False)
+    console = TerminalConsole(highlight=False)
     session = open_session(  # errors go to the entry point: one line, exit code 2 (or 3 for a provider)
         model=model,
         db=db,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from podium.cli.config import KEY_DEFAULTS, choose_model, sdk_installed
+from podium.cli.render import TerminalConsole
 
 __all__ = ["models"]
 
@@ -17,7 +17,7 @@ __all__ = ["models"]
 @click.command("models")
 def models() -> None:
     """List the models available offline and the providers whose API keys are set."""
-    console = Console()
+    console = TerminalConsole()
     table = Table(title="Offline (no key, no network)")
     table.add_column("model")
     table.add_column("status")

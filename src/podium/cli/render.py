@@ -24,7 +24,16 @@ from podium.secrets import scrub
 from podium.streaming import TextDelta, ThinkingDelta
 from podium.usage import Usage
 
-__all__ = ["EventRenderer", "format_usage"]
+__all__ = ["EventRenderer", "TerminalConsole", "format_usage"]
+
+
+class TerminalConsole(Console):
+    """A rich console whose broken pipe is Podium's to handle (rich would exit with 1, silently)."""
+
+    def on_broken_pipe(self) -> None:
+        """Stop writing and let the entry point exit with 141 (see :mod:`podium.cli.errors`)."""
+        self.quiet = True
+        raise BrokenPipeError("the output was closed")
 
 
 def _short(value: Any, limit: int = 160) -> str:

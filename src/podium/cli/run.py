@@ -33,7 +33,7 @@ from podium.cli.errors import (
     fail,
     say,
 )
-from podium.cli.render import EventRenderer, format_usage
+from podium.cli.render import EventRenderer, TerminalConsole, format_usage
 from podium.cli.session import Session, TurnOutcome, open_session
 from podium.messages import message_to_dict
 from podium.secrets import scrub_value
@@ -110,7 +110,7 @@ def run(
 ) -> None:
     """Run one prompt and print the answer (the prompt comes from stdin when none is given)."""
     text = read_prompt(prompt)
-    err = Console(stderr=True, soft_wrap=True)
+    err = TerminalConsole(stderr=True, soft_wrap=True)
     session = open_session(  # errors go to the entry point: one line, exit code 2 (or 3 for a provider)
         model=model,
         db=db,

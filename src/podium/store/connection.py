@@ -137,7 +137,8 @@ def database_error(exc: sqlite3.Error, path: Path, *, opening: bool = False) -> 
         what = f"cannot open {path} as a SQLite database" if opening else f"the conversation database {path} is damaged"
         return UnusableDatabaseError(f"{what} ({text}). {_ADVICE_MOVE.format(path=path)}")
     if name == "SQLITE_FULL" or "disk is full" in lower:
-        return ReadOnlyDatabaseError(f"cannot write the conversation database {path}: the disk is full (free space)")
+        full = "the disk is full. Free some space, or use another place with --db FILE"
+        return ReadOnlyDatabaseError(f"cannot write the conversation database {path}: {full}")
     if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_IOERR", "SQLITE_AUTH")) or any(
         word in lower for word in ("readonly", "read-only", "unable to open", "disk i/o error")
     ):
