@@ -19,7 +19,7 @@ def main() -> None:
             "Install them with:  pip install 'podium[cli]'\n"
         )
         raise SystemExit(2) from exc
-    from podium.cli.errors import EXIT, error_exit_code, error_line, exit_broken_pipe, fail, logger, say
+    from podium.cli.errors import EXIT, OutputClosed, error_exit_code, error_line, exit_broken_pipe, fail, logger, say
     from podium.cli.signals import Terminated, install_handlers
     from podium.exceptions import PodiumError
 
@@ -43,7 +43,7 @@ def main() -> None:
     except KeyboardInterrupt:
         say("podium: interrupted")
         raise SystemExit(EXIT["cancelled"]) from None
-    except BrokenPipeError:
+    except (BrokenPipeError, OutputClosed):
         exit_broken_pipe()
     except OSError as exc:  # the system refused something (a full disk, a missing file): not a bug
         where = f" ({exc.filename})" if exc.filename else ""

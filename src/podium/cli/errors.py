@@ -30,6 +30,7 @@ from podium.secrets import scrub
 __all__ = [
     "EXIT",
     "MAX_PROMPT_BYTES",
+    "OutputClosed",
     "clean_input",
     "error_exit_code",
     "error_line",
@@ -54,6 +55,10 @@ EXIT = {
 
 MAX_PROMPT_BYTES = 16 * 1024 * 1024
 """The largest prompt ``podium`` sends (a million-token context holds about 4 MB of text)."""
+
+
+class OutputClosed(BaseException):
+    """stdout was closed by its reader; a ``BaseException`` so that click does not turn it into exit 1."""
 
 
 def error_exit_code(error: BaseException) -> int:
