@@ -90,6 +90,12 @@ def test_a_database_on_a_read_only_file_system(cli_env: dict[str, str], tmp_path
     one_clear_line(done, "read-only file system", "--db FILE")
 
 
+def test_a_database_where_no_file_can_be_created(cli_env: dict[str, str]) -> None:
+    done = podium(["run", "--model", "test:echo", "--db", "/proc/self/podium.db", "hi"], cli_env)
+    assert done.returncode == USAGE  # even root cannot create files in /proc
+    one_clear_line(done, "cannot write the conversation database", "files cannot be created in", "--db FILE")
+
+
 # ----------------------------------------------------------------------------- the config file
 
 

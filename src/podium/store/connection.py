@@ -12,6 +12,7 @@ import logging
 import os
 import sqlite3
 import stat
+import tempfile
 import threading
 import weakref
 from collections.abc import Iterator
@@ -153,8 +154,7 @@ def database_error(exc: sqlite3.Error, path: Path, *, opening: bool = False) -> 
 
 def why_unwritable(path: Path) -> str:
     """Why SQLite cannot create or write ``path`` (or its journal files beside it), in words."""
-    directory = path.parent
-    existing = directory
+    existing = path.parent
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     try:
@@ -163,10 +163,17 @@ def why_unwritable(path: Path) -> str:
         readonly = False
     if readonly:
         return f"{existing} is on a read-only file system"
-    if path.exists() and not os.access(path, os.R_OK | os.W_OK):
-        return "the file is not readable and writable by this user (permission denied)"
-    if not os.access(existing, os.W_OK | os.X_OK):
-        return f"the directory {existing} is not writable by this user (permission denied)"
+    if path.exists():
+        try:
+            os.close(os.open(path, os.O_RDWR))
+        except OSError as exc:
+            return f"the file cannot be opened for writing ({exc.strerror})"
+    try:  # the journal files need the directory too: try what SQLite does
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".podium-probe-")
+    except OSError as exc:
+        return f"files cannot be created in {existing} ({exc.strerror})"
+    os.close(fd)
+    os.unlink(probe)
     return "SQLite could not open it for writing"
 
 
