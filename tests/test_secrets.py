@@ -61,6 +61,9 @@ def test_registered_values_json_escaped_forms_and_longest_first(forget: list[str
     secrets.register("hunter2-hunter2-and-more", "long")
     assert secrets.scrub(json.dumps({"p": quoted})) == '{"p": "[REDACTED:db-password]"}'
     assert secrets.scrub("hunter2-hunter2-and-more / hunter2-hunter2") == "[REDACTED:long] / [REDACTED:short]"
+    forget.append("key+with/slash=")
+    secrets.register("key+with/slash=", "b64")
+    assert secrets.scrub("https://h/?k=key%2Bwith%2Fslash%3D&x=1") == "https://h/?k=[REDACTED:b64]&x=1"
     secrets.unregister("hunter2-hunter2")
     assert secrets.scrub("hunter2-hunter2") == "hunter2-hunter2"
 

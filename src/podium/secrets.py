@@ -10,8 +10,9 @@ Podium knows these secrets:
 * anything you :func:`register`.
 
 :func:`scrub` replaces each occurrence of a known secret with a marker naming it, such as
-``[REDACTED:OPENAI_API_KEY]``. Matching is by exact value (also in its JSON-escaped form); values
-shorter than :data:`MIN_LENGTH` characters and placeholders such as ``not-needed`` are never secrets.
+``[REDACTED:OPENAI_API_KEY]``. Matching is by exact value (also in its JSON-escaped and percent-encoded
+forms); values shorter than :data:`MIN_LENGTH` characters and placeholders such as ``not-needed`` are never
+secrets.
 With ``shapes=True`` it also replaces what looks like a credential although no one registered it: the
 value after ``Authorization: Bearer``, ``x-api-key:``, ``"api_key": "..."`` or ``?key=`` in a URL, and
 tokens with well-known key prefixes (``sk-...``, ``AIza...``, ``gsk_...``, ``hf_...``, ``AKIA...`` ...),
@@ -187,10 +188,13 @@ class _Registry:
 
 
 def _variants(value: str) -> Iterable[str]:
-    """The forms a secret takes in text: as is, and escaped inside a JSON string."""
+    """The forms a secret takes in text: as is, escaped inside a JSON string, percent-encoded in a URL."""
+    from urllib.parse import quote
+
     yield value
     yield json.dumps(value, ensure_ascii=False)[1:-1]
     yield json.dumps(value)[1:-1]
+    yield quote(value, safe="")
 
 
 _registry = _Registry()
