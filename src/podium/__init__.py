@@ -21,7 +21,12 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from podium import secrets
+from podium.secrets import install_log_scrubbing as _install_log_scrubbing
+
 __version__ = "0.1.0"
+
+_install_log_scrubbing()  # Podium's log records never carry a known key (see podium.secrets)
 
 if TYPE_CHECKING:
     from podium.agent.agent import Agent, AsyncRunStream, RunStream

@@ -27,13 +27,17 @@ errors are raised by Podium to tell *you* something::
         └── ProviderConnectionError  could not reach the provider
 
 ``ProviderError.retryable`` says whether retrying may help (rate limits, 5xx, timeouts, connection errors).
-Vendor exceptions are translated in the provider modules with ``raise ... from exc``.
+Vendor exceptions are translated in the provider modules with ``raise ... from exc``. A provider error's
+message, body and headers are scrubbed of known secrets when it is made (:mod:`podium.secrets`): a server
+that repeats the key back in its error body does not put it in logs, stores or terminals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
+
+from podium.secrets import scrub, scrub_value
 
 if TYPE_CHECKING:
     from podium.messages import Message
@@ -148,7 +152,7 @@ class ProviderError(PodiumError):
     retryable: bool = False
 
     def __init__(self, message: str, *, provider: str | None = None, model: str | None = None) -> None:
-        super().__init__(message)
+        super().__init__(scrub(str(message), shapes=True))
         self.provider = provider
         self.model = model
 
@@ -168,8 +172,8 @@ class ProviderHTTPError(ProviderError):
     ) -> None:
         super().__init__(message, provider=provider, model=model)
         self.status = status
-        self.body = body
-        self.headers = headers or {}
+        self.body = scrub_value(body, shapes=True)
+        self.headers: dict[str, str] = scrub_value(headers or {}, shapes=True)
 
     def __str__(self) -> str:
         return f"{self.args[0]} (HTTP {self.status}, provider={self.provider}, model={self.model})"

@@ -16,10 +16,13 @@ from rich.markdown import Markdown
 from rich.text import Text as RichText
 
 from podium.agent.approval import ApprovalRequest, DecisionLike
-from podium.cli.render import EventRenderer, format_usage
+from podium.cli.errors import MAX_PROMPT_BYTES, clean_input, error_line
+from podium.cli.render import EventRenderer, TerminalConsole, format_usage
 from podium.cli.session import Session, open_session
+from podium.cli.signals import Terminated
 from podium.exceptions import PodiumError, RunCancelled
 from podium.messages import Message, dump_messages
+from podium.secrets import scrub
 
 __all__ = ["chat"]
 
@@ -57,17 +60,42 @@ def _reader() -> Callable[[str], str]:
         from prompt_toolkit import PromptSession
         from prompt_toolkit.history import FileHistory, InMemoryHistory
 
+        class ScrubbedHistory(FileHistory):
+            """The line history file, without the known secrets typed or pasted into it."""
+
+            def store_string(self, string: str) -> None:
+                super().store_string(scrub(string))
+
         try:
             import platformdirs
 
             path = Path(platformdirs.user_state_dir("podium")) / "chat_history"
             path.parent.mkdir(parents=True, exist_ok=True)
-            history: InMemoryHistory | FileHistory = FileHistory(str(path))
+            history: InMemoryHistory | FileHistory = ScrubbedHistory(str(path))
         except OSError:
             history = InMemoryHistory()
         session: PromptSession[str] = PromptSession(history=history)
         return lambda prompt: session.prompt(prompt)
     return input
+
+
+def _line_reader(console: Console) -> Callable[[str], str]:
+    """``_reader`` whose lines are valid text: bytes that are not UTF-8 become U+FFFD, with a note."""
+    read = _reader()
+
+    def line(prompt: str) -> str:
+        text, replaced = clean_input(read(prompt))
+        if len(text) > MAX_PROMPT_BYTES:
+            size = MAX_PROMPT_BYTES // (1024 * 1024)
+            console.print(RichText(f"(that line is longer than {size} MiB; it was not sent)", style="red"))
+            return ""
+        if replaced:
+            console.print(
+                RichText(f"(that line had {replaced} byte(s) that are not UTF-8; they became U+FFFD)", style="yellow")
+            )
+        return text
+
+    return line
 
 
 @click.command("chat")
@@ -98,30 +126,37 @@ def chat(
     yes: bool,
 ) -> None:
     """Chat with a model in the terminal."""
-    console = Console(highlight=False)
-    try:
-        session = open_session(
-            model=model,
-            db=db,
-            conversation=conversation,
-            continue_latest=continue_latest,
-            tools=tools,
-            workspace=workspace,
-            include=only_tools or None,
-        )
-    except PodiumError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        sys.exit(2)
-    for note in session.notes:
-        console.print(f"[yellow]{note}[/yellow]")
-    tools_line = f"tools on in {session.workspace}" if tools else "tools off (--tools to enable)"
-    console.print(
-        f"[dim]model {session.choice.spec} ({session.choice.source}); {tools_line}; "
-        f"conversation {session.conversation_id}. /help for commands.[/dim]"
+    console = TerminalConsole(highlight=False)
+    session = open_session(  # errors go to the entry point: one line, exit code 2 (or 3 for a provider)
+        model=model,
+        db=db,
+        conversation=conversation,
+        continue_latest=continue_latest,
+        tools=tools,
+        workspace=workspace,
+        include=only_tools or None,
     )
-    if continue_latest or conversation:
+    try:
+        _chat(console, session, show_history=bool(continue_latest or conversation), yes=yes)
+    finally:
+        session.store.close()
+
+
+def _chat(console: Console, session: Session, *, show_history: bool, yes: bool) -> None:
+    """The conversation loop, until /quit, Ctrl-D or a terminating signal."""
+    for note in session.notes:
+        console.print(RichText(note, style="yellow"))
+    tools_line = f"tools on in {session.workspace}" if session.tools else "tools off (--tools to enable)"
+    console.print(
+        RichText(
+            f"model {session.choice.spec} ({session.choice.source}); {tools_line}; "
+            f"conversation {session.conversation_id}. /help for commands.",
+            style="dim",
+        )
+    )
+    if show_history:
         _show_history(console, session.history())
-    read = _reader()
+    read = _line_reader(console)
 
     def approver(request: ApprovalRequest) -> DecisionLike:
         if yes:
@@ -134,7 +169,7 @@ def chat(
 
     paused = session.store.paused_run(session.conversation_id)
     if paused is not None:
-        console.print("[yellow]This conversation has tool calls waiting for approval.[/yellow]")
+        console.print(RichText("This conversation has tool calls waiting for approval.", style="yellow"))
         decisions = {r.call_id: approver(r) for r in paused.pending}
         _turn(console, session, None, approver, resume=paused, approvals=decisions)
 
@@ -153,8 +188,7 @@ def chat(
                 break
             continue
         _turn(console, session, text, approver)
-    session.store.close()
-    console.print("[dim]bye[/dim]")
+    console.print(RichText("bye", style="dim"))
 
 
 def _turn(
@@ -167,14 +201,19 @@ def _turn(
     renderer = EventRenderer(console)
     outcome = session.turn(prompt, renderer, approver, **resume)  # type: ignore[arg-type]
     renderer.close()
+    if outcome.signal is not None:  # SIGTERM/SIGHUP: the turn stopped and was saved; leave
+        raise Terminated(outcome.signal)
     if isinstance(outcome.error, RunCancelled):
         console.print(RichText("[interrupted]", style="yellow"))
     elif outcome.error is not None:
-        console.print(f"[red]{type(outcome.error).__name__}:[/red] {outcome.error}")
+        console.print(RichText(error_line(outcome.error), style="red"), soft_wrap=True)
     elif outcome.result is not None and outcome.result.status == "paused":
         console.print(
-            "[yellow]Some tool calls wait for approval; /continue is not needed: answer them next time "
-            "you run `podium chat --continue`.[/yellow]"
+            RichText(
+                "Some tool calls wait for approval; /continue is not needed: answer them next time "
+                "you run `podium chat --continue`.",
+                style="yellow",
+            )
         )
 
 
@@ -183,42 +222,50 @@ def _command(console: Console, session: Session, text: str) -> bool:
     name, _, arg = text.partition(" ")
     arg = arg.strip()
     store, cid = session.store, session.conversation_id
+
+    def say(line: str, style: str = "") -> None:
+        console.print(RichText(line, style=style), soft_wrap=True)
+
     if name in ("/quit", "/exit", "/q"):
         return False
     if name == "/help":
-        console.print(HELP)
+        say(HELP)
     elif name == "/model":
         if arg:
             try:
                 session.switch_model(arg)
             except PodiumError as exc:
-                console.print(f"[red]error:[/red] {exc}")
+                say(f"error: {error_line(exc, name=False)}", "red")
                 return True
-        console.print(f"model: {session.choice.spec}")
+        say(f"model: {session.choice.spec}")
     elif name == "/undo":
         hidden = store.undo(cid)
         if hidden:
-            console.print(f"[dim]undone: {hidden[0].text[:80]!r} and {len(hidden) - 1} more message(s)[/dim]")
+            say(f"undone: {hidden[0].text[:80]!r} and {len(hidden) - 1} more message(s)", "dim")
         else:
-            console.print("[dim]nothing to undo[/dim]")
+            say("nothing to undo", "dim")
     elif name == "/redo":
         shown = store.redo(cid)
         if shown:
-            console.print(f"[dim]redone: {shown[0].text[:80]!r} and {len(shown) - 1} more message(s)[/dim]")
+            say(f"redone: {shown[0].text[:80]!r} and {len(shown) - 1} more message(s)", "dim")
         else:
-            console.print("[dim]nothing to redo[/dim]")
+            say("nothing to redo", "dim")
     elif name == "/cost":
         spent = store.usage(cid)
-        console.print(format_usage(spent.usage, spent.cost) + ("" if spent.cost_complete else " (some prices unknown)"))
+        say(format_usage(spent.usage, spent.cost) + ("" if spent.cost_complete else " (some prices unknown)"))
     elif name == "/save":
         path = Path(arg or f"podium-{cid}.json")
-        path.write_text(dump_messages(session.history(), indent=2))
-        console.print(f"saved {path}")
+        try:
+            path.write_text(dump_messages(session.history(), indent=2), encoding="utf-8")
+        except OSError as exc:
+            say(f"error: cannot save to {path}: {exc.strerror or exc}", "red")
+            return True
+        say(f"saved {path}")
     elif name == "/new":
         session.new_conversation()
-        console.print(f"[dim]new conversation {session.conversation_id}[/dim]")
+        say(f"new conversation {session.conversation_id}", "dim")
     elif name == "/history":
         _show_history(console, session.history())
     else:
-        console.print(f"unknown command {name}; /help lists them")
+        say(f"unknown command {name}; /help lists them")
     return True

@@ -44,20 +44,45 @@ def config_path() -> Path:
 
 
 def load_config() -> dict[str, Any]:
-    """The config file's contents, or ``{}``; a broken file is an error that names it."""
+    """The config file's contents, or ``{}`` when there is none; a file that cannot be used is a ``UserError``.
+
+    The error names the file, says what is wrong with it (not UTF-8, not valid TOML, unreadable, a
+    ``model`` that is not a string) and how to fix it.
+    """
+    from podium.exceptions import UserError
+
     path = config_path()
-    if not path.is_file():
-        return {}
+    try:
+        if not path.exists():
+            return {}
+        if path.is_dir():
+            raise UserError(f"the config file {path} is a directory; it should be a TOML file (or set PODIUM_CONFIG)")
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UserError(
+            f"cannot read the config file {path}: {exc.strerror or exc}; fix it or set PODIUM_CONFIG"
+        ) from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise UserError(
+            f"the config file {path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}); "
+            "TOML files must be UTF-8: save it as UTF-8"
+        ) from exc
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
     try:
-        data: dict[str, Any] = tomllib.loads(path.read_text())
+        data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        from podium.exceptions import UserError
-
-        raise UserError(f"{path} is not valid TOML: {exc}") from exc
+        raise UserError(
+            f'the config file {path} is not valid TOML: {exc}; fix it, e.g. model = "openai:gpt-4o"'
+        ) from exc
+    model = data.get("model")
+    if model is not None and not (isinstance(model, str) and model.strip()):
+        raise UserError(f'in the config file {path}, model must be a non-empty string such as "openai:gpt-4o"')
     return data
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 
 import click
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from podium.cli.config import KEY_DEFAULTS, choose_model, sdk_installed
+from podium.cli.render import TerminalConsole
 
 __all__ = ["models"]
 
@@ -16,7 +17,7 @@ __all__ = ["models"]
 @click.command("models")
 def models() -> None:
     """List the models available offline and the providers whose API keys are set."""
-    console = Console()
+    console = TerminalConsole()
     table = Table(title="Offline (no key, no network)")
     table.add_column("model")
     table.add_column("status")
@@ -24,9 +25,9 @@ def models() -> None:
         from podium.providers.local import default_model_path
 
         path = default_model_path()
-        table.add_row("local:  (SmolLM2-135M-Instruct, embedded)", f"[green]installed[/green] {path}")
+        table.add_row("local:  (SmolLM2-135M-Instruct, embedded)", f"[green]installed[/green] {escape(str(path))}")
     except Exception as exc:  # the local extra is missing
-        table.add_row("local:  (SmolLM2-135M-Instruct, embedded)", f"[red]not installed[/red]: {exc}")
+        table.add_row("local:  (SmolLM2-135M-Instruct, embedded)", f"[red]not installed[/red]: {escape(str(exc))}")
     table.add_row("local:/path/to/model.gguf", "any GGUF chat model you have downloaded")
     table.add_row("test:echo", "repeats your message (for trying the CLI)")
     console.print(table)
@@ -46,4 +47,4 @@ def models() -> None:
         keys.add_row(provider, has_key, sdk, default)
     console.print(keys)
     choice = choose_model(None)
-    console.print(f"Default model now: [bold]{choice.spec}[/bold] ({choice.source})")
+    console.print(f"Default model now: [bold]{escape(choice.spec)}[/bold] ({escape(choice.source)})")

@@ -20,15 +20,25 @@ from podium.agent.events import (
     ToolCallFinished,
     ToolCallStarted,
 )
+from podium.secrets import scrub
 from podium.streaming import TextDelta, ThinkingDelta
 from podium.usage import Usage
 
-__all__ = ["EventRenderer", "format_usage"]
+__all__ = ["EventRenderer", "TerminalConsole", "format_usage"]
+
+
+class TerminalConsole(Console):
+    """A rich console whose broken pipe is Podium's to handle (rich would exit with 1, silently)."""
+
+    def on_broken_pipe(self) -> None:
+        """Stop writing and let the entry point exit with 141 (see :mod:`podium.cli.errors`)."""
+        self.quiet = True
+        raise BrokenPipeError("the output was closed")
 
 
 def _short(value: Any, limit: int = 160) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    text = text.replace("\n", " ")
+    text = scrub(text).replace("\n", " ")
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -72,7 +82,7 @@ class EventRenderer:
                     self._live.start()
                 self._live.update(Markdown("".join(self._text)))
             else:
-                self.console.out(event.text, end="", highlight=False)
+                self.console.file.write(event.text)  # plain text as is: rich's per-call work is ~0.15 ms a delta
                 self.console.file.flush()
         elif isinstance(event, ThinkingDelta):
             if self.show_thinking and event.text:
@@ -88,7 +98,7 @@ class EventRenderer:
             style = "red" if event.result.is_error else "green"
             self.console.print(RichText(f"← {event.call.name}: {_short(event.result.text)}", style=style))
         elif isinstance(event, ApprovalDecided) and event.decision.kind == "deny":
-            self.console.print(RichText(f"✗ {event.call.name} denied: {event.decision.reason}", style="red"))
+            self.console.print(RichText(f"✗ {event.call.name} denied: {_short(event.decision.reason)}", style="red"))
         elif isinstance(event, RunFinished):
             self._flush()
 

@@ -1,8 +1,13 @@
 """``podium run "prompt"``: one turn, plain text to stdout (or JSON), exit codes for scripts.
 
-Exit codes: 0 done; 1 unexpected error; 2 bad usage or configuration; 3 provider error (network,
-authentication, rate limit ...); 4 the run stopped without an answer (step limit, failing tools, invalid
-output); 5 paused: a tool call waits for approval; 130 interrupted (Ctrl-C).
+The prompt is the arguments joined by spaces; with no argument (or ``-``) it is read from stdin. Bytes that
+are not UTF-8 become U+FFFD (with a note), so any input is handled.
+
+Exit codes: 0 done; 1 unexpected error; 2 bad usage or configuration (including a conversation database
+that is damaged, not Podium's or read-only); 3 provider error (network, authentication, rate limit ...);
+4 the run stopped without an answer (step limit, failing tools, invalid output); 5 paused: a tool call
+waits for approval; 130 interrupted (Ctrl-C); 141 the output was closed (``| head -1``); 128+N terminated
+by signal N (143 SIGTERM, 129 SIGHUP). A stopped run is recorded as cancelled; the conversation stays valid.
 """
 
 from __future__ import annotations
@@ -13,39 +18,67 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.text import Text as RichText
 
 from podium.agent.approval import ApprovalRequest, Ask, DecisionLike
+from podium.agent.cancel import CancelToken
 from podium.agent.events import AgentEvent, ToolCallFinished, ToolCallStarted
-from podium.cli.render import EventRenderer, format_usage
-from podium.cli.session import TurnOutcome, open_session
-from podium.exceptions import AgentRunError, PodiumError, ProviderError, RunCancelled, UserError
+from podium.cli.errors import (
+    EXIT,
+    MAX_PROMPT_BYTES,
+    clean_input,
+    error_exit_code,
+    error_line,
+    exit_broken_pipe,
+    fail,
+    say,
+)
+from podium.cli.render import EventRenderer, TerminalConsole, format_usage
+from podium.cli.session import Session, TurnOutcome, open_session
 from podium.messages import message_to_dict
+from podium.secrets import scrub_value
 from podium.streaming import TextDelta
 
-__all__ = ["EXIT", "run"]
-
-EXIT = {"ok": 0, "error": 1, "usage": 2, "provider": 3, "stopped": 4, "paused": 5, "cancelled": 130}
+__all__ = ["EXIT", "MAX_PROMPT_BYTES", "exit_code", "read_prompt", "run"]
 
 
 def exit_code(outcome: TurnOutcome) -> int:
     """The process exit code for how a turn ended."""
+    if outcome.signal is not None:
+        return 128 + outcome.signal
     if outcome.error is None:
         assert outcome.result is not None
         return EXIT["paused"] if outcome.result.status == "paused" else EXIT["ok"]
-    error = outcome.error
-    if isinstance(error, RunCancelled):
-        return EXIT["cancelled"]
-    if isinstance(error, ProviderError):
-        return EXIT["provider"]
-    if isinstance(error, UserError):
-        return EXIT["usage"]
-    if isinstance(error, AgentRunError):
-        return EXIT["stopped"]
-    return EXIT["error"]
+    return error_exit_code(outcome.error)
+
+
+def read_prompt(words: tuple[str, ...]) -> str:
+    """The prompt: the words given, or stdin when there are none (or just ``-``); cleaned to valid text."""
+    if words and words != ("-",):
+        text = " ".join(words)
+        source = "the prompt"
+    elif sys.stdin is None or sys.stdin.isatty():
+        fail('give a prompt: podium run "your question" (or pipe it on stdin)', EXIT["usage"])
+    else:
+        data = sys.stdin.buffer.read(MAX_PROMPT_BYTES + 1)
+        if len(data) > MAX_PROMPT_BYTES:
+            fail(
+                f"the prompt on stdin is larger than {MAX_PROMPT_BYTES // (1024 * 1024)} MiB; "
+                "give the model a file to read with --tools instead",
+                EXIT["usage"],
+            )
+        text = data.decode("utf-8", "surrogateescape")
+        source = "stdin"
+    text, replaced = clean_input(text)
+    if replaced:
+        say(f"podium: {source} had {replaced} byte(s) that are not UTF-8; they were replaced with U+FFFD")
+    if not text.strip():
+        fail("the prompt is empty; give a question or pipe one on stdin", EXIT["usage"])
+    return text
 
 
 @click.command("run")
-@click.argument("prompt", nargs=-1, required=True)
+@click.argument("prompt", nargs=-1)
 @click.option("-m", "--model", help="provider:model, e.g. anthropic:claude-sonnet-4-5 or local:/path/model.gguf.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (output, messages, usage, cost).")
 @click.option("--tools/--no-tools", default=False, help="Give the model the built-in workspace tools.")
@@ -75,36 +108,39 @@ def run(
     continue_latest: bool,
     conversation: str | None,
 ) -> None:
-    """Run one prompt and print the answer."""
-    err = Console(stderr=True)
-    try:
-        session = open_session(
-            model=model,
-            db=db,
-            conversation=conversation,
-            continue_latest=continue_latest,
-            tools=tools,
-            workspace=workspace,
-            include=only_tools or None,
-        )
-    except PodiumError as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        sys.exit(EXIT["usage"] if isinstance(exc, UserError) else EXIT["error"])
+    """Run one prompt and print the answer (the prompt comes from stdin when none is given)."""
+    text = read_prompt(prompt)
+    err = TerminalConsole(stderr=True, soft_wrap=True)
+    session = open_session(  # errors go to the entry point: one line, exit code 2 (or 3 for a provider)
+        model=model,
+        db=db,
+        conversation=conversation,
+        continue_latest=continue_latest,
+        tools=tools,
+        workspace=workspace,
+        include=only_tools or None,
+    )
     for note in session.notes:
-        err.print(f"[yellow]{note}[/yellow]")
+        err.print(RichText(note, style="yellow"))
 
     renderer = EventRenderer(err, markdown=False)
     printed: list[str] = []
+    token = CancelToken()
+    closed: list[OSError] = []
 
     def on_event(event: AgentEvent) -> None:
-        if as_json:
+        if as_json or closed:
             return
-        if isinstance(event, TextDelta):
-            printed.append(event.text)
-            sys.stdout.write(event.text)
-            sys.stdout.flush()
-        elif isinstance(event, (ToolCallStarted, ToolCallFinished)):
-            renderer(event)
+        try:
+            if isinstance(event, TextDelta):
+                printed.append(event.text)
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+            elif isinstance(event, (ToolCallStarted, ToolCallFinished)):
+                renderer(event)
+        except OSError as exc:  # the reader went away (`| head`), a full disk: stop the run, keep what it did
+            closed.append(exc)
+            token.cancel("the output could not be written")
 
     def approver(request: ApprovalRequest) -> DecisionLike:
         if yes:
@@ -113,14 +149,37 @@ def run(
             return click.confirm(renderer.approval_prompt(request).removesuffix(" [y/N] "), default=False, err=True)
         return Ask("no terminal to ask on; rerun with --yes or approve in `podium chat --continue`")
 
-    outcome = session.turn(" ".join(prompt), on_event, approver)
-    code = exit_code(outcome)
+    outcome = session.turn(text, on_event, approver, cancel=token)
+    try:
+        if closed:
+            raise closed[0]
+        _report(session, outcome, err, as_json=as_json, printed=printed)
+    except BrokenPipeError:
+        session.store.close()
+        exit_broken_pipe()
+    except OSError as exc:
+        session.store.close()
+        fail(f"cannot write the answer: {exc.strerror or exc}; the run was stopped and saved", EXIT["error"])
+    session.store.close()
+    if outcome.signal is not None:
+        say(f"podium: terminated by {_signal_name(outcome.signal)}; the run was stopped and saved")
+    sys.exit(exit_code(outcome))
+
+
+def _signal_name(signum: int) -> str:
+    import signal
+
+    return signal.Signals(signum).name
+
+
+def _report(session: Session, outcome: TurnOutcome, err: Console, *, as_json: bool, printed: list[str]) -> None:
+    """Print the result: JSON, or the end of the answer and a status line on stderr."""
     if as_json:
         result = outcome.result
         doc = {
             "status": "error" if outcome.error else (result.status if result else "error"),
             "output": result.output if result and result.status == "completed" else None,
-            "error": f"{type(outcome.error).__name__}: {outcome.error}" if outcome.error else None,
+            "error": error_line(outcome.error) if outcome.error else None,
             "conversation_id": session.conversation_id,
             "run_id": result.run_id if result else None,
             "model": session.choice.spec,
@@ -132,18 +191,16 @@ def run(
                 for r in (result.pending_approvals if result else [])
             ],
         }
-        click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
-    else:
-        if printed and not printed[-1].endswith("\n"):
-            sys.stdout.write("\n")
-        if outcome.error is not None:
-            err.print(f"[red]{type(outcome.error).__name__}:[/red] {outcome.error}")
-        elif outcome.result is not None and outcome.result.status == "paused":
-            for request in outcome.result.pending_approvals:
-                err.print(
-                    f"[yellow]waiting for approval:[/yellow] {request.call.name}({request.call.args}) {request.reason}"
-                )
-        elif outcome.result is not None:
-            err.print(f"[dim]{format_usage(outcome.result.usage, outcome.result.cost)}[/dim]")
-    session.store.close()
-    sys.exit(code)
+        click.echo(json.dumps(scrub_value(doc), ensure_ascii=False, indent=2))
+        return
+    if printed and not printed[-1].endswith("\n"):
+        sys.stdout.write("\n")
+        sys.stdout.flush()
+    if outcome.error is not None:
+        err.print(RichText(error_line(outcome.error), style="red"))
+    elif outcome.result is not None and outcome.result.status == "paused":
+        for request in outcome.result.pending_approvals:
+            line = f"waiting for approval: {request.call.name}({request.call.args}) {request.reason}"
+            err.print(RichText(str(scrub_value(line)), style="yellow"))
+    elif outcome.result is not None:
+        err.print(RichText(format_usage(outcome.result.usage, outcome.result.cost), style="dim"))

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from podium.agent.agent import Agent
@@ -18,6 +14,8 @@ from podium.agent.cancel import CancelToken
 from podium.agent.events import AgentEvent
 from podium.agent.result import RunResult
 from podium.cli.config import ModelChoice, choose_model
+from podium.cli.errors import clean_input
+from podium.cli.signals import stop_on_signals
 from podium.exceptions import UserError
 from podium.messages import Message
 from podium.providers.base import Model
@@ -85,6 +83,8 @@ class TurnOutcome:
     """The result (completed or paused), if the run ended normally."""
     error: BaseException | None = None
     """The error that stopped it (``RunCancelled`` after Ctrl-C, a provider error ...)."""
+    signal: int | None = None
+    """The terminating signal (SIGTERM, SIGHUP) that stopped the turn, if one did."""
 
     @property
     def cancelled(self) -> bool:
@@ -132,11 +132,16 @@ class Session:
         *,
         resume: Any = None,
         approvals: dict[str, DecisionLike] | None = None,
+        cancel: CancelToken | None = None,
     ) -> TurnOutcome:
-        """Run one turn, recording every message as it becomes final; Ctrl-C cancels the turn only."""
-        token = CancelToken()
+        """Run one turn, recording every message as it becomes final.
+
+        Ctrl-C cancels the turn only; SIGTERM and SIGHUP cancel it and set ``outcome.signal`` (see
+        :mod:`podium.cli.signals`). ``cancel`` lets the caller stop the turn too (its output was closed).
+        """
+        token = cancel or CancelToken()
         outcome = TurnOutcome()
-        with _cancel_on_sigint(token):
+        with stop_on_signals(token) as signals:
             try:
                 with RunRecorder(self.store, self.conversation_id, model=self.choice.spec) as recorder:
                     if resume is not None:
@@ -153,6 +158,7 @@ class Session:
                     outcome.result = stream.result
             except Exception as exc:  # reported by the caller; the store already holds a valid history
                 outcome.error = exc
+        outcome.signal = signals.signum
         return outcome
 
 
@@ -188,7 +194,7 @@ def open_session(
     resolved = resolve(choice.spec)
     store = SQLiteStore(db) if db is not None else SQLiteStore()
     if conversation is not None:
-        conversation_id = store.get(conversation).id
+        conversation_id = store.get(clean_input(conversation)[0]).id  # bytes that are not UTF-8 match no id
     elif continue_latest:
         latest = store.latest(with_messages=True)
         if latest is None:
@@ -204,27 +210,3 @@ def open_session(
         )
     agent = _agent(resolved, tools, workspace, include)
     return Session(store, choice, resolved, agent, conversation_id, workspace, tools, notes, include)
-
-
-@contextmanager
-def _cancel_on_sigint(token: CancelToken) -> Iterator[None]:
-    """First Ctrl-C cancels the run (the conversation stays valid); a second one within 2 s aborts."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    import time
-
-    first: list[float] = []
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        now = time.monotonic()
-        if first and now - first[0] < 2.0:
-            raise KeyboardInterrupt
-        first[:] = [now]
-        token.cancel("interrupted by the user")
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)

@@ -11,6 +11,8 @@ import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, TypeVar
 
+from podium.secrets import register_automatic
+
 __all__ = ["PerLoop", "sdk_options"]
 
 T = TypeVar("T")
@@ -25,6 +27,8 @@ def sdk_options(
         options["base_url"] = base_url
     if api_key is not None:
         options["api_key"] = api_key
+    for key in ("api_key", "auth_token"):  # a key handed to a provider is a secret (see podium.secrets)
+        register_automatic(options.get(key), key)
     options.update(fixed)
     return options
 

@@ -9,6 +9,7 @@ from typing import Any
 from podium.exceptions import UserError
 from podium.providers.base import Model
 from podium.providers.clients import sdk_options
+from podium.secrets import register_automatic
 
 __all__ = ["PROVIDERS", "model", "register_provider"]
 
@@ -55,6 +56,8 @@ def model(spec: str, *, base_url: str | None = None, api_key: str | None = None,
         module = importlib.import_module(module_name)
         factory = getattr(module, attr)
         _factories[provider] = factory
+    if api_key is not None:  # scrubbed from stores, logs and errors as [REDACTED:<provider>:api_key]
+        register_automatic(api_key, f"{provider}:api_key")
     return factory(name, **sdk_options(client_options, base_url=base_url, api_key=api_key))
 
 

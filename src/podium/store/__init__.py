@@ -17,10 +17,12 @@ from podium.store.base import (
     ConversationSummary,
     ConversationUsage,
     NotFoundError,
+    ReadOnlyDatabaseError,
     Run,
     RunStatus,
     StoredMessage,
     StoreError,
+    UnusableDatabaseError,
 )
 from podium.store.sqlite import SQLiteStore, default_db_path
 
@@ -33,12 +35,14 @@ __all__ = [
     "ConversationSummary",
     "ConversationUsage",
     "NotFoundError",
+    "ReadOnlyDatabaseError",
     "Run",
     "RunRecorder",
     "RunStatus",
     "SQLiteStore",
     "StoreError",
     "StoredMessage",
+    "UnusableDatabaseError",
     "default_db_path",
     "record_result",
     "record_stream",

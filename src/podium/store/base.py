@@ -22,8 +22,13 @@ Guarantees every implementation gives:
 Errors::
 
     PodiumError
-    └── StoreError            the store cannot do what was asked (and says why)
-        └── NotFoundError     no conversation, message or run with that id (also a ``LookupError``)
+    └── StoreError                 the store cannot do what was asked (and says why)
+        ├── NotFoundError          no conversation, message or run with that id (also a ``LookupError``)
+        ├── UnusableDatabaseError  the file is damaged, is not a SQLite database, or is another program's
+        └── ReadOnlyDatabaseError  the file cannot be written: read-only file system, permissions, full disk
+
+Every SQLite failure is raised as one of these, never as a bare ``sqlite3`` exception. Every text the
+store writes is scrubbed of known secrets first (:mod:`podium.secrets`).
 """
 
 from __future__ import annotations
@@ -47,10 +52,12 @@ __all__ = [
     "ConversationSummary",
     "ConversationUsage",
     "NotFoundError",
+    "ReadOnlyDatabaseError",
     "Run",
     "RunStatus",
     "StoreError",
     "StoredMessage",
+    "UnusableDatabaseError",
 ]
 
 RunStatus: TypeAlias = Literal["running", "completed", "failed", "cancelled", "paused"]
@@ -66,6 +73,14 @@ class StoreError(PodiumError):
 
 class NotFoundError(StoreError, LookupError):
     """No conversation, message or run with the given id."""
+
+
+class UnusableDatabaseError(StoreError):
+    """The database file is damaged, is not a SQLite database, or belongs to another program."""
+
+
+class ReadOnlyDatabaseError(StoreError):
+    """The database cannot be written: a read-only file system, missing permissions, or a full disk."""
 
 
 def _no_metadata() -> Mapping[str, Any]:

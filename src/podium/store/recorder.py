@@ -148,8 +148,8 @@ class RunRecorder:
             usage = error.usage
         if isinstance(error, RunCancelled):
             self.run = self.store.cancel_run(run_id, str(error), usage=usage, cost=self._cost)
-        elif isinstance(error, (KeyboardInterrupt, GeneratorExit)) or error is None:
-            reason = "the run's events stopped before it finished" if error is None else type(error).__name__
+        elif error is None or not isinstance(error, Exception):  # Ctrl-C, a signal, GeneratorExit, SystemExit
+            reason = "the run's events stopped before it finished" if error is None else _interruption(error)
             self.run = self.store.cancel_run(run_id, f"interrupted: {reason}", usage=usage, cost=self._cost)
         else:
             self.run = self.store.fail_run(run_id, f"{type(error).__name__}: {error}", usage=usage, cost=self._cost)
@@ -165,8 +165,15 @@ class RunRecorder:
             return
         try:
             self.close(exc)
-        except Exception:  # never hide the run's own error behind a store error
-            logger.exception("could not record the end of run %s", self.run.id if self.run else "?")
+        except Exception as failure:  # never hide the run's own error behind a store error
+            logger.error("could not record the end of run %s: %s", self.run.id if self.run else "?", failure)
+            logger.debug("the store failed with", exc_info=True)
+
+
+def _interruption(error: BaseException) -> str:
+    """How an exception that is not an error (Ctrl-C, a termination signal ...) is recorded."""
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def record_stream(

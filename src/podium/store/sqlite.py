@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from podium.exceptions import UserError
-from podium.messages import FORMAT_VERSION, Message, ToolCall, load_messages, message_to_dict
+from podium.messages import FORMAT_VERSION, Message, ToolCall, message_to_dict
 from podium.store.base import (
     Conversation,
     ConversationSummary,
@@ -38,9 +38,18 @@ from podium.store.base import (
     StoreError,
     dump_metadata,
 )
-from podium.store.connection import Database
+from podium.store.clean import error_text, json_text, plain_text
+from podium.store.connection import Database, check_database_path, database_error
 from podium.store.history import exchange_start, interrupted_message, preview_text, repair_history, unanswered_calls
 from podium.store.migrations import migrate
+from podium.store.rows import (
+    conversation_row,
+    decode_message,
+    refuse_foreign,
+    run_row,
+    stored_row,
+    unreadable,
+)
 from podium.usage import Usage
 
 if TYPE_CHECKING:
@@ -73,10 +82,6 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
-def _dt(text: str) -> datetime:
-    return datetime.fromisoformat(text)
-
-
 def _new_id() -> str:
     return uuid.uuid4().hex
 
@@ -93,49 +98,8 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _decode(fmt: int, data: str) -> Message:
-    return load_messages({"version": fmt, "messages": [json.loads(data)]})[0]
-
-
-def _conversation(row: sqlite3.Row) -> Conversation:
-    return Conversation(
-        id=row["id"],
-        title=row["title"],
-        created=_dt(row["created"]),
-        updated=_dt(row["updated"]),
-        model=row["model"],
-        parent_id=row["parent_id"],
-        fork_message_id=row["fork_message_id"],
-        metadata=json.loads(row["metadata"]),
-    )
-
-
-def _run(row: sqlite3.Row) -> Run:
-    status: RunStatus = row["status"]
-    return Run(
-        id=row["id"],
-        conversation_id=row["conversation_id"],
-        model=row["model"],
-        status=status,
-        started=_dt(row["started"]),
-        finished=_dt(row["finished"]) if row["finished"] else None,
-        usage=Usage.from_dict(json.loads(row["usage"])),
-        cost=row["cost"],
-        error=row["error"],
-        paused=row["paused"],
-    )
-
-
-def _stored(row: sqlite3.Row) -> StoredMessage:
-    return StoredMessage(
-        id=row["id"],
-        conversation_id=row["conversation_id"],
-        position=row["position"],
-        message=_decode(row["format"], row["data"]),
-        run_id=row["run_id"],
-        created=_dt(row["created"]),
-        hidden=row["undo_step"] is not None or bool(row["discarded"]),
-    )
+def _text(value: str | None) -> str | None:
+    return None if value is None else plain_text(value)
 
 
 class SQLiteStore:
@@ -169,11 +133,20 @@ class SQLiteStore:
         self.path = Path(path).expanduser() if path is not None else default_db_path()
         if str(self.path) == ":memory:":
             raise UserError("SQLiteStore needs a file (it is shared by threads and processes); use a temp file")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        check_database_path(self.path)
         self.db = Database(self.path, timeout=timeout, synchronous=synchronous)
         """The underlying database (per-thread connections and transactions), for custom queries."""
         self._host = socket.gethostname()
-        migrate(self.db.connection())
+        try:
+            conn = self.db.connection()
+            refuse_foreign(conn, self.path)
+            migrate(conn)
+        except sqlite3.Error as exc:
+            self.db.close()
+            raise database_error(exc, self.path, opening=True) from exc
+        except BaseException:
+            self.db.close()
+            raise
         self.recover_runs()
 
     def close(self) -> None:
@@ -207,9 +180,9 @@ class SQLiteStore:
         with self.db.transaction(write=True) as conn:
             conn.execute(
                 "INSERT INTO conversations (id, title, created, updated, model, metadata) VALUES (?, ?, ?, ?, ?, ?)",
-                (cid, title, now, now, model, meta),
+                (cid, _text(title), now, now, _text(model), json_text(meta)),
             )
-            return _conversation(self._require(conn, cid))
+            return conversation_row(self._require(conn, cid))
 
     def get(self, conversation_id: str) -> Conversation:
         """The conversation with this id, or with a unique id prefix (at least 4 characters)."""
@@ -228,7 +201,7 @@ class SQLiteStore:
                 row = rows[0] if rows else None
             if row is None:
                 raise NotFoundError(f"no conversation {conversation_id!r} in {self.path}")
-            return _conversation(row)
+            return conversation_row(row)
 
     def list_conversations(self, *, limit: int = 50, offset: int = 0) -> list[ConversationSummary]:
         """Conversations, most recently updated first, with visible message counts and previews."""
@@ -242,7 +215,7 @@ class SQLiteStore:
         """
         with self.db.transaction(write=False) as conn:
             rows = conn.execute(sql, (limit, offset)).fetchall()
-        return [ConversationSummary(_conversation(r), r["n"], r["preview"] or "") for r in rows]
+        return [ConversationSummary(conversation_row(r), r["n"], r["preview"] or "") for r in rows]
 
     def latest(self, *, with_messages: bool = False) -> Conversation | None:
         """The most recently updated conversation (only among those with visible messages, if asked)."""
@@ -255,7 +228,7 @@ class SQLiteStore:
             row = conn.execute(
                 f"SELECT * FROM conversations c {where} ORDER BY c.updated DESC, c.rowid DESC LIMIT 1"
             ).fetchone()
-        return _conversation(row) if row is not None else None
+        return conversation_row(row) if row is not None else None
 
     def update(
         self,
@@ -269,14 +242,14 @@ class SQLiteStore:
         with self.db.transaction(write=True) as conn:
             self._require(conn, conversation_id)
             for column, value in (
-                ("title", title),
-                ("model", model),
-                ("metadata", None if metadata is None else dump_metadata(metadata)),
+                ("title", _text(title)),
+                ("model", _text(model)),
+                ("metadata", None if metadata is None else json_text(dump_metadata(metadata))),
             ):
                 if value is not None:
                     conn.execute(f"UPDATE conversations SET {column} = ? WHERE id = ?", (value, conversation_id))
             conn.execute("UPDATE conversations SET updated = ? WHERE id = ?", (_now(), conversation_id))
-            return _conversation(self._require(conn, conversation_id))
+            return conversation_row(self._require(conn, conversation_id))
 
     def rename(self, conversation_id: str, title: str) -> Conversation:
         """Set the title."""
@@ -297,7 +270,7 @@ class SQLiteStore:
         keep their usage but count toward the parent's spending, not the fork's.
         """
         with self.db.transaction(write=True) as conn:
-            parent = _conversation(self._require(conn, conversation_id))
+            parent = conversation_row(self._require(conn, conversation_id))
             rows = conn.execute(
                 f"SELECT * FROM messages WHERE conversation_id = ? AND {_VISIBLE} ORDER BY position",
                 (conversation_id,),
@@ -317,13 +290,13 @@ class SQLiteStore:
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     cid,
-                    title or (f"{parent.title} (fork)" if parent.title else None),
+                    _text(title or (f"{parent.title} (fork)" if parent.title else None)),
                     now,
                     now,
                     parent.model,
                     parent.id,
                     rows[-1]["id"] if rows else None,
-                    dump_metadata(parent.metadata),
+                    json_text(dump_metadata(parent.metadata)),
                 ),
             )
             for position, row in enumerate(rows):
@@ -346,7 +319,7 @@ class SQLiteStore:
                         row["id"],
                     ),
                 )
-            return _conversation(self._require(conn, cid))
+            return conversation_row(self._require(conn, cid))
 
     # ------------------------------------------------------------------ messages
 
@@ -397,7 +370,7 @@ class SQLiteStore:
                 if message.role == "assistant":
                     pending, pending_run = list(message.tool_calls), run_id
                 if title is None and message.role == "user" and message.text.strip():
-                    title = message.text.strip().splitlines()[0][:_TITLE_CHARS]
+                    title = plain_text(message.text.strip().splitlines()[0][:_TITLE_CHARS])
                     conn.execute("UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id))
             conn.execute("UPDATE conversations SET updated = ? WHERE id = ?", (_now(), conversation_id))
             return stored
@@ -425,8 +398,8 @@ class SQLiteStore:
                 position,
                 message.role,
                 FORMAT_VERSION,
-                json.dumps(message_to_dict(message), ensure_ascii=False),
-                preview_text(message),
+                json_text(json.dumps(message_to_dict(message), ensure_ascii=False)),
+                plain_text(preview_text(message)),
                 run_id,
                 now,
                 usage.input_tokens if usage is not None else None,
@@ -435,7 +408,7 @@ class SQLiteStore:
                 message.cost,
             ),
         )
-        return StoredMessage(mid, conversation_id, position, message, run_id, _dt(now))
+        return StoredMessage(mid, conversation_id, position, message, run_id, datetime.fromisoformat(now))
 
     def _pending_calls(self, conn: sqlite3.Connection, conversation_id: str) -> tuple[list[ToolCall], str | None]:
         """Unanswered tool calls at the end of the visible history, and the run of their message."""
@@ -453,7 +426,7 @@ class SQLiteStore:
         ).fetchall()
         if rows[0]["role"] != "assistant":
             return [], None
-        tail = [_decode(r["format"], r["data"]) for r in rows]
+        tail = [decode_message(r["format"], r["data"]) for r in rows]
         return unanswered_calls(tail, 0), rows[0]["run_id"]
 
     def _abandon_paused(self, conn: sqlite3.Connection, run_id: str | None) -> None:
@@ -478,7 +451,7 @@ class SQLiteStore:
             rows = conn.execute(
                 f"SELECT * FROM messages WHERE conversation_id = ? {where} ORDER BY position", (conversation_id,)
             ).fetchall()
-        return [_stored(r) for r in rows]
+        return [stored_row(r) for r in rows]
 
     # ------------------------------------------------------------------ undo / redo
 
@@ -528,7 +501,7 @@ class SQLiteStore:
             "ORDER BY position",
             (conversation_id, step),
         ).fetchall()
-        return [_decode(r["format"], r["data"]) for r in rows]
+        return [decode_message(r["format"], r["data"]) for r in rows]
 
     # ------------------------------------------------------------------ runs
 
@@ -548,15 +521,15 @@ class SQLiteStore:
                 conn.execute(
                     "UPDATE runs SET status = 'running', finished = NULL, paused = NULL, pid = ?, host = ?, "
                     "model = COALESCE(?, model) WHERE id = ?",
-                    (os.getpid(), self._host, model, rid),
+                    (os.getpid(), self._host, _text(model), rid),
                 )
             else:
                 conn.execute(
                     "INSERT INTO runs (id, conversation_id, model, status, started, pid, host) "
                     "VALUES (?, ?, ?, 'running', ?, ?, ?)",
-                    (rid, conversation_id, model, _now(), os.getpid(), self._host),
+                    (rid, conversation_id, _text(model), _now(), os.getpid(), self._host),
                 )
-            return _run(conn.execute("SELECT * FROM runs WHERE id = ?", (rid,)).fetchone())
+            return run_row(conn.execute("SELECT * FROM runs WHERE id = ?", (rid,)).fetchone())
 
     def _end(
         self,
@@ -583,12 +556,12 @@ class SQLiteStore:
                     _now(),
                     None if usage is None else json.dumps(usage.to_dict()),
                     cost,
-                    error,
-                    paused,
+                    None if error is None else error_text(error),
+                    None if paused is None else json_text(paused),
                     run_id,
                 ),
             )
-            return _run(conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone())
+            return run_row(conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone())
 
     def finish_run(self, run_id: str, *, usage: Usage | None = None, cost: float | None = None) -> Run:
         """Mark a running run completed, with its total usage (``None`` keeps what is stored) and cost."""
@@ -614,7 +587,7 @@ class SQLiteStore:
             row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
             raise NotFoundError(f"no run {run_id!r} in {self.path}")
-        return _run(row)
+        return run_row(row)
 
     def runs(self, conversation_id: str) -> list[Run]:
         """The conversation's runs, oldest first."""
@@ -623,7 +596,7 @@ class SQLiteStore:
             rows = conn.execute(
                 "SELECT * FROM runs WHERE conversation_id = ? ORDER BY started, rowid", (conversation_id,)
             ).fetchall()
-        return [_run(r) for r in rows]
+        return [run_row(r) for r in rows]
 
     def paused_run(self, conversation_id: str) -> PausedRun | None:
         """The paused run whose pending calls end the visible history, if any (undo hides it, redo shows it)."""
@@ -643,7 +616,10 @@ class SQLiteStore:
             return None
         from podium.agent.approval import PausedRun
 
-        return PausedRun.from_json(row["paused"])
+        try:
+            return PausedRun.from_json(row["paused"])
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise unreadable("paused run", exc) from exc
 
     def recover_runs(self) -> list[str]:
         """Mark runs left ``running`` by a process of this host that no longer exists as failed; returns their ids."""
@@ -706,7 +682,10 @@ class SQLiteStore:
         cost: float | None = None
         complete = True
         for row in rows:
-            total = total + Usage.from_dict(json.loads(row["usage"]))
+            try:
+                total = total + Usage.from_dict(json.loads(row["usage"]))
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                raise unreadable("usage record", exc) from exc
             if row["cost"] is None:
                 complete = False
             else:

@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeAlias
 
 from podium.exceptions import ApprovalRequired, ModelRetry, UserError
 from podium.messages import ContentPart, File, Image, Text, ToolCall, ToolResult
+from podium.secrets import register_automatic
 from podium.tools.context import RunContext
 from podium.tools.tool import Tool
 
@@ -129,6 +130,7 @@ def _prepare(inv: ToolInvocation) -> tuple[Callable[..., Any], list[Any], dict[s
                 "to the agent or the run"
             )
         kwargs[param] = inv.ctx.inject[key]
+        register_automatic(kwargs[param], f"injected:{key}")  # echoed in a result, it is scrubbed when stored
     args: list[Any] = []
     if schema.context_param is not None:
         args.append(inv.ctx)
