@@ -16,8 +16,9 @@ heavier dependency than one thread per in-flight request.
 
 Settings: temperature, max_tokens, top_p, stop (``inferenceConfig``), tool_choice (``toolChoice``;
 ``none`` sends the tools without a choice, since Converse has no "none"), thinking (see
-:func:`~podium.providers.bedrock_wire.thinking_fields`), timeout (boto3 ``read_timeout``; one client
-per distinct timeout). ``seed`` and ``parallel_tool_calls`` have no Converse field and are ignored.
+:func:`~podium.providers.bedrock_wire.thinking_fields`), the timeouts (:class:`~podium.settings.Timeouts`:
+boto3's ``connect_timeout`` and ``read_timeout``, one client per distinct pair; the total is checked
+between stream chunks). ``seed`` and ``parallel_tool_calls`` have no Converse field and are ignored.
 ``ModelSettings(extra={"bedrock": {...}})`` is deep-merged into the Converse request last (for
 ``guardrailConfig``, ``performanceConfig``, ``additionalModelRequestFields`` ...); its
 ``cache_tools`` key puts a cache point after the tool definitions.
@@ -25,7 +26,9 @@ per distinct timeout). ``seed`` and ``parallel_tool_calls`` have no Converse fie
 Errors: ``ClientError`` becomes Podium's exception tree by HTTP status, refined by the AWS error code
 when the service sends one (``ThrottlingException`` -> RateLimitError, ``AccessDeniedException`` ->
 AuthenticationError, ``ModelTimeoutException`` -> ProviderTimeoutError ...); the code prefixes the
-message. boto3's own retries are off; Podium's RetryPolicy retries, and for a stream only its opening.
+message. boto3's own retries are off; Podium's RetryPolicy retries, a stream while nothing has reached the
+caller. Content types and the end of a stream (``messageStop``) are checked as :mod:`podium.providers.guard`
+describes.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any
 
 from podium.exceptions import (
@@ -48,13 +51,25 @@ from podium.exceptions import (
     UserError,
 )
 from podium.messages import JsonDict, Message, ModelResponse
-from podium.providers.base import Model
+from podium.providers.base import Model, require_model_name
 from podium.providers.bedrock_wire import ConverseAccumulator, build_request
 from podium.providers.errors import http_error
+from podium.providers.guard import (
+    EVENTSTREAM,
+    JSON,
+    Deadline,
+    check_content_type,
+    first_bytes,
+    guarded_stream,
+    http_timeouts,
+    incomplete_stream,
+    not_json,
+    resolve_timeouts,
+)
 from podium.providers.pricing import cost_of
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy, call_with_retries
-from podium.settings import ModelSettings, OutputSchema, ToolDefinition
+from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 from podium.streaming import StreamEvent
 from podium.usage import Usage
 
@@ -166,6 +181,11 @@ def map_error(exc: BaseException, provider: str, model: str) -> ProviderError | 
         return ProviderTimeoutError(f"bedrock did not answer in time: {exc}", provider=provider, model=model)
     if isinstance(exc, (botocore_errors.EndpointConnectionError, botocore_errors.ConnectionClosedError)):
         return ProviderConnectionError(f"could not reach bedrock: {exc}", provider=provider, model=model)
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if names & {"ReadTimeoutError", "TimeoutError"}:  # urllib3's, while a stream is read
+        return ProviderTimeoutError(f"bedrock stopped sending: {exc}", provider=provider, model=model)
+    if names & {"ProtocolError", "IncompleteRead", "ConnectionError", "SSLError"}:
+        return ProviderConnectionError(f"the connection to bedrock broke: {exc}", provider=provider, model=model)
     if isinstance(exc, botocore_errors.NoCredentialsError):
         return UserError(
             "no AWS credentials found for Bedrock: configure the AWS credential chain (AWS_PROFILE, "
@@ -177,10 +197,11 @@ def map_error(exc: BaseException, provider: str, model: str) -> ProviderError | 
 
 
 _RAW_KEY = "PodiumRawBody"
+_TYPE_KEY = "PodiumContentType"
 
 
 def _keep_raw_body(client: Any) -> None:
-    """Make ``converse`` responses carry the raw JSON body too (under ``_RAW_KEY``).
+    """Make ``converse`` responses carry the raw JSON body and its content type too (under ``_RAW_KEY``).
 
     boto3's shape parser drops fields its service model does not know yet (new usage counters,
     for instance) and decodes blobs; Podium reads the body as the service sent it, like the stream.
@@ -189,12 +210,14 @@ def _keep_raw_body(client: Any) -> None:
     def keep(response_dict: Any, customized_response_dict: Any, **kwargs: Any) -> None:
         if response_dict.get("status_code") == 200 and isinstance(response_dict.get("body"), bytes):
             customized_response_dict[_RAW_KEY] = response_dict["body"]
+            headers = response_dict.get("headers") or {}
+            customized_response_dict[_TYPE_KEY] = headers.get("content-type") or headers.get("Content-Type")
 
     service = client.meta.service_model.service_id.hyphenize()
     client.meta.events.register(f"before-parse.{service}.Converse", keep, unique_id="podium-raw-body")
 
 
-def _raw_events(raw_stream: Any) -> Iterator[dict[str, Any]]:
+def _raw_events(chunks: Iterable[bytes]) -> Iterator[dict[str, Any]]:
     """Converse stream events straight from the event-stream frames: ``{event_type: payload}``.
 
     boto3 turns each frame into a dict through its shape parser, which costs about three times the
@@ -203,7 +226,7 @@ def _raw_events(raw_stream: Any) -> Iterator[dict[str, Any]]:
     Exception frames raise the same ``EventStreamError`` boto3 would.
     """
     buffer = EventStreamBuffer()
-    for data in raw_stream.stream():
+    for data in chunks:
         buffer.add_data(data)
         frames: Iterator[Any] = iter(buffer)
         for message in frames:
@@ -242,6 +265,8 @@ class BedrockModel(Model):
         retry: Podium's retry policy (default :class:`RetryPolicy`).
         profile: Override the capability profile.
         region: AWS region (default: the AWS configuration's).
+        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); a botocore
+            ``config`` given with its own ``connect_timeout``/``read_timeout`` wins over them.
         **client_options: Other boto3 client arguments (``aws_access_key_id``, ``profile_name``,
             ``config`` ...).
     """
@@ -258,13 +283,15 @@ class BedrockModel(Model):
         retry: RetryPolicy | None = None,
         profile: ModelProfile | None = None,
         region: str | None = None,
+        timeouts: Timeouts | None = None,
         **client_options: Any,
     ) -> None:
-        self.model_name = model_name
+        self.model_name = require_model_name(self.provider, model_name)
         self.retry = retry or RetryPolicy()
+        self.timeouts = timeouts
         self._profile = profile
         self._given_client = client
-        self._clients: dict[float | None, Any] = {}
+        self._clients: dict[tuple[float, float], Any] = {}
         self._lock = threading.Lock()
         self._base_url = base_url
         self._api_key = api_key
@@ -278,22 +305,22 @@ class BedrockModel(Model):
         """Capabilities of this model (from its family unless given)."""
         return self._profile or bedrock_profile(self.model_name)
 
-    def client_for(self, timeout: float | None = None) -> Any:
-        """The boto3 ``bedrock-runtime`` client (one per read timeout, created on first use)."""
+    def client_for(self, timeouts: Timeouts | None = None, *, stream: bool = False) -> Any:
+        """The boto3 ``bedrock-runtime`` client (one per connect/read timeout pair, created on first use)."""
         if self._given_client is not None:
             _keep_raw_body(self._given_client)
             return self._given_client
+        phases = http_timeouts(resolve_timeouts(self.timeouts, None) if timeouts is None else timeouts, stream=stream)
+        key = (phases["connect"], phases["read"])
         with self._lock:
-            client = self._clients.get(timeout)
+            client = self._clients.get(key)
             if client is None:
-                client = self._clients[timeout] = self._make_client(timeout)
+                client = self._clients[key] = self._make_client(*key)
                 _keep_raw_body(client)
             return client
 
-    def _make_client(self, timeout: float | None) -> Any:
-        config = Config(retries={"total_max_attempts": 1})
-        if timeout is not None:
-            config = config.merge(Config(read_timeout=timeout, connect_timeout=min(timeout, 60.0)))
+    def _make_client(self, connect: float, read: float) -> Any:
+        config = Config(retries={"total_max_attempts": 1}, connect_timeout=connect, read_timeout=read)
         if self._config is not None:
             config = config.merge(self._config)
         core = botocore.session.Session()
@@ -305,6 +332,11 @@ class BedrockModel(Model):
         session = boto3.Session(botocore_session=core, region_name=self._region, profile_name=self._profile_name)
         try:
             return session.client("bedrock-runtime", endpoint_url=self._base_url, config=config, **self._client_options)
+        except botocore_errors.NoRegionError as exc:
+            raise UserError(
+                f"no AWS region for Bedrock ({self.model_name}): pass region= (e.g. podium.model("
+                f"'bedrock:{self.model_name}', region='us-east-1')) or set AWS_REGION"
+            ) from exc
         except botocore_errors.BotoCoreError as exc:
             raise UserError(f"cannot create the Bedrock client for {self.model_name}: {exc}") from exc
 
@@ -314,13 +346,13 @@ class BedrockModel(Model):
         tools: Sequence[ToolDefinition] | None,
         settings: ModelSettings | None,
         output: OutputSchema | None,
-    ) -> tuple[JsonDict, Any]:
+    ) -> tuple[JsonDict, Timeouts]:
         settings = settings or ModelSettings()
         body = build_request(
             messages, provider=self.provider, model_id=self.model_name, tools=tools, settings=settings, output=output
         )
         body["modelId"] = self.model_name
-        return body, self.client_for(settings.timeout)
+        return body, resolve_timeouts(self.timeouts, settings)
 
     def _call(self, fn: Any, body: JsonDict) -> Any:
         try:
@@ -334,6 +366,20 @@ class BedrockModel(Model):
     def _cost(self, usage: Usage, model: str) -> float | None:
         return cost_of(self.provider, model, usage)
 
+    def _converse(self, body: JsonDict, timeouts: Timeouts) -> ModelResponse:
+        raw = self._call(self.client_for(timeouts, stream=False).converse, body)
+        wire = raw.get(_RAW_KEY)
+        check_content_type(
+            {"content-type": raw.get(_TYPE_KEY) or ""}, JSON, provider=self.provider, model=self.model_name, body=wire
+        )
+        try:
+            data = json.loads(wire) if wire is not None else raw
+        except ValueError as exc:
+            raise not_json(self.provider, self.model_name, wire or b"") from exc
+        acc = ConverseAccumulator(self.provider, self.model_name)
+        acc.feed_response(data)
+        return acc.build(cost_of=self._cost)
+
     def request(
         self,
         messages: Sequence[Message],
@@ -343,12 +389,8 @@ class BedrockModel(Model):
         output: OutputSchema | None = None,
     ) -> ModelResponse:
         """Send ``messages`` with ``converse`` and return the whole response."""
-        body, client = self._prepare(messages, tools, settings, output)
-        raw = call_with_retries(lambda: self._call(client.converse, body), self.retry)
-        wire = raw.get(_RAW_KEY)
-        acc = ConverseAccumulator(self.provider, self.model_name)
-        acc.feed_response(json.loads(wire) if wire is not None else raw)
-        return acc.build(cost_of=self._cost)
+        body, timeouts = self._prepare(messages, tools, settings, output)
+        return call_with_retries(lambda: self._converse(body, timeouts), self.retry)
 
     def stream(
         self,
@@ -359,15 +401,35 @@ class BedrockModel(Model):
         output: OutputSchema | None = None,
     ) -> Iterator[StreamEvent]:
         """Send ``messages`` with ``converse_stream``; yield deltas, then the final response."""
-        body, client = self._prepare(messages, tools, settings, output)
-        raw = call_with_retries(lambda: self._call(client.converse_stream, body), self.retry)
+        body, timeouts = self._prepare(messages, tools, settings, output)
+        yield from guarded_stream(
+            lambda deadline: self._stream_once(body, timeouts, deadline),
+            self.retry,
+            timeouts,
+            provider=self.provider,
+            model=self.model_name,
+        )
+
+    def _stream_once(self, body: JsonDict, timeouts: Timeouts, deadline: Deadline) -> Iterator[StreamEvent]:
+        raw = self._call(self.client_for(timeouts, stream=True).converse_stream, body)
         events = raw["stream"]
-        raw_stream = getattr(events, "_raw_stream", None)
-        iterator = _raw_events(raw_stream) if hasattr(raw_stream, "stream") else events
         acc = ConverseAccumulator(self.provider, self.model_name)
         try:
+            headers = (raw.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
+            raw_stream: Any = getattr(events, "_raw_stream", None)
+            readable = hasattr(raw_stream, "stream")
+            check_content_type(
+                headers,
+                EVENTSTREAM,
+                provider=self.provider,
+                model=self.model_name,
+                body=lambda: first_bytes(raw_stream.stream()) if readable else b"",
+            )
+            iterator = _raw_events(deadline.chunks(raw_stream.stream())) if readable else deadline.chunks(events)
             for event in iterator:
                 yield from acc.feed_event(event)
+        except ProviderError:
+            raise
         except Exception as exc:
             error = map_error(exc, self.provider, self.model_name)
             if error is None:
@@ -375,6 +437,8 @@ class BedrockModel(Model):
             raise error from exc
         finally:
             events.close()
+        if not acc.complete:
+            raise incomplete_stream(self.provider, self.model_name, "messageStop")
         yield acc.build(cost_of=self._cost)
 
     async def arequest(

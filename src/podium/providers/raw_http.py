@@ -62,6 +62,14 @@ class RawResponse(Protocol):
         """Async twin of :meth:`close`."""
         ...
 
+    def iter_bytes(self) -> Iterator[bytes]:
+        """The body, chunk by chunk, as it arrives."""
+        ...
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """Async twin of :meth:`iter_bytes`."""
+        ...
+
     def iter_lines(self) -> Iterator[str]:
         """The body's lines, as they arrive."""
         ...
