@@ -203,7 +203,7 @@ class ChatCompletionsModel(Model):
         try:
             return loads(payload if payload[:1] == "{" else _check(payload))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise incomplete_stream(self.provider, self.model_name, _END_MARKER) from exc
+            raise incomplete_stream(self.provider, self.model_name, _END_MARKER, payload) from exc
 
     def _wrong_type(self, response: RawStream | AsyncRawStream, start: bytes) -> ProviderError | None:
         wrong = wrong_content_type(response.headers, SSE)

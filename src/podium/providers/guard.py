@@ -233,11 +233,15 @@ def check_content_type(
         raise content_type_error(value, expected, start, provider=provider, model=model)
 
 
-def incomplete_stream(provider: str, model: str | None, marker: str) -> IncompleteStreamError:
-    """The error for a stream that ended before its terminal signal ``marker``."""
+def incomplete_stream(
+    provider: str, model: str | None, marker: str, cut: bytes | str | None = None
+) -> IncompleteStreamError:
+    """The error for a stream that ended before its terminal signal ``marker`` (``cut``: a half-sent event)."""
+    tail = f"; it ends in the middle of an event: {_snippet(cut)!r}" if cut else ""
     return IncompleteStreamError(
         f"the {provider} stream ended before its end marker ({marker}): the answer is cut off "
-        "(the connection closed early, or a proxy cut it)",
+        f"(the connection closed early, or a proxy cut it){tail}",
+        body=_snippet(cut) if cut else "",
         provider=provider,
         model=model,
     )
@@ -273,7 +277,7 @@ def parsed(
             continue
         yield value
     if bad is not None:
-        raise incomplete_stream(provider, model, marker)
+        raise incomplete_stream(provider, model, marker, bad)
 
 
 async def aparsed(
@@ -291,7 +295,7 @@ async def aparsed(
             continue
         yield value
     if bad is not None:
-        raise incomplete_stream(provider, model, marker)
+        raise incomplete_stream(provider, model, marker, bad)
 
 
 def partial_response(events: list[StreamEvent], provider: str, model: str | None) -> ModelResponse:
