@@ -292,6 +292,7 @@ class BedrockModel(Model):
         self._profile = profile
         self._given_client = client
         self._clients: dict[tuple[float, float], Any] = {}
+        self._boto_session: Any = None
         self._lock = threading.Lock()
         self._base_url = base_url
         self._api_key = api_key
@@ -319,18 +320,27 @@ class BedrockModel(Model):
                 _keep_raw_body(client)
             return client
 
+    def _session(self) -> Any:
+        """One boto3 session per model: its clients (one per timeout pair) share credentials and loaders."""
+        if self._boto_session is None:
+            core = botocore.session.Session()
+            if self._api_key is not None:
+                core.register_component("token_provider", _ApiKeyProvider(self._api_key))
+                # no AWS credentials are needed: keep botocore from probing the credential chain (IMDS ...)
+                core.register_component("credential_provider", CredentialResolver(providers=[]))
+            self._boto_session = boto3.Session(
+                botocore_session=core, region_name=self._region, profile_name=self._profile_name
+            )
+        return self._boto_session
+
     def _make_client(self, connect: float, read: float) -> Any:
         config = Config(retries={"total_max_attempts": 1}, connect_timeout=connect, read_timeout=read)
         if self._config is not None:
             config = config.merge(self._config)
-        core = botocore.session.Session()
         if self._api_key is not None:
-            core.register_component("token_provider", _ApiKeyProvider(self._api_key))
-            # no AWS credentials are needed: keep botocore from probing the credential chain (IMDS ...)
-            core.register_component("credential_provider", CredentialResolver(providers=[]))
             config = config.merge(Config(signature_version="bearer"))
-        session = boto3.Session(botocore_session=core, region_name=self._region, profile_name=self._profile_name)
         try:
+            session = self._session()
             return session.client("bedrock-runtime", endpoint_url=self._base_url, config=config, **self._client_options)
         except botocore_errors.NoRegionError as exc:
             raise UserError(
