@@ -179,7 +179,9 @@ def map_error(exc: BaseException, provider: str, model: str) -> ProviderError | 
         return error
     if isinstance(exc, (botocore_errors.ReadTimeoutError, botocore_errors.ConnectTimeoutError)):
         return ProviderTimeoutError(f"bedrock did not answer in time: {exc}", provider=provider, model=model)
-    if isinstance(exc, (botocore_errors.EndpointConnectionError, botocore_errors.ConnectionClosedError)):
+    if isinstance(
+        exc, (botocore_errors.ConnectionError, botocore_errors.HTTPClientError, botocore_errors.IncompleteReadError)
+    ):
         return ProviderConnectionError(f"could not reach bedrock: {exc}", provider=provider, model=model)
     names = {cls.__name__ for cls in type(exc).__mro__}
     if names & {"ReadTimeoutError", "TimeoutError"}:  # urllib3's, while a stream is read
@@ -193,6 +195,8 @@ def map_error(exc: BaseException, provider: str, model: str) -> ProviderError | 
         )
     if isinstance(exc, botocore_errors.ParamValidationError):
         return UserError(f"Bedrock rejected the request before sending it: {exc}")
+    if isinstance(exc, botocore_errors.BotoCoreError):  # configuration: credentials, profile, endpoint ...
+        return UserError(f"Bedrock is not set up right ({type(exc).__name__}): {exc}")
     return None
 
 
