@@ -70,6 +70,7 @@ from podium.providers.guard import (
     afirst_bytes,
     aguarded_stream,
     aparsed,
+    aread_whole,
     check_content_type,
     first_bytes,
     guarded_stream,
@@ -77,6 +78,7 @@ from podium.providers.guard import (
     incomplete_stream,
     not_json,
     parsed,
+    read_whole,
     resolve_timeouts,
     timeouts_option,
     wrong_content_type,
@@ -234,11 +236,47 @@ class AnthropicModel(Model):
         limit = _NONSTREAMING_TOKENS.get(self.model_name)
         return 3600 * max_tokens / 128_000 > 600 or bool(limit and max_tokens > limit)
 
-    def _body(self, raw: Any) -> dict[str, Any]:
-        response = raw.http_response
-        content: bytes = response.content
-        check_content_type(response.headers, JSON, provider=PROVIDER, model=self.model_name, body=content)
-        return _json_body(content, self.model_name)
+    def _whole(self, kwargs: dict[str, Any], timeouts: Timeouts) -> dict[str, Any]:
+        """One whole-answer request: its JSON, read within the total timeout."""
+        deadline = Deadline(timeouts, PROVIDER, self.model_name)
+        try:
+            manager = self._sync().messages.with_streaming_response.create(**kwargs)
+            response = manager.__enter__()
+        except anthropic.APIError as exc:
+            raise map_error(exc, self.model_name) from exc
+        try:
+            raw = read_whole(response.http_response, deadline, JSON, provider=PROVIDER, model=self.model_name)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        finally:
+            manager.__exit__(None, None, None)
+        return _json_body(raw, self.model_name)
+
+    async def _awhole(self, kwargs: dict[str, Any], timeouts: Timeouts) -> dict[str, Any]:
+        """Async twin of :meth:`_whole`."""
+        deadline = Deadline(timeouts, PROVIDER, self.model_name)
+        try:
+            manager = self._async().messages.with_streaming_response.create(**kwargs)
+            response = await manager.__aenter__()
+        except anthropic.APIError as exc:
+            raise map_error(exc, self.model_name) from exc
+        try:
+            raw = await aread_whole(response.http_response, deadline, JSON, provider=PROVIDER, model=self.model_name)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        finally:
+            await manager.__aexit__(None, None, None)
+        return _json_body(raw, self.model_name)
 
     # ------------------------------------------------------------------ sync
 
@@ -251,23 +289,11 @@ class AnthropicModel(Model):
         output: OutputSchema | None = None,
     ) -> ModelResponse:
         """Send ``messages`` and return the whole response."""
-        kwargs, output_tool, _ = self._prepare(messages, tools, settings, output, stream=False)
-
-        def call() -> dict[str, Any] | None:
-            try:
-                raw = self._sync().messages.with_raw_response.create(**kwargs)
-            except ValueError as exc:
-                if "Streaming is required" in str(exc):
-                    return None
-                raise
-            except anthropic.APIError as exc:
-                raise map_error(exc, self.model_name) from exc
-            return self._body(raw)
-
-        data = None if self._needs_stream(kwargs) else call_with_retries(call, self.retry)
-        if data is None:
+        kwargs, output_tool, timeouts = self._prepare(messages, tools, settings, output, stream=False)
+        if self._needs_stream(kwargs):
             logger.debug("max_tokens=%s needs a stream; streaming under the hood", kwargs["max_tokens"])
             return self._collect(self.stream(messages, tools=tools, settings=settings, output=output))
+        data = call_with_retries(lambda: self._whole(kwargs, timeouts), self.retry)
         return parse_message(data, model_name=self.model_name, output_tool=output_tool)
 
     @staticmethod
@@ -341,27 +367,15 @@ class AnthropicModel(Model):
         output: OutputSchema | None = None,
     ) -> ModelResponse:
         """Async twin of :meth:`request`."""
-        kwargs, output_tool, _ = self._prepare(messages, tools, settings, output, stream=False)
-
-        async def call() -> dict[str, Any] | None:
-            try:
-                raw = await self._async().messages.with_raw_response.create(**kwargs)
-            except ValueError as exc:
-                if "Streaming is required" in str(exc):
-                    return None
-                raise
-            except anthropic.APIError as exc:
-                raise map_error(exc, self.model_name) from exc
-            return self._body(raw)
-
-        data = None if self._needs_stream(kwargs) else await call_with_retries_async(call, self.retry)
-        if data is None:
+        kwargs, output_tool, timeouts = self._prepare(messages, tools, settings, output, stream=False)
+        if self._needs_stream(kwargs):
             final: ModelResponse | None = None
             async for event in self.astream(messages, tools=tools, settings=settings, output=output):
                 if isinstance(event, ModelResponse):
                     final = event
             assert final is not None
             return final
+        data = await call_with_retries_async(lambda: self._awhole(kwargs, timeouts), self.retry)
         return parse_message(data, model_name=self.model_name, output_tool=output_tool)
 
     async def astream(

@@ -47,26 +47,12 @@ from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinitio
 from podium.streaming import StreamEvent
 from podium.usage import Usage
 
-__all__ = ["AsyncRawStream", "ChatCompletionsModel", "PerLoop", "RawAnswer", "RawStream"]
+__all__ = ["AsyncRawStream", "ChatCompletionsModel", "PerLoop", "RawStream"]
 
 JsonDict = dict[str, Any]
 T = TypeVar("T")
 _DONE = "[DONE]"
 _END_MARKER = "data: [DONE]"
-
-
-class RawAnswer(Protocol):
-    """A whole HTTP response of a successful answer."""
-
-    @property
-    def headers(self) -> Mapping[str, str]:
-        """Response headers."""
-        ...
-
-    @property
-    def content(self) -> bytes:
-        """The body."""
-        ...
 
 
 class RawStream(Protocol):
@@ -106,8 +92,8 @@ class AsyncRawStream(Protocol):
 class ChatCompletionsModel(Model):
     """A Chat Completions model; subclasses supply the transport (an official SDK's client).
 
-    Subclasses implement :meth:`_post`, :meth:`_apost`, :meth:`_open_stream` and :meth:`_aopen_stream`;
-    each raises Podium's exceptions (:mod:`podium.providers.errors`), never the SDK's.
+    Subclasses implement :meth:`_open_stream` and :meth:`_aopen_stream`; each raises Podium's exceptions
+    (:mod:`podium.providers.errors`), never the SDK's.
     """
 
     def __init__(
@@ -137,20 +123,13 @@ class ChatCompletionsModel(Model):
     # -- transport hooks
 
     @abstractmethod
-    def _post(self, body: JsonDict, timeouts: Mapping[str, float]) -> RawAnswer:
-        """Send a non-streaming request; the response of a successful answer.
+    def _open_stream(self, body: JsonDict, timeouts: Mapping[str, float]) -> RawStream:
+        """Send a request; the open response of a successful answer, its body not read yet.
 
+        Whole answers are read this way too, so that the total timeout holds while the body arrives.
         ``timeouts`` holds ``connect``/``read``/``write``/``pool`` seconds
         (:func:`~podium.providers.guard.http_timeouts`).
         """
-
-    @abstractmethod
-    async def _apost(self, body: JsonDict, timeouts: Mapping[str, float]) -> RawAnswer:
-        """Async twin of :meth:`_post`."""
-
-    @abstractmethod
-    def _open_stream(self, body: JsonDict, timeouts: Mapping[str, float]) -> RawStream:
-        """Send a streaming request; the open response of a successful answer."""
 
     @abstractmethod
     async def _aopen_stream(self, body: JsonDict, timeouts: Mapping[str, float]) -> AsyncRawStream:
@@ -176,14 +155,33 @@ class ChatCompletionsModel(Model):
         """The cost of a response (``extra``: the non-integer fields of the wire usage)."""
         return cost_of(self.provider, self.model_name, usage)
 
-    def _parse(self, answer: RawAnswer) -> Any:
+    def _parse(self, headers: Mapping[str, str], raw: bytes) -> Any:
         """The JSON of a whole answer, after checking its content type."""
-        raw = answer.content
-        check_content_type(answer.headers, JSON, provider=self.provider, model=self.model_name, body=raw)
+        check_content_type(headers, JSON, provider=self.provider, model=self.model_name, body=raw)
         try:
             return json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise self._malformed(raw) from exc
+
+    def _read(self, body: JsonDict, timeouts: Timeouts) -> Any:
+        """One whole-answer request: its JSON, read within the total timeout."""
+        deadline = Deadline(timeouts, self.provider, self.model_name)
+        response = self._open_stream(body, http_timeouts(timeouts, stream=False))
+        try:
+            raw = b"".join(deadline.chunks(response.iter_bytes()))
+        finally:
+            response.close()
+        return self._parse(response.headers, raw)
+
+    async def _aread(self, body: JsonDict, timeouts: Timeouts) -> Any:
+        """Async twin of :meth:`_read`."""
+        deadline = Deadline(timeouts, self.provider, self.model_name)
+        response = await self._aopen_stream(body, http_timeouts(timeouts, stream=False))
+        try:
+            raw = b"".join([chunk async for chunk in deadline.achunks(response.aiter_bytes())])
+        finally:
+            await response.aclose()
+        return self._parse(response.headers, raw)
 
     def _response(self, data: Any) -> ModelResponse:
         translator = ChatTranslator(self.dialect)
@@ -223,8 +221,8 @@ class ChatCompletionsModel(Model):
     ) -> ModelResponse:
         """Send ``messages`` and return the whole response."""
         body = self.build_body(messages, tools=tools, settings=settings, output=output)
-        timeouts = http_timeouts(resolve_timeouts(self.timeouts, settings), stream=False)
-        data = call_with_retries(lambda: self._parse(self._post(body, timeouts)), self.retry)
+        timeouts = resolve_timeouts(self.timeouts, settings)
+        data = call_with_retries(lambda: self._read(body, timeouts), self.retry)
         return self._response(data)
 
     async def arequest(
@@ -237,12 +235,8 @@ class ChatCompletionsModel(Model):
     ) -> ModelResponse:
         """Async twin of :meth:`request`."""
         body = self.build_body(messages, tools=tools, settings=settings, output=output)
-        timeouts = http_timeouts(resolve_timeouts(self.timeouts, settings), stream=False)
-
-        async def once() -> Any:
-            return self._parse(await self._apost(body, timeouts))
-
-        data = await call_with_retries_async(once, self.retry)
+        timeouts = resolve_timeouts(self.timeouts, settings)
+        data = await call_with_retries_async(lambda: self._aread(body, timeouts), self.retry)
         return self._response(data)
 
     def stream(

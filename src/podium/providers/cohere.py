@@ -182,7 +182,7 @@ class CohereModel(HTTPModel):
         url = f"{wrapper.get_base_url().rstrip('/')}/{_PATH}"
         request = http.build_request("POST", url, **self._request_args(wrapper.get_headers(), body, stream=stream))
         request.extensions["timeout"] = dict(timeouts)
-        response: RawResponse = http.send(request, stream=stream)
+        response: RawResponse = http.send(request, stream=True)
         return response
 
     async def _asend(self, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]) -> RawResponse:
@@ -193,7 +193,7 @@ class CohereModel(HTTPModel):
         headers = await async_headers() if async_headers is not None else wrapper.get_headers()
         request = http.build_request("POST", url, **self._request_args(headers, body, stream=stream))
         request.extensions["timeout"] = dict(timeouts)
-        response: RawResponse = await http.send(request, stream=stream)
+        response: RawResponse = await http.send(request, stream=True)
         return response
 
 

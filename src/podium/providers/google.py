@@ -57,6 +57,7 @@ from podium.providers.guard import (
     afirst_bytes,
     aguarded_stream,
     aparsed,
+    aread_whole,
     check_content_type,
     first_bytes,
     guarded_stream,
@@ -64,6 +65,7 @@ from podium.providers.guard import (
     incomplete_stream,
     not_json,
     parsed,
+    read_whole,
     resolve_timeouts,
     timeouts_option,
     wrong_content_type,
@@ -331,14 +333,12 @@ class GoogleModel(Model):
     def _accumulator(self) -> GeminiAccumulator:
         return GeminiAccumulator(self.provider, self.model_name)
 
-    def _answer(self, response: Any) -> ModelResponse:
-        """The response for a whole ``generateContent`` answer (the SDK's ``HttpResponse``)."""
-        text = response.response_stream[0] if response.response_stream else ""
-        check_content_type(response.headers, JSON, provider=self.provider, model=self.model_name, body=text)
+    def _answer(self, raw: bytes) -> ModelResponse:
+        """The response for a whole ``generateContent`` answer."""
         try:
-            data = _loads(text)
+            data = _loads(raw)
         except ValueError as exc:
-            raise not_json(self.provider, self.model_name, text) from exc
+            raise not_json(self.provider, self.model_name, raw) from exc
         acc = self._accumulator()
         acc.feed(data)
         return acc.build(cost_of=self._cost)
@@ -358,11 +358,27 @@ class GoogleModel(Model):
 
         def once() -> ModelResponse:
             api = self._api
+            deadline = Deadline(timeouts, self.provider, self.model_name)
             try:
-                response = api._request(self._http_request(api, "generateContent", body, timeouts, stream=False))
+                response = api._request(
+                    self._http_request(api, "generateContent", body, timeouts, stream=False), stream=True
+                )
             except Exception as exc:
                 raise self._mapped(exc) from exc
-            return self._answer(response)
+            http = response.response_stream
+            try:
+                raw = read_whole(
+                    _HttpView(response.headers, http), deadline, JSON, provider=self.provider, model=self.model_name
+                )
+            except ProviderError:
+                raise
+            except Exception as exc:
+                raise self._mapped(exc) from exc
+            finally:
+                close = getattr(http, "close", None)
+                if close is not None:
+                    close()
+            return self._answer(raw)
 
         return call_with_retries(once, self.retry)
 
@@ -379,12 +395,24 @@ class GoogleModel(Model):
 
         async def once() -> ModelResponse:
             api = self._api
+            deadline = Deadline(timeouts, self.provider, self.model_name)
             try:
                 request = self._http_request(api, "generateContent", body, timeouts, stream=False, is_async=True)
-                response = await api._async_request(http_request=request, stream=False)
+                response = await api._async_request(http_request=request, stream=True)
             except Exception as exc:
                 raise self._mapped(exc) from exc
-            return self._answer(response)
+            http = response.response_stream
+            try:
+                raw = await aread_whole(
+                    _HttpView(response.headers, http), deadline, JSON, provider=self.provider, model=self.model_name
+                )
+            except ProviderError:
+                raise
+            except Exception as exc:
+                raise self._mapped(exc) from exc
+            finally:
+                await _aclose(http)
+            return self._answer(raw)
 
         return await call_with_retries_async(once, self.retry)
 
@@ -609,6 +637,20 @@ def _timeout_value(api: Any, phases: dict[str, float], *, is_async: bool) -> Any
         return phases["pool"] if use_aiohttp is not None and use_aiohttp() else four
     use_auth = getattr(api, "_use_google_auth_sync", None)
     return four[:2] if use_auth is not None and use_auth() else four
+
+
+class _HttpView:
+    """An SDK response as :func:`~podium.providers.guard.read_whole` reads it: headers and body chunks."""
+
+    def __init__(self, headers: Any, http: Any) -> None:
+        self.headers = headers
+        self._http = http
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        return _iter_bytes(self._http)
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        return _aiter_bytes(self._http)
 
 
 def _iter_bytes(http: Any) -> Iterator[bytes]:

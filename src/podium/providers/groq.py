@@ -219,26 +219,6 @@ class GroqModel(ChatCompletionsModel):
     def _options_for(timeouts: Mapping[str, float]) -> Any:
         return {"timeout": httpx.Timeout(**timeouts)}
 
-    def _post(self, body: JsonDict, timeouts: Mapping[str, float]) -> httpx.Response:
-        client = self.client
-        try:
-            response: httpx.Response = client.post(
-                _PATH, body=body, cast_to=httpx.Response, options=self._options_for(timeouts)
-            )
-        except groq.GroqError as exc:
-            raise self._map(exc) from exc
-        return response
-
-    async def _apost(self, body: JsonDict, timeouts: Mapping[str, float]) -> httpx.Response:
-        client = self.async_client
-        try:
-            response: httpx.Response = await client.post(
-                _PATH, body=body, cast_to=httpx.Response, options=self._options_for(timeouts)
-            )
-        except groq.GroqError as exc:
-            raise self._map(exc) from exc
-        return response
-
     def _open_stream(self, body: JsonDict, timeouts: Mapping[str, float]) -> _Stream:
         client = self.client
         try:

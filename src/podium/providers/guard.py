@@ -45,6 +45,7 @@ __all__ = [
     "afirst_bytes",
     "aguarded_stream",
     "aparsed",
+    "aread_whole",
     "check_content_type",
     "content_type_error",
     "first_bytes",
@@ -54,6 +55,7 @@ __all__ = [
     "not_json",
     "parsed",
     "partial_response",
+    "read_whole",
     "resolve_timeouts",
     "timeouts_option",
     "wrong_content_type",
@@ -231,6 +233,27 @@ def check_content_type(
     if value is not None:
         start = body() if callable(body) else body
         raise content_type_error(value, expected, start, provider=provider, model=model)
+
+
+def read_whole(
+    response: Any, deadline: Deadline, expected: tuple[str, ...], *, provider: str, model: str | None
+) -> bytes:
+    """The whole body of an open ``httpx``-style response, its content type checked, read within the deadline."""
+    wrong = wrong_content_type(response.headers, expected)
+    if wrong is not None:
+        raise content_type_error(wrong, expected, first_bytes(response.iter_bytes()), provider=provider, model=model)
+    return b"".join(deadline.chunks(response.iter_bytes()))
+
+
+async def aread_whole(
+    response: Any, deadline: Deadline, expected: tuple[str, ...], *, provider: str, model: str | None
+) -> bytes:
+    """Async twin of :func:`read_whole`."""
+    wrong = wrong_content_type(response.headers, expected)
+    if wrong is not None:
+        start = await afirst_bytes(response.aiter_bytes())
+        raise content_type_error(wrong, expected, start, provider=provider, model=model)
+    return b"".join([chunk async for chunk in deadline.achunks(response.aiter_bytes())])
 
 
 def incomplete_stream(

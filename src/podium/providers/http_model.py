@@ -31,7 +31,6 @@ from podium.providers.guard import (
     afirst_bytes,
     aguarded_stream,
     aparsed,
-    check_content_type,
     content_type_error,
     first_bytes,
     guarded_stream,
@@ -117,8 +116,9 @@ class HTTPModel(Model):
 
     @abstractmethod
     def _send(self, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]) -> RawResponse:
-        """Send ``body`` through the SDK's client; the response body is left unread when ``stream``.
+        """Send ``body`` through the SDK's client; the response body is left unread (read as it arrives).
 
+        ``stream`` says whether an event stream is asked for (the ``accept`` header and the like).
         ``timeouts`` are the ``connect``/``read``/``write``/``pool`` seconds for the request
         (``request.extensions["timeout"]`` of an ``httpx`` request).
         """
@@ -145,6 +145,7 @@ class HTTPModel(Model):
         return mapped
 
     def _open(self, body: dict[str, Any], stream: bool, timeouts: Timeouts) -> RawResponse:
+        expected = self._expected(stream)
         try:
             response = self._send(body, stream=stream, timeouts=http_timeouts(timeouts, stream=stream))
             if response.status_code >= 400:
@@ -153,17 +154,10 @@ class HTTPModel(Model):
                 finally:
                     response.close()
                 raise error_from_response(response, provider=self.provider, model=self.model_name)
-            if stream:
-                check_content_type(
-                    response.headers,
-                    self._expected(True),
-                    provider=self.provider,
-                    model=self.model_name,
-                    body=lambda: _peek(response),
-                )
-            else:
-                check_content_type(
-                    response.headers, JSON, provider=self.provider, model=self.model_name, body=response.content
+            wrong = wrong_content_type(response.headers, expected)
+            if wrong is not None:
+                raise content_type_error(
+                    wrong, expected, _peek(response), provider=self.provider, model=self.model_name
                 )
         except ProviderError:
             raise
@@ -172,6 +166,7 @@ class HTTPModel(Model):
         return response
 
     async def _aopen(self, body: dict[str, Any], stream: bool, timeouts: Timeouts) -> RawResponse:
+        expected = self._expected(stream)
         try:
             response = await self._asend(body, stream=stream, timeouts=http_timeouts(timeouts, stream=stream))
             if response.status_code >= 400:
@@ -180,22 +175,44 @@ class HTTPModel(Model):
                 finally:
                     await response.aclose()
                 raise error_from_response(response, provider=self.provider, model=self.model_name)
-            if stream:
-                wrong = wrong_content_type(response.headers, self._expected(True))
-                if wrong is not None:
-                    start = await _apeek(response)
-                    raise content_type_error(
-                        wrong, self._expected(True), start, provider=self.provider, model=self.model_name
-                    )
-            else:
-                check_content_type(
-                    response.headers, JSON, provider=self.provider, model=self.model_name, body=response.content
+            wrong = wrong_content_type(response.headers, expected)
+            if wrong is not None:
+                raise content_type_error(
+                    wrong, expected, await _apeek(response), provider=self.provider, model=self.model_name
                 )
         except ProviderError:
             raise
         except Exception as exc:
             raise self._mapped(exc) from exc
         return response
+
+    def _whole(self, body: dict[str, Any], timeouts: Timeouts) -> Any:
+        """One whole-answer request: its JSON, read within the total timeout."""
+        deadline = Deadline(timeouts, self.provider, self.model_name)
+        response = self._open(body, False, timeouts)
+        try:
+            raw = b"".join(deadline.chunks(response.iter_bytes()))
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise self._mapped(exc) from exc
+        finally:
+            response.close()
+        return self._loads(raw)
+
+    async def _awhole(self, body: dict[str, Any], timeouts: Timeouts) -> Any:
+        """Async twin of :meth:`_whole`."""
+        deadline = Deadline(timeouts, self.provider, self.model_name)
+        response = await self._aopen(body, False, timeouts)
+        try:
+            raw = b"".join([chunk async for chunk in deadline.achunks(response.aiter_bytes())])
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise self._mapped(exc) from exc
+        finally:
+            await response.aclose()
+        return self._loads(raw)
 
     def _loads(self, payload: str | bytes) -> Any:
         try:
@@ -225,11 +242,7 @@ class HTTPModel(Model):
     ) -> ModelResponse:
         """Send ``messages`` and return the whole response."""
         body, timeouts = self._prepare(messages, tools, settings, output, False)
-
-        def once() -> Any:
-            return self._loads(self._open(body, False, timeouts).content)
-
-        return self.parse_response(call_with_retries(once, self.retry))
+        return self.parse_response(call_with_retries(lambda: self._whole(body, timeouts), self.retry))
 
     async def arequest(
         self,
@@ -241,11 +254,7 @@ class HTTPModel(Model):
     ) -> ModelResponse:
         """Async twin of :meth:`request`."""
         body, timeouts = self._prepare(messages, tools, settings, output, False)
-
-        async def once() -> Any:
-            return self._loads((await self._aopen(body, False, timeouts)).content)
-
-        return self.parse_response(await call_with_retries_async(once, self.retry))
+        return self.parse_response(await call_with_retries_async(lambda: self._awhole(body, timeouts), self.retry))
 
     def stream(
         self,

@@ -218,14 +218,12 @@ class MistralModel(HTTPModel):
     def _send(self, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]) -> RawResponse:
         client = self.client
         request, hook_ctx = self._build(client, body, stream=stream, timeouts=timeouts)
-        return client.chat.do_request(hook_ctx=hook_ctx, request=request, stream=stream, **_NO_ERROR_STATUSES)
+        return client.chat.do_request(hook_ctx=hook_ctx, request=request, stream=True, **_NO_ERROR_STATUSES)
 
     async def _asend(self, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]) -> RawResponse:
         client = self.async_client
         request, hook_ctx = self._build(client, body, stream=stream, timeouts=timeouts)
-        return await client.chat.do_request_async(
-            hook_ctx=hook_ctx, request=request, stream=stream, **_NO_ERROR_STATUSES
-        )
+        return await client.chat.do_request_async(hook_ctx=hook_ctx, request=request, stream=True, **_NO_ERROR_STATUSES)
 
     def map_error(self, exc: Exception) -> ProviderError | None:
         """Podium's error for an SDK or transport exception."""

@@ -47,7 +47,7 @@ from podium.providers.ollama_wire import (
     parse_generate_response,
 )
 from podium.providers.profiles import ModelProfile
-from podium.providers.raw_http import RawResponse, error_from_response, transport_error
+from podium.providers.raw_http import MappedStream, RawResponse, error_from_response, transport_error
 from podium.providers.retry import RetryPolicy
 from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 
@@ -266,10 +266,10 @@ class OllamaModel(HTTPModel):
         return self._clients.error(exc)
 
     def _send(self, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]) -> RawResponse:
-        return self._clients.send(self._path, body, stream=stream, timeouts=timeouts)
+        return self._clients.send(self._path, body, stream=True, timeouts=timeouts)
 
     async def _asend(self, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]) -> RawResponse:
-        return await self._clients.asend(self._path, body, stream=stream, timeouts=timeouts)
+        return await self._clients.asend(self._path, body, stream=True, timeouts=timeouts)
 
 
 class OllamaOpenAIModel(ChatCompletionsModel):
@@ -307,17 +307,13 @@ class OllamaOpenAIModel(ChatCompletionsModel):
         """The SDK's sync client, created on first use."""
         return self._clients.sync
 
-    def _post(self, body: dict[str, Any], timeouts: Mapping[str, float]) -> RawResponse:
-        return self._clients.checked(_V1_PATH, body, stream=False, timeouts=timeouts)
+    def _open_stream(self, body: dict[str, Any], timeouts: Mapping[str, float]) -> MappedStream:
+        response = self._clients.checked(_V1_PATH, body, stream=True, timeouts=timeouts)
+        return MappedStream(response, self._clients.error)
 
-    async def _apost(self, body: dict[str, Any], timeouts: Mapping[str, float]) -> RawResponse:
-        return await self._clients.achecked(_V1_PATH, body, stream=False, timeouts=timeouts)
-
-    def _open_stream(self, body: dict[str, Any], timeouts: Mapping[str, float]) -> Any:
-        return self._clients.checked(_V1_PATH, body, stream=True, timeouts=timeouts)
-
-    async def _aopen_stream(self, body: dict[str, Any], timeouts: Mapping[str, float]) -> Any:
-        return await self._clients.achecked(_V1_PATH, body, stream=True, timeouts=timeouts)
+    async def _aopen_stream(self, body: dict[str, Any], timeouts: Mapping[str, float]) -> MappedStream:
+        response = await self._clients.achecked(_V1_PATH, body, stream=True, timeouts=timeouts)
+        return MappedStream(response, self._clients.error)
 
 
 _V1_PATH = "/v1/chat/completions"

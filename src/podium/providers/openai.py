@@ -247,26 +247,6 @@ class OpenAIChatModel(ChatCompletionsModel):
 
     # -- transport
 
-    def _post(self, body: JsonDict, timeouts: Mapping[str, float]) -> httpx2.Response:
-        client = self.client
-        try:
-            response: httpx2.Response = client.post(
-                _PATH, body=body, cast_to=httpx2.Response, options=self._options_for(timeouts)
-            )
-        except openai.OpenAIError as exc:
-            raise self._map(exc) from exc
-        return response
-
-    async def _apost(self, body: JsonDict, timeouts: Mapping[str, float]) -> httpx2.Response:
-        client = self.async_client
-        try:
-            response: httpx2.Response = await client.post(
-                _PATH, body=body, cast_to=httpx2.Response, options=self._options_for(timeouts)
-            )
-        except openai.OpenAIError as exc:
-            raise self._map(exc) from exc
-        return response
-
     def _open_stream(self, body: JsonDict, timeouts: Mapping[str, float]) -> _Stream:
         client = self.client
         try:

@@ -70,6 +70,7 @@ from podium.providers.guard import (
     afirst_bytes,
     aguarded_stream,
     aparsed,
+    aread_whole,
     check_content_type,
     first_bytes,
     guarded_stream,
@@ -77,6 +78,7 @@ from podium.providers.guard import (
     incomplete_stream,
     not_json,
     parsed,
+    read_whole,
     resolve_timeouts,
     timeouts_option,
     wrong_content_type,
@@ -230,11 +232,47 @@ class OpenAIResponsesModel(Model):
         kwargs["timeout"] = httpx2.Timeout(**http_timeouts(timeouts, stream=stream))
         return kwargs, timeouts
 
-    def _body(self, raw: Any) -> dict[str, Any]:
-        response = raw.http_response
-        content: bytes = response.content
-        check_content_type(response.headers, JSON, provider=PROVIDER, model=self.model_name, body=content)
-        return _json_body(content, self.model_name)
+    def _whole(self, kwargs: dict[str, Any], timeouts: Timeouts) -> dict[str, Any]:
+        """One whole-answer request: its JSON, read within the total timeout."""
+        deadline = Deadline(timeouts, PROVIDER, self.model_name)
+        try:
+            manager = self._sync().responses.with_streaming_response.create(**kwargs)
+            response = manager.__enter__()
+        except openai.APIError as exc:
+            raise map_error(exc, self.model_name) from exc
+        try:
+            raw = read_whole(response.http_response, deadline, JSON, provider=PROVIDER, model=self.model_name)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        finally:
+            manager.__exit__(None, None, None)
+        return _json_body(raw, self.model_name)
+
+    async def _awhole(self, kwargs: dict[str, Any], timeouts: Timeouts) -> dict[str, Any]:
+        """Async twin of :meth:`_whole`."""
+        deadline = Deadline(timeouts, PROVIDER, self.model_name)
+        try:
+            manager = self._async().responses.with_streaming_response.create(**kwargs)
+            response = await manager.__aenter__()
+        except openai.APIError as exc:
+            raise map_error(exc, self.model_name) from exc
+        try:
+            raw = await aread_whole(response.http_response, deadline, JSON, provider=PROVIDER, model=self.model_name)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        finally:
+            await manager.__aexit__(None, None, None)
+        return _json_body(raw, self.model_name)
 
     # ------------------------------------------------------------------ sync
 
@@ -247,16 +285,8 @@ class OpenAIResponsesModel(Model):
         output: OutputSchema | None = None,
     ) -> ModelResponse:
         """Send ``messages`` and return the whole response."""
-        kwargs, _ = self._prepare(messages, tools, settings, output, stream=False)
-
-        def call() -> dict[str, Any]:
-            try:
-                raw = self._sync().responses.with_raw_response.create(**kwargs)
-            except openai.APIError as exc:
-                raise map_error(exc, self.model_name) from exc
-            return self._body(raw)
-
-        data = call_with_retries(call, self.retry)
+        kwargs, timeouts = self._prepare(messages, tools, settings, output, stream=False)
+        data = call_with_retries(lambda: self._whole(kwargs, timeouts), self.retry)
         return parse_response(data, model_name=self.model_name)
 
     def stream(
@@ -319,16 +349,8 @@ class OpenAIResponsesModel(Model):
         output: OutputSchema | None = None,
     ) -> ModelResponse:
         """Async twin of :meth:`request`."""
-        kwargs, _ = self._prepare(messages, tools, settings, output, stream=False)
-
-        async def call() -> dict[str, Any]:
-            try:
-                raw = await self._async().responses.with_raw_response.create(**kwargs)
-            except openai.APIError as exc:
-                raise map_error(exc, self.model_name) from exc
-            return self._body(raw)
-
-        data = await call_with_retries_async(call, self.retry)
+        kwargs, timeouts = self._prepare(messages, tools, settings, output, stream=False)
+        data = await call_with_retries_async(lambda: self._awhole(kwargs, timeouts), self.retry)
         return parse_response(data, model_name=self.model_name)
 
     async def astream(
