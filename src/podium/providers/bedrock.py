@@ -53,7 +53,7 @@ from podium.exceptions import (
 from podium.messages import JsonDict, Message, ModelResponse
 from podium.providers.base import Model, require_model_name
 from podium.providers.bedrock_wire import ConverseAccumulator, build_request
-from podium.providers.errors import http_error
+from podium.providers.errors import http_error, parse_retry_after
 from podium.providers.guard import (
     EVENTSTREAM,
     JSON,
@@ -166,7 +166,7 @@ def map_error(exc: BaseException, provider: str, model: str) -> ProviderError | 
             "headers": headers,
         }
         if code in _RATE_LIMIT_CODES or status == 429:
-            return RateLimitError(text, **common)
+            return RateLimitError(text, retry_after=parse_retry_after(headers), **common)
         if code in _AUTH_CODES:
             return AuthenticationError(text, **common)
         if code == "ModelTimeoutException":
