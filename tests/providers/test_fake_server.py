@@ -55,3 +55,15 @@ def test_an_error_reply_has_the_vendor_shape_and_retry_after() -> None:
     assert isinstance(error, RateLimitError)
     assert error.retry_after == 3 and "slow down" in str(error)
     assert error.body["error"]["status"] == "RESOURCE_EXHAUSTED"
+
+
+def test_the_docs_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "providers.md"
+    blocks = re.findall(r"```python\n(.*?)```", docs.read_text(), re.DOTALL)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, str(docs), "exec"), {})
+    assert capsys.readouterr().out.strip() == "Hello"  # the cut answer was retried
