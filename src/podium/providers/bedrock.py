@@ -65,6 +65,7 @@ from podium.providers.guard import (
     incomplete_stream,
     not_json,
     resolve_timeouts,
+    timeouts_option,
 )
 from podium.providers.pricing import cost_of
 from podium.providers.profiles import ModelProfile
@@ -269,8 +270,9 @@ class BedrockModel(Model):
         retry: Podium's retry policy (default :class:`RetryPolicy`).
         profile: Override the capability profile.
         region: AWS region (default: the AWS configuration's).
-        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); a botocore
-            ``config`` given with its own ``connect_timeout``/``read_timeout`` wins over them.
+        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`; a number given
+            as ``timeout=`` is the total); a botocore ``config`` with its own ``connect_timeout``/``read_timeout``
+            wins over them.
         **client_options: Other boto3 client arguments (``aws_access_key_id``, ``profile_name``,
             ``config`` ...).
     """
@@ -292,7 +294,8 @@ class BedrockModel(Model):
     ) -> None:
         self.model_name = require_model_name(self.provider, model_name)
         self.retry = retry or RetryPolicy()
-        self.timeouts = timeouts
+        client_options = dict(client_options)
+        self.timeouts = timeouts_option(timeouts, client_options)
         self._profile = profile
         self._given_client = client
         self._clients: dict[tuple[float, float], Any] = {}

@@ -210,8 +210,9 @@ class GoogleModel(Model):
         location: Vertex location, such as ``us-central1`` or ``global``.
         credentials: ``google.auth`` credentials for Vertex (default: Application Default Credentials).
         api_version: API version (default ``v1beta`` on the Gemini API, the SDK's default on Vertex).
-        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); an
-            ``http_options`` ``timeout`` (milliseconds, the SDK's option) is taken as the total.
+        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); a number
+            given as ``timeout=`` (seconds) or as ``http_options`` ``timeout`` (milliseconds, the SDK's option)
+            is taken as the total.
         **client_options: Other ``genai.Client`` arguments (``http_options`` entries are merged).
     """
 
@@ -239,6 +240,7 @@ class GoogleModel(Model):
         self._client = client
         self._vertex = vertex
         http_options: dict[str, Any] = dict(client_options.pop("http_options", None) or {})
+        timeouts = timeouts_option(timeouts, client_options)  # seconds, as the other providers take it
         self.timeouts = timeouts_option(timeouts, http_options, "timeout", 0.001)
         if base_url is not None:
             http_options["base_url"] = base_url

@@ -97,7 +97,7 @@ class MistralModel(HTTPModel):
         retry: How failed requests are retried (the SDK's own retries are off).
         profile: Override the capability profile.
         timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); they replace
-            the SDK's ``timeout_ms`` (a number given as ``timeout_ms=`` is taken as the total).
+            the SDK's ``timeout_ms`` (a number given as ``timeout=`` in seconds or ``timeout_ms=`` is taken as the total).
         **client_options: Passed to ``Mistral(...)`` (``client``-level options ...).
     """
 
@@ -116,6 +116,7 @@ class MistralModel(HTTPModel):
         **client_options: Any,
     ) -> None:
         client_options = dict(client_options)
+        timeouts = timeouts_option(timeouts, client_options)  # seconds, as the other providers take it
         timeouts = timeouts_option(timeouts, client_options, "timeout_ms", 0.001)
         super().__init__(model_name, retry=retry, profile=profile, timeouts=timeouts)
         self._base_url = base_url
