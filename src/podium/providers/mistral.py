@@ -97,7 +97,7 @@ class MistralModel(HTTPModel):
         retry: How failed requests are retried (the SDK's own retries are off).
         profile: Override the capability profile.
         timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); they replace
-            the SDK's ``timeout_ms`` (a number given as ``timeout=`` in seconds or ``timeout_ms=`` is taken as the total).
+            the SDK's ``timeout_ms`` (a number given as ``timeout=`` in seconds or ``timeout_ms=`` is the total).
         **client_options: Passed to ``Mistral(...)`` (``client``-level options ...).
     """
 
