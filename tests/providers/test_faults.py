@@ -116,7 +116,7 @@ def test_a_stream_that_stalls_times_out_with_what_arrived(name: str) -> None:
 @pytest.mark.parametrize("name", PROVIDERS)
 def test_a_slow_drip_is_cut_at_the_total_timeout(name: str) -> None:
     drip = Reply.drip(0.1, text=TEXT * 2)  # each piece within the read timeout, all of them past the total
-    modes = ("stream",) if name == "bedrock" else ("stream", "request")  # boto3 reads a whole answer itself
+    modes = ("stream", "request")
     for mode, outcome in run_all(name, drip, modes).items():
         assert isinstance(outcome.error, ProviderTimeoutError), (mode, outcome.error)
         assert "total timeout" in str(outcome.error), (mode, str(outcome.error))

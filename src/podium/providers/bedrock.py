@@ -78,6 +78,7 @@ try:
     import boto3
     import botocore.exceptions as botocore_errors
     import botocore.session
+    from botocore.awsrequest import AWSResponse
     from botocore.config import Config
     from botocore.credentials import CredentialResolver
     from botocore.eventstream import EventStreamBuffer
@@ -220,6 +221,51 @@ def _keep_raw_body(client: Any) -> None:
 
     service = client.meta.service_model.service_id.hyphenize()
     client.meta.events.register(f"before-parse.{service}.Converse", keep, unique_id="podium-raw-body")
+    endpoint: Any = getattr(client, "_endpoint", None)
+    session = getattr(endpoint, "http_session", None)
+    if session is not None and not isinstance(session, _DeadlineSession):
+        endpoint.http_session = _DeadlineSession(session)
+
+
+_deadline = threading.local()
+"""The deadline of the ``converse`` call this thread is making (``current``), if any."""
+
+
+class _DeadlineSession:
+    """botocore's HTTP session, reading a whole answer within the current call's total timeout.
+
+    botocore reads a non-streamed body itself; this hands it a body whose chunks pass
+    :meth:`~podium.providers.guard.Deadline.chunks`, so a slow drip is cut at the total like a stream.
+    """
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+    def send(self, request: Any) -> Any:
+        deadline: Deadline | None = getattr(_deadline, "current", None)
+        if deadline is None or request.stream_output:
+            return self._session.send(request)
+        request.stream_output = True  # leave the body unread
+        response = self._session.send(request)
+        return AWSResponse(response.url, response.status_code, response.headers, _DeadlineBody(response.raw, deadline))
+
+
+class _DeadlineBody:
+    __slots__ = ("_deadline", "_raw")
+
+    def __init__(self, raw: Any, deadline: Deadline) -> None:
+        self._raw = raw
+        self._deadline = deadline
+
+    def stream(self, **kwargs: Any) -> Iterator[bytes]:
+        read1 = getattr(self._raw, "read1", None)  # what has arrived, not a full buffer: the deadline can act
+        return self._deadline.chunks(self._raw.stream(**kwargs) if read1 is None else iter(lambda: read1(65536), b""))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
 
 
 def _raw_events(chunks: Iterable[bytes]) -> Iterator[dict[str, Any]]:
@@ -384,7 +430,12 @@ class BedrockModel(Model):
         return cost_of(self.provider, model, usage)
 
     def _converse(self, body: JsonDict, timeouts: Timeouts) -> ModelResponse:
-        raw = self._call(self.client_for(timeouts, stream=False).converse, body)
+        client = self.client_for(timeouts, stream=False)
+        _deadline.current = Deadline(timeouts, self.provider, self.model_name)
+        try:
+            raw = self._call(client.converse, body)
+        finally:
+            _deadline.current = None
         wire = raw.get(_RAW_KEY)
         check_content_type(
             {"content-type": raw.get(_TYPE_KEY) or ""}, JSON, provider=self.provider, model=self.model_name, body=wire
