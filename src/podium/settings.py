@@ -60,6 +60,14 @@ class ModelSettings:
     extra: Mapping[str, Mapping[str, Any]] = field(default_factory=_no_extra)
     """Vendor-only settings by provider name, passed through to that provider's request."""
 
+    def __post_init__(self) -> None:
+        for name in ("timeout", "connect_timeout", "read_timeout"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
+                from podium.exceptions import UserError
+
+                raise UserError(f"ModelSettings.{name}={value!r}: give a number of seconds greater than 0 (or None)")
+
     def merge(self, other: ModelSettings | None) -> ModelSettings:
         """These settings overridden by the fields ``other`` sets (``extra`` merged per provider)."""
         if other is None:

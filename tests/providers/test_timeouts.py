@@ -60,3 +60,9 @@ def test_timeouts_given_to_the_model_apply(name: str) -> None:
         whole = call(sdk_style, "request", ModelSettings())
         assert isinstance(whole.error, ProviderTimeoutError), whole.error
         assert time.monotonic() - started < 2.5
+
+
+@pytest.mark.parametrize("field", ["timeout", "connect_timeout", "read_timeout"])
+def test_bad_timeout_settings_are_refused(field: str) -> None:
+    with pytest.raises(UserError, match=f"ModelSettings.{field}=0"):
+        ModelSettings(**{field: 0})
