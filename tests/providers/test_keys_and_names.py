@@ -68,7 +68,9 @@ def test_a_provider_without_a_key_says_how_to_set_one(spec: str, options: dict, 
 
 
 @pytest.mark.usefixtures("no_keys")
-@pytest.mark.parametrize("spec", ["vllm:m", "llamacpp:m", "openai-compatible:m", "ollama:llama3.1", "mistral:m"])
+@pytest.mark.parametrize(
+    "spec", ["vllm:m", "llamacpp:m", "openai-compatible:m", "ollama:llama3.1", "mistral:mistral-large-latest"]
+)
 def test_local_servers_need_no_key(spec: str) -> None:
     with FakeProviderServer(default=Reply.answer("hi there")) as server:
         base = server.url + ("/v1" if spec.split(":")[0] in ("vllm", "llamacpp", "openai-compatible") else "")
