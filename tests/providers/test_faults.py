@@ -157,3 +157,11 @@ def test_rate_limit_and_server_errors_without_retries(name: str) -> None:
         assert isinstance(limited, RateLimitError) and limited.retry_after == 7, limited
         failed = call(model, "stream").error
         assert isinstance(failed, ServerError) and failed.retryable, failed
+
+
+@pytest.mark.parametrize("name", PROVIDERS)
+def test_a_failure_after_the_end_marker_does_not_lose_the_answer(name: str) -> None:
+    for reply in (Reply.reset(after=10_000, text=TEXT), Reply.stall(after=10_000, text=TEXT)):
+        outcomes = run_all(name, reply, ("stream", "astream"))
+        for mode, outcome in outcomes.items():
+            assert outcome.response.text == TEXT, (mode, reply.fault)

@@ -497,12 +497,14 @@ class BedrockModel(Model):
             for event in iterator:
                 yield from acc.feed_event(event)
         except ProviderError:
-            raise
+            if not acc.complete:  # once messageStop arrived the answer is whole: a later failure does not matter
+                raise
         except Exception as exc:
             error = map_error(exc, self.provider, self.model_name)
             if error is None:
                 raise
-            raise error from exc
+            if not acc.complete:
+                raise error from exc
         finally:
             events.close()
         if not acc.complete:

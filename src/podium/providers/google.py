@@ -455,9 +455,12 @@ class GoogleModel(Model):
                     raise _stream_error(chunk, provider, model)
                 yield from acc.feed(chunk)
         except ProviderError:
-            raise
+            if not acc.complete:  # once the end marker arrived the answer is whole: a later failure does not matter
+                raise
         except Exception as exc:
-            raise self._mapped(exc) from exc
+            error = self._mapped(exc)
+            if not acc.complete:
+                raise error from exc
         finally:
             close = getattr(http, "close", None)
             if close is not None:
@@ -510,9 +513,12 @@ class GoogleModel(Model):
                 for delta in acc.feed(chunk):
                     yield delta
         except ProviderError:
-            raise
+            if not acc.complete:  # once the end marker arrived the answer is whole: a later failure does not matter
+                raise
         except Exception as exc:
-            raise self._mapped(exc) from exc
+            error = self._mapped(exc)
+            if not acc.complete:
+                raise error from exc
         finally:
             await _aclose(http)
         if not acc.complete:

@@ -287,9 +287,12 @@ class HTTPModel(Model):
             ):
                 yield from feed(chunk)
         except ProviderError:
-            raise
+            if not (ended or state.complete):  # after the end marker a failure does not matter
+                raise
         except Exception as exc:
-            raise self._mapped(exc) from exc
+            error = self._mapped(exc)
+            if not (ended or state.complete):
+                raise error from exc
         finally:
             response.close()
         if not (ended or state.complete):
@@ -332,9 +335,12 @@ class HTTPModel(Model):
                 for delta in feed(chunk):
                     yield delta
         except ProviderError:
-            raise
+            if not (ended or state.complete):  # after the end marker a failure does not matter
+                raise
         except Exception as exc:
-            raise self._mapped(exc) from exc
+            error = self._mapped(exc)
+            if not (ended or state.complete):
+                raise error from exc
         finally:
             await response.aclose()
         if not (ended or state.complete):

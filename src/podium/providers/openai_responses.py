@@ -326,12 +326,14 @@ class OpenAIResponsesModel(Model):
                 if delta is not None:
                     yield delta
         except ProviderError:
-            raise
+            if not acc.complete:  # once the end marker arrived the answer is whole: a later failure does not matter
+                raise
         except Exception as exc:
             mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
             if mapped is None:
                 raise
-            raise mapped from exc
+            if not acc.complete:
+                raise mapped from exc
         finally:
             manager.__exit__(None, None, None)
         if not acc.complete:
@@ -392,12 +394,14 @@ class OpenAIResponsesModel(Model):
                 if delta is not None:
                     yield delta
         except ProviderError:
-            raise
+            if not acc.complete:  # once the end marker arrived the answer is whole: a later failure does not matter
+                raise
         except Exception as exc:
             mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
             if mapped is None:
                 raise
-            raise mapped from exc
+            if not acc.complete:
+                raise mapped from exc
         finally:
             await manager.__aexit__(None, None, None)
         if not acc.complete:

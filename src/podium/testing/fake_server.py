@@ -106,7 +106,10 @@ class Reply:
 
     @classmethod
     def reset(cls, after: int = 2, text: str = "Hello from the fake server.") -> Reply:
-        """Send the headers and ``after`` stream pieces, then reset the connection (TCP RST)."""
+        """Send the headers and ``after`` stream pieces, then reset the connection (TCP RST).
+
+        With ``after`` past the last piece, the whole stream (end marker included) is sent before the reset.
+        """
         return cls(text, fault="reset", after=after)
 
     @classmethod
@@ -362,6 +365,7 @@ def _handler(server: FakeProviderServer) -> type[BaseHTTPRequestHandler]:
             if reply.fault == "stall":
                 server._wait(reply.delay)
                 return
+            time.sleep(0.05)  # let the client read what was sent (a reset discards unread data on its side)
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
 
@@ -388,6 +392,8 @@ def _handler(server: FakeProviderServer) -> type[BaseHTTPRequestHandler]:
                     time.sleep(reply.delay)
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
                 self.wfile.flush()
+            if fault in ("stall", "reset"):  # ``after`` past the last piece: the API's stream is whole, HTTP's is not
+                return self._break(reply)
             self.wfile.write(b"0\r\n\r\n")  # the HTTP body ends properly; only the API's end marker is missing
             self.wfile.flush()
 
