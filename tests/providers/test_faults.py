@@ -165,3 +165,15 @@ def test_a_failure_after_the_end_marker_does_not_lose_the_answer(name: str) -> N
         outcomes = run_all(name, reply, ("stream", "astream"))
         for mode, outcome in outcomes.items():
             assert outcome.response.text == TEXT, (mode, reply.fault)
+
+
+@pytest.mark.parametrize("name", ["openai", "anthropic", "google", "bedrock", "cohere", "ollama", "openai-responses"])
+def test_retry_after_is_honoured_before_a_retry(name: str) -> None:
+    limited = Reply.error(429, "slow down", retry_after=0.4)
+    with serving(limited, Reply.answer(TEXT), limited, Reply.answer(TEXT)) as server:
+        model = make(server, name, retry=QUICK_RETRY)
+        for mode in ("stream", "request"):
+            outcome = call(model, mode)
+            assert outcome.response.text == TEXT, mode
+            assert outcome.seconds >= 0.35, (mode, outcome.seconds)  # waited as told, not the policy's 0 s
+        assert len(server.requests) == 4
