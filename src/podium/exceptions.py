@@ -12,7 +12,7 @@ errors are raised by Podium to tell *you* something::
     ├── SerializationError           data that is not valid versioned Podium JSON
     ├── AgentRunError                a run stopped; ``.messages`` holds a valid history up to that point
     │   ├── MaxStepsExceeded
-    │   ├── RunCancelled
+    │   ├── RunCancelled             (``RunInterrupted``: by Ctrl-C; also a ``KeyboardInterrupt``)
     │   ├── ToolRetriesExceeded
     │   ├── OutputValidationError
     │   └── UnexpectedModelBehavior
@@ -23,10 +23,14 @@ errors are raised by Podium to tell *you* something::
         │   ├── AuthenticationError  401/403
         │   ├── RateLimitError       429 (``retry_after`` seconds when the provider said)
         │   └── ServerError          5xx, 529
-        ├── ProviderTimeoutError     no answer in time
-        └── ProviderConnectionError  could not reach the provider
+        ├── ProviderTimeoutError     no answer in time (connect, read/idle or total timeout)
+        ├── ProviderConnectionError  could not reach the provider, or the connection broke
+        └── InvalidResponseError     a 200 answer that is not a valid one (wrong content type, not JSON)
+            └── IncompleteStreamError  the stream ended before the provider's end marker
 
-``ProviderError.retryable`` says whether retrying may help (rate limits, 5xx, timeouts, connection errors).
+``ProviderError.retryable`` says whether retrying may help (rate limits, 5xx, timeouts, connection errors,
+invalid or incomplete answers). A stream is retried only while nothing has reached the caller; an error after
+that carries what had arrived in ``ProviderError.partial``.
 Vendor exceptions are translated in the provider modules with ``raise ... from exc``. A provider error's
 message, body and headers are scrubbed of known secrets when it is made (:mod:`podium.secrets`): a server
 that repeats the key back in its error body does not put it in logs, stores or terminals.
@@ -40,7 +44,7 @@ from typing import TYPE_CHECKING, Any
 from podium.secrets import scrub, scrub_value
 
 if TYPE_CHECKING:
-    from podium.messages import Message
+    from podium.messages import Message, ModelResponse
     from podium.usage import Usage
 
 __all__ = [
@@ -49,6 +53,8 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ContextWindowExceeded",
+    "IncompleteStreamError",
+    "InvalidResponseError",
     "MaxStepsExceeded",
     "ModelRetry",
     "OutputValidationError",
@@ -60,6 +66,7 @@ __all__ = [
     "ProviderTimeoutError",
     "RateLimitError",
     "RunCancelled",
+    "RunInterrupted",
     "SerializationError",
     "ServerError",
     "ToolRetriesExceeded",
@@ -134,6 +141,14 @@ class RunCancelled(AgentRunError):
     """The run was cancelled; ``messages`` is a valid history with interrupted tool calls marked."""
 
 
+class RunInterrupted(RunCancelled, KeyboardInterrupt):
+    """The run was interrupted by Ctrl-C (``KeyboardInterrupt``) while it waited on a model or a tool.
+
+    It is a :class:`RunCancelled` (``messages`` is a valid history) and also a ``KeyboardInterrupt``, so
+    ``except KeyboardInterrupt`` handlers still see it and an uncaught one ends the program like Ctrl-C.
+    """
+
+
 class ToolRetriesExceeded(AgentRunError):
     """A tool failed more times in a row than its retry budget allows."""
 
@@ -150,6 +165,9 @@ class ProviderError(PodiumError):
     """Base of errors from a model provider."""
 
     retryable: bool = False
+    partial: ModelResponse | None = None
+    """What a stream had delivered to the caller before it failed (``None`` when nothing had arrived, in
+    which case the request was retried as the model's retry policy allows)."""
 
     def __init__(self, message: str, *, provider: str | None = None, model: str | None = None) -> None:
         super().__init__(scrub(str(message), shapes=True))
@@ -217,3 +235,34 @@ class ProviderConnectionError(ProviderError):
     """The provider could not be reached."""
 
     retryable = True
+
+
+class InvalidResponseError(ProviderError):
+    """The provider answered with a success status but not with a valid answer.
+
+    For example an HTML page with status 200 from a captive portal or a proxy, or a body that is not the
+    JSON or event stream the API sends. ``content_type`` is the type received and ``body`` the start of
+    the body.
+    """
+
+    retryable = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        content_type: str | None = None,
+        body: str = "",
+        provider: str | None = None,
+        model: str | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, model=model)
+        self.content_type = content_type
+        self.body = scrub(body, shapes=True)
+
+
+class IncompleteStreamError(InvalidResponseError):
+    """The stream ended before the provider's end marker (``[DONE]``, ``message_stop``, ...): the answer is cut.
+
+    Retried automatically while nothing had reached the caller; otherwise ``partial`` holds what had.
+    """

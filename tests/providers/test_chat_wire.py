@@ -447,9 +447,10 @@ def test_stream_opening_is_retried_but_not_a_started_stream() -> None:
     with fake_server((200, "text/event-stream", broken)) as server:
         m = OpenAIChatModel("gpt-4o", base_url=server.url + "/v1", api_key="k", retry=RetryPolicy(2, 0.0))
         seen: list[object] = []
-        with pytest.raises(podium_errors.ProviderError, match="not JSON"):
+        with pytest.raises(podium_errors.IncompleteStreamError, match="end marker") as info:
             seen.extend(m.stream([Message.user("hi")]))
         assert len(server.received) == 1  # data had arrived: no retry
+        assert info.value.partial is not None and info.value.partial.text == "Hi"  # what the caller had seen
     with fake_server((500, "application/json", b'{"error": {"message": "boom"}}')) as server:
         m = OpenAIChatModel("gpt-4o", base_url=server.url + "/v1", api_key="k", retry=RetryPolicy(0))
         with pytest.raises(ServerError, match="boom"):

@@ -562,7 +562,7 @@ def test_failed_response_event_and_rate_limit() -> None:
     stream = f"event: response.failed\ndata: {json.dumps(failed)}\n\n".encode()
     cassette = synthetic("/v1/responses", (200, {"content-type": "text/event-stream"}, stream))
     with ReplayServer(cassette) as server, pytest.raises(ServerError) as info:
-        list(model(server, "gpt-5").stream([Message.user("hi")]))
+        list(model(server, "gpt-5", retry=RetryPolicy(max_retries=0)).stream([Message.user("hi")]))
     assert "The server had an error" in str(info.value)
     limited = json.dumps(
         {"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded"}}

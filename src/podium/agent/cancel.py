@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable
 
@@ -20,7 +21,8 @@ class CancelToken:
 
     def __init__(self) -> None:
         self._event = threading.Event()
-        self._lock = threading.Lock()
+        # re-entrant: a signal handler (Ctrl-C) may cancel while this thread is inside on_cancel()
+        self._lock = threading.RLock()
         self._callbacks: list[Callable[[], None]] = []
         self.reason = ""
 
@@ -30,15 +32,24 @@ class CancelToken:
         return self._event.is_set()
 
     def cancel(self, reason: str = "cancelled") -> None:
-        """Request cancellation; safe to call from any thread, more than once."""
+        """Request cancellation; safe to call from any thread (and from a signal handler), more than once.
+
+        Every registered callback runs; if some raise, the first exception is raised after all have run.
+        """
         with self._lock:
             if self._event.is_set():
                 return
             self.reason = reason
             self._event.set()
             callbacks, self._callbacks = self._callbacks, []
+        error: BaseException | None = None
         for callback in callbacks:
-            callback()
+            try:
+                callback()
+            except BaseException as exc:  # a callback may interrupt its thread on purpose (KeyboardInterrupt)
+                error = error or exc
+        if error is not None:
+            raise error
 
     def on_cancel(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Call ``callback`` once when cancelled (at once if already). Returns a function that unregisters it."""
@@ -47,9 +58,8 @@ class CancelToken:
                 self._callbacks.append(callback)
 
                 def remove() -> None:
-                    with self._lock:
-                        if callback in self._callbacks:
-                            self._callbacks.remove(callback)
+                    with self._lock, contextlib.suppress(ValueError):  # already called, or never added
+                        self._callbacks.remove(callback)
 
                 return remove
         callback()

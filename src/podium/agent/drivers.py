@@ -2,6 +2,14 @@
 
 Both turn the loop generator into a stream of events and return the run's result. They are the only
 place where models are called and tools run.
+
+Interrupts in the sync driver: the model request runs in the calling thread, so Ctrl-C reaches it
+directly. A ``KeyboardInterrupt`` while the driver waits on the model or on tools becomes a cancellation
+(the run raises :class:`~podium.exceptions.RunInterrupted`, a ``RunCancelled`` and ``KeyboardInterrupt``
+with a valid ``.messages``). A cancel token triggered *in the driver's thread* while it blocks on the
+model (a SIGINT handler such as the CLI's calls ``token.cancel()``) interrupts the request at once; one
+triggered from another thread takes effect at the next stream event, or when the request's read timeout
+ends a stalled answer.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from podium.agent.cancel import CancelToken
 from podium.agent.events import AgentEvent
 from podium.agent.loop import AbandonTools, AskApproval, AwaitTool, Effect, Interrupted, RequestModel, StartTools
 from podium.agent.result import OutputT, RunResult
-from podium.exceptions import UserError
+from podium.exceptions import RunCancelled, RunInterrupted, UserError
 from podium.messages import ModelResponse, Text
 from podium.providers.base import Model
 from podium.streaming import TextDelta
@@ -110,6 +118,78 @@ class _SyncTools:
             future.cancel()  # not-yet-started calls never start; running threads cannot be killed
 
 
+class _Interrupt(KeyboardInterrupt):
+    """Raised in the driver's thread by a cancel that arrives there while a model request blocks it."""
+
+
+class _Interrupter:
+    """Lets a cancel in the driver's own thread (a SIGINT handler) break into a blocking model call."""
+
+    __slots__ = ("armed", "keyboard", "thread", "unregister")
+
+    def __init__(self, cancel: CancelToken | None) -> None:
+        self.armed = False
+        self.keyboard = False
+        """Whether a ``KeyboardInterrupt`` (not a cancel token) stopped the run."""
+        self.thread = threading.get_ident()
+        self.unregister = cancel.on_cancel(self._on_cancel) if cancel is not None else (lambda: None)
+
+    def _on_cancel(self) -> None:
+        if self.armed and threading.get_ident() == self.thread:
+            self.armed = False
+            raise _Interrupt("cancelled while waiting for the model")
+
+    def interrupted(self, exc: KeyboardInterrupt, cancel: CancelToken | None) -> None:
+        """Record an interrupt that reached the driver (and cancel the run's token with it)."""
+        if not isinstance(exc, _Interrupt):
+            self.keyboard = True
+            if cancel is not None:
+                cancel.cancel("interrupted (KeyboardInterrupt)")
+
+
+def _next(events: Any, interrupter: _Interrupter) -> Any:
+    """The next event of a model stream (``None`` at its end); a cancel in this thread interrupts the wait."""
+    interrupter.armed = True
+    try:
+        return next(events, None)
+    finally:
+        interrupter.armed = False
+
+
+def _request_sync(
+    model: Model, item: RequestModel, stream: bool, cancel: CancelToken | None, interrupter: _Interrupter
+) -> Generator[AgentEvent, None, tuple[Any, BaseException | None]]:
+    """Perform one model request (yielding stream events); returns ``(answer, error to throw)``."""
+    texts: dict[int, list[str]] = {}
+    try:
+        if not stream:
+            interrupter.armed = True
+            try:
+                return model.request(item.messages, tools=item.tools, settings=item.settings, output=item.output), None
+            finally:
+                interrupter.armed = False
+        events = model.stream(item.messages, tools=item.tools, settings=item.settings, output=item.output)
+        try:
+            while (event := _next(events, interrupter)) is not None:
+                if isinstance(event, ModelResponse):
+                    return event, None
+                if isinstance(event, TextDelta):
+                    texts.setdefault(event.index, []).append(event.text)
+                yield event
+                if cancel is not None and cancel.cancelled:
+                    return Interrupted(_partial(texts, item)), None
+        finally:
+            close = getattr(events, "close", None)
+            if close is not None:
+                close()
+        return None, _no_final_response(model)
+    except KeyboardInterrupt as exc:
+        interrupter.interrupted(exc, cancel)
+        return Interrupted(_partial(texts, item)), None
+    except Exception as exc:
+        return None, exc
+
+
 def drive_sync(
     gen: LoopGen[OutputT],
     model: Model,
@@ -123,55 +203,55 @@ def drive_sync(
     answer: Any = None
     throw: BaseException | None = None
     tools: _SyncTools | None = None
-    while True:
-        try:
-            item = gen.throw(throw) if throw is not None else gen.send(answer)
-        except StopIteration as stop:
-            result: RunResult[OutputT] = stop.value
-            return result
-        answer = None
-        throw = None
-        if isinstance(item, RequestModel):
-            if cancel is not None and cancel.cancelled:
-                answer = Interrupted()
-                continue
+    interrupter = _Interrupter(cancel)
+    try:
+        while True:
             try:
-                if stream:
-                    texts: dict[int, list[str]] = {}
-                    response: ModelResponse | None = None
-                    for event in model.stream(
-                        item.messages, tools=item.tools, settings=item.settings, output=item.output
-                    ):
-                        if isinstance(event, ModelResponse):
-                            response = event
-                            break
-                        if isinstance(event, TextDelta):
-                            texts.setdefault(event.index, []).append(event.text)
-                        yield event
-                        if cancel is not None and cancel.cancelled:
-                            break
-                    if response is None:
-                        answer = Interrupted(_partial(texts, item)) if cancel is not None and cancel.cancelled else None
-                        if answer is None:
-                            throw = _no_final_response(model)
-                    else:
-                        answer = response
-                else:
-                    answer = model.request(item.messages, tools=item.tools, settings=item.settings, output=item.output)
-            except Exception as exc:
-                throw = exc
-        elif isinstance(item, StartTools):
-            tools = _SyncTools(item.invocations, max_output)
-        elif isinstance(item, AwaitTool):
-            assert tools is not None
-            answer = Interrupted() if cancel is not None and cancel.cancelled else tools.wait(item.index, cancel)
-        elif isinstance(item, AbandonTools):
-            if tools is not None:
-                tools.abandon()
-        elif isinstance(item, AskApproval):
-            answer = _ask_sync(item, approver)
-        else:
-            yield item
+                item = gen.throw(throw) if throw is not None else gen.send(answer)
+            except StopIteration as stop:
+                result: RunResult[OutputT] = stop.value
+                return result
+            except RunCancelled as exc:
+                if interrupter.keyboard and not isinstance(exc, RunInterrupted):
+                    raise _as_interrupted(exc) from exc.__cause__
+                raise
+            answer = None
+            throw = None
+            if isinstance(item, RequestModel):
+                if cancel is not None and cancel.cancelled:
+                    answer = Interrupted()
+                    continue
+                answer, throw = yield from _request_sync(model, item, stream, cancel, interrupter)
+            elif isinstance(item, StartTools):
+                tools = _SyncTools(item.invocations, max_output)
+            elif isinstance(item, AwaitTool):
+                assert tools is not None
+                try:
+                    answer = (
+                        Interrupted() if cancel is not None and cancel.cancelled else tools.wait(item.index, cancel)
+                    )
+                except KeyboardInterrupt as exc:
+                    interrupter.interrupted(exc, cancel)
+                    answer = Interrupted()
+            elif isinstance(item, AbandonTools):
+                if tools is not None:
+                    tools.abandon()
+            elif isinstance(item, AskApproval):
+                answer = _ask_sync(item, approver)
+            else:
+                yield item
+    finally:
+        interrupter.unregister()
+
+
+def _as_interrupted(exc: RunCancelled) -> RunInterrupted:
+    """``exc`` as the :class:`RunInterrupted` a Ctrl-C gives (same history and usage)."""
+    return RunInterrupted(
+        "the run was interrupted (Ctrl-C); `.messages` is a valid history to continue from",
+        messages=exc.messages or (),
+        new_messages=exc.new_messages,
+        usage=exc.usage,
+    )
 
 
 def _ask_sync(effect: AskApproval, approver: Approver | None) -> dict[str, Decision]:

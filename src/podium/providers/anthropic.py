@@ -26,17 +26,21 @@ Settings:
   later, Opus 4.1); on others the schema becomes a tool the model is made to call, and the call comes
   back as the JSON text of the answer.
 
-``request`` uses a stream under the hood when the SDK refuses a non-streaming call because
-``max_tokens`` is large (it would exceed ten minutes); the result is the same ``ModelResponse``.
-Errors are mapped to :mod:`podium.exceptions` (400 with the API's error body, 429 with ``retry-after``,
-529 ``overloaded_error`` to :class:`~podium.exceptions.ServerError`, errors sent inside a stream too);
-retries follow the model's :class:`~podium.providers.retry.RetryPolicy` (the SDK's own are off).
+``request`` uses a stream under the hood when ``max_tokens`` is so large that the SDK would refuse a
+non-streaming call (it could exceed ten minutes); the result is the same ``ModelResponse``.
+Timeouts (:class:`~podium.settings.Timeouts`), content types and the end of a stream (``message_stop``)
+are checked as :mod:`podium.providers.guard` describes. Errors are mapped to :mod:`podium.exceptions`
+(400 with the API's error body, 429 with ``retry-after``, 529 ``overloaded_error`` to
+:class:`~podium.exceptions.ServerError`, errors sent inside a stream too); retries follow the model's
+:class:`~podium.providers.retry.RetryPolicy` (the SDK's own are off; a stream is retried while nothing has
+reached the caller).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
@@ -44,6 +48,7 @@ from podium.exceptions import ProviderConnectionError, ProviderError, ProviderTi
 
 try:
     import anthropic
+    import httpx2
 except ImportError as _exc:  # pragma: no cover - exercised only without the extra
     raise UserError("the Anthropic provider needs the anthropic SDK: pip install 'podium[anthropic]'") from _exc
 
@@ -55,20 +60,46 @@ from podium.providers.anthropic_wire import (
     parse_message,
     profile_for,
 )
-from podium.providers.base import Model
+from podium.providers.base import Model, require_model_name
 from podium.providers.clients import PerLoop, sdk_options
 from podium.providers.errors import http_error
+from podium.providers.guard import (
+    JSON,
+    SSE,
+    Deadline,
+    afirst_bytes,
+    aguarded_stream,
+    aparsed,
+    aread_whole,
+    check_content_type,
+    first_bytes,
+    guarded_stream,
+    http_timeouts,
+    incomplete_stream,
+    not_json,
+    parsed,
+    read_whole,
+    resolve_timeouts,
+    timeouts_option,
+    wrong_content_type,
+)
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
 from podium.providers.sse import aiter_sse_data, iter_sse_data, transport_error
-from podium.settings import ModelSettings, OutputSchema, ToolDefinition
+from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 from podium.streaming import StreamEvent
+
+try:  # the output-token limits above which the SDK refuses a non-streaming request
+    from anthropic._constants import MODEL_NONSTREAMING_TOKENS as _NONSTREAMING_TOKENS
+except ImportError:  # pragma: no cover - depends on the SDK version
+    _NONSTREAMING_TOKENS = {}
 
 __all__ = ["AnthropicModel"]
 
 logger = logging.getLogger("podium.providers.anthropic")
 
 _REQUIRED = ("max_tokens", "messages", "model")
+_END = "message_stop"
 
 
 def map_error(exc: Exception, model: str | None) -> ProviderError:
@@ -111,6 +142,7 @@ class AnthropicModel(Model):
         client: anthropic.Anthropic | anthropic.AsyncAnthropic | None = None,
         retry: RetryPolicy | None = None,
         profile: ModelProfile | None = None,
+        timeouts: Timeouts | None = None,
         **client_options: Any,
     ) -> None:
         """Prepare a model; SDK clients are created on first use.
@@ -123,12 +155,16 @@ class AnthropicModel(Model):
                 Its own retries are turned off (Podium's ``retry`` policy applies).
             retry: How to retry rate limits, server errors and connection failures.
             profile: Override the capability profile.
-            **client_options: Passed to ``anthropic.Anthropic`` / ``AsyncAnthropic`` (``timeout``,
-                ``default_headers``, ``http_client`` ...).
+            timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); a number
+                given as ``timeout=`` (the SDK's option) is taken as the total.
+            **client_options: Passed to ``anthropic.Anthropic`` / ``AsyncAnthropic`` (``default_headers``,
+                ``http_client``, ``auth_token`` ...).
         """
-        self.model_name = model_name
+        self.model_name = require_model_name(PROVIDER, model_name)
         self.retry = retry or RetryPolicy()
         self._profile = profile
+        client_options = dict(client_options)
+        self.timeouts = timeouts_option(timeouts, client_options)
         self._options = sdk_options(client_options, base_url=base_url, api_key=api_key, max_retries=0)
         self._client: anthropic.Anthropic | None = None
         self._given_aclient: anthropic.AsyncAnthropic | None = None
@@ -145,13 +181,34 @@ class AnthropicModel(Model):
         """What this model can do (from its family unless given)."""
         return self._profile or profile_for(self.model_name)
 
+    def _check_key(self) -> None:
+        """A clear error, before the SDK's ``TypeError`` at the first request, when no credential is set."""
+        options = self._options
+        headers = {str(k).lower() for k in options.get("default_headers") or {}}
+        if (
+            options.get("api_key")
+            or options.get("auth_token")
+            or os.environ.get("ANTHROPIC_API_KEY")
+            or os.environ.get("ANTHROPIC_AUTH_TOKEN")
+            or headers & {"x-api-key", "authorization"}
+        ):
+            return
+        raise UserError(
+            "no API key for anthropic: set the ANTHROPIC_API_KEY environment variable or pass api_key= "
+            f"(e.g. podium.model('anthropic:{self.model_name}', api_key='...'))"
+        )
+
     def _sync(self) -> anthropic.Anthropic:
         if self._client is None:
+            self._check_key()
             self._client = anthropic.Anthropic(**self._options)
         return self._client
 
     def _async(self) -> anthropic.AsyncAnthropic:
-        return self._given_aclient if self._given_aclient is not None else self._aclients.get()
+        if self._given_aclient is not None:
+            return self._given_aclient
+        self._check_key()
+        return self._aclients.get()
 
     def _prepare(
         self,
@@ -160,7 +217,7 @@ class AnthropicModel(Model):
         settings: ModelSettings | None,
         output: OutputSchema | None,
         stream: bool,
-    ) -> tuple[dict[str, Any], str | None]:
+    ) -> tuple[dict[str, Any], str | None, Timeouts]:
         if settings is not None and settings.seed is not None and not self._warned_seed:
             self._warned_seed = True
             logger.warning("anthropic has no seed setting; seed=%s is ignored", settings.seed)
@@ -169,9 +226,57 @@ class AnthropicModel(Model):
         )
         kwargs = _split(body)
         kwargs["stream"] = stream
-        if settings is not None and settings.timeout is not None:
-            kwargs["timeout"] = settings.timeout
-        return kwargs, output_tool
+        timeouts = resolve_timeouts(self.timeouts, settings)
+        kwargs["timeout"] = httpx2.Timeout(**http_timeouts(timeouts, stream=stream))
+        return kwargs, output_tool, timeouts
+
+    def _needs_stream(self, kwargs: dict[str, Any]) -> bool:
+        """Whether a non-streaming request could take over ten minutes (the SDK's rule): then stream it."""
+        max_tokens = int(kwargs["max_tokens"])
+        limit = _NONSTREAMING_TOKENS.get(self.model_name)
+        return 3600 * max_tokens / 128_000 > 600 or bool(limit and max_tokens > limit)
+
+    def _whole(self, kwargs: dict[str, Any], timeouts: Timeouts) -> dict[str, Any]:
+        """One whole-answer request: its JSON, read within the total timeout."""
+        deadline = Deadline(timeouts, PROVIDER, self.model_name)
+        try:
+            manager = self._sync().messages.with_streaming_response.create(**kwargs)
+            response = manager.__enter__()
+        except anthropic.APIError as exc:
+            raise map_error(exc, self.model_name) from exc
+        try:
+            raw = read_whole(response.http_response, deadline, JSON, provider=PROVIDER, model=self.model_name)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        finally:
+            manager.__exit__(None, None, None)
+        return _json_body(raw, self.model_name)
+
+    async def _awhole(self, kwargs: dict[str, Any], timeouts: Timeouts) -> dict[str, Any]:
+        """Async twin of :meth:`_whole`."""
+        deadline = Deadline(timeouts, PROVIDER, self.model_name)
+        try:
+            manager = self._async().messages.with_streaming_response.create(**kwargs)
+            response = await manager.__aenter__()
+        except anthropic.APIError as exc:
+            raise map_error(exc, self.model_name) from exc
+        try:
+            raw = await aread_whole(response.http_response, deadline, JSON, provider=PROVIDER, model=self.model_name)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        finally:
+            await manager.__aexit__(None, None, None)
+        return _json_body(raw, self.model_name)
 
     # ------------------------------------------------------------------ sync
 
@@ -184,23 +289,11 @@ class AnthropicModel(Model):
         output: OutputSchema | None = None,
     ) -> ModelResponse:
         """Send ``messages`` and return the whole response."""
-        kwargs, output_tool = self._prepare(messages, tools, settings, output, stream=False)
-
-        def call() -> dict[str, Any] | None:
-            try:
-                raw = self._sync().messages.with_raw_response.create(**kwargs)
-            except ValueError as exc:
-                if "Streaming is required" in str(exc):
-                    return None
-                raise
-            except anthropic.APIError as exc:
-                raise map_error(exc, self.model_name) from exc
-            return _json_body(raw.http_response.content, self.model_name)
-
-        data = call_with_retries(call, self.retry)
-        if data is None:
+        kwargs, output_tool, timeouts = self._prepare(messages, tools, settings, output, stream=False)
+        if self._needs_stream(kwargs):
             logger.debug("max_tokens=%s needs a stream; streaming under the hood", kwargs["max_tokens"])
             return self._collect(self.stream(messages, tools=tools, settings=settings, output=output))
+        data = call_with_retries(lambda: self._whole(kwargs, timeouts), self.retry)
         return parse_message(data, model_name=self.model_name, output_tool=output_tool)
 
     @staticmethod
@@ -221,31 +314,48 @@ class AnthropicModel(Model):
         output: OutputSchema | None = None,
     ) -> Iterator[StreamEvent]:
         """Send ``messages`` and yield deltas as they arrive, then the final :class:`ModelResponse`."""
-        kwargs, output_tool = self._prepare(messages, tools, settings, output, stream=True)
+        kwargs, output_tool, timeouts = self._prepare(messages, tools, settings, output, stream=True)
+        yield from guarded_stream(
+            lambda deadline: self._stream_once(kwargs, output_tool, deadline),
+            self.retry,
+            timeouts,
+            provider=PROVIDER,
+            model=self.model_name,
+        )
 
-        def open_stream() -> Any:
-            try:
-                manager = self._sync().messages.with_streaming_response.create(**kwargs)
-                return manager, manager.__enter__()
-            except anthropic.APIError as exc:
-                raise map_error(exc, self.model_name) from exc
-
-        manager, response = call_with_retries(open_stream, self.retry)
+    def _stream_once(
+        self, kwargs: dict[str, Any], output_tool: str | None, deadline: Deadline
+    ) -> Iterator[StreamEvent]:
+        try:
+            manager = self._sync().messages.with_streaming_response.create(**kwargs)
+            response = manager.__enter__()
+        except anthropic.APIError as exc:
+            raise map_error(exc, self.model_name) from exc
         acc = StreamAccumulator(output_tool)
         feed = acc.feed
-        loads = json.loads
         try:
-            for payload in iter_sse_data(response.http_response.iter_bytes()):
-                delta = feed(loads(payload))
+            http = response.http_response
+            check_content_type(
+                http.headers, SSE, provider=PROVIDER, model=self.model_name, body=lambda: first_bytes(http.iter_bytes())
+            )
+            payloads = iter_sse_data(deadline.chunks(http.iter_bytes()))
+            for event in parsed(payloads, json.loads, provider=PROVIDER, model=self.model_name, marker=_END):
+                delta = feed(event)
                 if delta is not None:
                     yield delta
+        except ProviderError:
+            if not acc.complete:  # once the end marker arrived the answer is whole: a later failure does not matter
+                raise
         except Exception as exc:
             mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
             if mapped is None:
                 raise
-            raise mapped from exc
+            if not acc.complete:
+                raise mapped from exc
         finally:
             manager.__exit__(None, None, None)
+        if not acc.complete:
+            raise incomplete_stream(PROVIDER, self.model_name, _END)
         yield parse_message(acc.finish(), model_name=self.model_name, output_tool=output_tool)
 
     # ------------------------------------------------------------------ async
@@ -259,27 +369,15 @@ class AnthropicModel(Model):
         output: OutputSchema | None = None,
     ) -> ModelResponse:
         """Async twin of :meth:`request`."""
-        kwargs, output_tool = self._prepare(messages, tools, settings, output, stream=False)
-
-        async def call() -> dict[str, Any] | None:
-            try:
-                raw = await self._async().messages.with_raw_response.create(**kwargs)
-            except ValueError as exc:
-                if "Streaming is required" in str(exc):
-                    return None
-                raise
-            except anthropic.APIError as exc:
-                raise map_error(exc, self.model_name) from exc
-            return _json_body(raw.http_response.content, self.model_name)
-
-        data = await call_with_retries_async(call, self.retry)
-        if data is None:
+        kwargs, output_tool, timeouts = self._prepare(messages, tools, settings, output, stream=False)
+        if self._needs_stream(kwargs):
             final: ModelResponse | None = None
             async for event in self.astream(messages, tools=tools, settings=settings, output=output):
                 if isinstance(event, ModelResponse):
                     final = event
             assert final is not None
             return final
+        data = await call_with_retries_async(lambda: self._awhole(kwargs, timeouts), self.retry)
         return parse_message(data, model_name=self.model_name, output_tool=output_tool)
 
     async def astream(
@@ -291,31 +389,50 @@ class AnthropicModel(Model):
         output: OutputSchema | None = None,
     ) -> AsyncIterator[StreamEvent]:
         """Async twin of :meth:`stream`."""
-        kwargs, output_tool = self._prepare(messages, tools, settings, output, stream=True)
+        kwargs, output_tool, timeouts = self._prepare(messages, tools, settings, output, stream=True)
+        events = aguarded_stream(
+            lambda deadline: self._astream_once(kwargs, output_tool, deadline),
+            self.retry,
+            timeouts,
+            provider=PROVIDER,
+            model=self.model_name,
+        )
+        async for event in events:
+            yield event
 
-        async def open_stream() -> Any:
-            try:
-                manager = self._async().messages.with_streaming_response.create(**kwargs)
-                return manager, await manager.__aenter__()
-            except anthropic.APIError as exc:
-                raise map_error(exc, self.model_name) from exc
-
-        manager, response = await call_with_retries_async(open_stream, self.retry)
+    async def _astream_once(
+        self, kwargs: dict[str, Any], output_tool: str | None, deadline: Deadline
+    ) -> AsyncIterator[StreamEvent]:
+        try:
+            manager = self._async().messages.with_streaming_response.create(**kwargs)
+            response = await manager.__aenter__()
+        except anthropic.APIError as exc:
+            raise map_error(exc, self.model_name) from exc
         acc = StreamAccumulator(output_tool)
         feed = acc.feed
-        loads = json.loads
         try:
-            async for payload in aiter_sse_data(response.http_response.aiter_bytes()):
-                delta = feed(loads(payload))
+            http = response.http_response
+            if wrong_content_type(http.headers, SSE) is not None:
+                start = await afirst_bytes(http.aiter_bytes())
+                check_content_type(http.headers, SSE, provider=PROVIDER, model=self.model_name, body=start)
+            payloads = aiter_sse_data(deadline.achunks(http.aiter_bytes()))
+            async for event in aparsed(payloads, json.loads, provider=PROVIDER, model=self.model_name, marker=_END):
+                delta = feed(event)
                 if delta is not None:
                     yield delta
+        except ProviderError:
+            if not acc.complete:  # once the end marker arrived the answer is whole: a later failure does not matter
+                raise
         except Exception as exc:
             mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
             if mapped is None:
                 raise
-            raise mapped from exc
+            if not acc.complete:
+                raise mapped from exc
         finally:
             await manager.__aexit__(None, None, None)
+        if not acc.complete:
+            raise incomplete_stream(PROVIDER, self.model_name, _END)
         yield parse_message(acc.finish(), model_name=self.model_name, output_tool=output_tool)
 
 
@@ -323,11 +440,7 @@ def _json_body(content: bytes, model: str) -> dict[str, Any]:
     try:
         data = json.loads(content)
     except ValueError as exc:
-        raise ProviderError(
-            f"anthropic answered with a body that is not JSON: {content[:200]!r}", provider=PROVIDER, model=model
-        ) from exc
+        raise not_json(PROVIDER, model, content) from exc
     if not isinstance(data, dict):
-        raise ProviderError(
-            f"anthropic answered with unexpected JSON: {content[:200]!r}", provider=PROVIDER, model=model
-        )
+        raise not_json(PROVIDER, model, content)
     return data

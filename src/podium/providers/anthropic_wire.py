@@ -549,10 +549,12 @@ class StreamAccumulator:
     ``overloaded_error``) makes :meth:`feed` raise the matching :class:`~podium.exceptions.ProviderError`.
     """
 
-    __slots__ = ("_json", "_pieces", "message", "output_tool")
+    __slots__ = ("_json", "_pieces", "complete", "message", "output_tool")
 
     def __init__(self, output_tool: str | None = None) -> None:
         self.message: dict[str, Any] = {"content": []}
+        self.complete = False
+        """Whether ``message_stop`` arrived (a stream without it was cut off)."""
         self.output_tool = output_tool
         self._pieces: dict[int, list[str]] = {}
         self._json: dict[int, list[str]] = {}
@@ -611,6 +613,9 @@ class StreamAccumulator:
                 merged = dict(self.message.get("usage") or {})
                 merged.update({k: v for k, v in usage.items() if v is not None})
                 self.message["usage"] = merged
+            return None
+        if kind == "message_stop":
+            self.complete = True
             return None
         if kind == "error":
             raise stream_error(event, self.message.get("model"))

@@ -11,14 +11,13 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator, Sequence
 
-from podium.messages import ModelResponse, Text, Thinking, ToolCall
+from podium.exceptions import UserError
+from podium.messages import Message, ModelResponse, Text, Thinking, ToolCall
 from podium.providers.profiles import ModelProfile
-from podium.settings import ModelSettings, OutputSchema, ToolDefinition
+from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 from podium.streaming import StreamDelta, StreamEvent, TextDelta, ThinkingDelta, ToolCallDelta
 
-__all__ = ["Model", "deltas_of"]
-
-from podium.messages import Message
+__all__ = ["Model", "deltas_of", "require_model_name"]
 
 
 class Model(ABC):
@@ -28,6 +27,9 @@ class Model(ABC):
     """Provider name, such as ``openai``."""
     model_name: str = "unknown"
     """Model name as the provider knows it."""
+    timeouts: Timeouts | None = None
+    """Connect, read and total timeouts of this model's requests (``None``: the defaults of
+    :class:`~podium.settings.Timeouts`); ``ModelSettings`` fields override them per request."""
 
     @property
     def profile(self) -> ModelProfile:
@@ -103,3 +105,19 @@ def deltas_of(response: ModelResponse, chunk: int = 0) -> Iterator[StreamDelta]:
             yield ThinkingDelta(index, part.text, part.signature)
         elif isinstance(part, ToolCall):
             yield ToolCallDelta(index, part.id, part.name, part.args_json)
+
+
+def require_model_name(provider: str, name: object) -> str:
+    """``name`` when it names a model; a :class:`~podium.exceptions.UserError` saying what to write when not.
+
+    Every remote provider checks its model name with this, so ``podium.model("openai:")`` or
+    ``OpenAIChatModel("")`` fail at once with a clear message instead of at the first request.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise UserError(
+            f"no model name for {provider}: got {name!r}; write it as '{provider}:<model>' "
+            f"(for example podium.model('{provider}:<model name>')) or pass the model name to the model class"
+        )
+    if name != name.strip():
+        raise UserError(f"model name {name!r} for {provider} has spaces around it; write {name.strip()!r}")
+    return name

@@ -16,8 +16,9 @@ heavier dependency than one thread per in-flight request.
 
 Settings: temperature, max_tokens, top_p, stop (``inferenceConfig``), tool_choice (``toolChoice``;
 ``none`` sends the tools without a choice, since Converse has no "none"), thinking (see
-:func:`~podium.providers.bedrock_wire.thinking_fields`), timeout (boto3 ``read_timeout``; one client
-per distinct timeout). ``seed`` and ``parallel_tool_calls`` have no Converse field and are ignored.
+:func:`~podium.providers.bedrock_wire.thinking_fields`), the timeouts (:class:`~podium.settings.Timeouts`:
+boto3's ``connect_timeout`` and ``read_timeout``, one client per distinct pair; the total is checked
+between stream chunks). ``seed`` and ``parallel_tool_calls`` have no Converse field and are ignored.
 ``ModelSettings(extra={"bedrock": {...}})`` is deep-merged into the Converse request last (for
 ``guardrailConfig``, ``performanceConfig``, ``additionalModelRequestFields`` ...); its
 ``cache_tools`` key puts a cache point after the tool definitions.
@@ -25,7 +26,9 @@ per distinct timeout). ``seed`` and ``parallel_tool_calls`` have no Converse fie
 Errors: ``ClientError`` becomes Podium's exception tree by HTTP status, refined by the AWS error code
 when the service sends one (``ThrottlingException`` -> RateLimitError, ``AccessDeniedException`` ->
 AuthenticationError, ``ModelTimeoutException`` -> ProviderTimeoutError ...); the code prefixes the
-message. boto3's own retries are off; Podium's RetryPolicy retries, and for a stream only its opening.
+message. boto3's own retries are off; Podium's RetryPolicy retries, a stream while nothing has reached the
+caller. Content types and the end of a stream (``messageStop``) are checked as :mod:`podium.providers.guard`
+describes.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any
 
 from podium.exceptions import (
@@ -48,13 +51,26 @@ from podium.exceptions import (
     UserError,
 )
 from podium.messages import JsonDict, Message, ModelResponse
-from podium.providers.base import Model
+from podium.providers.base import Model, require_model_name
 from podium.providers.bedrock_wire import ConverseAccumulator, build_request
-from podium.providers.errors import http_error
+from podium.providers.errors import http_error, parse_retry_after
+from podium.providers.guard import (
+    EVENTSTREAM,
+    JSON,
+    Deadline,
+    check_content_type,
+    first_bytes,
+    guarded_stream,
+    http_timeouts,
+    incomplete_stream,
+    not_json,
+    resolve_timeouts,
+    timeouts_option,
+)
 from podium.providers.pricing import cost_of
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy, call_with_retries
-from podium.settings import ModelSettings, OutputSchema, ToolDefinition
+from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 from podium.streaming import StreamEvent
 from podium.usage import Usage
 
@@ -62,6 +78,7 @@ try:
     import boto3
     import botocore.exceptions as botocore_errors
     import botocore.session
+    from botocore.awsrequest import AWSResponse
     from botocore.config import Config
     from botocore.credentials import CredentialResolver
     from botocore.eventstream import EventStreamBuffer
@@ -151,7 +168,7 @@ def map_error(exc: BaseException, provider: str, model: str) -> ProviderError | 
             "headers": headers,
         }
         if code in _RATE_LIMIT_CODES or status == 429:
-            return RateLimitError(text, **common)
+            return RateLimitError(text, retry_after=parse_retry_after(headers), **common)
         if code in _AUTH_CODES:
             return AuthenticationError(text, **common)
         if code == "ModelTimeoutException":
@@ -164,8 +181,15 @@ def map_error(exc: BaseException, provider: str, model: str) -> ProviderError | 
         return error
     if isinstance(exc, (botocore_errors.ReadTimeoutError, botocore_errors.ConnectTimeoutError)):
         return ProviderTimeoutError(f"bedrock did not answer in time: {exc}", provider=provider, model=model)
-    if isinstance(exc, (botocore_errors.EndpointConnectionError, botocore_errors.ConnectionClosedError)):
+    if isinstance(
+        exc, (botocore_errors.ConnectionError, botocore_errors.HTTPClientError, botocore_errors.IncompleteReadError)
+    ):
         return ProviderConnectionError(f"could not reach bedrock: {exc}", provider=provider, model=model)
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if names & {"ReadTimeoutError", "TimeoutError"}:  # urllib3's, while a stream is read
+        return ProviderTimeoutError(f"bedrock stopped sending: {exc}", provider=provider, model=model)
+    if names & {"ProtocolError", "IncompleteRead", "ConnectionError", "SSLError"}:
+        return ProviderConnectionError(f"the connection to bedrock broke: {exc}", provider=provider, model=model)
     if isinstance(exc, botocore_errors.NoCredentialsError):
         return UserError(
             "no AWS credentials found for Bedrock: configure the AWS credential chain (AWS_PROFILE, "
@@ -173,14 +197,17 @@ def map_error(exc: BaseException, provider: str, model: str) -> ProviderError | 
         )
     if isinstance(exc, botocore_errors.ParamValidationError):
         return UserError(f"Bedrock rejected the request before sending it: {exc}")
+    if isinstance(exc, botocore_errors.BotoCoreError):  # configuration: credentials, profile, endpoint ...
+        return UserError(f"Bedrock is not set up right ({type(exc).__name__}): {exc}")
     return None
 
 
 _RAW_KEY = "PodiumRawBody"
+_TYPE_KEY = "PodiumContentType"
 
 
 def _keep_raw_body(client: Any) -> None:
-    """Make ``converse`` responses carry the raw JSON body too (under ``_RAW_KEY``).
+    """Make ``converse`` responses carry the raw JSON body and its content type too (under ``_RAW_KEY``).
 
     boto3's shape parser drops fields its service model does not know yet (new usage counters,
     for instance) and decodes blobs; Podium reads the body as the service sent it, like the stream.
@@ -189,12 +216,59 @@ def _keep_raw_body(client: Any) -> None:
     def keep(response_dict: Any, customized_response_dict: Any, **kwargs: Any) -> None:
         if response_dict.get("status_code") == 200 and isinstance(response_dict.get("body"), bytes):
             customized_response_dict[_RAW_KEY] = response_dict["body"]
+            headers = response_dict.get("headers") or {}
+            customized_response_dict[_TYPE_KEY] = headers.get("content-type") or headers.get("Content-Type")
 
     service = client.meta.service_model.service_id.hyphenize()
     client.meta.events.register(f"before-parse.{service}.Converse", keep, unique_id="podium-raw-body")
+    endpoint: Any = getattr(client, "_endpoint", None)
+    session = getattr(endpoint, "http_session", None)
+    if session is not None and not isinstance(session, _DeadlineSession):
+        endpoint.http_session = _DeadlineSession(session)
 
 
-def _raw_events(raw_stream: Any) -> Iterator[dict[str, Any]]:
+_deadline = threading.local()
+"""The deadline of the ``converse`` call this thread is making (``current``), if any."""
+
+
+class _DeadlineSession:
+    """botocore's HTTP session, reading a whole answer within the current call's total timeout.
+
+    botocore reads a non-streamed body itself; this hands it a body whose chunks pass
+    :meth:`~podium.providers.guard.Deadline.chunks`, so a slow drip is cut at the total like a stream.
+    """
+
+    def __init__(self, session: Any) -> None:
+        self._session = session
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._session, name)
+
+    def send(self, request: Any) -> Any:
+        deadline: Deadline | None = getattr(_deadline, "current", None)
+        if deadline is None or request.stream_output:
+            return self._session.send(request)
+        request.stream_output = True  # leave the body unread
+        response = self._session.send(request)
+        return AWSResponse(response.url, response.status_code, response.headers, _DeadlineBody(response.raw, deadline))
+
+
+class _DeadlineBody:
+    __slots__ = ("_deadline", "_raw")
+
+    def __init__(self, raw: Any, deadline: Deadline) -> None:
+        self._raw = raw
+        self._deadline = deadline
+
+    def stream(self, **kwargs: Any) -> Iterator[bytes]:
+        read1 = getattr(self._raw, "read1", None)  # what has arrived, not a full buffer: the deadline can act
+        return self._deadline.chunks(self._raw.stream(**kwargs) if read1 is None else iter(lambda: read1(65536), b""))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._raw, name)
+
+
+def _raw_events(chunks: Iterable[bytes]) -> Iterator[dict[str, Any]]:
     """Converse stream events straight from the event-stream frames: ``{event_type: payload}``.
 
     boto3 turns each frame into a dict through its shape parser, which costs about three times the
@@ -203,7 +277,7 @@ def _raw_events(raw_stream: Any) -> Iterator[dict[str, Any]]:
     Exception frames raise the same ``EventStreamError`` boto3 would.
     """
     buffer = EventStreamBuffer()
-    for data in raw_stream.stream():
+    for data in chunks:
         buffer.add_data(data)
         frames: Iterator[Any] = iter(buffer)
         for message in frames:
@@ -242,6 +316,9 @@ class BedrockModel(Model):
         retry: Podium's retry policy (default :class:`RetryPolicy`).
         profile: Override the capability profile.
         region: AWS region (default: the AWS configuration's).
+        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`; a number given
+            as ``timeout=`` is the total); a botocore ``config`` with its own ``connect_timeout``/``read_timeout``
+            wins over them.
         **client_options: Other boto3 client arguments (``aws_access_key_id``, ``profile_name``,
             ``config`` ...).
     """
@@ -258,13 +335,17 @@ class BedrockModel(Model):
         retry: RetryPolicy | None = None,
         profile: ModelProfile | None = None,
         region: str | None = None,
+        timeouts: Timeouts | None = None,
         **client_options: Any,
     ) -> None:
-        self.model_name = model_name
+        self.model_name = require_model_name(self.provider, model_name)
         self.retry = retry or RetryPolicy()
+        client_options = dict(client_options)
+        self.timeouts = timeouts_option(timeouts, client_options)
         self._profile = profile
         self._given_client = client
-        self._clients: dict[float | None, Any] = {}
+        self._clients: dict[tuple[float, float], Any] = {}
+        self._boto_session: Any = None
         self._lock = threading.Lock()
         self._base_url = base_url
         self._api_key = api_key
@@ -278,33 +359,47 @@ class BedrockModel(Model):
         """Capabilities of this model (from its family unless given)."""
         return self._profile or bedrock_profile(self.model_name)
 
-    def client_for(self, timeout: float | None = None) -> Any:
-        """The boto3 ``bedrock-runtime`` client (one per read timeout, created on first use)."""
+    def client_for(self, timeouts: Timeouts | None = None, *, stream: bool = False) -> Any:
+        """The boto3 ``bedrock-runtime`` client (one per connect/read timeout pair, created on first use)."""
         if self._given_client is not None:
             _keep_raw_body(self._given_client)
             return self._given_client
+        phases = http_timeouts(resolve_timeouts(self.timeouts, None) if timeouts is None else timeouts, stream=stream)
+        key = (phases["connect"], phases["read"])
         with self._lock:
-            client = self._clients.get(timeout)
+            client = self._clients.get(key)
             if client is None:
-                client = self._clients[timeout] = self._make_client(timeout)
+                client = self._clients[key] = self._make_client(*key)
                 _keep_raw_body(client)
             return client
 
-    def _make_client(self, timeout: float | None) -> Any:
-        config = Config(retries={"total_max_attempts": 1})
-        if timeout is not None:
-            config = config.merge(Config(read_timeout=timeout, connect_timeout=min(timeout, 60.0)))
+    def _session(self) -> Any:
+        """One boto3 session per model: its clients (one per timeout pair) share credentials and loaders."""
+        if self._boto_session is None:
+            core = botocore.session.Session()
+            if self._api_key is not None:
+                core.register_component("token_provider", _ApiKeyProvider(self._api_key))
+                # no AWS credentials are needed: keep botocore from probing the credential chain (IMDS ...)
+                core.register_component("credential_provider", CredentialResolver(providers=[]))
+            self._boto_session = boto3.Session(
+                botocore_session=core, region_name=self._region, profile_name=self._profile_name
+            )
+        return self._boto_session
+
+    def _make_client(self, connect: float, read: float) -> Any:
+        config = Config(retries={"total_max_attempts": 1}, connect_timeout=connect, read_timeout=read)
         if self._config is not None:
             config = config.merge(self._config)
-        core = botocore.session.Session()
         if self._api_key is not None:
-            core.register_component("token_provider", _ApiKeyProvider(self._api_key))
-            # no AWS credentials are needed: keep botocore from probing the credential chain (IMDS ...)
-            core.register_component("credential_provider", CredentialResolver(providers=[]))
             config = config.merge(Config(signature_version="bearer"))
-        session = boto3.Session(botocore_session=core, region_name=self._region, profile_name=self._profile_name)
         try:
+            session = self._session()
             return session.client("bedrock-runtime", endpoint_url=self._base_url, config=config, **self._client_options)
+        except botocore_errors.NoRegionError as exc:
+            raise UserError(
+                f"no AWS region for Bedrock ({self.model_name}): pass region= (e.g. podium.model("
+                f"'bedrock:{self.model_name}', region='us-east-1')) or set AWS_REGION"
+            ) from exc
         except botocore_errors.BotoCoreError as exc:
             raise UserError(f"cannot create the Bedrock client for {self.model_name}: {exc}") from exc
 
@@ -314,13 +409,13 @@ class BedrockModel(Model):
         tools: Sequence[ToolDefinition] | None,
         settings: ModelSettings | None,
         output: OutputSchema | None,
-    ) -> tuple[JsonDict, Any]:
+    ) -> tuple[JsonDict, Timeouts]:
         settings = settings or ModelSettings()
         body = build_request(
             messages, provider=self.provider, model_id=self.model_name, tools=tools, settings=settings, output=output
         )
         body["modelId"] = self.model_name
-        return body, self.client_for(settings.timeout)
+        return body, resolve_timeouts(self.timeouts, settings)
 
     def _call(self, fn: Any, body: JsonDict) -> Any:
         try:
@@ -334,6 +429,25 @@ class BedrockModel(Model):
     def _cost(self, usage: Usage, model: str) -> float | None:
         return cost_of(self.provider, model, usage)
 
+    def _converse(self, body: JsonDict, timeouts: Timeouts) -> ModelResponse:
+        client = self.client_for(timeouts, stream=False)
+        _deadline.current = Deadline(timeouts, self.provider, self.model_name)
+        try:
+            raw = self._call(client.converse, body)
+        finally:
+            _deadline.current = None
+        wire = raw.get(_RAW_KEY)
+        check_content_type(
+            {"content-type": raw.get(_TYPE_KEY) or ""}, JSON, provider=self.provider, model=self.model_name, body=wire
+        )
+        try:
+            data = json.loads(wire) if wire is not None else raw
+        except ValueError as exc:
+            raise not_json(self.provider, self.model_name, wire or b"") from exc
+        acc = ConverseAccumulator(self.provider, self.model_name)
+        acc.feed_response(data)
+        return acc.build(cost_of=self._cost)
+
     def request(
         self,
         messages: Sequence[Message],
@@ -343,12 +457,8 @@ class BedrockModel(Model):
         output: OutputSchema | None = None,
     ) -> ModelResponse:
         """Send ``messages`` with ``converse`` and return the whole response."""
-        body, client = self._prepare(messages, tools, settings, output)
-        raw = call_with_retries(lambda: self._call(client.converse, body), self.retry)
-        wire = raw.get(_RAW_KEY)
-        acc = ConverseAccumulator(self.provider, self.model_name)
-        acc.feed_response(json.loads(wire) if wire is not None else raw)
-        return acc.build(cost_of=self._cost)
+        body, timeouts = self._prepare(messages, tools, settings, output)
+        return call_with_retries(lambda: self._converse(body, timeouts), self.retry)
 
     def stream(
         self,
@@ -359,22 +469,46 @@ class BedrockModel(Model):
         output: OutputSchema | None = None,
     ) -> Iterator[StreamEvent]:
         """Send ``messages`` with ``converse_stream``; yield deltas, then the final response."""
-        body, client = self._prepare(messages, tools, settings, output)
-        raw = call_with_retries(lambda: self._call(client.converse_stream, body), self.retry)
+        body, timeouts = self._prepare(messages, tools, settings, output)
+        yield from guarded_stream(
+            lambda deadline: self._stream_once(body, timeouts, deadline),
+            self.retry,
+            timeouts,
+            provider=self.provider,
+            model=self.model_name,
+        )
+
+    def _stream_once(self, body: JsonDict, timeouts: Timeouts, deadline: Deadline) -> Iterator[StreamEvent]:
+        raw = self._call(self.client_for(timeouts, stream=True).converse_stream, body)
         events = raw["stream"]
-        raw_stream = getattr(events, "_raw_stream", None)
-        iterator = _raw_events(raw_stream) if hasattr(raw_stream, "stream") else events
         acc = ConverseAccumulator(self.provider, self.model_name)
         try:
+            headers = (raw.get("ResponseMetadata") or {}).get("HTTPHeaders") or {}
+            raw_stream: Any = getattr(events, "_raw_stream", None)
+            readable = hasattr(raw_stream, "stream")
+            check_content_type(
+                headers,
+                EVENTSTREAM,
+                provider=self.provider,
+                model=self.model_name,
+                body=lambda: first_bytes(raw_stream.stream()) if readable else b"",
+            )
+            iterator = _raw_events(deadline.chunks(raw_stream.stream())) if readable else deadline.chunks(events)
             for event in iterator:
                 yield from acc.feed_event(event)
+        except ProviderError:
+            if not acc.complete:  # once messageStop arrived the answer is whole: a later failure does not matter
+                raise
         except Exception as exc:
             error = map_error(exc, self.provider, self.model_name)
             if error is None:
                 raise
-            raise error from exc
+            if not acc.complete:
+                raise error from exc
         finally:
             events.close()
+        if not acc.complete:
+            raise incomplete_stream(self.provider, self.model_name, "messageStop")
         yield acc.build(cost_of=self._cost)
 
     async def arequest(

@@ -407,9 +407,11 @@ def _jsonable(value: Any) -> Any:
 class ConverseAccumulator:
     """Turns ``converse`` output blocks or ``converse_stream`` events into deltas and one response."""
 
-    __slots__ = ("_builder", "_details", "_model", "_provider", "_stop", "_tool_extra", "_usage")
+    __slots__ = ("_builder", "_details", "_model", "_provider", "_stop", "_tool_extra", "_usage", "complete")
 
     def __init__(self, provider: str, model: str) -> None:
+        self.complete = False
+        """Whether a stream's ``messageStop`` arrived (a stream without it was cut off)."""
         self._builder = ResponseBuilder()
         self._provider = provider
         self._model = model
@@ -497,6 +499,7 @@ class ConverseAccumulator:
                 return [delta]
             return []
         if "messageStop" in event:
+            self.complete = True
             data = event["messageStop"]
             self._stop = data.get("stopReason")
             if data.get("additionalModelResponseFields"):

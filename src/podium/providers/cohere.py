@@ -17,18 +17,19 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from podium.exceptions import UserError
 from podium.messages import Message, ModelResponse
 from podium.providers.clients import PerLoop
 from podium.providers.cohere_wire import PROVIDER, CohereStreamState, build_body, parse_response
+from podium.providers.guard import timeouts_option
 from podium.providers.http_model import HTTPModel, StreamState
 from podium.providers.profiles import ModelProfile
 from podium.providers.raw_http import RawResponse
 from podium.providers.retry import RetryPolicy
-from podium.settings import ModelSettings, OutputSchema, ToolDefinition
+from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 
 try:
     import cohere
@@ -73,10 +74,13 @@ class CohereModel(HTTPModel):
         async_client: A ready ``cohere.AsyncClientV2`` for the async methods.
         retry: How failed requests are retried (the SDK's own retries are not used).
         profile: Override the capability profile.
-        **client_options: Passed to ``cohere.ClientV2(...)`` (``timeout``, ``client_name`` ...).
+        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); they replace
+            the SDK's ``timeout`` (a number given as ``timeout=`` is taken as the total).
+        **client_options: Passed to ``cohere.ClientV2(...)`` (``client_name`` ...).
     """
 
     provider = PROVIDER
+    end_marker = "message-end"
 
     def __init__(
         self,
@@ -88,13 +92,15 @@ class CohereModel(HTTPModel):
         async_client: cohere.AsyncClientV2 | None = None,
         retry: RetryPolicy | None = None,
         profile: ModelProfile | None = None,
+        timeouts: Timeouts | None = None,
         **client_options: Any,
     ) -> None:
-        super().__init__(model_name, retry=retry, profile=profile)
+        self._options = dict(client_options)
+        timeouts = timeouts_option(timeouts, self._options)
+        super().__init__(model_name, retry=retry, profile=profile, timeouts=timeouts)
         self._client = client
         self._async_client = async_client
         self._per_loop = PerLoop(self._new_async_client)
-        self._options = dict(client_options)
         if base_url is not None:
             self._options["base_url"] = base_url.rstrip("/")
         if api_key is not None:
@@ -159,9 +165,8 @@ class CohereModel(HTTPModel):
 
     # ------------------------------------------------------------------ transport
 
-    def _request_args(
-        self, wrapper: Any, headers: dict[str, str], body: dict[str, Any], *, stream: bool, timeout: float | None
-    ) -> dict[str, Any]:
+    @staticmethod
+    def _request_args(headers: dict[str, str], body: dict[str, Any], *, stream: bool) -> dict[str, Any]:
         return {
             "content": json.dumps(body, ensure_ascii=False).encode(),
             "headers": {
@@ -169,25 +174,26 @@ class CohereModel(HTTPModel):
                 "content-type": "application/json",
                 "accept": "text/event-stream" if stream else "application/json",
             },
-            "timeout": timeout if timeout is not None else (wrapper.get_timeout() or 300.0),
         }
 
-    def _send(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
+    def _send(self, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]) -> RawResponse:
         wrapper = self.client._client_wrapper
         http = wrapper.httpx_client.httpx_client
         url = f"{wrapper.get_base_url().rstrip('/')}/{_PATH}"
-        args = self._request_args(wrapper, wrapper.get_headers(), body, stream=stream, timeout=timeout)
-        response: RawResponse = http.send(http.build_request("POST", url, **args), stream=stream)
+        request = http.build_request("POST", url, **self._request_args(wrapper.get_headers(), body, stream=stream))
+        request.extensions["timeout"] = dict(timeouts)
+        response: RawResponse = http.send(request, stream=True)
         return response
 
-    async def _asend(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
+    async def _asend(self, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]) -> RawResponse:
         wrapper = self.async_client._client_wrapper
         http = wrapper.httpx_client.httpx_client
         url = f"{wrapper.get_base_url().rstrip('/')}/{_PATH}"
         async_headers = getattr(wrapper, "async_get_headers", None)  # older SDKs have only get_headers
         headers = await async_headers() if async_headers is not None else wrapper.get_headers()
-        args = self._request_args(wrapper, headers, body, stream=stream, timeout=timeout)
-        response: RawResponse = await http.send(http.build_request("POST", url, **args), stream=stream)
+        request = http.build_request("POST", url, **self._request_args(headers, body, stream=stream))
+        request.extensions["timeout"] = dict(timeouts)
+        response: RawResponse = await http.send(request, stream=True)
         return response
 
 

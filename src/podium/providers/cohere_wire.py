@@ -311,9 +311,12 @@ class CohereStreamState:
         "_model",
         "_parts",
         "_usage",
+        "complete",
     )
 
     def __init__(self, model: str) -> None:
+        self.complete = False
+        """Whether ``message-end`` arrived (a stream without it, or ``[DONE]``, was cut off)."""
         self._builder = ResponseBuilder()
         self._model = model
         self._parts: dict[tuple[str, int], int] = {}
@@ -368,6 +371,7 @@ class CohereStreamState:
             if citations:
                 self._citations.append(citations)
         elif kind == "message-end":
+            self.complete = True
             self._finish = delta.get("finish_reason")
             self._usage = delta.get("usage")
             if delta.get("error"):

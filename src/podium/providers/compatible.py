@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from podium.exceptions import UserError
+from podium.providers.base import require_model_name
 from podium.providers.chat_dialect import ChatDialect
 from podium.providers.chat_profiles import (
     deepseek_profile,
@@ -171,6 +172,7 @@ class CompatibleChatModel(OpenAIChatModel):
         spec = PRESETS.get(preset)
         if spec is None:
             raise UserError(f"unknown OpenAI-compatible preset {preset!r}; known: {', '.join(sorted(PRESETS))}")
+        require_model_name(preset, model_name)
         url = base_url or (os.environ.get(spec.base_url_env) if spec.base_url_env else None) or spec.base_url
         if url is None and options.get("client") is None:
             raise UserError(

@@ -22,13 +22,17 @@ context cache made with :meth:`GoogleModel.create_cache`.
 Errors: the SDK's ``APIError`` becomes Podium's exception tree (status and JSON body kept); a 400
 with reason ``API_KEY_INVALID`` is an :class:`~podium.exceptions.AuthenticationError`, and a 429's
 ``RetryInfo.retryDelay`` fills ``retry_after``. The SDK's own retries stay off; Podium's
-:class:`~podium.providers.retry.RetryPolicy` retries, and for a stream only its opening.
+:class:`~podium.providers.retry.RetryPolicy` retries, a stream while nothing has reached the caller.
+Timeouts (:class:`~podium.settings.Timeouts`), content types and the end of a stream (a candidate's
+``finishReason``; Gemini sends no other end marker) are checked as :mod:`podium.providers.guard` describes;
+Podium reads the SSE body of a stream itself.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -43,13 +47,34 @@ from podium.exceptions import (
     UserError,
 )
 from podium.messages import JsonDict, Message, ModelResponse
-from podium.providers.base import Model
+from podium.providers.base import Model, require_model_name
 from podium.providers.errors import error_message, http_error
 from podium.providers.google_wire import GeminiAccumulator, build_request
+from podium.providers.guard import (
+    JSON,
+    SSE,
+    Deadline,
+    afirst_bytes,
+    aguarded_stream,
+    aparsed,
+    aread_whole,
+    check_content_type,
+    first_bytes,
+    guarded_stream,
+    http_timeouts,
+    incomplete_stream,
+    not_json,
+    parsed,
+    read_whole,
+    resolve_timeouts,
+    timeouts_option,
+    wrong_content_type,
+)
 from podium.providers.pricing import cost_of
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
-from podium.settings import ModelSettings, OutputSchema, ToolDefinition
+from podium.providers.sse import aiter_sse_data, iter_sse_data
+from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 from podium.streaming import StreamEvent
 from podium.usage import Usage
 
@@ -63,6 +88,8 @@ except ImportError as _exc:  # pragma: no cover - exercised only without the ext
 __all__ = ["GoogleCache", "GoogleModel", "google_profile", "vertex_model"]
 
 logger = logging.getLogger("podium.providers.google")
+
+_END = "a finishReason"
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,6 +210,9 @@ class GoogleModel(Model):
         location: Vertex location, such as ``us-central1`` or ``global``.
         credentials: ``google.auth`` credentials for Vertex (default: Application Default Credentials).
         api_version: API version (default ``v1beta`` on the Gemini API, the SDK's default on Vertex).
+        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); a number
+            given as ``timeout=`` (seconds) or as ``http_options`` ``timeout`` (milliseconds, the SDK's option)
+            is taken as the total.
         **client_options: Other ``genai.Client`` arguments (``http_options`` entries are merged).
     """
 
@@ -200,15 +230,18 @@ class GoogleModel(Model):
         location: str | None = None,
         credentials: Any = None,
         api_version: str | None = None,
+        timeouts: Timeouts | None = None,
         **client_options: Any,
     ) -> None:
-        self.model_name = model_name
         self.provider = "google-vertex" if vertex else "google"
+        self.model_name = require_model_name(self.provider, model_name)
         self.retry = retry or RetryPolicy()
         self._profile = profile
         self._client = client
         self._vertex = vertex
         http_options: dict[str, Any] = dict(client_options.pop("http_options", None) or {})
+        timeouts = timeouts_option(timeouts, client_options)  # seconds, as the other providers take it
+        self.timeouts = timeouts_option(timeouts, http_options, "timeout", 0.001)
         if base_url is not None:
             http_options["base_url"] = base_url
         if api_version is None and not vertex:
@@ -236,10 +269,23 @@ class GoogleModel(Model):
         if self._client is None:
             args = dict(self._client_args)
             args["http_options"] = genai_types.HttpOptions(**args["http_options"])
+            if not self._vertex and not (args.get("api_key") or _env_key()):
+                raise UserError(
+                    "no API key for google: set the GOOGLE_API_KEY (or GEMINI_API_KEY) environment variable or "
+                    f"pass api_key= (e.g. podium.model('google:{self.model_name}', api_key='...'))"
+                )
             try:
                 self._client = genai.Client(**args)
-            except ValueError as exc:
-                raise UserError(f"cannot create the Google client for {self.model_name}: {exc}") from exc
+            except Exception as exc:  # ValueError, or google-auth's DefaultCredentialsError on Vertex
+                if type(exc).__name__ not in ("ValueError", "DefaultCredentialsError", "RefreshError"):
+                    raise
+                hint = (
+                    " (Vertex needs project= and location=, and Application Default Credentials: "
+                    "`gcloud auth application-default login`, or credentials=)"
+                    if self._vertex
+                    else ""
+                )
+                raise UserError(f"cannot create the Google client for {self.model_name}: {exc}{hint}") from exc
         return self._client
 
     @property
@@ -258,13 +304,21 @@ class GoogleModel(Model):
         tools: Sequence[ToolDefinition] | None,
         settings: ModelSettings | None,
         output: OutputSchema | None,
-    ) -> tuple[JsonDict, dict[str, Any] | None]:
+    ) -> tuple[JsonDict, Timeouts]:
         settings = settings or ModelSettings()
         body = build_request(
             messages, provider=self.provider, model_name=self.model_name, tools=tools, settings=settings, output=output
         )
-        http_options = {"timeout": int(settings.timeout * 1000)} if settings.timeout is not None else None
-        return body, http_options
+        return body, resolve_timeouts(self.timeouts, settings)
+
+    def _http_request(
+        self, api: Any, method: str, body: JsonDict, timeouts: Timeouts, *, stream: bool, is_async: bool = False
+    ) -> Any:
+        """The SDK's request object, with Podium's per-phase timeouts for the HTTP library it will use."""
+        http_options = {"timeout": max(1, int(timeouts.total * 1000))}  # also sent as X-Server-Timeout
+        request = api._build_request("post", self._path(method), dict(body), http_options)
+        request.timeout = _timeout_value(api, http_timeouts(timeouts, stream=stream), is_async=is_async)
+        return request
 
     def _cost(self, usage: Usage, model: str) -> float | None:
         return cost_of(self.provider, model or self.model_name, usage)
@@ -272,8 +326,24 @@ class GoogleModel(Model):
     def _fail(self, exc: BaseException) -> ProviderError | None:
         return map_error(exc, self.provider, self.model_name)
 
+    def _mapped(self, exc: Exception) -> ProviderError:
+        error = self._fail(exc)
+        if error is None:
+            raise exc
+        return error
+
     def _accumulator(self) -> GeminiAccumulator:
         return GeminiAccumulator(self.provider, self.model_name)
+
+    def _answer(self, raw: bytes) -> ModelResponse:
+        """The response for a whole ``generateContent`` answer."""
+        try:
+            data = _loads(raw)
+        except ValueError as exc:
+            raise not_json(self.provider, self.model_name, raw) from exc
+        acc = self._accumulator()
+        acc.feed(data)
+        return acc.build(cost_of=self._cost)
 
     # ----------------------------------------------------------------- requests
 
@@ -286,22 +356,33 @@ class GoogleModel(Model):
         output: OutputSchema | None = None,
     ) -> ModelResponse:
         """Send ``messages`` to ``generateContent`` and return the whole response."""
-        body, http_options = self._prepare(messages, tools, settings, output)
-        path = self._path("generateContent")
+        body, timeouts = self._prepare(messages, tools, settings, output)
 
-        def once() -> Any:
+        def once() -> ModelResponse:
+            api = self._api
+            deadline = Deadline(timeouts, self.provider, self.model_name)
             try:
-                return self._api.request("post", path, body, http_options)
+                response = api._request(
+                    self._http_request(api, "generateContent", body, timeouts, stream=False), stream=True
+                )
             except Exception as exc:
-                error = self._fail(exc)
-                if error is None:
-                    raise
-                raise error from exc
+                raise self._mapped(exc) from exc
+            http = response.response_stream
+            try:
+                raw = read_whole(
+                    _HttpView(response.headers, http), deadline, JSON, provider=self.provider, model=self.model_name
+                )
+            except ProviderError:
+                raise
+            except Exception as exc:
+                raise self._mapped(exc) from exc
+            finally:
+                close = getattr(http, "close", None)
+                if close is not None:
+                    close()
+            return self._answer(raw)
 
-        raw = call_with_retries(once, self.retry)
-        acc = self._accumulator()
-        acc.feed(_loads(raw.body))
-        return acc.build(cost_of=self._cost)
+        return call_with_retries(once, self.retry)
 
     async def arequest(
         self,
@@ -312,22 +393,30 @@ class GoogleModel(Model):
         output: OutputSchema | None = None,
     ) -> ModelResponse:
         """Async twin of :meth:`request` (the SDK's async client)."""
-        body, http_options = self._prepare(messages, tools, settings, output)
-        path = self._path("generateContent")
+        body, timeouts = self._prepare(messages, tools, settings, output)
 
-        async def once() -> Any:
+        async def once() -> ModelResponse:
+            api = self._api
+            deadline = Deadline(timeouts, self.provider, self.model_name)
             try:
-                return await self._api.async_request("post", path, body, http_options)
+                request = self._http_request(api, "generateContent", body, timeouts, stream=False, is_async=True)
+                response = await api._async_request(http_request=request, stream=True)
             except Exception as exc:
-                error = self._fail(exc)
-                if error is None:
-                    raise
-                raise error from exc
+                raise self._mapped(exc) from exc
+            http = response.response_stream
+            try:
+                raw = await aread_whole(
+                    _HttpView(response.headers, http), deadline, JSON, provider=self.provider, model=self.model_name
+                )
+            except ProviderError:
+                raise
+            except Exception as exc:
+                raise self._mapped(exc) from exc
+            finally:
+                await _aclose(http)
+            return self._answer(raw)
 
-        raw = await call_with_retries_async(once, self.retry)
-        acc = self._accumulator()
-        acc.feed(_loads(raw.body))
-        return acc.build(cost_of=self._cost)
+        return await call_with_retries_async(once, self.retry)
 
     def stream(
         self,
@@ -338,38 +427,46 @@ class GoogleModel(Model):
         output: OutputSchema | None = None,
     ) -> Iterator[StreamEvent]:
         """Send ``messages`` to ``streamGenerateContent`` (SSE); yield deltas, then the final response."""
-        body, http_options = self._prepare(messages, tools, settings, output)
+        body, timeouts = self._prepare(messages, tools, settings, output)
+        yield from guarded_stream(
+            lambda deadline: self._stream_once(body, timeouts, deadline),
+            self.retry,
+            timeouts,
+            provider=self.provider,
+            model=self.model_name,
+        )
+
+    def _stream_once(self, body: JsonDict, timeouts: Timeouts, deadline: Deadline) -> Iterator[StreamEvent]:
         api = self._api
-        path = self._path("streamGenerateContent?alt=sse")
-
-        def open_stream() -> Any:
-            try:
-                request = api._build_request("post", path, dict(body), http_options)
-                return api._request(request, http_options, stream=True)
-            except Exception as exc:
-                error = self._fail(exc)
-                if error is None:
-                    raise
-                raise error from exc
-
-        response = call_with_retries(open_stream, self.retry)
-        acc = self._accumulator()
         try:
-            for chunk in response.segments():
+            request = self._http_request(api, "streamGenerateContent?alt=sse", body, timeouts, stream=True)
+            response = api._request(request, stream=True)
+        except Exception as exc:
+            raise self._mapped(exc) from exc
+        http = response.response_stream
+        acc = self._accumulator()
+        provider, model = self.provider, self.model_name
+        try:
+            chunks = _iter_bytes(http)
+            check_content_type(response.headers, SSE, provider=provider, model=model, body=lambda: first_bytes(chunks))
+            payloads = iter_sse_data(deadline.chunks(chunks))
+            for chunk in parsed(payloads, json.loads, provider=provider, model=model, marker=_END):
                 if "error" in chunk:
-                    raise _stream_error(chunk, self.provider, self.model_name)
+                    raise _stream_error(chunk, provider, model)
                 yield from acc.feed(chunk)
         except ProviderError:
-            raise
-        except Exception as exc:
-            error = self._fail(exc)
-            if error is None:
+            if not acc.complete:  # once the end marker arrived the answer is whole: a later failure does not matter
                 raise
-            raise error from exc
+        except Exception as exc:
+            error = self._mapped(exc)
+            if not acc.complete:
+                raise error from exc
         finally:
-            close = getattr(response.response_stream, "close", None)
+            close = getattr(http, "close", None)
             if close is not None:
                 close()
+        if not acc.complete:
+            raise incomplete_stream(provider, model, _END)
         yield acc.build(cost_of=self._cost)
 
     async def astream(
@@ -381,38 +478,51 @@ class GoogleModel(Model):
         output: OutputSchema | None = None,
     ) -> AsyncIterator[StreamEvent]:
         """Async twin of :meth:`stream` (the SDK's async client)."""
-        body, http_options = self._prepare(messages, tools, settings, output)
+        body, timeouts = self._prepare(messages, tools, settings, output)
+        events = aguarded_stream(
+            lambda deadline: self._astream_once(body, timeouts, deadline),
+            self.retry,
+            timeouts,
+            provider=self.provider,
+            model=self.model_name,
+        )
+        async for event in events:
+            yield event
+
+    async def _astream_once(self, body: JsonDict, timeouts: Timeouts, deadline: Deadline) -> AsyncIterator[StreamEvent]:
         api = self._api
-        path = self._path("streamGenerateContent?alt=sse")
-
-        async def open_stream() -> Any:
-            try:
-                request = api._build_request("post", path, dict(body), http_options)
-                return await api._async_request(http_request=request, http_options=http_options, stream=True)
-            except Exception as exc:
-                error = self._fail(exc)
-                if error is None:
-                    raise
-                raise error from exc
-
-        response = await call_with_retries_async(open_stream, self.retry)
-        acc = self._accumulator()
-        segments = response.async_segments()
         try:
-            async for chunk in segments:
+            request = self._http_request(
+                api, "streamGenerateContent?alt=sse", body, timeouts, stream=True, is_async=True
+            )
+            response = await api._async_request(http_request=request, stream=True)
+        except Exception as exc:
+            raise self._mapped(exc) from exc
+        http = response.response_stream
+        acc = self._accumulator()
+        provider, model = self.provider, self.model_name
+        try:
+            chunks = _aiter_bytes(http)
+            if wrong_content_type(response.headers, SSE) is not None:
+                start = await afirst_bytes(chunks)
+                check_content_type(response.headers, SSE, provider=provider, model=model, body=start)
+            payloads = aiter_sse_data(deadline.achunks(chunks))
+            async for chunk in aparsed(payloads, json.loads, provider=provider, model=model, marker=_END):
                 if "error" in chunk:
-                    raise _stream_error(chunk, self.provider, self.model_name)
+                    raise _stream_error(chunk, provider, model)
                 for delta in acc.feed(chunk):
                     yield delta
         except ProviderError:
-            raise
-        except Exception as exc:
-            error = self._fail(exc)
-            if error is None:
+            if not acc.complete:  # once the end marker arrived the answer is whole: a later failure does not matter
                 raise
-            raise error from exc
+        except Exception as exc:
+            error = self._mapped(exc)
+            if not acc.complete:
+                raise error from exc
         finally:
-            await segments.aclose()
+            await _aclose(http)
+        if not acc.complete:
+            raise incomplete_stream(provider, model, _END)
         yield acc.build(cost_of=self._cost)
 
     # ----------------------------------------------------------------- explicit context caches
@@ -516,6 +626,63 @@ class GoogleModel(Model):
 
 def _loads(text: str | bytes) -> Any:
     return json.loads(text) if text else {}
+
+
+def _env_key() -> str | None:
+    return os.environ.get("GOOGLE_API_KEY") or os.environ.get("GEMINI_API_KEY")
+
+
+def _timeout_value(api: Any, phases: dict[str, float], *, is_async: bool) -> Any:
+    """The SDK request's ``timeout`` for the HTTP library it sends with.
+
+    ``httpx`` takes ``(connect, read, write, pool)``; ``requests`` (google-auth's mTLS session, sync) takes
+    ``(connect, read)``; ``aiohttp`` (the async client when it is installed) takes one number, used as
+    the total (its idle timeout is then not set: the total bounds a stalled stream).
+    """
+    four = (phases["connect"], phases["read"], phases["write"], phases["pool"])
+    if is_async:
+        use_aiohttp = getattr(api, "_use_aiohttp", None)
+        return phases["pool"] if use_aiohttp is not None and use_aiohttp() else four
+    use_auth = getattr(api, "_use_google_auth_sync", None)
+    return four[:2] if use_auth is not None and use_auth() else four
+
+
+class _HttpView:
+    """An SDK response as :func:`~podium.providers.guard.read_whole` reads it: headers and body chunks."""
+
+    def __init__(self, headers: Any, http: Any) -> None:
+        self.headers = headers
+        self._http = http
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        return _iter_bytes(self._http)
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        return _aiter_bytes(self._http)
+
+
+def _iter_bytes(http: Any) -> Iterator[bytes]:
+    """The body of a streamed response (``httpx`` or ``requests``) as it arrives."""
+    if hasattr(http, "iter_bytes"):
+        return iter(http.iter_bytes())
+    return iter(http.iter_content(chunk_size=None))
+
+
+def _aiter_bytes(http: Any) -> AsyncIterator[bytes]:
+    """The body of a streamed async response (``httpx`` or ``aiohttp``) as it arrives."""
+    if hasattr(http, "aiter_bytes"):
+        return aiter(http.aiter_bytes())
+    return aiter(http.content.iter_any())
+
+
+async def _aclose(http: Any) -> None:
+    aclose = getattr(http, "aclose", None)
+    if aclose is not None:
+        await aclose()
+        return
+    release = getattr(http, "release", None)  # aiohttp
+    if release is not None:
+        release()
 
 
 def vertex_model(model_name: str, **options: Any) -> GoogleModel:

@@ -529,6 +529,11 @@ class GeminiAccumulator:
             safe = self._nonce
         return f"gc_{safe}_{index}"
 
+    @property
+    def complete(self) -> bool:
+        """Whether the stream reached its end: a candidate's ``finishReason``, or a blocked prompt."""
+        return self._finish is not None or bool((self._response.get("promptFeedback") or {}).get("blockReason"))
+
     def build(self, *, cost_of: Any = None) -> ModelResponse:
         """The final response; ``cost_of(usage, model)`` computes the cost when given."""
         usage = usage_of(self._usage)

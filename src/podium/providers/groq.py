@@ -24,7 +24,7 @@ Groq specifics:
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from podium.exceptions import ProviderConnectionError, ProviderError, ProviderTimeoutError, UserError
@@ -40,14 +40,15 @@ from podium.providers.chat_model import ChatCompletionsModel
 from podium.providers.chat_profiles import groq_profile
 from podium.providers.clients import PerLoop
 from podium.providers.errors import http_error
+from podium.providers.guard import timeouts_option
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy
+from podium.settings import Timeouts
 
 __all__ = ["GROQ_DIALECT", "GroqModel"]
 
 JsonDict = dict[str, Any]
 _PATH = "/openai/v1/chat/completions"
-_NO_OPTIONS: dict[str, Any] = {}
 
 GROQ_DIALECT = ChatDialect(
     "groq",
@@ -86,6 +87,10 @@ class _Stream:
     def __init__(self, response: httpx.Response, model: str) -> None:
         self._response = response
         self._model = model
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._response.headers
 
     def _error(self, exc: httpx.HTTPError) -> ProviderError:
         if isinstance(exc, httpx.TimeoutException):
@@ -130,6 +135,7 @@ class GroqModel(ChatCompletionsModel):
         client: groq.Groq | groq.AsyncGroq | None = None,
         retry: RetryPolicy | None = None,
         profile: ModelProfile | None = None,
+        timeouts: Timeouts | None = None,
         **client_options: Any,
     ) -> None:
         """Create the model; the SDK clients are made on first use.
@@ -141,9 +147,19 @@ class GroqModel(ChatCompletionsModel):
             client: A ``groq.Groq`` or ``groq.AsyncGroq`` client to use.
             retry: Retry policy; the SDK's own retries are turned off.
             profile: Override the capability profile.
-            **client_options: Passed to the SDK client (``timeout``, ``default_headers`` ...).
+            timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); a number
+                given as ``timeout=`` (the SDK's option) is taken as the total.
+            **client_options: Passed to the SDK client (``default_headers`` ...).
         """
-        super().__init__(model_name, dialect=GROQ_DIALECT, profile=profile or groq_profile(model_name), retry=retry)
+        client_options = dict(client_options)
+        timeouts = timeouts_option(timeouts, client_options)
+        super().__init__(
+            model_name,
+            dialect=GROQ_DIALECT,
+            profile=profile or groq_profile(model_name),
+            retry=retry,
+            timeouts=timeouts,
+        )
         self._base_url = base_url
         self._api_key = api_key
         self._options = client_options
@@ -200,40 +216,24 @@ class GroqModel(ChatCompletionsModel):
         return ProviderError(f"groq: {exc}", provider="groq", model=self.model_name)
 
     @staticmethod
-    def _options_for(timeout: float | None) -> Any:
-        return {"timeout": timeout} if timeout is not None else _NO_OPTIONS
+    def _options_for(timeouts: Mapping[str, float]) -> Any:
+        return {"timeout": httpx.Timeout(**timeouts)}
 
-    def _post(self, body: JsonDict, timeout: float | None) -> bytes:
-        client = self.client
-        try:
-            response = client.post(_PATH, body=body, cast_to=httpx.Response, options=self._options_for(timeout))
-        except groq.GroqError as exc:
-            raise self._map(exc) from exc
-        return response.content
-
-    async def _apost(self, body: JsonDict, timeout: float | None) -> bytes:
-        client = self.async_client
-        try:
-            response = await client.post(_PATH, body=body, cast_to=httpx.Response, options=self._options_for(timeout))
-        except groq.GroqError as exc:
-            raise self._map(exc) from exc
-        return response.content
-
-    def _open_stream(self, body: JsonDict, timeout: float | None) -> _Stream:
+    def _open_stream(self, body: JsonDict, timeouts: Mapping[str, float]) -> _Stream:
         client = self.client
         try:
             response = client.post(
-                _PATH, body=body, cast_to=httpx.Response, options=self._options_for(timeout), stream=True
+                _PATH, body=body, cast_to=httpx.Response, options=self._options_for(timeouts), stream=True
             )
         except groq.GroqError as exc:
             raise self._map(exc) from exc
         return _Stream(response, self.model_name)
 
-    async def _aopen_stream(self, body: JsonDict, timeout: float | None) -> _Stream:
+    async def _aopen_stream(self, body: JsonDict, timeouts: Mapping[str, float]) -> _Stream:
         client = self.async_client
         try:
             response = await client.post(
-                _PATH, body=body, cast_to=httpx.Response, options=self._options_for(timeout), stream=True
+                _PATH, body=body, cast_to=httpx.Response, options=self._options_for(timeouts), stream=True
             )
         except groq.GroqError as exc:
             raise self._map(exc) from exc

@@ -6,7 +6,9 @@ response, or each stream payload, into universal values. No SDK model object is 
 or per chunk (issue 6), and sync and async share every line of translation.
 
 Retries follow the model's :class:`~podium.providers.retry.RetryPolicy` (the SDK's own retries are
-off). A stream is retried only while it is being opened, never after data arrived.
+off). A stream is retried while nothing has reached the caller (:func:`~podium.providers.guard.guarded_stream`).
+Timeouts, content types and complete streams are checked as :mod:`podium.providers.guard` describes:
+a stream is complete at ``[DONE]`` or at the state's own terminal event (:attr:`StreamState.complete`).
 
 Only provider modules import this.
 """
@@ -15,22 +17,34 @@ from __future__ import annotations
 
 import json
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from podium.exceptions import ProviderError
 from podium.messages import Message, ModelResponse
-from podium.providers.base import Model
-from podium.providers.profiles import ModelProfile
-from podium.providers.raw_http import (
-    RawResponse,
-    aiter_sse_data,
-    error_from_response,
-    iter_sse_data,
-    transport_error,
+from podium.providers.base import Model, require_model_name
+from podium.providers.guard import (
+    JSON,
+    NDJSON,
+    SSE,
+    Deadline,
+    afirst_bytes,
+    aguarded_stream,
+    aparsed,
+    content_type_error,
+    first_bytes,
+    guarded_stream,
+    http_timeouts,
+    incomplete_stream,
+    not_json,
+    parsed,
+    resolve_timeouts,
+    wrong_content_type,
 )
+from podium.providers.profiles import ModelProfile
+from podium.providers.raw_http import RawResponse, error_from_response, transport_error
 from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
-from podium.settings import ModelSettings, OutputSchema, ToolDefinition
+from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 from podium.streaming import StreamDelta, StreamEvent
 
 __all__ = ["HTTPModel", "StreamState"]
@@ -38,6 +52,9 @@ __all__ = ["HTTPModel", "StreamState"]
 
 class StreamState(Protocol):
     """Turns the parsed payloads of one stream into deltas, then into the final response."""
+
+    complete: bool
+    """Whether the stream's own terminal event arrived (``[DONE]`` is seen by the transport)."""
 
     def feed(self, chunk: Any) -> list[StreamDelta]:
         """Take one parsed payload; return the deltas to forward."""
@@ -57,11 +74,22 @@ class HTTPModel(Model):
 
     stream_format: str = "sse"
     """``sse`` (``data:`` lines) or ``ndjson`` (one JSON object per line)."""
+    end_marker: str = "[DONE]"
+    """The terminal signal of a stream, named in the error when a stream ends without it."""
 
-    def __init__(self, model_name: str, *, retry: RetryPolicy | None = None, profile: ModelProfile | None = None):
-        self.model_name = model_name
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        retry: RetryPolicy | None = None,
+        profile: ModelProfile | None = None,
+        timeouts: Timeouts | None = None,
+    ):
+        self.model_name = require_model_name(self.provider, model_name)
         self.retry = retry if retry is not None else RetryPolicy()
         """How failed requests are retried."""
+        self.timeouts = timeouts
+        """Connect, read and total timeouts (``None``: the defaults); :class:`ModelSettings` overrides them."""
         self._profile = profile
 
     # ------------------------------------------------------------------ to implement
@@ -87,11 +115,16 @@ class HTTPModel(Model):
         """A fresh state for one stream."""
 
     @abstractmethod
-    def _send(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
-        """Send ``body`` through the SDK's client; the response body is left unread when ``stream``."""
+    def _send(self, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]) -> RawResponse:
+        """Send ``body`` through the SDK's client; the response body is left unread (read as it arrives).
+
+        ``stream`` says whether an event stream is asked for (the ``accept`` header and the like).
+        ``timeouts`` are the ``connect``/``read``/``write``/``pool`` seconds for the request
+        (``request.extensions["timeout"]`` of an ``httpx`` request).
+        """
 
     @abstractmethod
-    async def _asend(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
+    async def _asend(self, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]) -> RawResponse:
         """Async twin of :meth:`_send`."""
 
     def map_error(self, exc: Exception) -> ProviderError | None:
@@ -100,66 +133,92 @@ class HTTPModel(Model):
 
     # ------------------------------------------------------------------ shared machinery
 
-    def _open(self, body: dict[str, Any], stream: bool, timeout: float | None) -> RawResponse:
+    def _expected(self, stream: bool) -> tuple[str, ...]:
+        if not stream:
+            return JSON
+        return NDJSON if self.stream_format == "ndjson" else SSE
+
+    def _mapped(self, exc: Exception) -> ProviderError:
+        mapped = self.map_error(exc)
+        if mapped is None:
+            raise exc
+        return mapped
+
+    def _open(self, body: dict[str, Any], stream: bool, timeouts: Timeouts) -> RawResponse:
+        expected = self._expected(stream)
         try:
-            response = self._send(body, stream=stream, timeout=timeout)
+            response = self._send(body, stream=stream, timeouts=http_timeouts(timeouts, stream=stream))
             if response.status_code >= 400:
                 try:
                     response.read()
                 finally:
                     response.close()
                 raise error_from_response(response, provider=self.provider, model=self.model_name)
+            wrong = wrong_content_type(response.headers, expected)
+            if wrong is not None:
+                raise content_type_error(
+                    wrong, expected, _peek(response), provider=self.provider, model=self.model_name
+                )
         except ProviderError:
             raise
         except Exception as exc:
-            mapped = self.map_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
+            raise self._mapped(exc) from exc
         return response
 
-    async def _aopen(self, body: dict[str, Any], stream: bool, timeout: float | None) -> RawResponse:
+    async def _aopen(self, body: dict[str, Any], stream: bool, timeouts: Timeouts) -> RawResponse:
+        expected = self._expected(stream)
         try:
-            response = await self._asend(body, stream=stream, timeout=timeout)
+            response = await self._asend(body, stream=stream, timeouts=http_timeouts(timeouts, stream=stream))
             if response.status_code >= 400:
                 try:
                     await response.aread()
                 finally:
                     await response.aclose()
                 raise error_from_response(response, provider=self.provider, model=self.model_name)
+            wrong = wrong_content_type(response.headers, expected)
+            if wrong is not None:
+                raise content_type_error(
+                    wrong, expected, await _apeek(response), provider=self.provider, model=self.model_name
+                )
         except ProviderError:
             raise
         except Exception as exc:
-            mapped = self.map_error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
+            raise self._mapped(exc) from exc
         return response
 
-    def _payloads(self, response: RawResponse) -> Iterator[str]:
-        if self.stream_format == "ndjson":
-            return (line for line in response.iter_lines() if line)
-        return iter_sse_data(response.iter_lines())
+    def _whole(self, body: dict[str, Any], timeouts: Timeouts) -> Any:
+        """One whole-answer request: its JSON, read within the total timeout."""
+        deadline = Deadline(timeouts, self.provider, self.model_name)
+        response = self._open(body, False, timeouts)
+        try:
+            raw = b"".join(deadline.chunks(response.iter_bytes()))
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise self._mapped(exc) from exc
+        finally:
+            response.close()
+        return self._loads(raw)
 
-    async def _apayloads(self, response: RawResponse) -> AsyncIterator[str]:
-        if self.stream_format == "ndjson":
-            async for line in response.aiter_lines():
-                if line:
-                    yield line
-        else:
-            async for data in aiter_sse_data(response.aiter_lines()):
-                yield data
+    async def _awhole(self, body: dict[str, Any], timeouts: Timeouts) -> Any:
+        """Async twin of :meth:`_whole`."""
+        deadline = Deadline(timeouts, self.provider, self.model_name)
+        response = await self._aopen(body, False, timeouts)
+        try:
+            raw = b"".join([chunk async for chunk in deadline.achunks(response.aiter_bytes())])
+        except ProviderError:
+            raise
+        except Exception as exc:
+            raise self._mapped(exc) from exc
+        finally:
+            await response.aclose()
+        return self._loads(raw)
 
     def _loads(self, payload: str | bytes) -> Any:
         try:
             return json.loads(payload)
         except ValueError as exc:
-            text = payload.decode("utf-8", "replace") if isinstance(payload, bytes) else payload
-            raise ProviderError(
-                f"{self.provider} sent a response that is not JSON (a proxy or a wrong base_url?): {text[:300]!r}",
-                provider=self.provider,
-                model=self.model_name,
-            ) from exc
+            raise not_json(self.provider, self.model_name, payload) from exc
 
     def _prepare(
         self,
@@ -168,9 +227,10 @@ class HTTPModel(Model):
         settings: ModelSettings | None,
         output: OutputSchema | None,
         stream: bool,
-    ) -> tuple[dict[str, Any], float | None]:
+    ) -> tuple[dict[str, Any], Timeouts]:
         resolved = settings if settings is not None else ModelSettings()
-        return self.build_body(messages, tools, resolved, output, stream=stream), resolved.timeout
+        body = self.build_body(messages, tools, resolved, output, stream=stream)
+        return body, resolve_timeouts(self.timeouts, settings)
 
     def request(
         self,
@@ -181,9 +241,8 @@ class HTTPModel(Model):
         output: OutputSchema | None = None,
     ) -> ModelResponse:
         """Send ``messages`` and return the whole response."""
-        body, timeout = self._prepare(messages, tools, settings, output, False)
-        response = call_with_retries(lambda: self._open(body, False, timeout), self.retry)
-        return self.parse_response(self._loads(response.content))
+        body, timeouts = self._prepare(messages, tools, settings, output, False)
+        return self.parse_response(call_with_retries(lambda: self._whole(body, timeouts), self.retry))
 
     async def arequest(
         self,
@@ -194,9 +253,8 @@ class HTTPModel(Model):
         output: OutputSchema | None = None,
     ) -> ModelResponse:
         """Async twin of :meth:`request`."""
-        body, timeout = self._prepare(messages, tools, settings, output, False)
-        response = await call_with_retries_async(lambda: self._aopen(body, False, timeout), self.retry)
-        return self.parse_response(self._loads(response.content))
+        body, timeouts = self._prepare(messages, tools, settings, output, False)
+        return self.parse_response(await call_with_retries_async(lambda: self._awhole(body, timeouts), self.retry))
 
     def stream(
         self,
@@ -207,22 +265,38 @@ class HTTPModel(Model):
         output: OutputSchema | None = None,
     ) -> Iterator[StreamEvent]:
         """Send ``messages``; yield deltas as they arrive, then the final response."""
-        body, timeout = self._prepare(messages, tools, settings, output, True)
-        response = call_with_retries(lambda: self._open(body, True, timeout), self.retry)
+        body, timeouts = self._prepare(messages, tools, settings, output, True)
+        yield from guarded_stream(
+            lambda deadline: self._stream_once(body, timeouts, deadline),
+            self.retry,
+            timeouts,
+            provider=self.provider,
+            model=self.model_name,
+        )
+
+    def _stream_once(self, body: dict[str, Any], timeouts: Timeouts, deadline: Deadline) -> Iterator[StreamEvent]:
+        response = self._open(body, True, timeouts)
         state = self.stream_state()
-        loads = self._loads
+        ended: list[bool] = []
         try:
-            for payload in self._payloads(response):
-                yield from state.feed(loads(payload))
+            lines = deadline.chunks(response.iter_lines())
+            payloads = _ndjson(lines) if self.stream_format == "ndjson" else _sse(lines, ended)
+            feed = state.feed
+            for chunk in parsed(
+                payloads, json.loads, provider=self.provider, model=self.model_name, marker=self.end_marker
+            ):
+                yield from feed(chunk)
         except ProviderError:
-            raise
-        except Exception as exc:
-            mapped = self.map_error(exc)
-            if mapped is None:
+            if not (ended or state.complete):  # after the end marker a failure does not matter
                 raise
-            raise mapped from exc
+        except Exception as exc:
+            error = self._mapped(exc)
+            if not (ended or state.complete):
+                raise error from exc
         finally:
             response.close()
+        if not (ended or state.complete):
+            raise incomplete_stream(self.provider, self.model_name, self.end_marker)
         yield state.finish()
 
     async def astream(
@@ -234,21 +308,91 @@ class HTTPModel(Model):
         output: OutputSchema | None = None,
     ) -> AsyncIterator[StreamEvent]:
         """Async twin of :meth:`stream`."""
-        body, timeout = self._prepare(messages, tools, settings, output, True)
-        response = await call_with_retries_async(lambda: self._aopen(body, True, timeout), self.retry)
+        body, timeouts = self._prepare(messages, tools, settings, output, True)
+        events = aguarded_stream(
+            lambda deadline: self._astream_once(body, timeouts, deadline),
+            self.retry,
+            timeouts,
+            provider=self.provider,
+            model=self.model_name,
+        )
+        async for event in events:
+            yield event
+
+    async def _astream_once(
+        self, body: dict[str, Any], timeouts: Timeouts, deadline: Deadline
+    ) -> AsyncIterator[StreamEvent]:
+        response = await self._aopen(body, True, timeouts)
         state = self.stream_state()
-        loads = self._loads
+        ended: list[bool] = []
         try:
-            async for payload in self._apayloads(response):
-                for delta in state.feed(loads(payload)):
+            lines = deadline.achunks(response.aiter_lines())
+            payloads = _andjson(lines) if self.stream_format == "ndjson" else _asse(lines, ended)
+            feed = state.feed
+            async for chunk in aparsed(
+                payloads, json.loads, provider=self.provider, model=self.model_name, marker=self.end_marker
+            ):
+                for delta in feed(chunk):
                     yield delta
         except ProviderError:
-            raise
-        except Exception as exc:
-            mapped = self.map_error(exc)
-            if mapped is None:
+            if not (ended or state.complete):  # after the end marker a failure does not matter
                 raise
-            raise mapped from exc
+        except Exception as exc:
+            error = self._mapped(exc)
+            if not (ended or state.complete):
+                raise error from exc
         finally:
             await response.aclose()
+        if not (ended or state.complete):
+            raise incomplete_stream(self.provider, self.model_name, self.end_marker)
         yield state.finish()
+
+
+def _ndjson(lines: Iterator[str]) -> Iterator[str]:
+    return (line for line in lines if line)
+
+
+async def _andjson(lines: AsyncIterator[str]) -> AsyncIterator[str]:
+    async for line in lines:
+        if line:
+            yield line
+
+
+def _sse(lines: Iterator[str], ended: list[bool]) -> Iterator[str]:
+    """The ``data:`` payloads of an SSE stream, up to ``[DONE]`` (then ``ended`` gets an item)."""
+    for line in lines:
+        if line.startswith("data:"):
+            data = line[5:].strip()
+            if data == "[DONE]":
+                ended.append(True)
+                return
+            if data:
+                yield data
+
+
+async def _asse(lines: AsyncIterator[str], ended: list[bool]) -> AsyncIterator[str]:
+    """Async twin of :func:`_sse`."""
+    async for line in lines:
+        if line.startswith("data:"):
+            data = line[5:].strip()
+            if data == "[DONE]":
+                ended.append(True)
+                return
+            if data:
+                yield data
+
+
+def _peek(response: RawResponse) -> bytes:
+    """The start of a streamed body (for an error message); closes the response."""
+    try:
+        return first_bytes(response.iter_bytes())
+    finally:
+        response.close()
+
+
+async def _apeek(response: RawResponse) -> bytes:
+    """Async twin of :func:`_peek`."""
+    try:
+        return await afirst_bytes(response.aiter_bytes())
+    finally:
+        await response.aclose()

@@ -19,18 +19,20 @@ from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from podium.exceptions import ProviderConnectionError, ProviderError, ProviderTimeoutError, UserError
 from podium.messages import Message, ModelResponse
 from podium.providers.clients import PerLoop
+from podium.providers.guard import timeouts_option
 from podium.providers.http_model import HTTPModel, StreamState
 from podium.providers.mistral_wire import PROVIDER, MistralStreamState, build_body, parse_response
 from podium.providers.profiles import ModelProfile
 from podium.providers.raw_http import RawResponse, transport_error
 from podium.providers.retry import RetryPolicy
-from podium.settings import ModelSettings, OutputSchema, ToolDefinition
+from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 
 try:
     from mistralai.client import Mistral, errors
@@ -94,7 +96,9 @@ class MistralModel(HTTPModel):
         client: A ready ``mistralai.client.Mistral`` to use (``base_url``/``api_key`` are then ignored).
         retry: How failed requests are retried (the SDK's own retries are off).
         profile: Override the capability profile.
-        **client_options: Passed to ``Mistral(...)`` (``timeout_ms``, ``client``-level options ...).
+        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); they replace
+            the SDK's ``timeout_ms`` (a number given as ``timeout=`` in seconds or ``timeout_ms=`` is the total).
+        **client_options: Passed to ``Mistral(...)`` (``client``-level options ...).
     """
 
     provider = PROVIDER
@@ -108,9 +112,13 @@ class MistralModel(HTTPModel):
         client: Mistral | None = None,
         retry: RetryPolicy | None = None,
         profile: ModelProfile | None = None,
+        timeouts: Timeouts | None = None,
         **client_options: Any,
     ) -> None:
-        super().__init__(model_name, retry=retry, profile=profile)
+        client_options = dict(client_options)
+        timeouts = timeouts_option(timeouts, client_options)  # seconds, as the other providers take it
+        timeouts = timeouts_option(timeouts, client_options, "timeout_ms", 0.001)
+        super().__init__(model_name, retry=retry, profile=profile, timeouts=timeouts)
         self._base_url = base_url
         self._api_key = api_key
         self._client = client
@@ -136,6 +144,11 @@ class MistralModel(HTTPModel):
             options["server_url"] = self._base_url.rstrip("/")
         if self._api_key is not None:
             options["api_key"] = self._api_key
+        elif self._base_url is None and not os.environ.get("MISTRAL_API_KEY"):
+            raise UserError(
+                "no API key for mistral: set the MISTRAL_API_KEY environment variable or pass api_key= "
+                f"(e.g. podium.model('mistral:{self.model_name}', api_key='...'))"
+            )
         return Mistral(**options)
 
     @property
@@ -168,13 +181,13 @@ class MistralModel(HTTPModel):
     # ------------------------------------------------------------------ transport
 
     def _build(
-        self, client: Mistral, body: dict[str, Any], *, stream: bool, timeout: float | None
+        self, client: Mistral, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]
     ) -> tuple[Any, HookContext]:
         chat = client.chat
         config = chat.sdk_configuration
         base_url: str = chat._get_url(None, None)  # type: ignore[no-untyped-call]
         content = json.dumps(body, ensure_ascii=False).encode()
-        timeout_ms = int(timeout * 1000) if timeout is not None else (config.timeout_ms or 300_000)
+        timeout_ms = int(timeouts["read"] * 1000)
         request = chat._build_request(
             method="POST",
             path=_PATH + ("#stream" if stream else ""),
@@ -190,6 +203,7 @@ class MistralModel(HTTPModel):
             get_serialized_body=lambda: SerializedRequestBody(media_type="application/json", content=content),
             timeout_ms=timeout_ms,
         )
+        request.extensions["timeout"] = dict(timeouts)  # connect, read, write and pool apart
         context: dict[str, Any] = {
             "config": config,
             "base_url": base_url or "",
@@ -202,17 +216,15 @@ class MistralModel(HTTPModel):
         hook_ctx = HookContext(**{k: v for k, v in context.items() if k in _HOOK_PARAMS})
         return request, hook_ctx
 
-    def _send(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
+    def _send(self, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]) -> RawResponse:
         client = self.client
-        request, hook_ctx = self._build(client, body, stream=stream, timeout=timeout)
-        return client.chat.do_request(hook_ctx=hook_ctx, request=request, stream=stream, **_NO_ERROR_STATUSES)
+        request, hook_ctx = self._build(client, body, stream=stream, timeouts=timeouts)
+        return client.chat.do_request(hook_ctx=hook_ctx, request=request, stream=True, **_NO_ERROR_STATUSES)
 
-    async def _asend(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
+    async def _asend(self, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]) -> RawResponse:
         client = self.async_client
-        request, hook_ctx = self._build(client, body, stream=stream, timeout=timeout)
-        return await client.chat.do_request_async(
-            hook_ctx=hook_ctx, request=request, stream=stream, **_NO_ERROR_STATUSES
-        )
+        request, hook_ctx = self._build(client, body, stream=stream, timeouts=timeouts)
+        return await client.chat.do_request_async(hook_ctx=hook_ctx, request=request, stream=True, **_NO_ERROR_STATUSES)
 
     def map_error(self, exc: Exception) -> ProviderError | None:
         """Podium's error for an SDK or transport exception."""

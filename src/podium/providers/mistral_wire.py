@@ -391,9 +391,22 @@ class MistralStreamState:
     part, and every tool call (by its wire ``index``) is a part of its own.
     """
 
-    __slots__ = ("_builder", "_calls", "_finish", "_index", "_kind", "_logprobs", "_meta", "_thinking_extra", "_usage")
+    __slots__ = (
+        "_builder",
+        "_calls",
+        "_finish",
+        "_index",
+        "_kind",
+        "_logprobs",
+        "_meta",
+        "_thinking_extra",
+        "_usage",
+        "complete",
+    )
 
     def __init__(self) -> None:
+        self.complete = False
+        """Mistral ends its streams with ``data: [DONE]``, which the transport reads; never set here."""
         self._builder = ResponseBuilder()
         self._index = -1
         self._kind = ""

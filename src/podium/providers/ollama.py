@@ -28,7 +28,7 @@ A local model costs nothing: ``cost`` is ``0.0``.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from podium.exceptions import ProviderConnectionError, ProviderError, UserError
@@ -36,6 +36,7 @@ from podium.messages import Message, ModelResponse
 from podium.providers.chat_dialect import ChatDialect
 from podium.providers.chat_model import ChatCompletionsModel
 from podium.providers.clients import PerLoop
+from podium.providers.guard import timeouts_option
 from podium.providers.http_model import HTTPModel, StreamState
 from podium.providers.ollama_wire import (
     PROVIDER,
@@ -46,9 +47,9 @@ from podium.providers.ollama_wire import (
     parse_generate_response,
 )
 from podium.providers.profiles import ModelProfile
-from podium.providers.raw_http import RawResponse, error_from_response, transport_error
+from podium.providers.raw_http import MappedStream, RawResponse, error_from_response, transport_error
 from podium.providers.retry import RetryPolicy
-from podium.settings import ModelSettings, OutputSchema, ToolDefinition
+from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 
 try:
     import ollama
@@ -127,30 +128,28 @@ class _Clients:
         return mapped
 
     @staticmethod
-    def args(body: dict[str, Any], timeout: float | None) -> dict[str, Any]:
-        args: dict[str, Any] = {
-            "content": json.dumps(body, ensure_ascii=False).encode(),
-            "headers": {"content-type": "application/json"},
-        }
-        if timeout is not None:
-            args["timeout"] = timeout
-        return args
+    def _request(http: Any, path: str, body: dict[str, Any], timeouts: Mapping[str, float]) -> Any:
+        content = json.dumps(body, ensure_ascii=False).encode()
+        request = http.build_request("POST", path, content=content, headers={"content-type": "application/json"})
+        request.extensions["timeout"] = dict(timeouts)
+        return request
 
-    def send(self, path: str, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
+    def send(self, path: str, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]) -> RawResponse:
         http = self.sync._client
-        response: RawResponse = http.send(http.build_request("POST", path, **self.args(body, timeout)), stream=stream)
+        response: RawResponse = http.send(self._request(http, path, body, timeouts), stream=stream)
         return response
 
-    async def asend(self, path: str, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
+    async def asend(
+        self, path: str, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]
+    ) -> RawResponse:
         http = self.async_._client
-        request = http.build_request("POST", path, **self.args(body, timeout))
-        response: RawResponse = await http.send(request, stream=stream)
+        response: RawResponse = await http.send(self._request(http, path, body, timeouts), stream=stream)
         return response
 
-    def checked(self, path: str, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
+    def checked(self, path: str, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]) -> RawResponse:
         """``send``, with failures raised as Podium errors (for the Chat Completions transport hooks)."""
         try:
-            response = self.send(path, body, stream=stream, timeout=timeout)
+            response = self.send(path, body, stream=stream, timeouts=timeouts)
         except Exception as exc:
             mapped = self.error(exc)
             if mapped is None:
@@ -164,10 +163,12 @@ class _Clients:
             raise error_from_response(response, provider=PROVIDER, model=self.model_name)
         return response
 
-    async def achecked(self, path: str, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
+    async def achecked(
+        self, path: str, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]
+    ) -> RawResponse:
         """Async twin of :meth:`checked`."""
         try:
-            response = await self.asend(path, body, stream=stream, timeout=timeout)
+            response = await self.asend(path, body, stream=stream, timeouts=timeouts)
         except Exception as exc:
             mapped = self.error(exc)
             if mapped is None:
@@ -194,11 +195,14 @@ class OllamaModel(HTTPModel):
         retry: How failed requests are retried.
         profile: Override the capability profile.
         endpoint: ``chat`` (``/api/chat``, the default) or ``generate`` (single-turn ``/api/generate``).
-        **client_options: Passed to ``ollama.Client(...)`` (``headers``, ``timeout``, httpx options ...).
+        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); they replace
+            the client's ``timeout`` (a number given as ``timeout=`` is taken as the total).
+        **client_options: Passed to ``ollama.Client(...)`` (``headers``, httpx options ...).
     """
 
     provider = PROVIDER
     stream_format = "ndjson"
+    end_marker = '"done": true'
 
     def __init__(
         self,
@@ -211,9 +215,12 @@ class OllamaModel(HTTPModel):
         retry: RetryPolicy | None = None,
         profile: ModelProfile | None = None,
         endpoint: Literal["chat", "generate"] = "chat",
+        timeouts: Timeouts | None = None,
         **client_options: Any,
     ) -> None:
-        super().__init__(model_name, retry=retry, profile=profile)
+        client_options = dict(client_options)
+        timeouts = timeouts_option(timeouts, client_options)
+        super().__init__(model_name, retry=retry, profile=profile, timeouts=timeouts)
         if endpoint not in ("chat", "generate"):
             raise UserError(f"endpoint={endpoint!r}: use 'chat' (Ollama's /api/chat) or 'generate' (/api/generate)")
         self.endpoint = endpoint
@@ -258,11 +265,11 @@ class OllamaModel(HTTPModel):
         """Podium's error for a transport failure, with a hint when Ollama is not running."""
         return self._clients.error(exc)
 
-    def _send(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
-        return self._clients.send(self._path, body, stream=stream, timeout=timeout)
+    def _send(self, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]) -> RawResponse:
+        return self._clients.send(self._path, body, stream=True, timeouts=timeouts)
 
-    async def _asend(self, body: dict[str, Any], *, stream: bool, timeout: float | None) -> RawResponse:
-        return await self._clients.asend(self._path, body, stream=stream, timeout=timeout)
+    async def _asend(self, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]) -> RawResponse:
+        return await self._clients.asend(self._path, body, stream=True, timeouts=timeouts)
 
 
 class OllamaOpenAIModel(ChatCompletionsModel):
@@ -281,9 +288,18 @@ class OllamaOpenAIModel(ChatCompletionsModel):
         async_client: ollama.AsyncClient | None = None,
         retry: RetryPolicy | None = None,
         profile: ModelProfile | None = None,
+        timeouts: Timeouts | None = None,
         **client_options: Any,
     ) -> None:
-        super().__init__(model_name, dialect=OLLAMA_DIALECT, profile=profile or ollama_profile(model_name), retry=retry)
+        client_options = dict(client_options)
+        timeouts = timeouts_option(timeouts, client_options)
+        super().__init__(
+            model_name,
+            dialect=OLLAMA_DIALECT,
+            profile=profile or ollama_profile(model_name),
+            retry=retry,
+            timeouts=timeouts,
+        )
         self._clients = _Clients(model_name, base_url, api_key, client, async_client, client_options)
 
     @property
@@ -291,17 +307,13 @@ class OllamaOpenAIModel(ChatCompletionsModel):
         """The SDK's sync client, created on first use."""
         return self._clients.sync
 
-    def _post(self, body: dict[str, Any], timeout: float | None) -> bytes:
-        return self._clients.checked(_V1_PATH, body, stream=False, timeout=timeout).content
+    def _open_stream(self, body: dict[str, Any], timeouts: Mapping[str, float]) -> MappedStream:
+        response = self._clients.checked(_V1_PATH, body, stream=True, timeouts=timeouts)
+        return MappedStream(response, self._clients.error)
 
-    async def _apost(self, body: dict[str, Any], timeout: float | None) -> bytes:
-        return (await self._clients.achecked(_V1_PATH, body, stream=False, timeout=timeout)).content
-
-    def _open_stream(self, body: dict[str, Any], timeout: float | None) -> Any:
-        return self._clients.checked(_V1_PATH, body, stream=True, timeout=timeout)
-
-    async def _aopen_stream(self, body: dict[str, Any], timeout: float | None) -> Any:
-        return await self._clients.achecked(_V1_PATH, body, stream=True, timeout=timeout)
+    async def _aopen_stream(self, body: dict[str, Any], timeouts: Mapping[str, float]) -> MappedStream:
+        response = await self._clients.achecked(_V1_PATH, body, stream=True, timeouts=timeouts)
+        return MappedStream(response, self._clients.error)
 
 
 _V1_PATH = "/v1/chat/completions"

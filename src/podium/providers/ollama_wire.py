@@ -373,9 +373,12 @@ class OllamaStreamState:
         "_logprobs",
         "_text_index",
         "_text_key",
+        "complete",
     )
 
     def __init__(self, *, generate: bool = False) -> None:
+        self.complete = False
+        """Whether the line with ``done: true`` arrived (a stream without it was cut off)."""
         self._builder = ResponseBuilder()
         self._kinds: dict[str, int] = {}
         self._index = -1
@@ -429,6 +432,7 @@ class OllamaStreamState:
         if chunk.get("logprobs"):
             self._logprobs.extend(chunk["logprobs"])
         if chunk.get("done"):
+            self.complete = True
             self._done = chunk
         return out
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from podium.exceptions import ProviderConnectionError, ProviderError, ProviderTimeoutError, UserError
@@ -34,14 +34,15 @@ from podium.providers.chat_model import ChatCompletionsModel
 from podium.providers.chat_profiles import openai_dialect, openai_profile
 from podium.providers.clients import PerLoop
 from podium.providers.errors import http_error
+from podium.providers.guard import timeouts_option
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy
+from podium.settings import Timeouts
 
 __all__ = ["OpenAIChatModel"]
 
 JsonDict = dict[str, Any]
 _PATH = "/chat/completions"
-_NO_OPTIONS: dict[str, Any] = {}
 
 
 def _body_of(response: httpx2.Response) -> Any:
@@ -87,6 +88,10 @@ class _Stream:
         self._response = response
         self._provider = provider
         self._model = model
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        return self._response.headers
 
     def iter_bytes(self) -> Iterator[bytes]:
         try:
@@ -148,6 +153,7 @@ class OpenAIChatModel(ChatCompletionsModel):
         profile: ModelProfile | None = None,
         dialect: ChatDialect | None = None,
         api_key_env: str = "OPENAI_API_KEY",
+        timeouts: Timeouts | None = None,
         **client_options: Any,
     ) -> None:
         """Create the model; the SDK clients are made on first use.
@@ -163,10 +169,20 @@ class OpenAIChatModel(ChatCompletionsModel):
             profile: Override the capability profile.
             dialect: Override the wire dialect (OpenAI-compatible servers).
             api_key_env: Environment variable holding the key.
-            **client_options: Passed to the SDK client (``timeout``, ``default_headers``, ``organization`` ...).
+            timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); a number
+                given as ``timeout=`` (the SDK's option) is taken as the total.
+            **client_options: Passed to the SDK client (``default_headers``, ``organization`` ...).
         """
         dialect = dialect or openai_dialect(model_name)
-        super().__init__(model_name, dialect=dialect, profile=profile or openai_profile(model_name), retry=retry)
+        client_options = dict(client_options)
+        timeouts = timeouts_option(timeouts, client_options)
+        super().__init__(
+            model_name,
+            dialect=dialect,
+            profile=profile or openai_profile(model_name),
+            retry=retry,
+            timeouts=timeouts,
+        )
         self._base_url = base_url
         self._api_key = api_key
         self._api_key_env = api_key_env
@@ -208,8 +224,8 @@ class OpenAIChatModel(ChatCompletionsModel):
         return self._aclient if self._aclient is not None else self._aclients.get()
 
     @staticmethod
-    def _options_for(timeout: float | None) -> Any:
-        return {"timeout": timeout} if timeout is not None else _NO_OPTIONS
+    def _options_for(timeouts: Mapping[str, float]) -> Any:
+        return {"timeout": httpx2.Timeout(**timeouts)}
 
     # -- errors
 
@@ -231,37 +247,21 @@ class OpenAIChatModel(ChatCompletionsModel):
 
     # -- transport
 
-    def _post(self, body: JsonDict, timeout: float | None) -> bytes:
-        client = self.client
-        try:
-            response = client.post(_PATH, body=body, cast_to=httpx2.Response, options=self._options_for(timeout))
-        except openai.OpenAIError as exc:
-            raise self._map(exc) from exc
-        return response.content
-
-    async def _apost(self, body: JsonDict, timeout: float | None) -> bytes:
-        client = self.async_client
-        try:
-            response = await client.post(_PATH, body=body, cast_to=httpx2.Response, options=self._options_for(timeout))
-        except openai.OpenAIError as exc:
-            raise self._map(exc) from exc
-        return response.content
-
-    def _open_stream(self, body: JsonDict, timeout: float | None) -> _Stream:
+    def _open_stream(self, body: JsonDict, timeouts: Mapping[str, float]) -> _Stream:
         client = self.client
         try:
             response = client.post(
-                _PATH, body=body, cast_to=httpx2.Response, options=self._options_for(timeout), stream=True
+                _PATH, body=body, cast_to=httpx2.Response, options=self._options_for(timeouts), stream=True
             )
         except openai.OpenAIError as exc:
             raise self._map(exc) from exc
         return _Stream(response, self.provider, self.model_name)
 
-    async def _aopen_stream(self, body: JsonDict, timeout: float | None) -> _Stream:
+    async def _aopen_stream(self, body: JsonDict, timeouts: Mapping[str, float]) -> _Stream:
         client = self.async_client
         try:
             response = await client.post(
-                _PATH, body=body, cast_to=httpx2.Response, options=self._options_for(timeout), stream=True
+                _PATH, body=body, cast_to=httpx2.Response, options=self._options_for(timeouts), stream=True
             )
         except openai.OpenAIError as exc:
             raise self._map(exc) from exc

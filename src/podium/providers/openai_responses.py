@@ -38,27 +38,51 @@ Conversation state, opt-in (both also accepted per request in ``extra``):
 
 Errors are mapped to :mod:`podium.exceptions`, including a JSON error returned to a stream request,
 ``response.failed`` and ``error`` events inside a stream; retries follow the model's
-:class:`~podium.providers.retry.RetryPolicy` (the SDK's own are off).
+:class:`~podium.providers.retry.RetryPolicy` (the SDK's own are off; a stream is retried while nothing has
+reached the caller). Timeouts (:class:`~podium.settings.Timeouts`), content types and the end of a stream
+(``response.completed`` or ``response.incomplete``) are checked as :mod:`podium.providers.guard` describes.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any, Literal
 
 from podium.exceptions import ProviderConnectionError, ProviderError, ProviderTimeoutError, UserError
 
 try:
+    import httpx2
     import openai
 except ImportError as _exc:  # pragma: no cover - exercised only without the extra
     raise UserError("the OpenAI Responses provider needs the openai SDK: pip install 'podium[openai]'") from _exc
 
 from podium.messages import Message, ModelResponse
-from podium.providers.base import Model
+from podium.providers.base import Model, require_model_name
 from podium.providers.clients import PerLoop, sdk_options
 from podium.providers.errors import http_error
+from podium.providers.guard import (
+    JSON,
+    SSE,
+    Deadline,
+    afirst_bytes,
+    aguarded_stream,
+    aparsed,
+    aread_whole,
+    check_content_type,
+    first_bytes,
+    guarded_stream,
+    http_timeouts,
+    incomplete_stream,
+    not_json,
+    parsed,
+    read_whole,
+    resolve_timeouts,
+    timeouts_option,
+    wrong_content_type,
+)
 from podium.providers.openai_responses_wire import (
     PROVIDER,
     StreamAccumulator,
@@ -69,12 +93,14 @@ from podium.providers.openai_responses_wire import (
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
 from podium.providers.sse import aiter_sse_data, iter_sse_data, transport_error
-from podium.settings import ModelSettings, OutputSchema, ToolDefinition
+from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 from podium.streaming import StreamEvent
 
 __all__ = ["OpenAIResponsesModel"]
 
 logger = logging.getLogger("podium.providers.openai_responses")
+
+_END = "response.completed"
 
 
 def map_error(exc: Exception, model: str | None) -> ProviderError:
@@ -110,6 +136,7 @@ class OpenAIResponsesModel(Model):
         profile: ModelProfile | None = None,
         store: bool | None = None,
         previous_response_id: Literal["auto"] | None = None,
+        timeouts: Timeouts | None = None,
         **client_options: Any,
     ) -> None:
         """Prepare a model; SDK clients are created on first use.
@@ -124,7 +151,9 @@ class OpenAIResponsesModel(Model):
             profile: Override the capability profile.
             store: Send ``store`` (``None`` keeps the API default, which stores responses).
             previous_response_id: ``"auto"`` to continue from the last response by id (see the module docs).
-            **client_options: Passed to ``openai.OpenAI`` / ``AsyncOpenAI`` (``organization``, ``timeout``,
+            timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); a number
+                given as ``timeout=`` (the SDK's option) is taken as the total.
+            **client_options: Passed to ``openai.OpenAI`` / ``AsyncOpenAI`` (``organization``,
                 ``default_headers``, ``http_client`` ...).
         """
         if previous_response_id not in (None, "auto"):
@@ -132,11 +161,13 @@ class OpenAIResponsesModel(Model):
                 f"previous_response_id={previous_response_id!r}: use 'auto' here; pass a specific response id per "
                 "request with ModelSettings(extra={'openai-responses': {'previous_response_id': ...}})"
             )
-        self.model_name = model_name
+        self.model_name = require_model_name(PROVIDER, model_name)
         self.retry = retry or RetryPolicy()
         self.store = store
         self.previous_response_id = previous_response_id
         self._profile = profile
+        client_options = dict(client_options)
+        self.timeouts = timeouts_option(timeouts, client_options)
         self._options = sdk_options(client_options, base_url=base_url, api_key=api_key, max_retries=0)
         self._client: openai.OpenAI | None = None
         self._given_aclient: openai.AsyncOpenAI | None = None
@@ -153,13 +184,25 @@ class OpenAIResponsesModel(Model):
         """What this model can do (from its family unless given)."""
         return self._profile or profile_for(self.model_name)
 
+    def _check_key(self) -> None:
+        """A clear error, instead of the SDK's, when no API key is set."""
+        if not self._options.get("api_key") and not os.environ.get("OPENAI_API_KEY"):
+            raise UserError(
+                "no API key for openai-responses: set the OPENAI_API_KEY environment variable or pass api_key= "
+                f"(e.g. podium.model('openai-responses:{self.model_name}', api_key='...'))"
+            )
+
     def _sync(self) -> openai.OpenAI:
         if self._client is None:
+            self._check_key()
             self._client = openai.OpenAI(**self._options)
         return self._client
 
     def _async(self) -> openai.AsyncOpenAI:
-        return self._given_aclient if self._given_aclient is not None else self._aclients.get()
+        if self._given_aclient is not None:
+            return self._given_aclient
+        self._check_key()
+        return self._aclients.get()
 
     def _prepare(
         self,
@@ -168,7 +211,7 @@ class OpenAIResponsesModel(Model):
         settings: ModelSettings | None,
         output: OutputSchema | None,
         stream: bool,
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], Timeouts]:
         if settings is not None and settings.seed is not None and not self._warned_seed:
             self._warned_seed = True
             logger.warning("the OpenAI Responses API has no seed; seed=%s is ignored", settings.seed)
@@ -185,9 +228,51 @@ class OpenAIResponsesModel(Model):
         kwargs: dict[str, Any] = {"extra_body": body}
         if stream:
             kwargs["stream"] = True
-        if settings is not None and settings.timeout is not None:
-            kwargs["timeout"] = settings.timeout
-        return kwargs
+        timeouts = resolve_timeouts(self.timeouts, settings)
+        kwargs["timeout"] = httpx2.Timeout(**http_timeouts(timeouts, stream=stream))
+        return kwargs, timeouts
+
+    def _whole(self, kwargs: dict[str, Any], timeouts: Timeouts) -> dict[str, Any]:
+        """One whole-answer request: its JSON, read within the total timeout."""
+        deadline = Deadline(timeouts, PROVIDER, self.model_name)
+        try:
+            manager = self._sync().responses.with_streaming_response.create(**kwargs)
+            response = manager.__enter__()
+        except openai.APIError as exc:
+            raise map_error(exc, self.model_name) from exc
+        try:
+            raw = read_whole(response.http_response, deadline, JSON, provider=PROVIDER, model=self.model_name)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        finally:
+            manager.__exit__(None, None, None)
+        return _json_body(raw, self.model_name)
+
+    async def _awhole(self, kwargs: dict[str, Any], timeouts: Timeouts) -> dict[str, Any]:
+        """Async twin of :meth:`_whole`."""
+        deadline = Deadline(timeouts, PROVIDER, self.model_name)
+        try:
+            manager = self._async().responses.with_streaming_response.create(**kwargs)
+            response = await manager.__aenter__()
+        except openai.APIError as exc:
+            raise map_error(exc, self.model_name) from exc
+        try:
+            raw = await aread_whole(response.http_response, deadline, JSON, provider=PROVIDER, model=self.model_name)
+        except ProviderError:
+            raise
+        except Exception as exc:
+            mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
+            if mapped is None:
+                raise
+            raise mapped from exc
+        finally:
+            await manager.__aexit__(None, None, None)
+        return _json_body(raw, self.model_name)
 
     # ------------------------------------------------------------------ sync
 
@@ -200,16 +285,8 @@ class OpenAIResponsesModel(Model):
         output: OutputSchema | None = None,
     ) -> ModelResponse:
         """Send ``messages`` and return the whole response."""
-        kwargs = self._prepare(messages, tools, settings, output, stream=False)
-
-        def call() -> dict[str, Any]:
-            try:
-                raw = self._sync().responses.with_raw_response.create(**kwargs)
-            except openai.APIError as exc:
-                raise map_error(exc, self.model_name) from exc
-            return _json_body(raw.http_response.content, self.model_name)
-
-        data = call_with_retries(call, self.retry)
+        kwargs, timeouts = self._prepare(messages, tools, settings, output, stream=False)
+        data = call_with_retries(lambda: self._whole(kwargs, timeouts), self.retry)
         return parse_response(data, model_name=self.model_name)
 
     def stream(
@@ -221,31 +298,46 @@ class OpenAIResponsesModel(Model):
         output: OutputSchema | None = None,
     ) -> Iterator[StreamEvent]:
         """Send ``messages`` and yield deltas as they arrive, then the final :class:`ModelResponse`."""
-        kwargs = self._prepare(messages, tools, settings, output, stream=True)
+        kwargs, timeouts = self._prepare(messages, tools, settings, output, stream=True)
+        yield from guarded_stream(
+            lambda deadline: self._stream_once(kwargs, deadline),
+            self.retry,
+            timeouts,
+            provider=PROVIDER,
+            model=self.model_name,
+        )
 
-        def open_stream() -> Any:
-            try:
-                manager = self._sync().responses.with_streaming_response.create(**kwargs)
-                return manager, manager.__enter__()
-            except openai.APIError as exc:
-                raise map_error(exc, self.model_name) from exc
-
-        manager, response = call_with_retries(open_stream, self.retry)
+    def _stream_once(self, kwargs: dict[str, Any], deadline: Deadline) -> Iterator[StreamEvent]:
+        try:
+            manager = self._sync().responses.with_streaming_response.create(**kwargs)
+            response = manager.__enter__()
+        except openai.APIError as exc:
+            raise map_error(exc, self.model_name) from exc
         acc = StreamAccumulator()
         feed = acc.feed
-        loads = json.loads
         try:
-            for payload in iter_sse_data(response.http_response.iter_bytes()):
-                delta = feed(loads(payload))
+            http = response.http_response
+            check_content_type(
+                http.headers, SSE, provider=PROVIDER, model=self.model_name, body=lambda: first_bytes(http.iter_bytes())
+            )
+            payloads = iter_sse_data(deadline.chunks(http.iter_bytes()))
+            for event in parsed(payloads, json.loads, provider=PROVIDER, model=self.model_name, marker=_END):
+                delta = feed(event)
                 if delta is not None:
                     yield delta
+        except ProviderError:
+            if not acc.complete:  # once the end marker arrived the answer is whole: a later failure does not matter
+                raise
         except Exception as exc:
             mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
             if mapped is None:
                 raise
-            raise mapped from exc
+            if not acc.complete:
+                raise mapped from exc
         finally:
             manager.__exit__(None, None, None)
+        if not acc.complete:
+            raise incomplete_stream(PROVIDER, self.model_name, _END)
         yield parse_response(acc.finish(), model_name=self.model_name)
 
     # ------------------------------------------------------------------ async
@@ -259,16 +351,8 @@ class OpenAIResponsesModel(Model):
         output: OutputSchema | None = None,
     ) -> ModelResponse:
         """Async twin of :meth:`request`."""
-        kwargs = self._prepare(messages, tools, settings, output, stream=False)
-
-        async def call() -> dict[str, Any]:
-            try:
-                raw = await self._async().responses.with_raw_response.create(**kwargs)
-            except openai.APIError as exc:
-                raise map_error(exc, self.model_name) from exc
-            return _json_body(raw.http_response.content, self.model_name)
-
-        data = await call_with_retries_async(call, self.retry)
+        kwargs, timeouts = self._prepare(messages, tools, settings, output, stream=False)
+        data = await call_with_retries_async(lambda: self._awhole(kwargs, timeouts), self.retry)
         return parse_response(data, model_name=self.model_name)
 
     async def astream(
@@ -280,31 +364,48 @@ class OpenAIResponsesModel(Model):
         output: OutputSchema | None = None,
     ) -> AsyncIterator[StreamEvent]:
         """Async twin of :meth:`stream`."""
-        kwargs = self._prepare(messages, tools, settings, output, stream=True)
+        kwargs, timeouts = self._prepare(messages, tools, settings, output, stream=True)
+        events = aguarded_stream(
+            lambda deadline: self._astream_once(kwargs, deadline),
+            self.retry,
+            timeouts,
+            provider=PROVIDER,
+            model=self.model_name,
+        )
+        async for event in events:
+            yield event
 
-        async def open_stream() -> Any:
-            try:
-                manager = self._async().responses.with_streaming_response.create(**kwargs)
-                return manager, await manager.__aenter__()
-            except openai.APIError as exc:
-                raise map_error(exc, self.model_name) from exc
-
-        manager, response = await call_with_retries_async(open_stream, self.retry)
+    async def _astream_once(self, kwargs: dict[str, Any], deadline: Deadline) -> AsyncIterator[StreamEvent]:
+        try:
+            manager = self._async().responses.with_streaming_response.create(**kwargs)
+            response = await manager.__aenter__()
+        except openai.APIError as exc:
+            raise map_error(exc, self.model_name) from exc
         acc = StreamAccumulator()
         feed = acc.feed
-        loads = json.loads
         try:
-            async for payload in aiter_sse_data(response.http_response.aiter_bytes()):
-                delta = feed(loads(payload))
+            http = response.http_response
+            if wrong_content_type(http.headers, SSE) is not None:
+                start = await afirst_bytes(http.aiter_bytes())
+                check_content_type(http.headers, SSE, provider=PROVIDER, model=self.model_name, body=start)
+            payloads = aiter_sse_data(deadline.achunks(http.aiter_bytes()))
+            async for event in aparsed(payloads, json.loads, provider=PROVIDER, model=self.model_name, marker=_END):
+                delta = feed(event)
                 if delta is not None:
                     yield delta
+        except ProviderError:
+            if not acc.complete:  # once the end marker arrived the answer is whole: a later failure does not matter
+                raise
         except Exception as exc:
             mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
             if mapped is None:
                 raise
-            raise mapped from exc
+            if not acc.complete:
+                raise mapped from exc
         finally:
             await manager.__aexit__(None, None, None)
+        if not acc.complete:
+            raise incomplete_stream(PROVIDER, self.model_name, _END)
         yield parse_response(acc.finish(), model_name=self.model_name)
 
 
@@ -312,9 +413,7 @@ def _json_body(content: bytes, model: str) -> dict[str, Any]:
     try:
         data = json.loads(content)
     except ValueError as exc:
-        raise ProviderError(
-            f"openai answered with a body that is not JSON: {content[:200]!r}", provider=PROVIDER, model=model
-        ) from exc
+        raise not_json(PROVIDER, model, content) from exc
     if not isinstance(data, dict):
-        raise ProviderError(f"openai answered with unexpected JSON: {content[:200]!r}", provider=PROVIDER, model=model)
+        raise not_json(PROVIDER, model, content)
     return data

@@ -656,9 +656,11 @@ class StreamAccumulator:
     streamed one after another, so an item's first part comes after all parts of the items before it.
     """
 
-    __slots__ = ("_base", "_done", "items", "response")
+    __slots__ = ("_base", "_done", "complete", "items", "response")
 
     def __init__(self) -> None:
+        self.complete = False
+        """Whether ``response.completed`` or ``response.incomplete`` arrived (a stream without either was cut off)."""
         self.items: dict[int, dict[str, Any]] = {}
         self.response: dict[str, Any] = {}
         self._base: dict[int, int] = {}
@@ -690,6 +692,8 @@ class StreamAccumulator:
             return None
         if kind in ("response.completed", "response.incomplete", "response.created", "response.in_progress"):
             self.response = event.get("response") or {}
+            if kind in ("response.completed", "response.incomplete"):
+                self.complete = True
             return None
         if kind == "response.failed":
             response = event.get("response") or {}

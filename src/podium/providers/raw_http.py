@@ -12,13 +12,14 @@ ship their own ``httpx`` fork (``mistralai`` uses ``httpx2``), and both look the
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 from podium.exceptions import ProviderConnectionError, ProviderError, ProviderTimeoutError
 from podium.providers.errors import http_error
 
 __all__ = [
+    "MappedStream",
     "RawResponse",
     "aiter_sse_data",
     "error_from_response",
@@ -60,6 +61,14 @@ class RawResponse(Protocol):
 
     async def aclose(self) -> None:
         """Async twin of :meth:`close`."""
+        ...
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        """The body, chunk by chunk, as it arrives."""
+        ...
+
+    def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """Async twin of :meth:`iter_bytes`."""
         ...
 
     def iter_lines(self) -> Iterator[str]:
@@ -141,3 +150,51 @@ def transport_error(exc: BaseException, *, provider: str, model: str | None) -> 
 
 
 _HTTPX_MODULES = frozenset(("httpx", "httpx2", "httpcore", "httpcore2"))
+
+
+class MappedStream:
+    """An open response whose body read raises Podium's errors (``map_error``) instead of the HTTP library's."""
+
+    __slots__ = ("_map", "_response")
+
+    def __init__(self, response: RawResponse, map_error: Callable[[Exception], ProviderError | None]) -> None:
+        self._response = response
+        self._map = map_error
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Response headers."""
+        return self._response.headers
+
+    def _error(self, exc: Exception) -> Exception:
+        mapped = self._map(exc)
+        return exc if mapped is None else mapped
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        """The body, chunk by chunk, as it arrives."""
+        try:
+            yield from self._response.iter_bytes()
+        except Exception as exc:
+            error = self._error(exc)
+            if error is exc:
+                raise
+            raise error from exc
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """Async twin of :meth:`iter_bytes`."""
+        try:
+            async for chunk in self._response.aiter_bytes():
+                yield chunk
+        except Exception as exc:
+            error = self._error(exc)
+            if error is exc:
+                raise
+            raise error from exc
+
+    def close(self) -> None:
+        """Release the connection."""
+        self._response.close()
+
+    async def aclose(self) -> None:
+        """Async twin of :meth:`close`."""
+        await self._response.aclose()

@@ -39,9 +39,13 @@ def model(spec: str, *, base_url: str | None = None, api_key: str | None = None,
         **client_options: Passed to the provider's client.
 
     Raises:
-        UserError: the string has no provider prefix or names an unknown provider.
+        UserError: the string has no provider prefix, names an unknown provider, or (for a remote provider)
+            no model: ``"openai:"`` says to write ``"openai:<model>"``.
     """
+    if not isinstance(spec, str):
+        raise UserError(f"a model is named by a string 'provider:model', e.g. 'openai:gpt-4o'; got {spec!r}")
     provider, sep, name = spec.partition(":")
+    provider, name = provider.strip(), name.strip()
     if not sep or not provider:
         raise UserError(
             f"model {spec!r} has no provider; write it as 'provider:model', e.g. 'openai:gpt-4o'. "
