@@ -194,3 +194,29 @@ def test_lone_surrogates_are_stored_losslessly_and_nul_bytes_survive(tmp_path: P
         assert store.get(conv.id).title == "caf\ufffd \x00 end"
         run = store.start_run(conv.id)
         assert store.fail_run(run.id, "bad \udcff byte").error == "bad \ufffd byte"
+
+
+@pytest.mark.parametrize(
+    ("module", "cls", "path"),
+    [
+        ("podium.providers.openai", "OpenAIChatModel", "/v1"),
+        ("podium.providers.groq", "GroqModel", ""),
+        ("podium.providers.mistral", "MistralModel", ""),
+    ],
+)
+def test_a_key_given_to_a_provider_class_is_a_secret(
+    tmp_path: Path, forget: list[str], module: str, cls: str, path: str
+) -> None:
+    """A key handed straight to a provider class (not through podium.model) is scrubbed as well."""
+    import importlib
+
+    explicit = f"class-key-{cls.lower()}-9f8e7d6c5b4a"
+    forget.append(explicit)
+    model_cls = getattr(importlib.import_module(module), cls)
+    db_path = tmp_path / "podium.db"
+    with key_echo_server() as url, SQLiteStore(db_path) as store:
+        agent = Agent(model_cls("some-model", base_url=url + path, api_key=explicit))
+        error = _run_recorded(store, agent, "hello")
+        assert error is not None
+        assert explicit not in str(error)
+    assert_no_secret(db_path, explicit)

@@ -70,6 +70,7 @@ from podium.providers.guard import (
 from podium.providers.pricing import cost_of
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy, call_with_retries
+from podium.secrets import register_automatic
 from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 from podium.streaming import StreamEvent
 from podium.usage import Usage
@@ -338,6 +339,7 @@ class BedrockModel(Model):
         timeouts: Timeouts | None = None,
         **client_options: Any,
     ) -> None:
+        register_automatic(api_key, "api_key")  # a key handed to a provider is a secret
         self.model_name = require_model_name(self.provider, model_name)
         self.retry = retry or RetryPolicy()
         client_options = dict(client_options)

@@ -29,6 +29,7 @@ from podium.providers.http_model import HTTPModel, StreamState
 from podium.providers.profiles import ModelProfile
 from podium.providers.raw_http import RawResponse
 from podium.providers.retry import RetryPolicy
+from podium.secrets import register_automatic
 from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 
 try:
@@ -95,6 +96,7 @@ class CohereModel(HTTPModel):
         timeouts: Timeouts | None = None,
         **client_options: Any,
     ) -> None:
+        register_automatic(api_key, "api_key")  # a key handed to a provider is a secret
         self._options = dict(client_options)
         timeouts = timeouts_option(timeouts, self._options)
         super().__init__(model_name, retry=retry, profile=profile, timeouts=timeouts)

@@ -74,6 +74,7 @@ from podium.providers.pricing import cost_of
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
 from podium.providers.sse import aiter_sse_data, iter_sse_data
+from podium.secrets import register_automatic
 from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 from podium.streaming import StreamEvent
 from podium.usage import Usage
@@ -233,6 +234,7 @@ class GoogleModel(Model):
         timeouts: Timeouts | None = None,
         **client_options: Any,
     ) -> None:
+        register_automatic(api_key, "api_key")  # a key handed to a provider is a secret
         self.provider = "google-vertex" if vertex else "google"
         self.model_name = require_model_name(self.provider, model_name)
         self.retry = retry or RetryPolicy()

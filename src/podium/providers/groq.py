@@ -43,6 +43,7 @@ from podium.providers.errors import http_error
 from podium.providers.guard import timeouts_option
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy
+from podium.secrets import register_automatic
 from podium.settings import Timeouts
 
 __all__ = ["GROQ_DIALECT", "GroqModel"]
@@ -151,6 +152,7 @@ class GroqModel(ChatCompletionsModel):
                 given as ``timeout=`` (the SDK's option) is taken as the total.
             **client_options: Passed to the SDK client (``default_headers`` ...).
         """
+        register_automatic(api_key, "api_key")  # a key handed to a provider is a secret
         client_options = dict(client_options)
         timeouts = timeouts_option(timeouts, client_options)
         super().__init__(

@@ -32,6 +32,7 @@ from podium.providers.mistral_wire import PROVIDER, MistralStreamState, build_bo
 from podium.providers.profiles import ModelProfile
 from podium.providers.raw_http import RawResponse, transport_error
 from podium.providers.retry import RetryPolicy
+from podium.secrets import register_automatic
 from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 
 try:
@@ -115,6 +116,7 @@ class MistralModel(HTTPModel):
         timeouts: Timeouts | None = None,
         **client_options: Any,
     ) -> None:
+        register_automatic(api_key, "api_key")  # a key handed to a provider is a secret
         client_options = dict(client_options)
         timeouts = timeouts_option(timeouts, client_options)  # seconds, as the other providers take it
         timeouts = timeouts_option(timeouts, client_options, "timeout_ms", 0.001)

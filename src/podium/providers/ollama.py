@@ -49,6 +49,7 @@ from podium.providers.ollama_wire import (
 from podium.providers.profiles import ModelProfile
 from podium.providers.raw_http import MappedStream, RawResponse, error_from_response, transport_error
 from podium.providers.retry import RetryPolicy
+from podium.secrets import register_automatic
 from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 
 try:
@@ -96,6 +97,7 @@ class _Clients:
         async_client: ollama.AsyncClient | None,
         options: dict[str, Any],
     ) -> None:
+        register_automatic(api_key, "api_key")  # a key handed to a provider is a secret
         self.model_name = model_name
         self.options = dict(options)
         if api_key is not None:
@@ -218,6 +220,7 @@ class OllamaModel(HTTPModel):
         timeouts: Timeouts | None = None,
         **client_options: Any,
     ) -> None:
+        register_automatic(api_key, "api_key")  # a key handed to a provider is a secret
         client_options = dict(client_options)
         timeouts = timeouts_option(timeouts, client_options)
         super().__init__(model_name, retry=retry, profile=profile, timeouts=timeouts)
@@ -291,6 +294,7 @@ class OllamaOpenAIModel(ChatCompletionsModel):
         timeouts: Timeouts | None = None,
         **client_options: Any,
     ) -> None:
+        register_automatic(api_key, "api_key")  # a key handed to a provider is a secret
         client_options = dict(client_options)
         timeouts = timeouts_option(timeouts, client_options)
         super().__init__(

@@ -37,6 +37,7 @@ from podium.providers.errors import http_error
 from podium.providers.guard import timeouts_option
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy
+from podium.secrets import register_automatic
 from podium.settings import Timeouts
 
 __all__ = ["OpenAIChatModel"]
@@ -173,6 +174,7 @@ class OpenAIChatModel(ChatCompletionsModel):
                 given as ``timeout=`` (the SDK's option) is taken as the total.
             **client_options: Passed to the SDK client (``default_headers``, ``organization`` ...).
         """
+        register_automatic(api_key, "api_key")  # a key handed to a provider is a secret
         dialect = dialect or openai_dialect(model_name)
         client_options = dict(client_options)
         timeouts = timeouts_option(timeouts, client_options)
