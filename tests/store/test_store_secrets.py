@@ -220,3 +220,25 @@ def test_a_key_given_to_a_provider_class_is_a_secret(
         assert error is not None
         assert explicit not in str(error)
     assert_no_secret(db_path, explicit)
+
+
+@pytest.mark.parametrize(
+    ("module", "cls"),
+    [
+        ("podium.providers.openai", "OpenAIChatModel"),
+        ("podium.providers.groq", "GroqModel"),
+        ("podium.providers.mistral", "MistralModel"),
+        ("podium.providers.cohere", "CohereModel"),
+        ("podium.providers.ollama", "OllamaModel"),
+        ("podium.providers.google", "GoogleModel"),
+        ("podium.providers.anthropic", "AnthropicModel"),
+        ("podium.providers.openai_responses", "OpenAIResponsesModel"),
+    ],
+)
+def test_provider_classes_register_their_key(forget: list[str], module: str, cls: str) -> None:
+    import importlib
+
+    explicit = f"plain-key-{cls.lower()}-1a2b3c4d"
+    forget.append(explicit)
+    getattr(importlib.import_module(module), cls)("some-model", api_key=explicit)
+    assert explicit not in secrets.scrub(f"the text {explicit} in a body")
