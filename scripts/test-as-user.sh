@@ -23,12 +23,13 @@ if [ -z "$python" ]; then
 fi
 dest=$(mktemp -d /tmp/podium-as-user.XXXXXX)
 trap 'rm -rf "$dest"' EXIT
-cp -r src tests pyproject.toml README.md LICENSE "$dest"/
+cp -r src tests docs pyproject.toml README.md LICENSE "$dest"/
 .venv/bin/uv venv --quiet --python "$python" "$dest/.venv"
-.venv/bin/uv pip install --quiet --python "$dest/.venv/bin/python" -e "$dest[dev,cli]"
+.venv/bin/uv pip install --quiet --python "$dest/.venv/bin/python" -e "$dest[dev,all]"
 chmod -R a+rX "$dest"
 chmod a+rx "$dest"
 cd "$dest"
 runuser -u "$user" -- env HOME="$(getent passwd "$user" | cut -d: -f6)" PYTHONDONTWRITEBYTECODE=1 \
   PODIUM_REQUIRE_SYSTEM_TOOLS="${PODIUM_REQUIRE_SYSTEM_TOOLS:-}" \
-  "$dest/.venv/bin/pytest" -q -p no:cacheprovider -m "not slow" tests/sandbox tests/tools "$@"
+  "$dest/.venv/bin/pytest" -q -p no:cacheprovider -m "not slow" tests/sandbox tests/tools tests/agent tests/test_secrets.py \
+  tests/store/test_store_errors.py tests/store/test_store_secrets.py tests/cli/test_signals.py "$@"

@@ -9,8 +9,8 @@ import time
 
 import pytest
 from click.testing import CliRunner
+from tests.sandbox.conftest import Layout
 
-from conftest import Layout
 from podium.cli.app import cli
 
 

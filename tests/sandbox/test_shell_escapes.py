@@ -12,8 +12,8 @@ import time
 import uuid
 
 import pytest
+from tests.sandbox.conftest import SMALL, Layout, process_alive_with
 
-from conftest import SMALL, Layout, process_alive_with
 from podium.tools.sandbox import Sandbox, SandboxPolicy, create_sandbox
 
 

@@ -8,8 +8,8 @@ import threading
 from pathlib import Path
 
 import pytest
+from tests.tools.builtin.conftest import SMALL, Env, text
 
-from conftest import SMALL, Env, text
 from podium import Agent
 from podium.exceptions import UserError
 from podium.messages import ToolCall, ToolResult

@@ -5,8 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
-
-from conftest import Env, text
+from tests.tools.builtin.conftest import Env, text
 
 
 def attempts(env: Env) -> list[str]:

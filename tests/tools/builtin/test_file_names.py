@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+from tests.tools.builtin.conftest import SMALL, Env, text
 
-from conftest import SMALL, Env, text
 from podium.tools.builtin import workspace_tools
 from podium.tools.sandbox import SandboxPolicy, Workspace, WorkspaceError
 from podium.tools.sandbox.names import QuotedPathError, escape_controls, quote_path, unquote_path

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from tests.tools.builtin.conftest import SMALL, Env, text
 
-from conftest import SMALL, Env, text
 from podium.tools.builtin import WorkspaceToolset, workspace_tools
 from podium.tools.sandbox import SandboxPolicy
 

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.tools.builtin.conftest import SMALL, Env, text
 
-from conftest import SMALL, Env, text
 from podium.tools.builtin import workspace_tools
 from podium.tools.builtin.search import search_tools
 from podium.tools.sandbox import SandboxPolicy, Workspace
