@@ -301,11 +301,11 @@ def test_tmpfs_mounts_are_sized(layout: Layout) -> None:
     r = box.run_shell(
         "for d in /tmp /dev/shm /var/tmp; do dd if=/dev/zero of=$d/fill bs=1M count=64 2>/dev/null; "
         "echo $d $(( $(stat -c %s $d/fill) / 1048576 )); rm -f $d/fill; done; "
-        "touch /probe /etc/probe /var/probe 2>&1 | grep -c 'Read-only'"
+        "touch /probe /etc/probe /var/probe /dev/probe 2>&1 | grep -c 'Read-only'"
     )
     sizes = {line.split()[0]: int(line.split()[1]) for line in r.stdout.splitlines()[:3]}
     assert all(size <= 16 for size in sizes.values()), sizes
-    assert r.stdout.splitlines()[-1] == "3"
+    assert r.stdout.splitlines()[-1] == "4"  # the view's root, /etc, /var and /dev (an unsized tmpfs) are read-only
 
 
 def test_memory_of_all_processes_together(layout: Layout, backend: str) -> None:

@@ -141,7 +141,7 @@ class BubblewrapSandbox(Sandbox):
         args = ["--die-with-parent", "--new-session", "--unshare-all", *_features().userns, "--cap-drop", "ALL"]
         if policy.allow_network:
             args.append("--share-net")
-        remount: list[str] = []
+        remount: list[str] = ["/dev"]  # bubblewrap's /dev is a tmpfs without a size: only its devices are writable
         self._view_args(args, remount)
         args += self._private_args()
         for path in self._interpreter_dirs():
