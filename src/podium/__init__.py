@@ -30,7 +30,9 @@ _install_log_scrubbing()  # Podium's log records never carry a known key (see po
 
 if TYPE_CHECKING:
     from podium.agent.agent import Agent, AsyncRunStream, RunStream
+    from podium.agent.approval import ApprovalRequest, PausedRun
     from podium.agent.cancel import CancelToken
+    from podium.agent.decisions import Allow, Ask, Deny
     from podium.agent.events import (
         AgentEvent,
         ModelRequestStarted,
@@ -42,17 +44,22 @@ if TYPE_CHECKING:
     )
     from podium.agent.hooks import AgentHooks
     from podium.agent.result import RunResult
+    from podium.agent.rules import ApprovalPolicy, Rule
     from podium.exceptions import (
         AgentRunError,
         ApprovalRequired,
+        IncompleteStreamError,
+        InvalidResponseError,
         MaxStepsExceeded,
         ModelRetry,
         PodiumError,
         ProviderError,
         RunCancelled,
+        RunInterrupted,
         UserError,
     )
     from podium.messages import (
+        CachePoint,
         File,
         Image,
         Message,
@@ -68,7 +75,8 @@ if TYPE_CHECKING:
     from podium.providers.base import Model
     from podium.providers.profiles import ModelProfile
     from podium.providers.registry import model
-    from podium.settings import ModelSettings, OutputSchema, ToolDefinition
+    from podium.providers.retry import RetryPolicy
+    from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
     from podium.streaming import TextDelta, ThinkingDelta, ToolCallDelta
     from podium.tools.context import RunContext
     from podium.tools.schema import Injected
@@ -81,12 +89,20 @@ _EXPORTS: dict[str, str] = {
     "AgentEvent": "podium.agent.events",
     "AgentHooks": "podium.agent.hooks",
     "AgentRunError": "podium.exceptions",
+    "Allow": "podium.agent.decisions",
+    "ApprovalPolicy": "podium.agent.rules",
+    "ApprovalRequest": "podium.agent.approval",
     "ApprovalRequired": "podium.exceptions",
+    "Ask": "podium.agent.decisions",
     "AsyncRunStream": "podium.agent.agent",
+    "CachePoint": "podium.messages",
     "CancelToken": "podium.agent.cancel",
+    "Deny": "podium.agent.decisions",
     "File": "podium.messages",
     "Image": "podium.messages",
+    "IncompleteStreamError": "podium.exceptions",
     "Injected": "podium.tools.schema",
+    "InvalidResponseError": "podium.exceptions",
     "MaxStepsExceeded": "podium.exceptions",
     "Message": "podium.messages",
     "Model": "podium.providers.base",
@@ -97,12 +113,16 @@ _EXPORTS: dict[str, str] = {
     "ModelRetry": "podium.exceptions",
     "ModelSettings": "podium.settings",
     "OutputSchema": "podium.settings",
+    "PausedRun": "podium.agent.approval",
     "PodiumError": "podium.exceptions",
     "ProviderError": "podium.exceptions",
     "ProviderPart": "podium.messages",
+    "RetryPolicy": "podium.providers.retry",
+    "Rule": "podium.agent.rules",
     "RunCancelled": "podium.exceptions",
     "RunContext": "podium.tools.context",
     "RunFinished": "podium.agent.events",
+    "RunInterrupted": "podium.exceptions",
     "RunResult": "podium.agent.result",
     "RunStarted": "podium.agent.events",
     "RunStream": "podium.agent.agent",
@@ -110,6 +130,7 @@ _EXPORTS: dict[str, str] = {
     "TextDelta": "podium.streaming",
     "Thinking": "podium.messages",
     "ThinkingDelta": "podium.streaming",
+    "Timeouts": "podium.settings",
     "Tool": "podium.tools.tool",
     "ToolCall": "podium.messages",
     "ToolCallDelta": "podium.streaming",
@@ -132,12 +153,20 @@ __all__ = [
     "AgentEvent",
     "AgentHooks",
     "AgentRunError",
+    "Allow",
+    "ApprovalPolicy",
+    "ApprovalRequest",
     "ApprovalRequired",
+    "Ask",
     "AsyncRunStream",
+    "CachePoint",
     "CancelToken",
+    "Deny",
     "File",
     "Image",
+    "IncompleteStreamError",
     "Injected",
+    "InvalidResponseError",
     "MaxStepsExceeded",
     "Message",
     "Model",
@@ -148,12 +177,16 @@ __all__ = [
     "ModelRetry",
     "ModelSettings",
     "OutputSchema",
+    "PausedRun",
     "PodiumError",
     "ProviderError",
     "ProviderPart",
+    "RetryPolicy",
+    "Rule",
     "RunCancelled",
     "RunContext",
     "RunFinished",
+    "RunInterrupted",
     "RunResult",
     "RunStarted",
     "RunStream",
@@ -161,6 +194,7 @@ __all__ = [
     "TextDelta",
     "Thinking",
     "ThinkingDelta",
+    "Timeouts",
     "Tool",
     "ToolCall",
     "ToolCallDelta",

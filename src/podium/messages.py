@@ -44,6 +44,7 @@ __all__ = [
     "load_messages",
     "message_from_dict",
     "message_to_dict",
+    "new_call_id",
 ]
 
 FORMAT_VERSION = 1
@@ -141,17 +142,34 @@ class Thinking:
 class ToolCall:
     """A model's request to call a tool."""
 
-    id: str
-    """Call id, unique within the conversation; the result refers to it."""
-    name: str
+    id: str = ""
+    """Call id, unique within the conversation; the result refers to it. Generated when not given
+    (``call_`` and 24 random hex digits), so ``ToolCall(name="search", args={...})`` works."""
+    name: str = ""
     """Tool name."""
-    args: JsonDict
+    args: JsonDict = field(default_factory=dict)
     """Arguments as a JSON object (empty when they did not parse; see ``raw_args``)."""
     raw_args: str | None = None
     """The argument string as the model sent it, kept only when it is not a JSON object."""
     provider_details: JsonDict | None = None
     """Provider extras (item ids, Gemini thought signature)."""
     type: ClassVar[Literal["tool_call"]] = "tool_call"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise TypeError(
+                f"ToolCall.name must be a string, got {type(self.name).__name__}: "
+                "ToolCall(name='search', args={'q': 'x'}) (the id is optional)"
+            )
+        if not isinstance(self.args, Mapping):
+            raise TypeError(
+                f"ToolCall.args must be a JSON object (a dict), got {type(self.args).__name__}; "
+                "an argument string that is not a JSON object goes in raw_args= with args={}"
+            )
+        if type(self.args) is not dict:
+            object.__setattr__(self, "args", dict(self.args))
+        if not self.id:
+            object.__setattr__(self, "id", new_call_id())
 
     @property
     def args_json(self) -> str:
@@ -180,8 +198,7 @@ class ToolResult:
     type: ClassVar[Literal["tool_result"]] = "tool_result"
 
     def __post_init__(self) -> None:
-        if type(self.content) is not tuple:
-            object.__setattr__(self, "content", tuple(self.content))
+        object.__setattr__(self, "content", _as_parts(self.content, "ToolResult.content", _CONTENT_TYPES))
 
     @property
     def text(self) -> str:
@@ -219,6 +236,52 @@ class CachePoint:
 ContentPart: TypeAlias = Text | Image | File
 Part: TypeAlias = Text | Image | File | Thinking | ToolCall | ToolResult | ProviderPart | CachePoint
 
+_CONTENT_TYPES: tuple[type, ...] = (Text, Image, File)
+_PART_TYPES: tuple[type, ...] = (Text, Image, File, Thinking, ToolCall, ToolResult, ProviderPart, CachePoint)
+
+
+def new_call_id() -> str:
+    """A fresh tool-call id (``call_`` and 24 random hex digits)."""
+    import uuid
+
+    return "call_" + uuid.uuid4().hex[:24]
+
+
+def _as_parts(value: Any, where: str, allowed: tuple[type, ...]) -> tuple[Any, ...]:
+    """``value`` as a tuple of parts: a string is one :class:`Text`, a single part is a tuple of one.
+
+    Raises:
+        TypeError: something that is not a part (bytes, a number, a dict ...), said plainly.
+    """
+    if isinstance(value, str):
+        return (Text(value),)
+    if isinstance(value, allowed):
+        return (value,)
+    if isinstance(value, (bytes, bytearray, Mapping)) or not isinstance(value, Iterable):
+        raise TypeError(
+            f"{where} takes a string, a part or a sequence of parts, got {type(value).__name__}; "
+            "wrap bytes in Image(data=..., media_type=...) or File(...)"
+        )
+    parts = value if type(value) is tuple else tuple(value)
+    for part in parts:
+        if type(part) not in allowed and not isinstance(part, allowed):
+            if isinstance(part, str):
+                return tuple(Text(p) if isinstance(p, str) else p for p in _checked(parts, where, allowed))
+            _refuse(part, where, allowed)
+    return parts
+
+
+def _checked(parts: tuple[Any, ...], where: str, allowed: tuple[type, ...]) -> tuple[Any, ...]:
+    for part in parts:
+        if not isinstance(part, (str, *allowed)):
+            _refuse(part, where, allowed)
+    return parts
+
+
+def _refuse(part: Any, where: str, allowed: tuple[type, ...]) -> None:
+    names = ", ".join(t.__name__ for t in allowed)
+    raise TypeError(f"{where}: {type(part).__name__} is not a part; use a string or one of {names}")
+
 
 def _check_source(kind: str, data: bytes | None, url: str | None, media_type: str | None) -> None:
     if (data is None) == (url is None):
@@ -241,7 +304,8 @@ class Message:
     role: Role
     """``system``, ``user``, ``assistant`` or ``tool``."""
     parts: Sequence[Part]
-    """The content, in order."""
+    """The content, in order. A string is taken as one :class:`Text` part (``Message("user", "hi")``), and
+    strings in a sequence as text parts; anything else that is not a part raises :class:`TypeError`."""
     provider: str | None = None
     """Provider that produced an assistant message."""
     model: str | None = None
@@ -256,8 +320,7 @@ class Message:
     """Provider extras for the whole message (response id, ...)."""
 
     def __post_init__(self) -> None:
-        if type(self.parts) is not tuple:
-            object.__setattr__(self, "parts", tuple(self.parts))
+        object.__setattr__(self, "parts", _as_parts(self.parts, f"{type(self).__name__}.parts", _PART_TYPES))
 
     @classmethod
     def user(cls, *content: str | Part) -> Message:
@@ -295,7 +358,7 @@ class ModelResponse:
     """What one model request returned, in universal form."""
 
     parts: Sequence[Part]
-    """Text, thinking and tool calls, in the order the model produced them."""
+    """Text, thinking and tool calls, in the order the model produced them (a string is one text part)."""
     model: str | None = None
     """The model that answered, as the provider named it."""
     provider: str | None = None
@@ -310,8 +373,7 @@ class ModelResponse:
     """Provider extras for the whole response, kept verbatim."""
 
     def __post_init__(self) -> None:
-        if type(self.parts) is not tuple:
-            object.__setattr__(self, "parts", tuple(self.parts))
+        object.__setattr__(self, "parts", _as_parts(self.parts, f"{type(self).__name__}.parts", _PART_TYPES))
 
     @property
     def text(self) -> str:

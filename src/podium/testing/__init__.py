@@ -8,6 +8,6 @@ unless the test is marked ``@pytest.mark.allow_network``.
 """
 
 from podium.testing.fake_server import FakeProviderServer, Reply
-from podium.testing.models import AgentInfo, FunctionModel, ScriptedModel
+from podium.testing.models import AgentInfo, FunctionModel, ScriptedModel, call
 
-__all__ = ["AgentInfo", "FakeProviderServer", "FunctionModel", "Reply", "ScriptedModel"]
+__all__ = ["AgentInfo", "FakeProviderServer", "FunctionModel", "Reply", "ScriptedModel", "call"]

@@ -23,9 +23,13 @@ Scripted: TypeAlias = "ModelResponse | Sequence[Part] | str"
 """One scripted reply: a whole response, a list of parts, or plain text."""
 
 
+_NUMBERED = "call_to_be_numbered"
+"""The id :func:`call` gives when none is asked for; the test models replace it with a numbered one."""
+
+
 def call(name: str, args: dict[str, Any] | None = None, *, id: str = "") -> ToolCall:
-    """A tool call for scripts; an empty ``id`` is filled in by the model."""
-    return ToolCall(id, name, args or {})
+    """A tool call for scripts; without ``id`` the test model numbers it (``call_<model>_<n>``, deterministic)."""
+    return ToolCall(id or _NUMBERED, name, args or {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +80,7 @@ class _TestModel(Model):
             response = ModelResponse(tuple(reply))
         parts: list[Part] = []
         for part in response.parts:
-            if isinstance(part, ToolCall) and not part.id:
+            if isinstance(part, ToolCall) and part.id == _NUMBERED:
                 with self._lock:
                     self._ids += 1
                     part = replace(part, id=f"call_{self.model_name}_{self._ids}")
