@@ -38,7 +38,7 @@ local: venv
 	  $(BIN)/python -c "import llama_cpp" || { echo "llama-cpp-python failed to build"; exit 1; }; fi
 
 chat: local
-	$(UV) pip install --quiet --python $(BIN)/python -e ".[cli,local]"
+	$(UV) pip install --quiet --python $(BIN)/python -e ".[local]"
 	$(BIN)/podium chat
 
 lint: dev

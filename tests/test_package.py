@@ -32,6 +32,11 @@ HEAVY = (
     "podium.web",
     "podium.providers.openai",
     "genai_prices",
+    "logging",
+    "dataclasses",
+    "threading",
+    "podium.secrets",
+    "podium.exceptions",
 )
 
 

@@ -21,12 +21,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from podium import secrets
-from podium.secrets import install_log_scrubbing as _install_log_scrubbing
-
 __version__ = "0.1.0"
 
-_install_log_scrubbing()  # Podium's log records never carry a known key (see podium.secrets)
 
 if TYPE_CHECKING:
     from podium.agent.agent import Agent, AsyncRunStream, RunStream
@@ -215,6 +211,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "secrets":  # the module (importing it installs the log scrubbing; podium.exceptions does too)
+        return importlib.import_module("podium.secrets")
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'podium' has no attribute {name!r}")

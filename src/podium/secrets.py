@@ -384,7 +384,9 @@ _installed: list[bool] = []
 
 
 def install_log_scrubbing() -> None:
-    """Scrub every log record of :data:`LOGGER_PREFIXES` loggers as it is made (done on ``import podium``).
+    """Scrub every log record of :data:`LOGGER_PREFIXES` loggers as it is made (done when this module loads).
+
+    :mod:`podium.exceptions` imports this module, and so does every part of Podium that can log.
 
     A filter on the ``podium`` logger alone would not do: a logger's filters do not apply to its children's
     records. The record factory does, and it chains to whatever factory was installed before; the
@@ -404,3 +406,6 @@ def install_log_scrubbing() -> None:
 
     logging.setLogRecordFactory(factory)
     logging.getLogger("podium").addFilter(SecretFilter())  # records of "podium" itself, should the factory be replaced
+
+
+install_log_scrubbing()

@@ -13,10 +13,10 @@ def main() -> None:
     """Entry point of the ``podium`` command: no traceback reaches the terminal (see ``podium.cli.errors``)."""
     try:
         from podium.cli.app import cli
-    except ImportError as exc:  # the CLI extra is missing
+    except ImportError as exc:  # a broken install: the command's packages are base dependencies
         sys.stderr.write(
-            f"podium: the command line needs extra packages ({exc.name} is missing).\n"
-            "Install them with:  pip install 'podium[cli]'\n"
+            f"podium: the installation is incomplete ({exc.name} is missing).\n"
+            "Reinstall it with:  pip install --force-reinstall podium\n"
         )
         raise SystemExit(2) from exc
     from podium.cli.errors import EXIT, OutputClosed, error_exit_code, error_line, exit_broken_pipe, fail, logger, say
