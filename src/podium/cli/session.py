@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,6 @@ from podium.store import RunRecorder, SQLiteStore
 
 __all__ = ["EMBEDDED_NOTE", "Session", "TurnOutcome", "open_session"]
 
-logger = logging.getLogger("podium.cli")
 
 EMBEDDED_NOTE = (
     "Using the embedded model SmolLM2-135M (no API key set; runs offline). It is tiny: it answers simple "

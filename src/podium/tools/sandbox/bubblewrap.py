@@ -19,7 +19,6 @@ the kernel kill every process in it.
 from __future__ import annotations
 
 import functools
-import logging
 import os
 import subprocess
 import sys
@@ -40,7 +39,6 @@ from podium.tools.sandbox.workspace import Workspace
 
 __all__ = ["BubblewrapSandbox", "bubblewrap_available"]
 
-logger = logging.getLogger("podium.tools.sandbox")
 
 INSTALL_HINT = "install it with `apt-get install bubblewrap` (Debian/Ubuntu) or `dnf install bubblewrap` (Fedora)"
 

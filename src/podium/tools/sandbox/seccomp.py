@@ -30,12 +30,10 @@ import ctypes
 import ctypes.util
 import errno
 import functools
-import logging
 import os
 
 __all__ = ["FILTERED_SYSCALLS", "seccomp_program", "seccomp_unavailable"]
 
-logger = logging.getLogger("podium.tools.sandbox")
 
 _ALLOW = 0x7FFF0000
 _CMP_MASKED_EQ = 7
