@@ -13,6 +13,18 @@ import shutil
 from collections import Counter
 
 import pytest
+from hypothesis import settings
+
+# Hypothesis: a quick "dev" profile by default, the full count of examples in CI (HYPOTHESIS_PROFILE=ci).
+settings.register_profile("dev", deadline=None, max_examples=50)
+settings.register_profile("ci", deadline=None, max_examples=200, database=None, derandomize=False)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def examples(n: int) -> int:
+    """``n`` examples in CI, a quarter (at least 25) in the quick dev profile."""
+    return n if settings().max_examples >= 200 else max(25, n // 4)
+
 
 REQUIRE_ENV = "PODIUM_REQUIRE_SYSTEM_TOOLS"
 SYSTEM_TOOLS: dict[str, tuple[str, str]] = {

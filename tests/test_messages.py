@@ -26,6 +26,7 @@ from podium.messages import (
     load_messages,
 )
 from podium.usage import Usage
+from tests.conftest import examples
 
 json_scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=20)
 json_values = st.recursive(
@@ -93,7 +94,7 @@ messages = st.builds(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(messages, max_size=6))
 def test_messages_round_trip_every_field(conversation: list[Message]) -> None:
     text = dump_messages(conversation)
@@ -102,7 +103,7 @@ def test_messages_round_trip_every_field(conversation: list[Message]) -> None:
     assert json.loads(text)["version"] == FORMAT_VERSION
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.lists(parts, max_size=5), usages, st.none() | st.floats(0, 100, allow_nan=False), opt_details)
 def test_model_response_round_trip(ps: list, usage: Usage, cost: float | None, details: dict | None) -> None:
     response = ModelResponse(

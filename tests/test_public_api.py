@@ -27,7 +27,7 @@ def test_what_is_not_a_part_is_refused_clearly(bad: object) -> None:
 
 
 def test_tool_result_content_takes_only_content_parts() -> None:
-    with pytest.raises(TypeError, match="ToolResult.content"):
+    with pytest.raises(TypeError, match=r"ToolResult\.content"):
         ToolResult("c1", "t", [ToolCall(name="x")])  # type: ignore[list-item]
 
 

@@ -14,6 +14,7 @@ import shlex
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from policies import harmless, permissive, shell_decision
+from tests.conftest import examples
 
 from podium.agent.approval import Allow
 
@@ -98,7 +99,7 @@ def _wrappers(inner: st.SearchStrategy[str], program: st.SearchStrategy[str]) ->
 LINES = _grammar(FORBIDDEN)
 
 
-@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(600), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(LINES)
 def test_a_line_that_runs_a_forbidden_program_is_never_allowed(line: str) -> None:
     assert not isinstance(shell_decision(HARMLESS_POLICY, line), Allow), line

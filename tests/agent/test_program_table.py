@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.conftest import examples
 
 from podium.tools.commands import CommandUnit, PathUnit, parse_command
 from podium.tools.program_code import sed_problem
@@ -217,7 +218,7 @@ def _gnu_sed_creates_files(script: str) -> set[str]:
         return {p.name for p in Path(tmp).iterdir()}
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_sed_script())
 def test_sed_scripts_called_safe_write_and_run_nothing_in_gnu_sed(script: str) -> None:
     if sed_problem(script):

@@ -10,6 +10,7 @@ import pytest
 from bash_oracle import bash_run
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.conftest import examples
 
 from podium.tools.shell_syntax import NotUnderstood, SimpleCommand, parse_script
 
@@ -213,7 +214,7 @@ def _line(draw: st.DrawFn) -> str:
     return out
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_line())
 def test_generated_lines_match_bash(line: str) -> None:
     try:
