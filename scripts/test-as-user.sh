@@ -30,6 +30,6 @@ chmod -R a+rX "$dest"
 chmod a+rx "$dest"
 cd "$dest"
 runuser -u "$user" -- env HOME="$(getent passwd "$user" | cut -d: -f6)" PYTHONDONTWRITEBYTECODE=1 \
-  PODIUM_REQUIRE_SYSTEM_TOOLS="${PODIUM_REQUIRE_SYSTEM_TOOLS:-}" \
+  PODIUM_REQUIRE_SYSTEM_TOOLS="${PODIUM_REQUIRE_SYSTEM_TOOLS:-}" HYPOTHESIS_PROFILE="${HYPOTHESIS_PROFILE:-dev}" \
   "$dest/.venv/bin/pytest" -q -p no:cacheprovider -m "not slow" tests/sandbox tests/tools tests/agent tests/test_secrets.py \
   tests/store/test_store_errors.py tests/store/test_store_secrets.py tests/cli/test_signals.py "$@"
