@@ -190,7 +190,7 @@ def test_cpu_limit(layout: Layout, backend: str) -> None:
     r = box.run_python("while True: pass")
     assert r.killed_by == "cpu"
     assert r.cli_exit_code == 123
-    assert 0.8 < r.cpu_time < 3
+    assert 0.5 < r.cpu_time < 3  # the kernel accounts CPU time by ticks: 0.78 s was seen for a 1 s limit
 
 
 def test_file_size_limit(layout: Layout, backend: str) -> None:
