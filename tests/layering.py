@@ -124,7 +124,7 @@ class Import:
     source: str
     """The importing module, ``podium.store.sqlite``."""
     path: Path
-    """Its file."""
+    """Its file, relative to the folder that holds ``src/``."""
     line: int
     """Line of the import."""
     target: str
@@ -273,8 +273,9 @@ def collect(src: Path) -> Iterator[Import]:
     modules = package_modules(src)
     names = frozenset(modules)
     for module, path in modules.items():
-        collector = _Collector(module, path, path.name == "__init__.py", names)
-        collector.visit(ast.parse(path.read_bytes(), filename=str(path)))
+        shown = path.relative_to(src.parent)
+        collector = _Collector(module, shown, path.name == "__init__.py", names)
+        collector.visit(ast.parse(path.read_bytes(), filename=str(shown)))
         yield from collector.found
 
 
@@ -311,9 +312,10 @@ def check_import(imp: Import) -> Violation | None:
             "move the shared code down (data types to the core), or the code that needs both up a layer",
         )
     if dst_layer == src_layer and dst_layer != CORE and dst_unit not in SIDEWAYS.get(src_unit, frozenset()):
+        allowed = [f"{a} -> {', '.join(sorted(b))}" for a, b in sorted(SIDEWAYS.items()) if UNITS[a] == src_layer]
         return Violation(
             imp,
-            f"no sideways imports: {where}, a unit of the same layer it may not use",
+            f"no sideways imports: {where}; within {src_layer} only {'; '.join(allowed) or 'nothing'}",
             "move the shared code down a layer, or allow the edge in SIDEWAYS with the reason (and in the docs)",
         )
     if src_layer == INTERFACES and dst_unit == "agent" and imp.target not in AGENT_PUBLIC:
