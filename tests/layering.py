@@ -114,7 +114,7 @@ CORE_ALLOWED_THIRD_PARTY = frozenset({"typing_extensions"})
 """The core imports the standard library and nothing else but these."""
 
 _MODULE_STRING = re.compile(r"podium(?:\.[A-Za-z_]\w*)+(?::[A-Za-z_][\w.]*)?")
-_IMPORT_CALLS = {"getLogger"}  # calls whose string arguments name something other than a module
+_NOT_IMPORTS = {"getLogger"}  # calls whose string arguments are not modules (logger names)
 
 
 @dataclass(frozen=True)
@@ -216,7 +216,7 @@ class _Collector(ast.NodeVisitor):
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-        if name in _IMPORT_CALLS:
+        if name in _NOT_IMPORTS:
             for arg in node.args:
                 self._skip.add(id(arg))
         self.generic_visit(node)
