@@ -26,7 +26,6 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from podium.agent.agent import Agent, AsyncRunStream, RunStream
-    from podium.agent.approval import ApprovalRequest, PausedRun
     from podium.agent.cancel import CancelToken
     from podium.agent.decisions import Allow, Ask, Deny
     from podium.agent.events import (
@@ -68,6 +67,7 @@ if TYPE_CHECKING:
         dump_messages,
         load_messages,
     )
+    from podium.paused import ApprovalRequest, PausedRun
     from podium.providers.base import Model
     from podium.providers.profiles import ModelProfile
     from podium.providers.registry import model
@@ -87,7 +87,7 @@ _EXPORTS: dict[str, str] = {
     "AgentRunError": "podium.exceptions",
     "Allow": "podium.agent.decisions",
     "ApprovalPolicy": "podium.agent.rules",
-    "ApprovalRequest": "podium.agent.approval",
+    "ApprovalRequest": "podium.paused",
     "ApprovalRequired": "podium.exceptions",
     "Ask": "podium.agent.decisions",
     "AsyncRunStream": "podium.agent.agent",
@@ -109,7 +109,7 @@ _EXPORTS: dict[str, str] = {
     "ModelRetry": "podium.exceptions",
     "ModelSettings": "podium.settings",
     "OutputSchema": "podium.settings",
-    "PausedRun": "podium.agent.approval",
+    "PausedRun": "podium.paused",
     "PodiumError": "podium.exceptions",
     "ProviderError": "podium.exceptions",
     "ProviderPart": "podium.messages",

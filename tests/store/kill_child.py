@@ -12,8 +12,9 @@ import time
 from pathlib import Path
 
 from podium import Agent, tool
+from podium.agent.recording import RunRecorder
 from podium.messages import Message, ModelResponse, Text
-from podium.store import RunRecorder, SQLiteStore
+from podium.store import SQLiteStore
 from podium.testing import FunctionModel, ScriptedModel
 from podium.testing.models import AgentInfo, call
 from podium.usage import Usage

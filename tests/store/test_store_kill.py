@@ -13,8 +13,9 @@ import pytest
 
 from podium import Agent
 from podium.agent.events import RunFinished
+from podium.agent.recording import RunRecorder
 from podium.messages import Message, Text
-from podium.store import RunRecorder, SQLiteStore
+from podium.store import SQLiteStore
 from podium.testing import ScriptedModel
 
 HERE = Path(__file__).parent

@@ -13,9 +13,10 @@ import pytest
 from podium import Agent, CancelToken, tool
 from podium.agent.approval import ApprovalPolicy, Rule
 from podium.agent.events import AgentEvent, RunFinished
+from podium.agent.recording import RunRecorder, record_result, record_stream
 from podium.exceptions import MaxStepsExceeded, ProviderConnectionError, RunCancelled, UserError
 from podium.messages import Message, ModelResponse, Text
-from podium.store import RunRecorder, SQLiteStore, record_result, record_stream
+from podium.store import SQLiteStore
 from podium.testing import FunctionModel, ScriptedModel
 from podium.testing.models import AgentInfo, call
 from podium.usage import Usage

@@ -18,8 +18,9 @@ from tests.key_echo_server import key_echo_server
 import podium
 import podium.secrets as secrets
 from podium import Agent, Injected, Message, tool
+from podium.agent.recording import RunRecorder
 from podium.exceptions import AuthenticationError
-from podium.store import RunRecorder, SQLiteStore
+from podium.store import SQLiteStore
 from podium.testing import ScriptedModel
 from podium.testing.models import call
 

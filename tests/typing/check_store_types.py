@@ -6,8 +6,10 @@ from collections.abc import Iterator
 
 from typing_extensions import assert_type
 
+import podium.paused
 from podium.agent.approval import PausedRun
 from podium.agent.events import AgentEvent
+from podium.agent.recording import RunRecorder, record_stream
 from podium.messages import Message
 from podium.store import (
     Conversation,
@@ -15,10 +17,8 @@ from podium.store import (
     ConversationSummary,
     ConversationUsage,
     Run,
-    RunRecorder,
     SQLiteStore,
     StoredMessage,
-    record_stream,
 )
 
 
@@ -33,6 +33,7 @@ def check(store: ConversationStore) -> None:
     assert_type(store.undo(conv.id), list[Message])
     assert_type(store.start_run(conv.id), Run)
     assert_type(store.paused_run(conv.id), PausedRun | None)
+    assert_type(store.paused_run(conv.id), podium.paused.PausedRun | None)  # the same class, from the core
     assert_type(store.usage(conv.id), ConversationUsage)
     recorder = RunRecorder(sqlite, conv.id)
     assert_type(recorder.run, Run | None)

@@ -22,25 +22,12 @@ approval answers exactly the pending call it names: same id, tool and arguments 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 from podium.agent.decisions import Allow, Ask, Decision, DecisionLike, Deny, decision_from
 from podium.agent.rules import ApprovalPolicy, Rule
-from podium.exceptions import SerializationError
-from podium.messages import (
-    FORMAT_VERSION,
-    Message,
-    ToolCall,
-    ToolResult,
-    load_messages,
-    message_to_dict,
-    part_from_dict,
-    part_to_dict,
-)
-from podium.usage import Usage
+from podium.paused import ApprovalRequest, PausedRun
 
 __all__ = [
     "Allow",
@@ -57,113 +44,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class ApprovalRequest:
-    """A call waiting for a person's decision (plain data)."""
-
-    call: ToolCall
-    """The call, with the arguments it would run with."""
-    reason: str = ""
-    """Why approval is needed."""
-
-    @property
-    def call_id(self) -> str:
-        """Id of the call."""
-        return self.call.id
-
-
 Approver: TypeAlias = Callable[[ApprovalRequest], "DecisionLike"]
 """A callback that decides at once (a terminal prompt, a UI); returning ``Ask`` pauses the run."""
-
-
-# --------------------------------------------------------------------------- paused runs
-
-
-@dataclass(frozen=True, slots=True)
-class PausedRun:
-    """A run waiting for approvals, as plain data that survives a restart.
-
-    ``messages`` ends with the assistant message whose calls are pending; ``completed`` holds the
-    results of the other calls of that message (run, denied or skipped), kept until the pending ones
-    are decided.
-    """
-
-    messages: list[Message]
-    """The conversation, ending with the message whose tool calls wait."""
-    pending: list[ApprovalRequest]
-    """Calls that need a decision."""
-    completed: list[ToolResult] = field(default_factory=list)
-    """Results of the other calls of the same message."""
-    usage: Usage = field(default_factory=Usage)
-    """Usage of the run up to the pause."""
-    run_id: str = ""
-    """Id of the run that paused."""
-    steps: int = 0
-    """Model requests made before the pause."""
-    cost: float | None = 0.0
-    """Cost of the run up to the pause (``None`` when a price was unknown)."""
-
-    def to_json(self) -> str:
-        """Versioned JSON of the whole state."""
-        doc = {
-            "version": FORMAT_VERSION,
-            "kind": "paused_run",
-            "messages": [message_to_dict(m) for m in self.messages],
-            "pending": [{"call": part_to_dict(p.call), "reason": p.reason} for p in self.pending],
-            "completed": [part_to_dict(r) for r in self.completed],
-            "usage": self.usage.to_dict(),
-            "run_id": self.run_id,
-            "steps": self.steps,
-            "cost": self.cost,
-        }
-        return json.dumps(doc, ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, text: str | bytes) -> PausedRun:
-        """Inverse of :meth:`to_json`; raises :class:`SerializationError` on bad data."""
-        try:
-            doc = json.loads(text)
-        except ValueError as exc:
-            raise SerializationError(f"not JSON: {exc}") from exc
-        if not isinstance(doc, dict) or doc.get("kind") != "paused_run":
-            raise SerializationError("not a paused run (kind != 'paused_run')")
-        messages = load_messages({"version": doc.get("version"), "messages": doc.get("messages")})
-        pending = []
-        for i, item in enumerate(doc.get("pending", [])):
-            call = part_from_dict(item.get("call"), f"pending[{i}].call")
-            if not isinstance(call, ToolCall):
-                raise SerializationError(f"pending[{i}].call: expected a tool call")
-            pending.append(ApprovalRequest(call, str(item.get("reason", ""))))
-        completed = []
-        for i, item in enumerate(doc.get("completed", [])):
-            result = part_from_dict(item, f"completed[{i}]")
-            if not isinstance(result, ToolResult):
-                raise SerializationError(f"completed[{i}]: expected a tool result")
-            completed.append(result)
-        return cls(
-            messages,
-            pending,
-            completed,
-            Usage.from_dict(doc.get("usage", {})),
-            str(doc.get("run_id", "")),
-            int(doc.get("steps", 0)),
-            _cost(doc.get("cost", 0.0)),
-        )
-
-    def request(self, call_id: str) -> ApprovalRequest:
-        """The pending request for ``call_id``."""
-        for request in self.pending:
-            if request.call_id == call_id:
-                return request
-        raise KeyError(f"no pending approval for call {call_id!r}; pending: {[p.call_id for p in self.pending]}")
-
-
-def _cost(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    raise SerializationError(f"cost: expected a number or null, got {value!r}")
 
 
 def pending_ids(requests: Iterable[ApprovalRequest]) -> list[str]:

@@ -11,6 +11,7 @@ from podium.agent.agent import Agent
 from podium.agent.approval import ApprovalPolicy, ApprovalRequest, DecisionLike, Rule
 from podium.agent.cancel import CancelToken
 from podium.agent.events import AgentEvent
+from podium.agent.recording import RunRecorder
 from podium.agent.result import RunResult
 from podium.cli.config import ModelChoice, choose_model
 from podium.cli.errors import clean_input
@@ -18,7 +19,7 @@ from podium.cli.signals import stop_on_signals
 from podium.exceptions import UserError
 from podium.messages import Message
 from podium.providers.base import Model
-from podium.store import RunRecorder, SQLiteStore
+from podium.store import SQLiteStore
 
 __all__ = ["EMBEDDED_NOTE", "Session", "TurnOutcome", "open_session"]
 

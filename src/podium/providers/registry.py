@@ -1,8 +1,24 @@
-"""Resolving ``"provider:model"`` strings to models, importing each provider module only when used."""
+"""Resolving ``"provider:model"`` strings to models, importing each provider module only when used.
+
+Three ways a provider name is known, looked up in this order:
+
+1. :func:`register_provider` at run time (an application's own provider, or one replacing a built-in);
+2. the built-in providers below, each a ``"podium.providers.<module>:<factory>"`` string (this package only);
+3. plugins: the ``podium.providers`` entry-point group of any installed distribution, read on the first
+   name the first two do not know. Podium's own test models (``test:echo``, ``test:scripted:FILE``)
+   come this way, from its ``pyproject.toml``::
+
+       [project.entry-points."podium.providers"]
+       test = "podium.testing.models:make_test_model"
+
+   so this module never names a package above it (``podium.testing`` builds on the providers).
+"""
 
 from __future__ import annotations
 
 import importlib
+import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -11,12 +27,20 @@ from podium.providers.base import Model
 from podium.providers.clients import sdk_options
 from podium.secrets import register_automatic
 
-__all__ = ["PROVIDERS", "model", "register_provider"]
+__all__ = ["ENTRY_POINT_GROUP", "PROVIDERS", "model", "register_provider"]
+
+logger = logging.getLogger("podium.providers")
+
+ENTRY_POINT_GROUP = "podium.providers"
+"""The entry-point group where installed distributions declare providers: ``name = "module:factory"``."""
 
 PROVIDERS: dict[str, str] = {}
-"""Provider name -> ``"module:factory"``; the factory takes ``(model_name, **options)``."""
+"""Provider name -> ``"module:factory"``; the factory takes ``(model_name, **options)``. Plugins join it
+once the entry points were read (on the first name not found here)."""
 
 _factories: dict[str, Callable[..., Model]] = {}
+_plugins_lock = threading.Lock()
+_plugins_read = False
 
 
 def register_provider(name: str, factory: str | Callable[..., Model]) -> None:
@@ -53,19 +77,47 @@ def model(spec: str, *, base_url: str | None = None, api_key: str | None = None,
         )
     factory = _factories.get(provider)
     if factory is None:
+        if provider not in PROVIDERS:
+            _read_plugins()
         target = PROVIDERS.get(provider)
         if target is None:
             raise UserError(f"unknown provider {provider!r} in {spec!r}; known: {', '.join(sorted(PROVIDERS))}")
-        module_name, _, attr = target.partition(":")
-        module = importlib.import_module(module_name)
-        factory = getattr(module, attr)
+        factory = _load(provider, target)
         _factories[provider] = factory
     if api_key is not None:  # scrubbed from stores, logs and errors as [REDACTED:<provider>:api_key]
         register_automatic(api_key, f"{provider}:api_key")
     return factory(name, **sdk_options(client_options, base_url=base_url, api_key=api_key))
 
 
-register_provider("test", "podium.testing.models:make_test_model")
+def _load(provider: str, target: str) -> Callable[..., Model]:
+    """Import the factory named by ``"module:attr"`` (a missing one is a packaging error, said plainly)."""
+    module_name, _, attr = target.partition(":")
+    try:
+        factory: Callable[..., Model] = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UserError(
+            f"provider {provider!r} is registered as {target!r}, which cannot be loaded ({exc}); "
+            "reinstall the package that provides it"
+        ) from exc
+    return factory
+
+
+def _read_plugins() -> None:
+    """Add the providers declared in the ``podium.providers`` entry points (once per process)."""
+    global _plugins_read
+    with _plugins_lock:
+        if _plugins_read:
+            return
+        _plugins_read = True
+        from importlib.metadata import entry_points  # tens of ms: only for a name the built-ins do not know
+
+        for entry in entry_points(group=ENTRY_POINT_GROUP):
+            if entry.name in PROVIDERS:  # a built-in or an explicit registration wins over a plugin
+                logger.debug("provider %r from %s ignored: the name is taken", entry.name, entry.value)
+                continue
+            PROVIDERS[entry.name] = entry.value
+
+
 register_provider("local", "podium.providers.local:LocalModel")
 register_provider("openai", "podium.providers.openai:OpenAIChatModel")
 register_provider("openrouter", "podium.providers.compatible:openrouter")

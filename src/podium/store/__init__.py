@@ -1,15 +1,12 @@
 """Persistence: conversations, messages, runs, usage and undo/redo, with a SQLite implementation.
 
 :class:`ConversationStore` is the protocol; :class:`SQLiteStore` implements it on one SQLite file
-(WAL, append-only migrations); :class:`RunRecorder` records an agent run from its events.
-
-Importing this package stays light (no pydantic, no agent): the recorder is imported on first use.
+(WAL, append-only migrations). The store knows messages, usage and paused runs (core data) and never
+imports the agent: :class:`podium.agent.recording.RunRecorder` records an agent run into a store from its
+events.
 """
 
 from __future__ import annotations
-
-import importlib
-from typing import TYPE_CHECKING, Any
 
 from podium.store.base import (
     Conversation,
@@ -26,9 +23,6 @@ from podium.store.base import (
 )
 from podium.store.sqlite import SQLiteStore, default_db_path
 
-if TYPE_CHECKING:
-    from podium.store.recorder import RunRecorder, record_result, record_stream
-
 __all__ = [
     "Conversation",
     "ConversationStore",
@@ -37,23 +31,21 @@ __all__ = [
     "NotFoundError",
     "ReadOnlyDatabaseError",
     "Run",
-    "RunRecorder",
     "RunStatus",
     "SQLiteStore",
     "StoreError",
     "StoredMessage",
     "UnusableDatabaseError",
     "default_db_path",
-    "record_result",
-    "record_stream",
 ]
 
-_LAZY = {"RunRecorder", "record_result", "record_stream"}
+_MOVED = {"RunRecorder", "record_result", "record_stream"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module("podium.store.recorder"), name)
-        globals()[name] = value
-        return value
+def __getattr__(name: str) -> object:
+    if name in _MOVED:
+        raise AttributeError(
+            f"{name} moved to podium.agent.recording (the store does not import the agent layer); "
+            f"write `from podium.agent.recording import {name}`"
+        )
     raise AttributeError(f"module 'podium.store' has no attribute {name!r}")

@@ -37,14 +37,12 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, runtime_checkable
+from typing import Any, Literal, Protocol, TypeAlias, runtime_checkable
 
 from podium.exceptions import PodiumError
 from podium.messages import Message
+from podium.paused import PausedRun
 from podium.usage import Usage
-
-if TYPE_CHECKING:
-    from podium.agent.approval import PausedRun
 
 __all__ = [
     "Conversation",
@@ -170,8 +168,6 @@ class Run:
         """The paused state to resume from, or ``None`` when the run is not paused."""
         if self.paused is None:
             return None
-        from podium.agent.approval import PausedRun
-
         return PausedRun.from_json(self.paused)
 
 

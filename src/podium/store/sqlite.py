@@ -1,11 +1,11 @@
 """The SQLite conversation store (stdlib ``sqlite3``).
 
-One database file, by default ``user_data_dir("podium")/podium.db`` (``~/.local/share/podium/podium.db``
-on Linux); the ``PODIUM_DB`` environment variable or a ``path`` argument choose another. The file is in
-WAL mode (readers never block the writer), with foreign keys on and a busy timeout, so several
-threads and several processes can use it at once: each thread gets its own connection, and every write
-is one ``BEGIN IMMEDIATE`` transaction. Each appended message is committed on its own; with the default
-``synchronous=FULL`` a commit survives a killed process and a power cut.
+One database file, by default ``podium.db`` in the user's data directory (:func:`default_db_path`:
+``~/.local/share/podium/podium.db`` on Linux); the ``PODIUM_DB`` environment variable or a ``path``
+argument choose another. The file is in WAL mode (readers never block the writer), with foreign keys on
+and a busy timeout, so several threads and several processes can use it at once: each thread gets its own
+connection, and every write is one ``BEGIN IMMEDIATE`` transaction. Each appended message is committed on
+its own; with the default ``synchronous=FULL`` a commit survives a killed process and a power cut.
 
 Messages are stored as the core's versioned JSON (:func:`podium.messages.message_to_dict`), one row
 per message, with usage and cost in their own columns for model responses. See
@@ -23,10 +23,11 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from podium.exceptions import UserError
 from podium.messages import FORMAT_VERSION, Message, ToolCall, message_to_dict
+from podium.paused import PausedRun
 from podium.store.base import (
     Conversation,
     ConversationSummary,
@@ -52,9 +53,6 @@ from podium.store.rows import (
 )
 from podium.usage import Usage
 
-if TYPE_CHECKING:
-    from podium.agent.approval import PausedRun
-
 __all__ = ["SQLiteStore", "default_db_path"]
 
 logger = logging.getLogger("podium.store")
@@ -64,17 +62,17 @@ _TITLE_CHARS = 60
 
 
 def default_db_path() -> Path:
-    """``$PODIUM_DB`` if set, else ``podium.db`` in the user's data directory (``platformdirs``)."""
+    """``$PODIUM_DB`` if set, else ``podium.db`` in the user's data directory.
+
+    The directory comes from ``platformdirs`` (a base dependency, so the store works without the CLI):
+    ``$XDG_DATA_HOME/podium`` or ``~/.local/share/podium`` on Linux, ``~/Library/Application Support/podium``
+    on macOS, the local application data folder on Windows.
+    """
     env = os.environ.get("PODIUM_DB")
     if env:
         return Path(env).expanduser()
-    try:
-        from platformdirs import user_data_dir
-    except ImportError as exc:
-        raise UserError(
-            "the default conversation database lives in the user's data directory, found with platformdirs; "
-            "install it (`pip install 'podium[cli]'`), or pass a path, or set PODIUM_DB=/path/to/podium.db"
-        ) from exc
+    from platformdirs import user_data_dir  # imported here: ``import podium.store`` does not need it
+
     return Path(user_data_dir("podium", appauthor=False)) / "podium.db"
 
 
@@ -105,7 +103,7 @@ def _text(value: str | None) -> str | None:
 class SQLiteStore:
     """A :class:`~podium.store.base.ConversationStore` in one SQLite file.
 
-    Example::
+    Example (the recorder is :class:`podium.agent.recording.RunRecorder`)::
 
         store = SQLiteStore("chats.db")
         conv = store.create(model="anthropic:claude-sonnet-4-5")
@@ -614,8 +612,6 @@ class SQLiteStore:
             ).fetchone()
         if row is None or row["paused"] is None:
             return None
-        from podium.agent.approval import PausedRun
-
         try:
             return PausedRun.from_json(row["paused"])
         except (ValueError, TypeError, KeyError, AttributeError) as exc:

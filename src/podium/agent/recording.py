@@ -1,4 +1,9 @@
-"""Record an agent run into a store as it happens, from its events.
+"""Record an agent run into a conversation store as it happens, from its events.
+
+This is where agent events become store rows. It lives in the agent package because it reads the
+agent's events and results, and the agent may use the store while the store never imports the agent
+(the layers in ``docs/architecture.md``): the store knows messages, usage and paused-run JSON, nothing of
+the loop.
 
 Each message is committed at the event where it becomes final: the messages the loop added before a
 model request (the prompt, the previous turn's tool results) at ``ModelRequestStarted``, each model
@@ -24,7 +29,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from types import TracebackType
 from typing import Any
 
-from podium.agent.approval import PausedRun
 from podium.agent.events import (
     AgentEvent,
     ModelRequestStarted,
@@ -36,6 +40,7 @@ from podium.agent.events import (
 from podium.agent.result import RunResult
 from podium.exceptions import AgentRunError, RunCancelled, UserError
 from podium.messages import Message
+from podium.paused import PausedRun
 from podium.store.base import ConversationStore, NotFoundError, Run
 from podium.usage import Usage
 
