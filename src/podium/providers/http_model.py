@@ -9,6 +9,7 @@ Retries follow the model's :class:`~podium.providers.retry.RetryPolicy` (the SDK
 off). A stream is retried while nothing has reached the caller (:func:`~podium.providers.guard.guarded_stream`).
 Timeouts, content types and complete streams are checked as :mod:`podium.providers.guard` describes:
 a stream is complete at ``[DONE]`` or at the state's own terminal event (:attr:`StreamState.complete`).
+An SSE ``event: error`` raises :meth:`HTTPModel.stream_error`: the status its body gives, not the 200.
 
 Only provider modules import this.
 """
@@ -23,6 +24,7 @@ from typing import Any, Protocol
 from podium.exceptions import ProviderError
 from podium.messages import Message, ModelResponse
 from podium.providers.base import Model, require_model_name
+from podium.providers.errors import embedded_status, failed_generation_message, http_error
 from podium.providers.guard import (
     JSON,
     NDJSON,
@@ -130,6 +132,16 @@ class HTTPModel(Model):
     def map_error(self, exc: Exception) -> ProviderError | None:
         """The Podium error for an exception the SDK raised, or ``None`` if it is not a provider failure."""
         return transport_error(exc, provider=self.provider, model=self.model_name)
+
+    def stream_error(self, body: Any) -> ProviderError:
+        """The error for an SSE ``event: error`` in a stream (whose HTTP status was 200).
+
+        Its status is the one the body gives (:func:`~podium.providers.errors.embedded_status`; 502 when it
+        gives none), so it is the exception the same error would be as an HTTP answer.
+        """
+        status = embedded_status(body, 502)
+        message = failed_generation_message(body)
+        return http_error(status, body, provider=self.provider, model=self.model_name, message=message)
 
     # ------------------------------------------------------------------ shared machinery
 
@@ -282,9 +294,9 @@ class HTTPModel(Model):
             lines = deadline.chunks(response.iter_lines())
             payloads = _ndjson(lines) if self.stream_format == "ndjson" else _sse(lines, ended)
             feed = state.feed
-            for chunk in parsed(
-                payloads, json.loads, provider=self.provider, model=self.model_name, marker=self.end_marker
-            ):
+            for chunk in parsed(payloads, _load, provider=self.provider, model=self.model_name, marker=self.end_marker):
+                if type(chunk) is _StreamError:
+                    raise self.stream_error(chunk.body)
                 yield from feed(chunk)
         except ProviderError:
             if not (ended or state.complete):  # after the end marker a failure does not matter
@@ -330,8 +342,10 @@ class HTTPModel(Model):
             payloads = _andjson(lines) if self.stream_format == "ndjson" else _asse(lines, ended)
             feed = state.feed
             async for chunk in aparsed(
-                payloads, json.loads, provider=self.provider, model=self.model_name, marker=self.end_marker
+                payloads, _load, provider=self.provider, model=self.model_name, marker=self.end_marker
             ):
+                if type(chunk) is _StreamError:
+                    raise self.stream_error(chunk.body)
                 for delta in feed(chunk):
                     yield delta
         except ProviderError:
@@ -358,28 +372,70 @@ async def _andjson(lines: AsyncIterator[str]) -> AsyncIterator[str]:
             yield line
 
 
+class _ErrorData(str):
+    """The ``data`` of an SSE ``event: error`` event."""
+
+    __slots__ = ()
+
+
+class _StreamError:
+    """An ``event: error`` payload, parsed (a JSON value, or ``{"error": {"message": text}}``)."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, body: Any) -> None:
+        self.body = body
+
+
+def _load(payload: str) -> Any:
+    """A stream payload parsed as JSON; an ``event: error`` payload as a :class:`_StreamError`."""
+    if type(payload) is _ErrorData:
+        try:
+            return _StreamError(json.loads(payload))
+        except ValueError:
+            return _StreamError({"error": {"message": str(payload)}})
+    return json.loads(payload)
+
+
+def _sse_line(line: str, event: list[str], ended: list[bool]) -> str | None:
+    """The payload a line completes (``None``: none); ``event`` holds the current event name."""
+    if line.startswith("data:"):
+        data = line[5:].strip()
+        if data == "[DONE]":
+            ended.append(True)
+            return None
+        if data:
+            return _ErrorData(data) if event and event[0] == "error" else data
+    elif line.startswith("event:"):
+        event[:] = [line[6:].strip()]
+    elif not line.strip():
+        event.clear()
+    return None
+
+
 def _sse(lines: Iterator[str], ended: list[bool]) -> Iterator[str]:
-    """The ``data:`` payloads of an SSE stream, up to ``[DONE]`` (then ``ended`` gets an item)."""
+    """The ``data:`` payloads of an SSE stream, up to ``[DONE]`` (then ``ended`` gets an item).
+
+    The payload of an ``event: error`` event is an :class:`_ErrorData`.
+    """
+    event: list[str] = []
     for line in lines:
-        if line.startswith("data:"):
-            data = line[5:].strip()
-            if data == "[DONE]":
-                ended.append(True)
-                return
-            if data:
-                yield data
+        payload = _sse_line(line, event, ended)
+        if ended:
+            return
+        if payload is not None:
+            yield payload
 
 
 async def _asse(lines: AsyncIterator[str], ended: list[bool]) -> AsyncIterator[str]:
     """Async twin of :func:`_sse`."""
+    event: list[str] = []
     async for line in lines:
-        if line.startswith("data:"):
-            data = line[5:].strip()
-            if data == "[DONE]":
-                ended.append(True)
-                return
-            if data:
-                yield data
+        payload = _sse_line(line, event, ended)
+        if ended:
+            return
+        if payload is not None:
+            yield payload
 
 
 def _peek(response: RawResponse) -> bytes:
