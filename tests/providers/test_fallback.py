@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -275,3 +277,11 @@ def test_a_stream_that_ends_without_a_response_is_an_error_not_a_fall_through() 
     model = FallbackModel(Broken(lambda m, i: "x"), FunctionModel(lambda m, i: "fallback"))
     with pytest.raises(ProviderError, match="ended without a response"):
         list(model.stream(PROMPT))
+
+
+def test_the_docs_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    docs = Path(__file__).resolve().parents[2] / "docs" / "providers.md"
+    section = docs.read_text().split("## Fallback chains", 1)[1]
+    (block,) = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    exec(compile(block, str(docs), "exec"), {})
+    assert capsys.readouterr().out == "Hello from Claude. anthropic\n"
