@@ -127,9 +127,9 @@ class ThinkSplitter:
     """Splits a leading ``<think>...</think>`` block out of text that arrives in pieces.
 
     Only a block at the very start of the text (after whitespace) counts, so a model that writes about
-    ``<think>`` tags later in its answer is not cut. :meth:`feed` returns ``(is_thinking, text)`` pieces;
-    an empty block gives one empty thinking piece. What was cut away (the whitespace before the block,
-    the tags) is kept in :attr:`tags`, so the original text can be rebuilt.
+    ``<think>`` tags later in its answer is not cut. :meth:`feed` returns ``(is_thinking, text)`` pieces.
+    What was cut away (the whitespace before the block, the tags) is kept in :attr:`tags`, so the original
+    text can be rebuilt; :attr:`opened` says a block started (it may stay empty).
     """
 
     __slots__ = ("_pending", "_state", "closed", "leading", "opened")
@@ -178,7 +178,8 @@ class ThinkSplitter:
             buf = stripped[len(self._OPEN) :]
         end = buf.find(self._CLOSE)
         if end >= 0:
-            out.append((True, buf[:end]))  # possibly empty: the block still makes a thinking part
+            if end:
+                out.append((True, buf[:end]))
             self.closed = True
             self._state = 2
             rest = buf[end + len(self._CLOSE) :]
@@ -336,7 +337,11 @@ class ChatTranslator:
                 self._text = self._slot()
             out.append(self._builder.text(self._text, text))
             return
-        for thinking, piece in self._splitter.feed(text):
+        pieces = self._splitter.feed(text)
+        if self._think is None and self._splitter.opened:  # a block makes a thinking part, even an empty one
+            self._think = self._slot()
+            self._builder.thinking(self._think, provider=self._dialect.provider)
+        for thinking, piece in pieces:
             self._add_piece(thinking, piece, out)
 
     def _add_piece(self, thinking: bool, piece: str, out: list[StreamDelta]) -> None:
