@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from podium.exceptions import BadRequestError, RateLimitError, UserError
+from podium.exceptions import BadRequestError, RateLimitError, ServerError, UserError
 from podium.messages import CachePoint, File, Image, Message, ModelResponse, Text, Thinking, ToolResult
 from podium.providers.bedrock import BedrockModel
 from podium.providers.retry import RetryPolicy
@@ -865,3 +865,28 @@ def build_request_for(response: ModelResponse) -> dict[str, Any]:
         settings=ModelSettings(),
         output=None,
     )
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "requests"),
+    [("validationException", BadRequestError, 1), ("serviceUnavailableException", ServerError, 2)],
+)
+def test_an_exception_frame_before_any_output_maps_like_the_http_error(
+    code: str, kind: type[Exception], requests: int
+) -> None:
+    """In a 200 event stream, the exception type gives the class: a 400 is raised at once, a 503 retried."""
+    failing = b"".join(
+        [
+            _frame("messageStart", {"role": "assistant"}),
+            _frame(code, {"message": f"fake {code}"}, message_type="exception"),
+        ]
+    )
+    path = f"/model/{NOVA}/converse-stream"
+    request = RecordedRequest("POST", "http://x" + path, path, {}, None)
+    stream = {"content-type": "application/vnd.amazon.eventstream"}
+    cassette = Cassette(Path("synthetic"), [Interaction(request, 200, stream, failing)] * 2)
+    with ReplayServer(cassette) as server:
+        model = bedrock(server, NOVA, retry=RetryPolicy(max_retries=1, initial_delay=0.0, jitter=0.0))
+        with pytest.raises(kind):
+            list(model.stream([Message.user("hi")]))
+        assert len(server.received) == requests

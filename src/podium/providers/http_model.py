@@ -290,14 +290,17 @@ class HTTPModel(Model):
         response = self._open(body, True, timeouts)
         state = self.stream_state()
         ended: list[bool] = []
+        errors: list[str] = []
         try:
             lines = deadline.chunks(response.iter_lines())
-            payloads = _ndjson(lines) if self.stream_format == "ndjson" else _sse(lines, ended)
+            payloads = _ndjson(lines) if self.stream_format == "ndjson" else _sse(lines, ended, errors)
             feed = state.feed
-            for chunk in parsed(payloads, _load, provider=self.provider, model=self.model_name, marker=self.end_marker):
-                if type(chunk) is _StreamError:
-                    raise self.stream_error(chunk.body)
+            for chunk in parsed(
+                payloads, json.loads, provider=self.provider, model=self.model_name, marker=self.end_marker
+            ):
                 yield from feed(chunk)
+            if errors:
+                raise self.stream_error(_error_body(errors[0]))
         except ProviderError:
             if not (ended or state.complete):  # after the end marker a failure does not matter
                 raise
@@ -337,17 +340,18 @@ class HTTPModel(Model):
         response = await self._aopen(body, True, timeouts)
         state = self.stream_state()
         ended: list[bool] = []
+        errors: list[str] = []
         try:
             lines = deadline.achunks(response.aiter_lines())
-            payloads = _andjson(lines) if self.stream_format == "ndjson" else _asse(lines, ended)
+            payloads = _andjson(lines) if self.stream_format == "ndjson" else _asse(lines, ended, errors)
             feed = state.feed
             async for chunk in aparsed(
-                payloads, _load, provider=self.provider, model=self.model_name, marker=self.end_marker
+                payloads, json.loads, provider=self.provider, model=self.model_name, marker=self.end_marker
             ):
-                if type(chunk) is _StreamError:
-                    raise self.stream_error(chunk.body)
                 for delta in feed(chunk):
                     yield delta
+            if errors:
+                raise self.stream_error(_error_body(errors[0]))
         except ProviderError:
             if not (ended or state.complete):  # after the end marker a failure does not matter
                 raise
@@ -372,70 +376,55 @@ async def _andjson(lines: AsyncIterator[str]) -> AsyncIterator[str]:
             yield line
 
 
-class _ErrorData(str):
-    """The ``data`` of an SSE ``event: error`` event."""
-
-    __slots__ = ()
-
-
-class _StreamError:
-    """An ``event: error`` payload, parsed (a JSON value, or ``{"error": {"message": text}}``)."""
-
-    __slots__ = ("body",)
-
-    def __init__(self, body: Any) -> None:
-        self.body = body
+def _error_body(data: str) -> Any:
+    """An ``event: error`` payload: its JSON, or ``{"error": {"message": text}}`` when it is not JSON."""
+    try:
+        return json.loads(data)
+    except ValueError:
+        return {"error": {"message": data}}
 
 
-def _load(payload: str) -> Any:
-    """A stream payload parsed as JSON; an ``event: error`` payload as a :class:`_StreamError`."""
-    if type(payload) is _ErrorData:
-        try:
-            return _StreamError(json.loads(payload))
-        except ValueError:
-            return _StreamError({"error": {"message": str(payload)}})
-    return json.loads(payload)
-
-
-def _sse_line(line: str, event: list[str], ended: list[bool]) -> str | None:
-    """The payload a line completes (``None``: none); ``event`` holds the current event name."""
-    if line.startswith("data:"):
-        data = line[5:].strip()
-        if data == "[DONE]":
-            ended.append(True)
-            return None
-        if data:
-            return _ErrorData(data) if event and event[0] == "error" else data
-    elif line.startswith("event:"):
-        event[:] = [line[6:].strip()]
-    elif not line.strip():
-        event.clear()
-    return None
-
-
-def _sse(lines: Iterator[str], ended: list[bool]) -> Iterator[str]:
+def _sse(lines: Iterator[str], ended: list[bool], errors: list[str]) -> Iterator[str]:
     """The ``data:`` payloads of an SSE stream, up to ``[DONE]`` (then ``ended`` gets an item).
 
-    The payload of an ``event: error`` event is an :class:`_ErrorData`.
+    The payload of an ``event: error`` event ends it and goes to ``errors``.
     """
-    event: list[str] = []
+    error_event = False
     for line in lines:
-        payload = _sse_line(line, event, ended)
-        if ended:
-            return
-        if payload is not None:
-            yield payload
+        if line[:5] == "data:":
+            data = line[5:].strip()
+            if data == "[DONE]":
+                ended.append(True)
+                return
+            if data:
+                if error_event:
+                    errors.append(data)
+                    return
+                yield data
+        elif line[:6] == "event:":
+            error_event = line[6:].strip() == "error"
+        elif not line:
+            error_event = False
 
 
-async def _asse(lines: AsyncIterator[str], ended: list[bool]) -> AsyncIterator[str]:
+async def _asse(lines: AsyncIterator[str], ended: list[bool], errors: list[str]) -> AsyncIterator[str]:
     """Async twin of :func:`_sse`."""
-    event: list[str] = []
+    error_event = False
     async for line in lines:
-        payload = _sse_line(line, event, ended)
-        if ended:
-            return
-        if payload is not None:
-            yield payload
+        if line[:5] == "data:":
+            data = line[5:].strip()
+            if data == "[DONE]":
+                ended.append(True)
+                return
+            if data:
+                if error_event:
+                    errors.append(data)
+                    return
+                yield data
+        elif line[:6] == "event:":
+            error_event = line[6:].strip() == "error"
+        elif not line:
+            error_event = False
 
 
 def _peek(response: RawResponse) -> bytes:
