@@ -35,6 +35,7 @@ __all__ = [
     "ModelResponse",
     "Part",
     "ProviderPart",
+    "Redaction",
     "Role",
     "Text",
     "Thinking",
@@ -108,6 +109,11 @@ class File:
         _check_source("File", self.data, self.url, self.media_type)
 
 
+Redaction: TypeAlias = Literal["provider", "encrypted"]
+"""Why a :class:`Thinking` block has reasoning but no readable text (see :attr:`Thinking.redaction`)."""
+_REDACTIONS: frozenset[str] = frozenset(("provider", "encrypted"))
+
+
 @dataclass(frozen=True, slots=True)
 class Thinking:
     """A model's reasoning.
@@ -116,6 +122,12 @@ class Thinking:
     (Anthropic, Bedrock, Gemini thought signatures) or ``encrypted`` (Anthropic redacted thinking,
     OpenAI Responses ``encrypted_content``, Bedrock ``redactedContent``). ``provider`` says which
     provider produced it, so that it is only sent back there.
+
+    A block with reasoning but no readable text is *redacted* (:attr:`redacted`), for one of two reasons
+    that :attr:`redaction` keeps apart: the provider withheld it (``"provider"``: Anthropic
+    ``redacted_thinking``, Bedrock ``redactedContent``), or the reasoning is only held encrypted and no
+    readable summary came with it (``"encrypted"``: an OpenAI Responses reasoning item without a summary,
+    OpenRouter ``reasoning.encrypted`` details, a signed block with no text).
     """
 
     text: str = ""
@@ -130,12 +142,30 @@ class Thinking:
     """Provider item id (OpenAI Responses reasoning item id)."""
     provider_details: JsonDict | None = None
     """Other provider extras (summary parts, format)."""
+    redaction: Redaction | None = None
+    """Why there is no readable text: ``"provider"`` (the provider redacted the block), ``"encrypted"``
+    (the reasoning is encrypted and no summary was returned), or ``None`` (the text is the reasoning).
+
+    Left at ``None``, it is derived: a block with no text that carries ``encrypted`` content or a
+    ``signature`` is ``"encrypted"``. Providers set it themselves where that is not enough (``"provider"``
+    for a block they redacted; ``"encrypted"`` for an OpenAI Responses reasoning item that came with
+    neither a summary nor its ``encrypted_content``, which the API holds by ``id``). A block with text
+    cannot be redacted (``ValueError``)."""
     type: ClassVar[Literal["thinking"]] = "thinking"
+
+    def __post_init__(self) -> None:
+        if self.redaction is None:
+            if not self.text and (self.encrypted is not None or self.signature is not None):
+                object.__setattr__(self, "redaction", "encrypted")
+        elif self.redaction not in _REDACTIONS:
+            raise ValueError(f"Thinking.redaction must be 'provider', 'encrypted' or None, not {self.redaction!r}")
+        elif self.text:
+            raise ValueError("a Thinking block with text is not redacted: leave redaction=None")
 
     @property
     def redacted(self) -> bool:
-        """True when the block carries only encrypted content."""
-        return self.encrypted is not None and not self.text
+        """True when the block stands for reasoning that cannot be read (no text); :attr:`redaction` says why."""
+        return self.redaction is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,7 +488,7 @@ def part_to_dict(part: Part) -> JsonDict:
         out = _media_to_dict(part)
     elif isinstance(part, Thinking):
         out = {"type": "thinking", "text": part.text}
-        for name in ("signature", "encrypted", "provider", "id"):
+        for name in ("signature", "encrypted", "provider", "id", "redaction"):
             value = getattr(part, name)
             if value is not None:
                 out[name] = value
@@ -613,7 +643,7 @@ _PART_KEYS: dict[str, tuple[str, ...]] = {
     "text": ("type", "text", "provider_details"),
     "image": ("type", "data", "url", "media_type", "provider_details"),
     "file": ("type", "data", "url", "media_type", "filename", "provider_details"),
-    "thinking": ("type", "text", "signature", "encrypted", "provider", "id", "provider_details"),
+    "thinking": ("type", "text", "signature", "encrypted", "provider", "id", "provider_details", "redaction"),
     "tool_call": ("type", "id", "name", "args", "raw_args", "provider_details"),
     "tool_result": ("type", "call_id", "name", "content", "is_error", "interrupted", "provider_details"),
     "provider": ("type", "provider", "data"),
@@ -638,14 +668,7 @@ def part_from_dict(data: Any, path: str = "part") -> Part:
         if kind == "file":
             return File(r.opt_bytes("data"), r.opt_str("url"), r.opt_str("media_type"), r.opt_str("filename"), details)
         if kind == "thinking":
-            return Thinking(
-                r.get_str("text"),
-                r.opt_str("signature"),
-                r.opt_str("encrypted"),
-                r.opt_str("provider"),
-                r.opt_str("id"),
-                details,
-            )
+            return _thinking_from(r, details)
         if kind == "tool_call":
             return ToolCall(r.get_str("id"), r.get_str("name"), r.get_dict("args"), r.opt_str("raw_args"), details)
         if kind == "tool_result":
@@ -670,6 +693,40 @@ def part_from_dict(data: Any, path: str = "part") -> Part:
         if isinstance(exc, SerializationError):
             raise
         raise SerializationError(f"{path}: {exc}") from exc
+
+
+_WITHHELD_BY = frozenset(("anthropic", "bedrock"))
+"""Providers whose ``encrypted`` content was, before ``redaction`` existed, only ever a block they redacted."""
+
+
+def _thinking_from(r: _Reader, details: JsonDict | None) -> Thinking:
+    """A thinking part; JSON written before ``redaction`` existed gets it derived.
+
+    Old data has no ``redaction`` key. For a block without text: Anthropic and Bedrock filled
+    ``encrypted`` only for blocks they redacted (``redacted_thinking``, ``redactedContent``), so that is
+    ``"provider"``; an OpenAI Responses reasoning item (it has an ``id``) is ``"encrypted"``. Anything
+    else is derived as :class:`Thinking` does (``"encrypted"`` with encrypted content or a signature,
+    else ``None``).
+    """
+    text, encrypted, provider = r.get_str("text"), r.opt_str("encrypted"), r.opt_str("provider")
+    item_id = r.opt_str("id")
+    redaction = r.opt_str("redaction")
+    if redaction is None and "redaction" not in r.data and not text:
+        if provider in _WITHHELD_BY and encrypted is not None:
+            redaction = "provider"
+        elif provider == "openai-responses" and item_id is not None:
+            redaction = "encrypted"
+    elif redaction is not None and redaction not in _REDACTIONS:
+        raise SerializationError(f"{r.path}.redaction: unknown value {redaction!r}; expected 'provider' or 'encrypted'")
+    return Thinking(
+        text,
+        r.opt_str("signature"),
+        encrypted,
+        provider,
+        item_id,
+        details,
+        cast("Redaction | None", redaction),
+    )
 
 
 _MESSAGE_KEYS = ("role", "parts", "provider", "model", "finish_reason", "usage", "cost", "provider_details")

@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeAlias, cast
 
-from podium.messages import FinishReason, JsonDict, ModelResponse, Part, Text, Thinking, ToolCall
+from podium.messages import FinishReason, JsonDict, ModelResponse, Part, Redaction, Text, Thinking, ToolCall
 from podium.usage import Usage
 
 __all__ = [
@@ -92,6 +92,7 @@ class _Acc:
         "name",
         "part",
         "provider",
+        "redaction",
         "signature",
         "text",
     )
@@ -106,6 +107,7 @@ class _Acc:
         self.encrypted: str | None = None
         self.provider: str | None = None
         self.details: JsonDict | None = None
+        self.redaction: Redaction | None = None
         self.part: Part | None = None
 
 
@@ -142,8 +144,13 @@ class ResponseBuilder:
         encrypted: str | None = None,
         id: str | None = None,
         provider: str | None = None,
+        redaction: Redaction | None = None,
     ) -> ThinkingDelta:
-        """Add reasoning text and/or signature to the thinking part at ``index``."""
+        """Add reasoning text and/or signature to the thinking part at ``index``.
+
+        ``encrypted`` replaces what the part had; ``redaction`` marks the part redacted (it is dropped if
+        text arrives, since a block with text is not redacted).
+        """
         acc = self._get(index, "thinking")
         if text:
             acc.text.append(text)
@@ -155,6 +162,8 @@ class ResponseBuilder:
             acc.id = id
         if provider is not None:
             acc.provider = provider
+        if redaction is not None:
+            acc.redaction = redaction
         return ThinkingDelta(index, text, signature)
 
     def tool_call(
@@ -200,14 +209,16 @@ class ResponseBuilder:
             elif acc.kind == "text":
                 parts.append(Text("".join(acc.text), acc.details))
             elif acc.kind == "thinking":
+                text = "".join(acc.text)
                 parts.append(
                     Thinking(
-                        "".join(acc.text),
+                        text,
                         "".join(acc.signature) or None,
                         acc.encrypted,
                         acc.provider,
                         acc.id,
                         acc.details,
+                        None if text else acc.redaction,
                     )
                 )
             else:

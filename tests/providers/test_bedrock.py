@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from podium.exceptions import BadRequestError, RateLimitError, UserError
+from podium.exceptions import BadRequestError, RateLimitError, ServerError, UserError
 from podium.messages import CachePoint, File, Image, Message, ModelResponse, Text, Thinking, ToolResult
 from podium.providers.bedrock import BedrockModel
 from podium.providers.retry import RetryPolicy
@@ -786,3 +786,107 @@ def test_exception_frame_mid_stream_is_mapped_and_not_retried() -> None:
         assert len(server.received) == 1, "data had arrived: the stream must not be retried"
     assert events == [TextDelta(0, "Hel")]
     assert str(info.value).startswith("ThrottlingException: Too many tokens")
+
+
+@pytest.mark.parametrize("mode", ["stream", "astream"])
+def test_streamed_redacted_content_split_over_deltas_is_joined(mode: str) -> None:
+    """ConverseStream may send one ``redactedContent`` blob in several deltas: the block is all of them."""
+    blob = bytes(range(256)) * 3 + b"tail"  # pieces of 100, 301 and the rest bytes: not multiples of 3
+    pieces = [blob[:100], blob[100:401], blob[401:]]
+    body = b"".join(
+        [
+            _frame("messageStart", {"role": "assistant"}),
+            *(
+                _frame(
+                    "contentBlockDelta",
+                    {
+                        "contentBlockIndex": 0,
+                        "delta": {"reasoningContent": {"redactedContent": base64.b64encode(piece).decode()}},
+                    },
+                )
+                for piece in pieces
+            ),
+            _frame("contentBlockStop", {"contentBlockIndex": 0}),
+            _frame("contentBlockDelta", {"contentBlockIndex": 1, "delta": {"text": "Hi"}}),
+            _frame("contentBlockStop", {"contentBlockIndex": 1}),
+            _frame("messageStop", {"stopReason": "end_turn"}),
+            _frame("metadata", {"usage": {"inputTokens": 3, "outputTokens": 5}, "metrics": {"latencyMs": 1}}),
+        ]
+    )
+    path = f"/model/{SONNET_4}/converse-stream"
+    stream = Interaction(
+        RecordedRequest("POST", "http://x" + path, path, {}, None),
+        200,
+        {"content-type": "application/vnd.amazon.eventstream"},
+        body,
+    )
+    with ReplayServer(Cassette(Path("synthetic"), [stream])) as server:
+        model = bedrock(server, SONNET_4)
+        if mode == "stream":
+            final = run_stream(model, [Message.user("hi")])[1]
+        else:
+
+            async def collect() -> list[Any]:
+                return [event async for event in model.astream([Message.user("hi")])]
+
+            final = (asyncio.run(collect()))[-1]
+    assert isinstance(final, ModelResponse)
+    thinking = final.thinking[0]
+    assert thinking.encrypted is not None and base64.b64decode(thinking.encrypted) == blob
+    assert thinking.redaction == "provider" and thinking.redacted and thinking.text == ""
+    assert final.text == "Hi"
+    body_back = build_request_for(final)
+    assert body_back["messages"][1]["content"][0] == {"reasoningContent": {"redactedContent": blob}}
+
+
+def test_redacted_content_pieces_as_bytes_are_joined_too() -> None:
+    """boto3's own events (the fallback path) carry the pieces as bytes."""
+    from podium.providers.bedrock_wire import ConverseAccumulator
+
+    acc = ConverseAccumulator("bedrock", SONNET_4)
+    for piece in (b"\x00\x01", b"\x02", b"\x03\x04\x05\x06"):
+        acc.feed_event(
+            {"contentBlockDelta": {"contentBlockIndex": 0, "delta": {"reasoningContent": {"redactedContent": piece}}}}
+        )
+    acc.feed_event({"messageStop": {"stopReason": "end_turn"}})
+    thinking = acc.build().thinking[0]
+    assert thinking.encrypted == base64.b64encode(b"\x00\x01\x02\x03\x04\x05\x06").decode()
+    assert thinking.redaction == "provider"
+
+
+def build_request_for(response: ModelResponse) -> dict[str, Any]:
+    from podium.providers.bedrock_wire import build_request
+
+    return build_request(
+        [Message.user("q"), response.to_message(), Message.user("again")],
+        provider="bedrock",
+        model_id=SONNET_4,
+        tools=None,
+        settings=ModelSettings(),
+        output=None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "requests"),
+    [("validationException", BadRequestError, 1), ("serviceUnavailableException", ServerError, 2)],
+)
+def test_an_exception_frame_before_any_output_maps_like_the_http_error(
+    code: str, kind: type[Exception], requests: int
+) -> None:
+    """In a 200 event stream, the exception type gives the class: a 400 is raised at once, a 503 retried."""
+    failing = b"".join(
+        [
+            _frame("messageStart", {"role": "assistant"}),
+            _frame(code, {"message": f"fake {code}"}, message_type="exception"),
+        ]
+    )
+    path = f"/model/{NOVA}/converse-stream"
+    request = RecordedRequest("POST", "http://x" + path, path, {}, None)
+    stream = {"content-type": "application/vnd.amazon.eventstream"}
+    cassette = Cassette(Path("synthetic"), [Interaction(request, 200, stream, failing)] * 2)
+    with ReplayServer(cassette) as server:
+        model = bedrock(server, NOVA, retry=RetryPolicy(max_retries=1, initial_delay=0.0, jitter=0.0))
+        with pytest.raises(kind):
+            list(model.stream([Message.user("hi")]))
+        assert len(server.received) == requests

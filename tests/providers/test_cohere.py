@@ -432,3 +432,40 @@ def test_cached_tokens_are_cache_reads() -> None:
     )
     assert (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens) == (1200, 9, 1024)
     assert usage.details == {"billed_input_tokens": 40, "billed_output_tokens": 9}
+
+
+@pytest.mark.parametrize("mode", ["request", "stream"])
+def test_usage_without_token_counts_takes_the_billed_units(mode: str) -> None:
+    """An answer whose usage has ``billed_units`` but no ``tokens`` (older API versions, proxies) still counts."""
+    data = {
+        "id": "u1",
+        "finish_reason": "COMPLETE",
+        "message": {"role": "assistant", "content": [{"type": "text", "text": "Hi"}]},
+        "usage": {"billed_units": {"input_tokens": 12, "output_tokens": 7}},
+    }
+    body = (200, {}, data) if mode == "request" else (200, {"content-type": "text/event-stream"}, _as_stream(data))
+    with ReplayServer(synthetic(PATH, [body])) as server:
+        model = model_for(server, "command-r7b-12-2024")
+        response = (
+            model.request([Message.user("q")]) if mode == "request" else final(list(model.stream([Message.user("q")])))
+        )
+    assert (response.usage.input_tokens, response.usage.output_tokens) == (12, 7)
+    assert response.usage.details == {"billed_input_tokens": 12, "billed_output_tokens": 7}
+    assert response.cost == cost_of("cohere", "command-r7b-12-2024", Usage(input_tokens=12, output_tokens=7))
+
+
+def test_usage_with_only_search_units_billed_is_priced_on_the_token_counts() -> None:
+    """Billed search units alone are no billed tokens: the cost comes from the counts, not a silent zero."""
+    from podium.providers.cohere_wire import parse_response
+
+    data = {
+        "id": "u2",
+        "finish_reason": "COMPLETE",
+        "message": {"role": "assistant", "content": [{"type": "text", "text": "Hi"}]},
+        "usage": {"billed_units": {"search_units": 1}, "tokens": {"input_tokens": 30, "output_tokens": 4}},
+    }
+    response = parse_response(data, "command-r7b-12-2024")
+    assert (response.usage.input_tokens, response.usage.output_tokens) == (30, 4)
+    assert response.usage.details == {"billed_search_units": 1}
+    assert response.cost is not None and response.cost > 0
+    assert response.cost == cost_of("cohere", "command-r7b-12-2024", Usage(input_tokens=30, output_tokens=4))

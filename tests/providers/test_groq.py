@@ -7,10 +7,19 @@ import base64
 import json
 
 import pytest
-from chat_helpers import MISSING, assert_same_request, cassette, collect, fake_server, recorded_tools, replay
+from chat_helpers import (
+    MISSING,
+    assert_same_request,
+    cassette,
+    collect,
+    completion_to_sse,
+    fake_server,
+    recorded_tools,
+    replay,
+)
 
 from podium.exceptions import BadRequestError, UserError
-from podium.messages import File, Image, Message, Text, Thinking, ToolResult
+from podium.messages import File, Image, Message, ModelResponse, Text, Thinking, ToolResult
 from podium.providers.groq import GroqModel
 from podium.settings import ModelSettings, OutputSchema
 from podium.streaming import TextDelta
@@ -200,3 +209,58 @@ def test_pdfs_and_audio_are_refused_before_sending() -> None:
             with pytest.raises(UserError, match=r"groq takes no (application/pdf|audio/wav) files: remove the File"):
                 model(server, "meta-llama/llama-4-scout-17b-16e-instruct").request([Message.user("read", part)])
             assert server.received == []
+
+
+def _rebuilt(response: ModelResponse) -> str:
+    """The text the model wrote, from the thinking part's ``inline_tags`` and the answer."""
+    thinking = response.thinking[0]
+    assert thinking.provider_details is not None
+    tags = thinking.provider_details["inline_tags"]
+    return tags["leading"] + tags["open"] + thinking.text + tags["close"] + response.text
+
+
+def test_thinking_from_inline_tags_records_them_so_the_text_can_be_rebuilt() -> None:
+    """Recorded: Groq's ``reasoning_format: raw`` answer; the thinking says it came from ``<think>`` tags."""
+    with replay(cassette("groq", "test_groq_model_thinking_part.yaml")) as server:
+        m = model(server, "deepseek-r1-distill-llama-70b")
+        question = [Message.system("You are a chef."), Message.user("I want a recipe to cook Uruguayan alfajores.")]
+        first = m.request(question, settings=ModelSettings(extra={"groq": {"reasoning_format": "raw"}}))
+        m.request(question, settings=ModelSettings(extra={"groq": {"reasoning_format": "parsed"}}))
+    content = server.interactions[0].json["choices"][0]["message"]["content"]
+    assert first.thinking[0].provider_details == {
+        "inline_tags": {"open": "<think>", "close": "</think>", "leading": ""}
+    }
+    assert _rebuilt(first) == content
+    parsed = server.interactions[1].json["choices"][0]["message"]
+    assert "reasoning" in parsed  # thinking that came as a field is not marked as inline
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "\n <think>\nplan the answer\n</think>\n\nThe answer.",  # whitespace before the block
+        "<think>still thinking when the answer was cut",  # never closed
+        "<think></think>Straight answer.",  # an empty block
+    ],
+)
+@pytest.mark.parametrize("mode", ["request", "stream"])
+def test_inline_tags_rebuild_the_exact_text(content: str, mode: str) -> None:
+    data = {
+        "id": "chatcmpl-x",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "qwen/qwen3-32b",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 5, "total_tokens": 8},
+    }
+    if mode == "request":
+        answer = (200, "application/json", json.dumps(data).encode())
+    else:
+        answer = (200, "text/event-stream", completion_to_sse(data, pieces=7))
+    with fake_server(answer, path="/openai/v1/chat/completions") as server:
+        m = model(server, "qwen/qwen3-32b")
+        response = (
+            m.request([Message.user("q")]) if mode == "request" else collect(list(m.stream([Message.user("q")])))[1]
+        )
+    assert isinstance(response.parts[0], Thinking)
+    assert _rebuilt(response) == content

@@ -657,3 +657,77 @@ def test_agent_run_reproduces_the_recorded_tool_conversation() -> None:
             },
         )
     assert result.output == "The capital of PotatoLand is Potato City."
+
+
+def _reply(status: str, output: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
+    return {
+        "id": "resp_syn",
+        "object": "response",
+        "model": "gpt-5-2025-08-07",
+        "status": status,
+        "output": output,
+        "usage": {"input_tokens": 9, "output_tokens": 16, "output_tokens_details": {"reasoning_tokens": 16}},
+        **extra,
+    }
+
+
+def _stream_of(data: dict[str, Any], end: str) -> bytes:
+    """``data`` as a stream of ``output_item.done`` events closed by ``end`` (``response.incomplete`` ...)."""
+    events: list[dict[str, Any]] = [{"type": "response.created", "response": {**data, "status": "in_progress"}}]
+    for index, item in enumerate(data["output"]):
+        events.append({"type": "response.output_item.added", "output_index": index, "item": item})
+        events.append({"type": "response.output_item.done", "output_index": index, "item": item})
+    events.append({"type": end, "response": data})
+    return "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events).encode()
+
+
+def _both(data: dict[str, Any], end: str = "response.completed", **settings: Any) -> tuple[ModelResponse, ...]:
+    """``data`` answered whole, then streamed: the two responses."""
+    cassette = synthetic(
+        "/v1/responses",
+        (200, {"content-type": "application/json"}, json.dumps(data).encode()),
+        (200, {"content-type": "text/event-stream"}, _stream_of(data, end)),
+    )
+    with ReplayServer(cassette) as server:
+        m = model(server, "gpt-5", retry=RetryPolicy(max_retries=0))
+        whole = m.request([Message.user("hi")], settings=ModelSettings(**settings))
+        streamed = final(list(m.stream([Message.user("hi")], settings=ModelSettings(**settings))))
+    return whole, streamed
+
+
+@pytest.mark.parametrize(("reason", "finish"), [("max_output_tokens", "length"), ("content_filter", "content_filter")])
+def test_an_incomplete_reply_reports_the_raw_reason(reason: str, finish: str) -> None:
+    """``status: incomplete``: the raw finish reason is ``incomplete_details.reason``, whole or streamed."""
+    reasoning = {"type": "reasoning", "id": "rs_1", "summary": []}
+    data = _reply("incomplete", [reasoning], incomplete_details={"reason": reason})
+    for response in _both(data, end="response.incomplete"):
+        assert response.finish_reason == finish
+        assert response.provider_details is not None
+        assert response.provider_details["finish_reason"] == reason
+        assert response.provider_details["incomplete_details"] == {"reason": reason}
+
+
+def test_a_reasoning_item_without_a_summary_is_redacted_as_encrypted() -> None:
+    """No summary asked for: the item is encrypted reasoning with no text, redacted (not by the provider).
+
+    ``thinking=False`` on gpt-5 still reasons (``minimal``) and asks for no ``encrypted_content``: the item
+    comes with neither a summary nor the content, and the API holds it by id.
+    """
+    held = {"type": "reasoning", "id": "rs_held", "summary": []}
+    sealed = {"type": "reasoning", "id": "rs_sealed", "summary": [], "encrypted_content": "gAAAAB-sealed"}
+    summarized = {"type": "reasoning", "id": "rs_read", "summary": [{"type": "summary_text", "text": "Plan."}]}
+    answer = {
+        "type": "message",
+        "id": "msg_1",
+        "status": "completed",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": "Hi", "annotations": []}],
+    }
+    data = _reply("completed", [held, sealed, summarized, answer])
+    for response in _both(data, thinking=False):
+        first, second, third = response.thinking
+        assert first.redacted, "no summary, no encrypted_content: still encrypted reasoning with no text"
+        assert (first.redacted, first.redaction, first.encrypted, first.id) == (True, "encrypted", None, "rs_held")
+        assert (second.redacted, second.redaction, second.encrypted) == (True, "encrypted", "gAAAAB-sealed")
+        assert (third.redacted, third.redaction, third.text) == (False, None, "Plan.")
+        assert response.text == "Hi"

@@ -16,7 +16,7 @@ Anthropic block                          Podium part
 =======================================  ===================================================================
 ``text`` (``citations``, ...)            :class:`Text`; ``citations`` and other extras in ``provider_details``
 ``thinking`` (``signature``)             :class:`Thinking` with ``signature``, ``provider="anthropic"``
-``redacted_thinking`` (``data``)         :class:`Thinking` with ``encrypted=data`` and no text
+``redacted_thinking`` (``data``)         :class:`Thinking` with ``encrypted=data``, no text, ``redaction="provider"``
 ``tool_use``                             :class:`ToolCall` (``caller`` etc. in ``provider_details``)
 ``tool_result`` (user)                   :class:`ToolResult` (text, images and PDFs; ``is_error``)
 ``image`` / ``document``                 :class:`Image` / :class:`File` (base64, URL, or plain text)
@@ -65,7 +65,7 @@ from podium.messages import (
     ToolResult,
 )
 from podium.providers.conversion import map_tool_call_id, prepare_parts, same_provider
-from podium.providers.errors import http_error
+from podium.providers.errors import embedded_status, http_error
 from podium.providers.jsonbody import deep_merge
 from podium.providers.pricing import cost_of
 from podium.providers.profiles import ModelProfile
@@ -457,7 +457,7 @@ def _part_of(block: dict[str, Any], output_tool: str | None) -> Part:
             provider_details=_extras(block, _THINKING_KEYS),
         )
     if kind == "redacted_thinking":
-        return Thinking("", encrypted=block.get("data", ""), provider=PROVIDER)
+        return Thinking("", encrypted=block.get("data", ""), provider=PROVIDER, redaction="provider")
     if kind == "tool_use":
         raw = block.get("input")
         if isinstance(raw, dict):
@@ -519,26 +519,15 @@ def parse_message(data: Mapping[str, Any], *, model_name: str, output_tool: str 
 
 # --------------------------------------------------------------------------- stream
 
-_ERROR_STATUS = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "billing_error": 402,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "timeout_error": 504,
-    "overloaded_error": 529,
-}
-
 
 def stream_error(event: Mapping[str, Any], model: str | None) -> ProviderHTTPError:
-    """The Podium error for an ``error`` event sent inside a stream (the HTTP status was already 200)."""
-    error = event.get("error")
-    kind = error.get("type") if isinstance(error, Mapping) else None
-    status = _ERROR_STATUS.get(kind or "", 500)
-    return http_error(status, dict(event), provider=PROVIDER, model=model)
+    """The Podium error for an ``error`` event sent inside a stream (the HTTP status was already 200).
+
+    The status is the one the error type stands for (``overloaded_error`` -> 529, ``invalid_request_error``
+    -> 400 ...; :func:`~podium.providers.errors.embedded_status`), so the exception is the one the same
+    error gives as an HTTP answer; 500 for an unknown type.
+    """
+    return http_error(embedded_status(event, 500), dict(event), provider=PROVIDER, model=model)
 
 
 class StreamAccumulator:

@@ -23,7 +23,8 @@ Mapping, universal -> Converse:
 * :class:`ProviderPart` from Bedrock is sent back verbatim.
 
 Converse -> universal: ``text``, ``toolUse``, ``reasoningContent`` (``redactedContent`` kept
-base64-encoded in ``Thinking.encrypted``); any other block becomes a :class:`ProviderPart` (bytes in
+base64-encoded in ``Thinking.encrypted``, with ``redaction="provider"``; streamed in several deltas, the
+pieces are joined); any other block becomes a :class:`ProviderPart` (bytes in
 it base64-encoded). ``stopReason``, ``metrics``, ``additionalModelResponseFields``, ``trace`` and the
 raw ``usage`` land in the response's ``provider_details``.
 """
@@ -36,7 +37,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from podium.exceptions import UserError
+from podium.exceptions import InvalidResponseError, UserError
 from podium.messages import (
     CachePoint,
     File,
@@ -407,7 +408,17 @@ def _jsonable(value: Any) -> Any:
 class ConverseAccumulator:
     """Turns ``converse`` output blocks or ``converse_stream`` events into deltas and one response."""
 
-    __slots__ = ("_builder", "_details", "_model", "_provider", "_stop", "_tool_extra", "_usage", "complete")
+    __slots__ = (
+        "_builder",
+        "_details",
+        "_model",
+        "_provider",
+        "_redacted",
+        "_stop",
+        "_tool_extra",
+        "_usage",
+        "complete",
+    )
 
     def __init__(self, provider: str, model: str) -> None:
         self.complete = False
@@ -419,6 +430,7 @@ class ConverseAccumulator:
         self._usage: Mapping[str, Any] | None = None
         self._details: JsonDict = {}
         self._tool_extra: dict[int, JsonDict] = {}
+        self._redacted: dict[int, bytearray] = {}
 
     # -- whole responses
 
@@ -459,9 +471,22 @@ class ConverseAccumulator:
     def _reasoning(self, index: int, content: Mapping[str, Any], *, whole: bool) -> list[StreamDelta]:
         b = self._builder
         if "redactedContent" in content:
+            # A stream may split the blob over several deltas: the block is all of them, in order. Pieces are
+            # bytes (boto3's events) or base64 strings (the raw frames), each encoded on its own.
             raw = content["redactedContent"]
-            encrypted = base64.b64encode(raw).decode("ascii") if isinstance(raw, bytes) else str(raw)
-            b.thinking(index, encrypted=encrypted, provider=self._provider)
+            try:
+                piece = raw if isinstance(raw, bytes) else base64.b64decode(str(raw), validate=True)
+            except ValueError as exc:
+                raise InvalidResponseError(
+                    f"bedrock sent redactedContent that is not base64: {str(raw)[:80]!r}",
+                    body=str(raw)[:300],
+                    provider=self._provider,
+                    model=self._model,
+                ) from exc
+            blob = self._redacted.setdefault(index, bytearray())
+            blob += piece
+            encrypted = base64.b64encode(bytes(blob)).decode("ascii")
+            b.thinking(index, encrypted=encrypted, provider=self._provider, redaction="provider")
             return []
         if whole:
             text_block = content.get("reasoningText") or {}

@@ -7,12 +7,16 @@ is (a message is a delta that arrives at once), so streaming and non-streaming g
 Where things land:
 
 * ``content`` -> :class:`~podium.messages.Text`; a leading ``<think>...</think>`` block (dialects with
-  ``think_tags``) -> :class:`~podium.messages.Thinking`. ``refusal`` -> a ``Text`` with
+  ``think_tags``) -> :class:`~podium.messages.Thinking` with ``provider_details["inline_tags"] =
+  {"open": "<think>", "close": "</think>", "leading": <whitespace before it>}``, so
+  ``leading + open + thinking + close + text`` is the text the model wrote (``close`` is ``""`` when the
+  block never closed; an empty block still makes an empty thinking part). ``refusal`` -> a ``Text`` with
   ``provider_details={"refusal": True}`` and finish reason ``content_filter``. ``annotations`` (URL
   citations) -> that text's ``provider_details``.
 * ``reasoning_content`` / ``reasoning`` -> ``Thinking(text, provider=<provider>)``; OpenRouter's
   ``reasoning_details`` -> ``Thinking.provider_details["reasoning_details"]`` (merged by index and type when
-  streamed).
+  streamed); with a ``reasoning.encrypted`` item and no readable reasoning the thinking is redacted
+  (``redaction="encrypted"``).
 * ``tool_calls`` -> :class:`~podium.messages.ToolCall` (the exact argument string in
   ``provider_details["arguments"]`` when it differs from ``ToolCall.args_json``, so it goes back byte for byte).
 * ``audio`` -> ``ProviderPart(provider, {"type": "audio", ...})``.
@@ -36,13 +40,16 @@ from typing import Any
 from podium.exceptions import ProviderHTTPError
 from podium.messages import FinishReason, ModelResponse, ProviderPart
 from podium.providers.chat_dialect import ChatDialect
-from podium.providers.errors import http_error
+from podium.providers.errors import embedded_status, failed_generation_message, http_error
 from podium.streaming import ResponseBuilder, StreamDelta
 from podium.usage import Usage
 
-__all__ = ["ChatTranslator", "SSEDecoder", "ThinkSplitter", "finish_reason_of", "loads", "usage_of"]
+__all__ = ["INLINE_TAGS", "ChatTranslator", "SSEDecoder", "ThinkSplitter", "finish_reason_of", "loads", "usage_of"]
 
 JsonDict = dict[str, Any]
+INLINE_TAGS = "inline_tags"
+"""``Thinking.provider_details`` key of thinking that was cut out of the text: ``{"open": "<think>", "close":
+"</think>", "leading": ""}`` (see :attr:`ThinkSplitter.tags`)."""
 CostFn = Callable[[str | None, Usage, Mapping[str, Any] | None], float | None]
 
 _FINISH: dict[str, FinishReason] = {
@@ -121,15 +128,34 @@ class ThinkSplitter:
 
     Only a block at the very start of the text (after whitespace) counts, so a model that writes about
     ``<think>`` tags later in its answer is not cut. :meth:`feed` returns ``(is_thinking, text)`` pieces.
+    What was cut away (the whitespace before the block, the tags) is kept in :attr:`tags`, so the original
+    text can be rebuilt; :attr:`opened` says a block started (it may stay empty).
     """
 
-    __slots__ = ("_pending", "_state")
+    __slots__ = ("_pending", "_state", "closed", "leading", "opened")
     _OPEN = "<think>"
     _CLOSE = "</think>"
 
     def __init__(self) -> None:
         self._state = 0  # 0: start, 1: inside the block, 2: after it (plain text)
         self._pending = ""
+        self.leading = ""
+        """The whitespace before ``<think>``."""
+        self.opened = False
+        """Whether the text started with a ``<think>`` block."""
+        self.closed = False
+        """Whether that block's ``</think>`` arrived."""
+
+    @property
+    def tags(self) -> JsonDict | None:
+        """How the thinking was written inline, or ``None`` when the text had no block.
+
+        ``leading + open + thinking + close + text`` is the original text (``close`` is ``""`` when the
+        block never closed).
+        """
+        if not self.opened:
+            return None
+        return {"open": self._OPEN, "close": self._CLOSE if self.closed else "", "leading": self.leading}
 
     def feed(self, text: str) -> list[tuple[bool, str]]:
         """The pieces of ``text`` that are certain so far."""
@@ -147,11 +173,14 @@ class ThinkSplitter:
                 self._state = 2
                 return [(False, buf)]
             self._state = 1
+            self.opened = True
+            self.leading = buf[: len(buf) - len(stripped)]
             buf = stripped[len(self._OPEN) :]
         end = buf.find(self._CLOSE)
         if end >= 0:
             if end:
                 out.append((True, buf[:end]))
+            self.closed = True
             self._state = 2
             rest = buf[end + len(self._CLOSE) :]
             if rest:
@@ -308,7 +337,11 @@ class ChatTranslator:
                 self._text = self._slot()
             out.append(self._builder.text(self._text, text))
             return
-        for thinking, piece in self._splitter.feed(text):
+        pieces = self._splitter.feed(text)
+        if self._think is None and self._splitter.opened:  # a block makes a thinking part, even an empty one
+            self._think = self._slot()
+            self._builder.thinking(self._think, provider=self._dialect.provider)
+        for thinking, piece in pieces:
             self._add_piece(thinking, piece, out)
 
     def _add_piece(self, thinking: bool, piece: str, out: list[StreamDelta]) -> None:
@@ -322,7 +355,9 @@ class ChatTranslator:
     def _add_thinking(self, text: str, out: list[StreamDelta]) -> None:
         if self._think is None:
             self._think = self._slot()
-        out.append(self._builder.thinking(self._think, text, provider=self._dialect.provider))
+        delta = self._builder.thinking(self._think, text, provider=self._dialect.provider)
+        if text:
+            out.append(delta)
 
     def _add_call(self, call: JsonDict, position: int, out: list[StreamDelta]) -> None:
         wire = call.get("index")
@@ -480,10 +515,14 @@ class ChatTranslator:
         self._usage, self._usage_extra = usage_of(data.get("usage"))
 
     def _error(self, data: JsonDict) -> ProviderHTTPError:
-        error = data.get("error")
-        code = error.get("code") if isinstance(error, dict) else None
-        status = code if isinstance(code, int) and 400 <= code < 600 else 502
-        return http_error(status, data, provider=self._dialect.provider, model=data.get("model"))
+        """The error for an error sent with status 200 (in a stream, or as a whole body without choices).
+
+        Its status is the one the body gives (:func:`~podium.providers.errors.embedded_status`), so it maps
+        to the same exception as the HTTP error would; 502 when the body gives none.
+        """
+        status = embedded_status(data, 502)
+        message = failed_generation_message(data)
+        return http_error(status, data, provider=self._dialect.provider, model=data.get("model"), message=message)
 
     # -- result
 
@@ -494,8 +533,15 @@ class ChatTranslator:
             tail: list[StreamDelta] = []
             for thinking, piece in self._splitter.flush():
                 self._add_piece(thinking, piece, tail)
-        if self._reasoning_details and self._think is not None:
-            builder.details(self._think, {"reasoning_details": self._reasoning_details})
+        if self._think is not None:
+            if self._reasoning_details:
+                builder.details(self._think, {"reasoning_details": self._reasoning_details})
+                if any(item.get("type") == "reasoning.encrypted" for item in self._reasoning_details):
+                    # encrypted reasoning: redacted unless readable reasoning came with it
+                    builder.thinking(self._think, redaction="encrypted")
+            tags = self._splitter.tags if self._splitter is not None else None
+            if tags is not None:
+                builder.details(self._think, {INLINE_TAGS: tags})
         if self._refusal is not None:
             builder.details(self._refusal, {"refusal": True})
         if self._audio is not None:

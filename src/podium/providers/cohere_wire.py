@@ -17,11 +17,12 @@ Used by :mod:`podium.providers.cohere`. Mapping rules:
   tool with ``REQUIRED`` (Cohere cannot name one). ``parallel_tool_calls`` has no equivalent.
 * **Structured output**: ``response_format={"type": "json_object", "json_schema": ...}``.
 * **Usage**: ``usage.tokens`` are the token counts; ``usage.billed_units`` (and ``search_units``,
-  ``classifications``) go to ``Usage.details`` as ``billed_*``; ``cached_tokens`` to cache reads.
+  ``classifications``) go to ``Usage.details`` as ``billed_*``; ``cached_tokens`` to cache reads. When
+  ``tokens`` is missing, the billed input and output tokens are the counts.
 * **Finish reasons**: ``COMPLETE``/``STOP_SEQUENCE`` -> ``stop``, ``MAX_TOKENS`` -> ``length``,
   ``TOOL_CALL`` -> ``tool_calls``, ``ERROR``/``TIMEOUT`` -> ``error``.
 * **Cost** is priced on ``billed_units`` (what Cohere bills), not on the token counts, which include
-  Cohere's own system prompt.
+  Cohere's own system prompt; without billed tokens (only ``search_units``, say), on the token counts.
 * Citations are kept in the response's ``provider_details["citations"]``.
 """
 
@@ -47,7 +48,7 @@ from podium.messages import (
     ToolResult,
 )
 from podium.providers.conversion import error_text, prepare_parts
-from podium.providers.errors import http_error
+from podium.providers.errors import embedded_status, http_error
 from podium.providers.pricing import cost_of
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 from podium.streaming import ResponseBuilder, StreamDelta, parse_tool_args
@@ -222,26 +223,39 @@ def parse_usage(data: Mapping[str, Any] | None) -> Usage:
     """Usage from Cohere's ``usage`` (token counts, billed units in ``details``)."""
     if not data:
         return Usage(requests=1)
-    tokens = data.get("tokens") or {}
+    tokens = data.get("tokens")
+    billed_units = data.get("billed_units")
     details: dict[str, int] = {}
-    for key, value in (data.get("billed_units") or {}).items():
+    for key, value in (billed_units if isinstance(billed_units, Mapping) else {}).items():
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             details[f"billed_{key}"] = int(value)
+    # ``tokens`` are the counts; an answer without them (older API versions, some proxies) still has the
+    # billed counts, which are then the best there is (they leave out Cohere's own system prompt).
+    counts = tokens if isinstance(tokens, Mapping) and tokens else None
     return Usage(
-        input_tokens=int(tokens.get("input_tokens") or 0),
-        output_tokens=int(tokens.get("output_tokens") or 0),
-        cache_read_tokens=int(data.get("cached_tokens") or 0),
+        input_tokens=_count(counts, "input_tokens") if counts else details.get("billed_input_tokens", 0),
+        output_tokens=_count(counts, "output_tokens") if counts else details.get("billed_output_tokens", 0),
+        cache_read_tokens=_count(data, "cached_tokens"),
         requests=1,
         details=details,
     )
 
 
+def _count(data: Mapping[str, Any], key: str) -> int:
+    value = data.get(key)
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
 def _cost(model: str, usage: Usage) -> float | None:
+    """Priced on the billed tokens when Cohere gave them, else on the token counts (never a silent zero)."""
+    details = usage.details
+    if "billed_input_tokens" not in details and "billed_output_tokens" not in details:
+        return cost_of(PROVIDER, model, usage)
     billed = Usage(
-        input_tokens=usage.details.get("billed_input_tokens", 0),
-        output_tokens=usage.details.get("billed_output_tokens", 0),
+        input_tokens=details.get("billed_input_tokens", 0),
+        output_tokens=details.get("billed_output_tokens", 0),
     )
-    return cost_of(PROVIDER, model, billed if usage.details else usage)
+    return cost_of(PROVIDER, model, billed)
 
 
 def _finish(raw: str | None) -> FinishReason | None:
@@ -338,6 +352,9 @@ class CohereStreamState:
     def feed(self, event: Mapping[str, Any]) -> list[StreamDelta]:
         """Take one parsed event; return the deltas to forward."""
         kind = event.get("type")
+        if kind is None and ("message" in event or "error" in event):
+            # an error body sent inside the stream: the status it gives, as the HTTP answer would have
+            raise http_error(embedded_status(event, 500), dict(event), provider=PROVIDER, model=self._model)
         builder = self._builder
         if kind == "tool-call-delta":
             function = event["delta"]["message"]["tool_calls"]["function"]

@@ -18,7 +18,7 @@ from podium.exceptions import (
     ServerError,
 )
 
-__all__ = ["error_message", "http_error", "parse_retry_after"]
+__all__ = ["embedded_status", "error_message", "failed_generation_message", "http_error", "parse_retry_after"]
 
 _CONTEXT_PATTERNS = re.compile(
     r"context[_ ]length|context window|maximum context|too many tokens|prompt is too long|"
@@ -101,3 +101,98 @@ def http_error(
     if 400 <= status < 500:
         return BadRequestError(text, **common)
     return ProviderHTTPError(text, **common)
+
+
+# An error type or code named in an error body -> the HTTP status that means the same (OpenAI, Anthropic,
+# Groq, Mistral, OpenRouter and Google spell them in these ways).
+_KIND_STATUS: dict[str, int] = {
+    "invalid_request_error": 400,
+    "invalid_prompt": 400,
+    "context_length_exceeded": 400,
+    "tool_use_failed": 400,
+    "json_validate_failed": 400,
+    "bad_request": 400,
+    "authentication_error": 401,
+    "invalid_api_key": 401,
+    "billing_error": 402,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "model_not_found": 404,
+    "request_too_large": 413,
+    "rate_limit_error": 429,
+    "rate_limit_exceeded": 429,
+    "insufficient_quota": 429,
+    "api_error": 500,
+    "server_error": 500,
+    "internal_server_error": 500,
+    "service_unavailable": 503,
+    "timeout_error": 504,
+    "overloaded_error": 529,
+    # google.rpc status names
+    "INVALID_ARGUMENT": 400,
+    "FAILED_PRECONDITION": 400,
+    "OUT_OF_RANGE": 400,
+    "UNAUTHENTICATED": 401,
+    "PERMISSION_DENIED": 403,
+    "NOT_FOUND": 404,
+    "RESOURCE_EXHAUSTED": 429,
+    "CANCELLED": 499,
+    "INTERNAL": 500,
+    "UNKNOWN": 500,
+    "UNAVAILABLE": 503,
+    "DEADLINE_EXCEEDED": 504,
+}
+_STATUS_KEYS = ("status_code", "status", "code", "http_status", "statusCode")
+_KIND_KEYS = ("type", "code", "status")
+
+
+def _as_status(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, int) and 400 <= value < 600:
+        return value
+    return None
+
+
+def embedded_status(body: Any, default: int) -> int:
+    """The HTTP status an error sent inside a 200 answer stands for (an SSE ``event: error``, an error chunk).
+
+    The answer's own HTTP status was 200, so the status must come from the body, as the provider would
+    have sent it on a non-streamed request: a number in ``error.status_code`` (Groq), ``error.status`` or
+    ``error.code`` (OpenRouter, Google), or the same keys at the top level (Mistral); else the error's
+    ``type``/``code``/``status`` name (``invalid_request_error`` -> 400, ``overloaded_error`` -> 529,
+    ``RESOURCE_EXHAUSTED`` -> 429 ...); else ``default``. So an in-stream 400 is a
+    :class:`~podium.exceptions.BadRequestError` (not retried), as it would be without streaming.
+    """
+    if not isinstance(body, Mapping):
+        return default
+    error = body.get("error")
+    scopes = [error, body] if isinstance(error, Mapping) else [body]
+    for scope in scopes:
+        for key in _STATUS_KEYS:
+            status = _as_status(scope.get(key))
+            if status is not None:
+                return status
+    for scope in scopes:
+        for key in _KIND_KEYS:
+            kind = scope.get(key)
+            if isinstance(kind, str) and kind in _KIND_STATUS:
+                return _KIND_STATUS[kind]
+    return default
+
+
+def failed_generation_message(body: Any) -> str | None:
+    """A message for Groq's ``tool_use_failed`` error (the model wrote a malformed tool call), with what it wrote.
+
+    ``None`` for other errors. Used for the HTTP error and the same error sent inside a stream.
+    """
+    error = body.get("error") if isinstance(body, Mapping) else None
+    if not isinstance(error, Mapping) or error.get("code") != "tool_use_failed":
+        return None
+    message = f"tool_use_failed: {error.get('message') or 'the model produced an invalid tool call'}"
+    failed = error.get("failed_generation")
+    if failed:
+        message += f" The model generated: {str(failed)[:2000]}"
+    return message

@@ -48,7 +48,7 @@ from podium.exceptions import (
 )
 from podium.messages import JsonDict, Message, ModelResponse
 from podium.providers.base import Model, require_model_name
-from podium.providers.errors import error_message, http_error
+from podium.providers.errors import embedded_status, error_message, http_error
 from podium.providers.google_wire import GeminiAccumulator, build_request
 from podium.providers.guard import (
     JSON,
@@ -178,22 +178,25 @@ def map_error(exc: BaseException, provider: str, model: str) -> ProviderError | 
         response = getattr(exc, "response", None)
         if response is not None and getattr(response, "headers", None) is not None:
             headers = {str(k): str(v) for k, v in response.headers.items()}
-        status = int(exc.code or 0)
-        if status == 400 and _error_reason(body) == "API_KEY_INVALID":
-            return AuthenticationError(
-                error_message(body), status=status, body=body, provider=provider, model=model, headers=headers
-            )
-        error = http_error(status, body, provider=provider, model=model, headers=headers)
-        if isinstance(error, RateLimitError) and error.retry_after is None:
-            error.retry_after = _retry_delay(body)
-        return error
+        return _body_error(int(exc.code or 0), body, provider, model, headers)
     return _transport_error(exc, provider, model)
 
 
+def _body_error(status: int, body: Any, provider: str, model: str, headers: dict[str, str]) -> ProviderError:
+    """The Podium exception for an error body with ``status`` (an HTTP answer, or an error in a stream)."""
+    if status == 400 and _error_reason(body) == "API_KEY_INVALID":
+        return AuthenticationError(
+            error_message(body), status=status, body=body, provider=provider, model=model, headers=headers
+        )
+    error = http_error(status, body, provider=provider, model=model, headers=headers)
+    if isinstance(error, RateLimitError) and error.retry_after is None:
+        error.retry_after = _retry_delay(body)
+    return error
+
+
 def _stream_error(chunk: Mapping[str, Any], provider: str, model: str) -> ProviderError:
-    error = chunk.get("error") or {}
-    status = int(error.get("code") or 500) if isinstance(error, Mapping) else 500
-    return http_error(status, dict(chunk), provider=provider, model=model)
+    """An error sent inside a stream: the same exception as that error body with its own status as an answer."""
+    return _body_error(embedded_status(chunk, 500), dict(chunk), provider, model, {})
 
 
 class GoogleModel(Model):

@@ -176,8 +176,8 @@ def _convert_parts(message: Message, provider: str, own: bool, settings: ModelSe
         elif isinstance(part, Thinking):
             if part.provider is not None and part.provider not in FAMILY:
                 continue  # foreign thinking kept by prepare_parts only as Text
-            if part.redacted:
-                continue  # Gemini has no encrypted thoughts; nothing to send
+            if not part.text and not part.signature:
+                continue  # nothing Gemini can take (it has no encrypted thoughts; a signature alone goes back)
             wire = {"text": part.text, "thought": True}
             if part.signature:
                 wire[_SIGNATURE] = part.signature

@@ -18,7 +18,9 @@ Groq specifics:
 * Content parts are text and images (vision models); a PDF, audio or other binary file raises
   :class:`~podium.exceptions.UserError` before sending (text files are inlined as text).
 * A 400 ``tool_use_failed`` (the model produced a malformed tool call) is a
-  :class:`~podium.exceptions.BadRequestError` whose message includes Groq's ``failed_generation``.
+  :class:`~podium.exceptions.BadRequestError` whose message includes Groq's ``failed_generation``, whether
+  it comes as the HTTP answer or, in a stream, as an ``event: error`` whose ``error.status_code`` is 400
+  (not retried: the status in the body counts, not the stream's 200).
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from podium.providers.chat_dialect import ChatDialect
 from podium.providers.chat_model import ChatCompletionsModel
 from podium.providers.chat_profiles import groq_profile
 from podium.providers.clients import PerLoop
-from podium.providers.errors import http_error
+from podium.providers.errors import failed_generation_message, http_error
 from podium.providers.guard import timeouts_option
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy
@@ -68,13 +70,7 @@ def _status_error(exc: groq.APIStatusError, model: str) -> ProviderError:
         body: Any = json.loads(response.text)
     except (ValueError, httpx.HTTPError, RuntimeError):
         body = exc.body
-    message = None
-    error = body.get("error") if isinstance(body, dict) else None
-    if isinstance(error, dict) and error.get("code") == "tool_use_failed":
-        message = f"tool_use_failed: {error.get('message') or 'the model produced an invalid tool call'}"
-        failed = error.get("failed_generation")
-        if failed:
-            message += f" The model generated: {str(failed)[:2000]}"
+    message = failed_generation_message(body)
     return http_error(
         response.status_code, body, provider="groq", model=model, headers=dict(response.headers), message=message
     )

@@ -9,6 +9,7 @@ Retries follow the model's :class:`~podium.providers.retry.RetryPolicy` (the SDK
 off). A stream is retried while nothing has reached the caller (:func:`~podium.providers.guard.guarded_stream`).
 Timeouts, content types and complete streams are checked as :mod:`podium.providers.guard` describes:
 a stream is complete at ``[DONE]`` or at the state's own terminal event (:attr:`StreamState.complete`).
+An SSE ``event: error`` raises :meth:`HTTPModel.stream_error`: the status its body gives, not the 200.
 
 Only provider modules import this.
 """
@@ -23,6 +24,7 @@ from typing import Any, Protocol
 from podium.exceptions import ProviderError
 from podium.messages import Message, ModelResponse
 from podium.providers.base import Model, require_model_name
+from podium.providers.errors import embedded_status, failed_generation_message, http_error
 from podium.providers.guard import (
     JSON,
     NDJSON,
@@ -130,6 +132,16 @@ class HTTPModel(Model):
     def map_error(self, exc: Exception) -> ProviderError | None:
         """The Podium error for an exception the SDK raised, or ``None`` if it is not a provider failure."""
         return transport_error(exc, provider=self.provider, model=self.model_name)
+
+    def stream_error(self, body: Any) -> ProviderError:
+        """The error for an SSE ``event: error`` in a stream (whose HTTP status was 200).
+
+        Its status is the one the body gives (:func:`~podium.providers.errors.embedded_status`; 502 when it
+        gives none), so it is the exception the same error would be as an HTTP answer.
+        """
+        status = embedded_status(body, 502)
+        message = failed_generation_message(body)
+        return http_error(status, body, provider=self.provider, model=self.model_name, message=message)
 
     # ------------------------------------------------------------------ shared machinery
 
@@ -278,14 +290,17 @@ class HTTPModel(Model):
         response = self._open(body, True, timeouts)
         state = self.stream_state()
         ended: list[bool] = []
+        errors: list[str] = []
         try:
             lines = deadline.chunks(response.iter_lines())
-            payloads = _ndjson(lines) if self.stream_format == "ndjson" else _sse(lines, ended)
+            payloads = _ndjson(lines) if self.stream_format == "ndjson" else _sse(lines, ended, errors)
             feed = state.feed
             for chunk in parsed(
                 payloads, json.loads, provider=self.provider, model=self.model_name, marker=self.end_marker
             ):
                 yield from feed(chunk)
+            if errors:
+                raise self.stream_error(_error_body(errors[0]))
         except ProviderError:
             if not (ended or state.complete):  # after the end marker a failure does not matter
                 raise
@@ -325,15 +340,18 @@ class HTTPModel(Model):
         response = await self._aopen(body, True, timeouts)
         state = self.stream_state()
         ended: list[bool] = []
+        errors: list[str] = []
         try:
             lines = deadline.achunks(response.aiter_lines())
-            payloads = _andjson(lines) if self.stream_format == "ndjson" else _asse(lines, ended)
+            payloads = _andjson(lines) if self.stream_format == "ndjson" else _asse(lines, ended, errors)
             feed = state.feed
             async for chunk in aparsed(
                 payloads, json.loads, provider=self.provider, model=self.model_name, marker=self.end_marker
             ):
                 for delta in feed(chunk):
                     yield delta
+            if errors:
+                raise self.stream_error(_error_body(errors[0]))
         except ProviderError:
             if not (ended or state.complete):  # after the end marker a failure does not matter
                 raise
@@ -358,28 +376,55 @@ async def _andjson(lines: AsyncIterator[str]) -> AsyncIterator[str]:
             yield line
 
 
-def _sse(lines: Iterator[str], ended: list[bool]) -> Iterator[str]:
-    """The ``data:`` payloads of an SSE stream, up to ``[DONE]`` (then ``ended`` gets an item)."""
+def _error_body(data: str) -> Any:
+    """An ``event: error`` payload: its JSON, or ``{"error": {"message": text}}`` when it is not JSON."""
+    try:
+        return json.loads(data)
+    except ValueError:
+        return {"error": {"message": data}}
+
+
+def _sse(lines: Iterator[str], ended: list[bool], errors: list[str]) -> Iterator[str]:
+    """The ``data:`` payloads of an SSE stream, up to ``[DONE]`` (then ``ended`` gets an item).
+
+    The payload of an ``event: error`` event ends it and goes to ``errors``.
+    """
+    error_event = False
     for line in lines:
-        if line.startswith("data:"):
+        if line[:5] == "data:":
             data = line[5:].strip()
             if data == "[DONE]":
                 ended.append(True)
                 return
             if data:
+                if error_event:
+                    errors.append(data)
+                    return
                 yield data
+        elif line[:6] == "event:":
+            error_event = line[6:].strip() == "error"
+        elif not line:
+            error_event = False
 
 
-async def _asse(lines: AsyncIterator[str], ended: list[bool]) -> AsyncIterator[str]:
+async def _asse(lines: AsyncIterator[str], ended: list[bool], errors: list[str]) -> AsyncIterator[str]:
     """Async twin of :func:`_sse`."""
+    error_event = False
     async for line in lines:
-        if line.startswith("data:"):
+        if line[:5] == "data:":
             data = line[5:].strip()
             if data == "[DONE]":
                 ended.append(True)
                 return
             if data:
+                if error_event:
+                    errors.append(data)
+                    return
                 yield data
+        elif line[:6] == "event:":
+            error_event = line[6:].strip() == "error"
+        elif not line:
+            error_event = False
 
 
 def _peek(response: RawResponse) -> bytes:

@@ -53,7 +53,7 @@ from podium.messages import (
     ToolResult,
 )
 from podium.providers.conversion import error_text, map_tool_call_id, prepare_parts
-from podium.providers.errors import http_error
+from podium.providers.errors import embedded_status, http_error
 from podium.providers.pricing import cost_of
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 from podium.streaming import ResponseBuilder, StreamDelta
@@ -425,9 +425,8 @@ class MistralStreamState:
 
     def feed(self, chunk: Mapping[str, Any]) -> list[StreamDelta]:
         """Take one parsed chunk; return the deltas to forward."""
-        if "choices" not in chunk and (chunk.get("object") == "error" or "message" in chunk):
-            status = chunk.get("code")
-            raise http_error(status if isinstance(status, int) else 500, dict(chunk), provider=PROVIDER, model=None)
+        if "choices" not in chunk and (chunk.get("object") == "error" or "message" in chunk or "error" in chunk):
+            raise http_error(embedded_status(chunk, 500), dict(chunk), provider=PROVIDER, model=None)
         if not self._meta:
             self._meta = {k: chunk[k] for k in ("id", "created", "model") if chunk.get(k) is not None}
         if chunk.get("usage"):

@@ -17,8 +17,9 @@ Responses item                        Podium part
 ``message`` (``output_text``)         one :class:`Text` per content part; item ``id``, ``status``, ``phase``
                                       and the part's ``annotations``/``logprobs`` in ``provider_details``
 ``message`` (``refusal``)             :class:`Text` with ``provider_details["refusal"] = True``
-``reasoning``                         one :class:`Thinking` per summary part (one with empty text when there is no
-                                      summary), all with the item ``id``; the first carries ``encrypted_content``
+``reasoning``                         one :class:`Thinking` per summary part (one with empty text and
+                                      ``redaction="encrypted"`` when there is no summary), all with the item ``id``;
+                                      the first carries ``encrypted_content``
 ``function_call``                     :class:`ToolCall` (``call_id`` is the id; item ``id``, ``status`` in details)
 ``function_call_output``              :class:`ToolResult` (``output`` is a string, or a list when it has media)
 ``web_search_call`` and other items   :class:`ProviderPart`, sent back verbatim (``web_search_call.action.sources``,
@@ -67,13 +68,14 @@ from podium.messages import (
     ModelResponse,
     Part,
     ProviderPart,
+    Redaction,
     Text,
     Thinking,
     ToolCall,
     ToolResult,
 )
 from podium.providers.conversion import error_text, map_tool_call_id, prepare_parts, same_provider
-from podium.providers.errors import http_error
+from podium.providers.errors import embedded_status, http_error
 from podium.providers.jsonbody import deep_merge
 from podium.providers.pricing import cost_of
 from podium.providers.profiles import ModelProfile
@@ -130,15 +132,6 @@ _ECHO = frozenset(
         "background",
     )
 )
-_ERROR_STATUS = {
-    "rate_limit_exceeded": 429,
-    "server_error": 500,
-    "insufficient_quota": 429,
-    "invalid_prompt": 400,
-    "context_length_exceeded": 400,
-    "invalid_request_error": 400,
-}
-
 
 # --------------------------------------------------------------------------- model families
 
@@ -545,6 +538,8 @@ def _item_parts(item: Mapping[str, Any]) -> list[Part]:
         return parts
     if kind == "reasoning":
         texts = [summary.get("text", "") for summary in item.get("summary") or ()] or [""]
+        # no readable summary: the reasoning is encrypted (in ``encrypted_content``, or held by the API by id)
+        hidden: Redaction | None = None if any(texts) else "encrypted"
         extras = {
             k: v for k, v in item.items() if k not in ("type", "id", "summary", "encrypted_content") and _nonempty(v)
         }
@@ -555,6 +550,7 @@ def _item_parts(item: Mapping[str, Any]) -> list[Part]:
                 provider=PROVIDER,
                 id=item.get("id"),
                 provider_details=(extras or None) if i == 0 else None,
+                redaction=hidden if i == 0 else None,
             )
             for i, text in enumerate(texts)
         ]
@@ -641,9 +637,9 @@ def parse_response(data: Mapping[str, Any], *, model_name: str) -> ModelResponse
 
 def response_error(error: Mapping[str, Any] | None, model: str | None) -> ProviderHTTPError:
     """The Podium error for a ``response.failed`` or ``error`` stream event (the HTTP status was 200)."""
-    body = dict(error or {})
-    code = str(body.get("code") or body.get("type") or "")
-    return http_error(_ERROR_STATUS.get(code, 500), {"error": body}, provider=PROVIDER, model=model)
+    body: dict[str, Any] = dict(error or {})
+    wrapped = body if isinstance(body.get("error"), Mapping) else {"error": body}
+    return http_error(embedded_status(wrapped, 500), wrapped, provider=PROVIDER, model=model)
 
 
 # --------------------------------------------------------------------------- stream
