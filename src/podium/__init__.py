@@ -69,6 +69,7 @@ if TYPE_CHECKING:
     )
     from podium.paused import ApprovalRequest, PausedRun
     from podium.providers.base import Model
+    from podium.providers.fallback import FallbackModel
     from podium.providers.profiles import ModelProfile
     from podium.providers.registry import model
     from podium.providers.retry import RetryPolicy
@@ -82,6 +83,7 @@ if TYPE_CHECKING:
 
 _EXPORTS: dict[str, str] = {
     "Agent": "podium.agent.agent",
+    "FallbackModel": "podium.providers.fallback",
     "AgentEvent": "podium.agent.events",
     "AgentHooks": "podium.agent.hooks",
     "AgentRunError": "podium.exceptions",
@@ -158,6 +160,7 @@ __all__ = [
     "CachePoint",
     "CancelToken",
     "Deny",
+    "FallbackModel",
     "File",
     "Image",
     "IncompleteStreamError",

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import threading
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any
@@ -89,7 +88,6 @@ except ImportError as _exc:  # pragma: no cover - exercised only without the ext
 
 __all__ = ["BedrockModel", "bedrock_profile", "map_error"]
 
-logger = logging.getLogger("podium.providers.bedrock")
 
 _RATE_LIMIT_CODES = frozenset({"ThrottlingException", "TooManyRequestsException", "ServiceQuotaExceededException"})
 _AUTH_CODES = frozenset(

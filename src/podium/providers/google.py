@@ -31,7 +31,6 @@ Podium reads the SSE body of a stream itself.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
@@ -88,7 +87,6 @@ except ImportError as _exc:  # pragma: no cover - exercised only without the ext
 
 __all__ = ["GoogleCache", "GoogleModel", "google_profile", "vertex_model"]
 
-logger = logging.getLogger("podium.providers.google")
 
 _END = "a finishReason"
 

@@ -3,7 +3,7 @@
 The vendor SDK builds the HTTP request (endpoint, authentication, headers) and sends it with its own
 ``httpx`` client; the subclass's pure translation functions build the JSON body and turn the raw
 response, or each stream payload, into universal values. No SDK model object is built per response
-or per chunk (issue 6), and sync and async share every line of translation.
+or per chunk, and sync and async share every line of translation.
 
 Retries follow the model's :class:`~podium.providers.retry.RetryPolicy` (the SDK's own retries are
 off). A stream is retried while nothing has reached the caller (:func:`~podium.providers.guard.guarded_stream`).

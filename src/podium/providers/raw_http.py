@@ -1,7 +1,7 @@
 """Helpers for provider modules that read the SDK's raw ``httpx`` response instead of its models.
 
 The official SDKs build a pydantic object per response and per stream chunk; where an SDK gives
-access to its raw ``httpx`` response, the provider modules parse JSON themselves (issue 6). These
+access to its raw ``httpx`` response, the provider modules parse JSON themselves. These
 helpers hold the parts they share: reading SSE ``data:`` lines and NDJSON lines, and mapping HTTP
 statuses and ``httpx`` transport failures to Podium's exception tree.
 
