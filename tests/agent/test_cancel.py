@@ -6,6 +6,7 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
+from typing import Any
 
 import pytest
 
@@ -16,6 +17,7 @@ from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 from podium.streaming import StreamEvent, TextDelta
 from podium.testing import ScriptedModel
 from podium.testing.models import call
+from podium.tools.context import RunContext
 
 
 @tool
@@ -202,3 +204,87 @@ def test_async_stream_events_arrive_in_order_with_the_final_response() -> None:
         assert texts == ["one ", "two ", "three ", "four ", "five"]
 
     asyncio.run(main())
+
+
+class Blocker:
+    """A sync tool that blocks until released; says when it started and ended. A ``cooperative`` one also
+    stops when Podium abandons its call (``ctx.abandoned``)."""
+
+    def __init__(self, timeout: float | None = None, cooperative: bool = False) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.finished = threading.Event()
+        self.saw_abandon = False
+
+        def block() -> str:
+            """Blocks until released."""
+            self.started.set()
+            self.release.wait(30)
+            self.finished.set()
+            return "released"
+
+        def block_until_abandoned(ctx: RunContext[Any]) -> str:
+            """Blocks until released or abandoned."""
+            self.started.set()
+            while not self.release.is_set():
+                if ctx.abandoned.wait(0.01):
+                    self.saw_abandon = True
+                    break
+            self.finished.set()
+            return "released"
+
+        self.tool = tool(name="block", timeout=timeout)(block_until_abandoned if cooperative else block)
+
+
+def cancel_when(event: threading.Event, token: CancelToken) -> None:
+    def go() -> None:
+        if event.wait(30):
+            token.cancel()
+
+    threading.Thread(target=go, daemon=True).start()
+
+
+@pytest.mark.parametrize("timeout", [None, 60.0], ids=["no-timeout", "timeout"])
+@pytest.mark.parametrize("entry", ["run", "stream", "arun"])
+def test_cancel_during_one_sync_tool_call_comes_back_before_the_tool_ends(entry: str, timeout: float | None) -> None:
+    blocker = Blocker(timeout)
+    model = ScriptedModel([[call("block")], "never"])
+    agent = Agent(model, tools=[blocker.tool])
+    token = CancelToken()
+    cancel_when(blocker.started, token)
+    try:
+        with pytest.raises(RunCancelled) as info:
+            if entry == "run":
+                agent.run("go", cancel=token)
+            elif entry == "stream":
+                for _ in agent.stream("go", cancel=token):
+                    pass
+            else:
+                asyncio.run(agent.arun("go", cancel=token))
+        assert not blocker.release.is_set() and blocker.started.is_set()
+    finally:
+        blocker.release.set()
+    messages = info.value.messages
+    assert [m.role for m in messages] == ["user", "assistant", "tool"]
+    [result] = messages[2].tool_results
+    assert result.interrupted and result.is_error and result.call_id == messages[1].tool_calls[0].id
+    assert len(model.requests) == 1
+
+
+def test_an_abandoned_call_is_told_through_its_context() -> None:
+    blocker = Blocker(cooperative=True)
+    token = CancelToken()
+    cancel_when(blocker.started, token)
+    with pytest.raises(RunCancelled):
+        Agent(ScriptedModel([[call("block")], "never"]), tools=[blocker.tool]).run("go", cancel=token)
+    assert blocker.finished.wait(10)  # it stopped on its own, never released
+    assert blocker.saw_abandon and not blocker.release.is_set()
+
+
+def test_a_timed_out_call_is_told_through_its_context() -> None:
+    blocker = Blocker(timeout=0.05, cooperative=True)
+    result = Agent(ScriptedModel([[call("block")], "gave up"]), tools=[blocker.tool]).run("go")
+    [r] = result.messages[2].tool_results
+    assert r.is_error and "timeout" in r.text
+    assert blocker.finished.wait(10)
+    assert blocker.saw_abandon and not blocker.release.is_set()

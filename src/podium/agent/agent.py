@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any, Generic, Literal, overload
@@ -197,7 +198,7 @@ class Agent(Generic[OutputT]):
         return LoopSpec(
             prompt=_prompt_parts(prompt),
             history=list(message_history or ()),
-            tools=resolve_tools(self.tools),
+            tools=functools.partial(resolve_tools, tuple(self.tools)),
             output=self._output,
             profile=model.profile,
             instructions=self.instructions,

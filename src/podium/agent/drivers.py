@@ -3,6 +3,13 @@
 Both turn the loop generator into a stream of events and return the run's result. They are the only
 place where models are called and tools run.
 
+Tools: in the sync driver every tool call runs on the tool thread pool (:func:`tool_pool`), never in the
+caller's thread, so a cancel comes back at once however many calls a turn has; async tools run there on a
+private event loop, which also makes them work when the caller's thread runs an event loop (Jupyter). In
+the async driver tools are tasks (sync tools on the same pool). A call the run abandons (cancelled, or
+timed out) is told through ``RunContext.abandoned``; Python cannot stop a thread, so a sync tool keeps
+running until it returns, on a daemon thread that does not hold up the process's exit.
+
 Interrupts in the sync driver: the model request runs in the calling thread, so Ctrl-C reaches it
 directly. A ``KeyboardInterrupt`` while the driver waits on the model or on tools becomes a cancellation
 (the run raises :class:`~podium.exceptions.RunInterrupted`, a ``RunCancelled`` and ``KeyboardInterrupt``
@@ -15,20 +22,32 @@ ends a stalled answer.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextvars
+import functools
 import inspect
-import logging
 import os
+import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Generator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from dataclasses import dataclass
 from typing import Any
 
 from podium.agent.approval import Approver, Decision, decision_from
 from podium.agent.cancel import CancelToken
 from podium.agent.events import AgentEvent
-from podium.agent.loop import AbandonTools, AskApproval, AwaitTool, Effect, Interrupted, RequestModel, StartTools
+from podium.agent.loop import (
+    AbandonTools,
+    AskApproval,
+    AwaitTool,
+    Interrupted,
+    LoopGen,
+    RequestModel,
+    RunAwaitable,
+    StartTools,
+)
 from podium.agent.result import OutputT, RunResult
-from podium.exceptions import RunCancelled, RunInterrupted, UserError
+from podium.exceptions import RunCancelled, RunInterrupted, UnexpectedModelBehavior
 from podium.messages import ModelResponse, Text
 from podium.providers.base import Model
 from podium.streaming import TextDelta
@@ -37,85 +56,151 @@ from podium.tools.executor import (
     ToolInvocation,
     ToolOutcome,
     run_async,
+    run_coroutine,
     run_sync,
     timeout_outcome,
 )
 
-__all__ = ["drive_async", "drive_sync", "tool_pool"]
+__all__ = ["ToolThreads", "drive_async", "drive_sync", "tool_pool"]
 
-logger = logging.getLogger("podium.agent")
 
-_pool: cf.ThreadPoolExecutor | None = None
+class ToolThreads(cf.Executor):
+    """A thread pool for sync tools whose threads are daemons.
+
+    A call the run abandoned keeps its thread until the tool returns (a thread cannot be stopped). The
+    standard pool's threads are joined when the interpreter exits, so a Ctrl-C'd script would hang until
+    such a tool ended; these are not. Threads start on demand, up to ``max_workers``, and are reused.
+    """
+
+    def __init__(self, max_workers: int, name: str = "podium-tool") -> None:
+        """A pool of at most ``max_workers`` threads named ``{name}_{n}``."""
+        if max_workers < 1:
+            raise ValueError("max_workers must be at least 1")
+        self._max = max_workers
+        self._name = name
+        self._work: queue.SimpleQueue[tuple[cf.Future[Any], Callable[[], Any]] | None] = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._closed = False
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        """Run ``fn(*args, **kwargs)`` on a pool thread."""
+        future: cf.Future[Any] = cf.Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            self._work.put((future, functools.partial(fn, *args, **kwargs)))
+            if not self._idle.acquire(blocking=False) and self._threads < self._max:
+                self._threads += 1
+                name = f"{self._name}_{self._threads}"
+                threading.Thread(target=self._serve, name=name, daemon=True).start()
+        return future
+
+    def _serve(self) -> None:
+        while (item := self._work.get()) is not None:
+            future, fn = item
+            del item
+            if future.set_running_or_notify_cancel():
+                try:
+                    result = fn()
+                except BaseException as exc:  # handed to whoever waits on the future
+                    future.set_exception(exc)
+                else:
+                    future.set_result(result)
+            del future, fn
+            self._idle.release()
+        self._work.put(None)  # wake the next thread to stop too
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Take no more work; threads end once the queued work is done (``wait`` is not supported)."""
+        with self._lock:
+            self._closed = True
+            if cancel_futures:
+                while True:
+                    try:
+                        item = self._work.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is not None:
+                        item[0].cancel()
+            self._work.put(None)
+
+
+_pool: ToolThreads | None = None
 _pool_lock = threading.Lock()
 
 
-def tool_pool() -> cf.ThreadPoolExecutor:
-    """The shared thread pool that runs sync tools (created on first use)."""
+def tool_pool() -> ToolThreads:
+    """The shared pool that runs sync tools (created on first use; ``PODIUM_TOOL_THREADS`` threads, 64 by default)."""
     global _pool
     if _pool is None:
         with _pool_lock:
             if _pool is None:
-                workers = int(os.environ.get("PODIUM_TOOL_THREADS", "0")) or 64
-                _pool = cf.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="podium-tool")
+                _pool = ToolThreads(int(os.environ.get("PODIUM_TOOL_THREADS", "0")) or 64)
     return _pool
 
 
-LoopGen = Generator["Effect | AgentEvent", Any, "RunResult[OutputT]"]
+def _in_context(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    """``fn(*args)`` to run in another thread with this thread's context variables (as an inline call had)."""
+    return functools.partial(contextvars.copy_context().run, fn, *args)
 
 
-def _partial(texts: dict[int, list[str]], request: RequestModel) -> ModelResponse | None:
+def _partial(texts: dict[int, list[str]]) -> ModelResponse | None:
     if not texts:
         return None
     parts = tuple(Text("".join(texts[i])) for i in sorted(texts))
     return ModelResponse(parts, finish_reason="cancelled")
 
 
+def _no_final_response(model: Model) -> Exception:
+    return UnexpectedModelBehavior(f"{model!r}: the stream ended without a final response")
+
+
+# --------------------------------------------------------------------------- sync driver
+
+
 class _SyncTools:
-    """The running tool calls of one ``StartTools`` effect (sync driver)."""
+    """The running tool calls of one ``StartTools`` effect (sync driver), each on a pool thread."""
 
     def __init__(self, invocations: list[ToolInvocation], max_output: int) -> None:
         self.invocations = invocations
-        self.max_output = max_output
         self.started = time.perf_counter()
-        # One call without a timeout runs inline when awaited: no thread hop.
-        self.inline = len(invocations) == 1 and invocations[0].tool.timeout is None
-        self.futures: list[cf.Future[ToolOutcome]] = []
-        if not self.inline:
-            pool = tool_pool()
-            self.futures = [pool.submit(run_sync, inv, max_output) for inv in invocations]
+        pool = tool_pool()
+        self.futures: list[cf.Future[Any]] = [
+            pool.submit(_in_context(run_sync, inv, max_output)) for inv in invocations
+        ]
 
     def wait(self, index: int, cancel: CancelToken | None) -> ToolOutcome | Interrupted:
-        inv = self.invocations[index]
-        if self.inline:
-            return run_sync(inv, self.max_output)
-        future = self.futures[index]
+        """The outcome of call ``index``; ``Interrupted`` as soon as ``cancel`` fires; a timeout outcome."""
+        inv, future = self.invocations[index], self.futures[index]
         timeout = inv.tool.timeout
         remaining = None if timeout is None else max(0.0, self.started + timeout - time.perf_counter())
-        if cancel is None:
-            try:
-                return future.result(timeout=remaining)
-            except cf.TimeoutError:
-                return timeout_outcome(inv, timeout or 0.0, self.started)
         waker: cf.Future[Any] = cf.Future()
 
         def wake() -> None:
             if not waker.done():
                 waker.set_result(None)
 
-        unregister = cancel.on_cancel(wake)
+        unregister = cancel.on_cancel(wake) if cancel is not None else (lambda: None)
         try:
             done, _ = cf.wait([future, waker], timeout=remaining, return_when=cf.FIRST_COMPLETED)
         finally:
             unregister()
         if future in done:
-            return future.result()
+            outcome: ToolOutcome = future.result()
+            return outcome
         if waker in done:
             return Interrupted()
+        inv.abandon()
         return timeout_outcome(inv, timeout or 0.0, self.started)
 
     def abandon(self) -> None:
-        for future in self.futures:
-            future.cancel()  # not-yet-started calls never start; running threads cannot be killed
+        """Calls not started never start; running ones are told (``ctx.abandoned``) and left to end."""
+        for inv, future in zip(self.invocations, self.futures, strict=True):
+            if not future.done():
+                future.cancel()
+                inv.abandon()
 
 
 class _Interrupt(KeyboardInterrupt):
@@ -177,7 +262,7 @@ def _request_sync(
                     texts.setdefault(event.index, []).append(event.text)
                 yield event
                 if cancel is not None and cancel.cancelled:
-                    return Interrupted(_partial(texts, item)), None
+                    return Interrupted(_partial(texts)), None
         finally:
             close = getattr(events, "close", None)
             if close is not None:
@@ -185,7 +270,7 @@ def _request_sync(
         return None, _no_final_response(model)
     except KeyboardInterrupt as exc:
         interrupter.interrupted(exc, cancel)
-        return Interrupted(_partial(texts, item)), None
+        return Interrupted(_partial(texts)), None
     except Exception as exc:
         return None, exc
 
@@ -199,7 +284,7 @@ def drive_sync(
     max_output: int = DEFAULT_MAX_OUTPUT,
     approver: Approver | None = None,
 ) -> Generator[AgentEvent, None, RunResult[OutputT]]:
-    """Run the loop in this thread, tools on a thread pool; yields events, returns the result."""
+    """Run the loop in this thread, tools on the tool pool; yields events, returns the result."""
     answer: Any = None
     throw: BaseException | None = None
     tools: _SyncTools | None = None
@@ -215,8 +300,7 @@ def drive_sync(
                 if interrupter.keyboard and not isinstance(exc, RunInterrupted):
                     raise _as_interrupted(exc) from exc.__cause__
                 raise
-            answer = None
-            throw = None
+            answer, throw = None, None
             if isinstance(item, RequestModel):
                 if cancel is not None and cancel.cancelled:
                     answer = Interrupted()
@@ -226,22 +310,45 @@ def drive_sync(
                 tools = _SyncTools(item.invocations, max_output)
             elif isinstance(item, AwaitTool):
                 assert tools is not None
-                try:
-                    answer = (
-                        Interrupted() if cancel is not None and cancel.cancelled else tools.wait(item.index, cancel)
-                    )
-                except KeyboardInterrupt as exc:
-                    interrupter.interrupted(exc, cancel)
-                    answer = Interrupted()
+                answer = _await_tool_sync(tools, item.index, cancel, interrupter)
             elif isinstance(item, AbandonTools):
                 if tools is not None:
                     tools.abandon()
             elif isinstance(item, AskApproval):
-                answer = _ask_sync(item, approver)
+                answer, throw = _settle(functools.partial(_ask_sync, item, approver))
+            elif isinstance(item, RunAwaitable):
+                answer, throw = _settle(functools.partial(_await_sync, item.awaitable))
             else:
                 yield item
     finally:
         interrupter.unregister()
+        if tools is not None:
+            tools.abandon()  # the run ended early (an error, or the caller stopped iterating)
+
+
+def _await_tool_sync(
+    tools: _SyncTools, index: int, cancel: CancelToken | None, interrupter: _Interrupter
+) -> ToolOutcome | Interrupted:
+    if cancel is not None and cancel.cancelled:
+        return Interrupted()
+    try:
+        return tools.wait(index, cancel)
+    except KeyboardInterrupt as exc:
+        interrupter.interrupted(exc, cancel)
+        return Interrupted()
+
+
+def _await_sync(aw: Awaitable[Any]) -> Any:
+    """The value of ``aw`` (a hook or approver written as a coroutine), awaited on a private event loop."""
+    return run_coroutine(lambda: aw)
+
+
+def _settle(fn: Callable[[], Any]) -> tuple[Any, BaseException | None]:
+    """``(fn(), None)``, or ``(None, exc)`` to throw into the loop where the awaited code was called."""
+    try:
+        return fn(), None
+    except Exception as exc:
+        return None, exc
 
 
 def _as_interrupted(exc: RunCancelled) -> RunInterrupted:
@@ -255,14 +362,14 @@ def _as_interrupted(exc: RunCancelled) -> RunInterrupted:
 
 
 def _ask_sync(effect: AskApproval, approver: Approver | None) -> dict[str, Decision]:
-    """Answers of a synchronous approver (no approver: nothing is decided and the run pauses)."""
+    """Answers of an approver (none: nothing is decided and the run pauses); an async one runs on a private loop."""
     if approver is None:
         return {}
     answers: dict[str, Decision] = {}
     for request in effect.requests:
-        value = approver(request)
+        value: Any = approver(request)
         if inspect.isawaitable(value):
-            raise UserError("an async approver needs the async driver (arun/astream)")
+            value = _await_sync(value)
         answers[request.call_id] = decision_from(value)
     return answers
 
@@ -280,10 +387,7 @@ async def _ask_async(effect: AskApproval, approver: Approver | None) -> dict[str
     return answers
 
 
-def _no_final_response(model: Model) -> Exception:
-    from podium.exceptions import UnexpectedModelBehavior
-
-    return UnexpectedModelBehavior(f"{model!r}: the stream ended without a final response")
+# --------------------------------------------------------------------------- async driver
 
 
 class _StreamPump:
@@ -362,6 +466,147 @@ class _StreamPump:
         await asyncio.gather(self.task, return_exceptions=True)
 
 
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """The answer to send into the loop (or the error to throw into it) after a model request."""
+
+    value: Any = None
+    throw: BaseException | None = None
+
+
+class _AsyncEffects:
+    """Performs the effects of one run on the running event loop (the async driver's state)."""
+
+    def __init__(self, model: Model, cancel: CancelToken | None, max_output: int, approver: Approver | None) -> None:
+        import asyncio
+
+        self.model = model
+        self.cancel = cancel
+        self.max_output = max_output
+        self.approver = approver
+        self.loop = asyncio.get_running_loop()
+        self.cancelled = asyncio.Event()
+        self.pump: _StreamPump | None = None
+        self.invocations: list[ToolInvocation] = []
+        self.tasks: list[asyncio.Future[ToolOutcome]] = []
+        self.unregister: Callable[[], None] = lambda: None
+        if cancel is not None:
+            self.unregister = cancel.on_cancel(self._wake)
+
+    def _wake(self) -> None:  # from any thread
+        self.loop.call_soon_threadsafe(self._on_cancel)
+
+    def _on_cancel(self) -> None:
+        self.cancelled.set()
+        if self.pump is not None:
+            self.pump.stop()
+
+    def is_cancelled(self) -> bool:
+        """Whether the run is cancelled (the token's flag is seen before its callback reaches the loop)."""
+        return self.cancelled.is_set() or (self.cancel is not None and self.cancel.cancelled)
+
+    async def race(self, aw: Awaitable[Any]) -> tuple[bool, Any]:
+        """Await ``aw`` unless the run is cancelled first; returns (finished, value)."""
+        import asyncio
+
+        task = asyncio.ensure_future(aw)
+        if self.cancel is None:
+            return True, await task
+        if self.is_cancelled():
+            task.cancel()
+            return False, None
+        waiter = asyncio.ensure_future(self.cancelled.wait())
+        try:
+            done, _ = await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiter.cancel()
+        if task in done:
+            return True, task.result()
+        task.cancel()
+        return False, None
+
+    async def request(self, item: RequestModel, stream: bool) -> AsyncIterator[AgentEvent | _Answer]:
+        """Perform one model request: its stream events, then the :class:`_Answer`."""
+        if self.is_cancelled():
+            yield _Answer(Interrupted())
+            return
+        try:
+            if stream:
+                async for event in self._streamed(item):
+                    yield event
+                return
+            call = self.model.arequest(item.messages, tools=item.tools, settings=item.settings, output=item.output)
+            finished, value = await self.race(call)
+            yield _Answer(value if finished else Interrupted())
+        except Exception as exc:
+            yield _Answer(throw=exc)
+
+    async def _streamed(self, item: RequestModel) -> AsyncIterator[AgentEvent | _Answer]:
+        texts: dict[int, list[str]] = {}
+        response: ModelResponse | None = None
+        events = self.model.astream(item.messages, tools=item.tools, settings=item.settings, output=item.output)
+        pump = self.pump = _StreamPump(events)
+        try:
+            while (event := await pump.next()) is not None and not self.is_cancelled():
+                if isinstance(event, ModelResponse):
+                    response = event
+                    break
+                if isinstance(event, TextDelta):
+                    texts.setdefault(event.index, []).append(event.text)
+                yield event
+        finally:
+            await pump.close()
+            self.pump = None
+        if response is not None:
+            yield _Answer(response)
+        elif self.is_cancelled():
+            yield _Answer(Interrupted(_partial(texts)))
+        elif pump.error is not None:
+            yield _Answer(throw=pump.error)
+        else:
+            yield _Answer(throw=_no_final_response(self.model))
+
+    def _in_thread(self, fn: Callable[[], Any]) -> Awaitable[Any]:
+        return self.loop.run_in_executor(tool_pool(), _in_context(fn))
+
+    async def perform(self, item: Any) -> _Answer:
+        """Perform a tool, approval or awaitable effect."""
+        import asyncio
+
+        if isinstance(item, StartTools):
+            self.invocations = item.invocations
+            self.tasks = [
+                asyncio.ensure_future(run_async(inv, self._in_thread, self.max_output)) for inv in item.invocations
+            ]
+        elif isinstance(item, AwaitTool):
+            finished, value = await self.race(asyncio.shield(self.tasks[item.index]))
+            return _Answer(value if finished else Interrupted())
+        elif isinstance(item, AbandonTools):
+            self.abandon()
+        elif isinstance(item, AskApproval):
+            return _Answer(await _ask_async(item, self.approver))
+        elif isinstance(item, RunAwaitable):
+            try:
+                return _Answer(await item.awaitable)
+            except Exception as exc:
+                return _Answer(throw=exc)
+        return _Answer()
+
+    def abandon(self) -> None:
+        """Cancel the tool tasks still running (their calls are told through ``ctx.abandoned``)."""
+        for inv, task in zip(self.invocations, self.tasks, strict=True):
+            if not task.done():
+                task.cancel()
+                inv.abandon()
+
+    def close(self) -> None:
+        self.unregister()
+        self.abandon()
+
+
+_TOOL_EFFECTS = (StartTools, AwaitTool, AbandonTools, AskApproval, RunAwaitable)
+
+
 async def drive_async(
     gen: LoopGen[OutputT],
     model: Model,
@@ -373,115 +618,26 @@ async def drive_async(
     approver: Approver | None = None,
 ) -> AsyncIterator[AgentEvent]:
     """Run the loop on the event loop, tools as tasks; yields events; the result goes to ``result_box``."""
-    import asyncio
-
-    loop = asyncio.get_running_loop()
-    cancelled = asyncio.Event()
-    unregister: Callable[[], None] = lambda: None  # noqa: E731
-    pump: _StreamPump | None = None
-
-    def on_cancel() -> None:
-        cancelled.set()
-        if pump is not None:
-            pump.stop()
-
-    if cancel is not None:
-
-        def wake() -> None:
-            loop.call_soon_threadsafe(on_cancel)
-
-        unregister = cancel.on_cancel(wake)
-
-    def in_thread(fn: Callable[[], Any]) -> asyncio.Future[Any]:
-        return loop.run_in_executor(tool_pool(), fn)
-
-    async def race(aw: Any) -> tuple[bool, Any]:
-        """Await ``aw`` unless cancelled first; returns (finished, value)."""
-        task = asyncio.ensure_future(aw)
-        if cancel is None:
-            return True, await task
-        if cancelled.is_set():
-            task.cancel()
-            return False, None
-        waiter = asyncio.ensure_future(cancelled.wait())
-        try:
-            done, _ = await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiter.cancel()
-        if task in done:
-            return True, task.result()
-        task.cancel()
-        return False, None
-
-    answer: Any = None
-    throw: BaseException | None = None
-    tasks: list[asyncio.Future[ToolOutcome]] = []
+    effects = _AsyncEffects(model, cancel, max_output, approver)
+    answer = _Answer()
     try:
         while True:
             try:
-                item = gen.throw(throw) if throw is not None else gen.send(answer)
+                item = gen.throw(answer.throw) if answer.throw is not None else gen.send(answer.value)
             except StopIteration as stop:
                 if result_box is not None:
                     result_box.append(stop.value)
                 return
-            answer = None
-            throw = None
+            answer = _Answer()
             if isinstance(item, RequestModel):
-                if cancelled.is_set():
-                    answer = Interrupted()
-                    continue
-                try:
-                    if stream:
-                        texts: dict[int, list[str]] = {}
-                        response: ModelResponse | None = None
-                        pump = _StreamPump(
-                            model.astream(item.messages, tools=item.tools, settings=item.settings, output=item.output)
-                        )
-                        try:
-                            while True:
-                                event = await pump.next()
-                                if event is None:
-                                    if pump.error is not None:
-                                        raise pump.error
-                                    break
-                                if cancelled.is_set():
-                                    break
-                                if isinstance(event, ModelResponse):
-                                    response = event
-                                    break
-                                if isinstance(event, TextDelta):
-                                    texts.setdefault(event.index, []).append(event.text)
-                                yield event
-                        finally:
-                            await pump.close()
-                            pump = None
-                        if response is not None:
-                            answer = response
-                        elif cancelled.is_set():
-                            answer = Interrupted(_partial(texts, item))
-                        else:
-                            throw = _no_final_response(model)
+                async for event in effects.request(item, stream):
+                    if isinstance(event, _Answer):
+                        answer = event
                     else:
-                        finished, value = await race(
-                            model.arequest(item.messages, tools=item.tools, settings=item.settings, output=item.output)
-                        )
-                        answer = value if finished else Interrupted()
-                except Exception as exc:
-                    throw = exc
-            elif isinstance(item, StartTools):
-                tasks = [asyncio.ensure_future(run_async(inv, in_thread, max_output)) for inv in item.invocations]
-            elif isinstance(item, AwaitTool):
-                finished, value = await race(asyncio.shield(tasks[item.index]))
-                answer = value if finished else Interrupted()
-            elif isinstance(item, AbandonTools):
-                for task in tasks:
-                    task.cancel()
-            elif isinstance(item, AskApproval):
-                answer = await _ask_async(item, approver)
+                        yield event
+            elif isinstance(item, _TOOL_EFFECTS):
+                answer = await effects.perform(item)
             else:
                 yield item
     finally:
-        unregister()
-        for task in tasks:
-            if not task.done():
-                task.cancel()
+        effects.close()

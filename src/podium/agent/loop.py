@@ -3,8 +3,9 @@
 :func:`agent_loop` is a generator. It yields two kinds of values:
 
 * **events** (:mod:`podium.agent.events`), which a driver passes on to the user, and
-* **effects** (:class:`RequestModel`, :class:`StartTools`, :class:`AwaitTool`, :class:`AbandonTools`),
-  which a driver performs and answers by ``send()``-ing the result back.
+* **effects** (:class:`RequestModel`, :class:`StartTools`, :class:`AwaitTool`, :class:`AbandonTools`,
+  :class:`AskApproval`, :class:`RunAwaitable`), which a driver performs and answers by ``send()``-ing the
+  result back.
 
 Drivers (:mod:`podium.agent.drivers`) perform effects synchronously (threads) or asynchronously
 (tasks); a replay driver can answer them from a recording. Whatever the driver, the loop owns the
@@ -14,16 +15,22 @@ unique in the conversation, so an approval given for one call (``approvals=`` wi
 answer another.
 
 Answers a driver sends: a ``ModelResponse`` for ``RequestModel``, ``None`` for ``StartTools`` and
-``AbandonTools``, a ``ToolOutcome`` for ``AwaitTool``; :class:`Interrupted` for any effect once the
-run is cancelled. A provider exception is thrown into the generator (``gen.throw``).
+``AbandonTools``, a ``ToolOutcome`` for ``AwaitTool``, ``{call_id: Decision}`` for ``AskApproval``, the
+awaited value for ``RunAwaitable``; :class:`Interrupted` for a model request or a tool once the run is
+cancelled. A provider exception, or one raised while awaiting, is thrown into the generator
+(``gen.throw``).
+
+Retry budgets count model turns: a tool's count goes up by one for a turn in which every call of it
+failed, and back to zero in a turn where one succeeded; the run stops with ``ToolRetriesExceeded`` when
+the count passes the tool's budget. Calls to unknown tools count the same way, per turn.
 """
 
 from __future__ import annotations
 
+import inspect
 import json
-import logging
 import uuid
-from collections.abc import Callable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Literal, TypeAlias
 
@@ -68,13 +75,13 @@ __all__ = [
     "AwaitTool",
     "Effect",
     "Interrupted",
+    "LoopGen",
     "LoopSpec",
     "RequestModel",
+    "RunAwaitable",
     "StartTools",
     "agent_loop",
 ]
-
-logger = logging.getLogger("podium.agent")
 
 
 # --------------------------------------------------------------------------- effects
@@ -126,6 +133,14 @@ class AskApproval:
 
 
 @dataclass(frozen=True, slots=True)
+class RunAwaitable:
+    """Effect: await this (what a hook or an approver written as a coroutine returned); answer its value."""
+
+    awaitable: Awaitable[Any]
+    """The coroutine to run to completion."""
+
+
+@dataclass(frozen=True, slots=True)
 class Interrupted:
     """Answer to any effect once the run is cancelled."""
 
@@ -133,7 +148,7 @@ class Interrupted:
     """What the model had streamed before the cancellation, if anything."""
 
 
-Effect: TypeAlias = RequestModel | StartTools | AwaitTool | AbandonTools | AskApproval
+Effect: TypeAlias = RequestModel | StartTools | AwaitTool | AbandonTools | AskApproval | RunAwaitable
 LoopGen: TypeAlias = Generator["Effect | AgentEvent", Any, "RunResult[OutputT]"]
 
 
@@ -152,8 +167,9 @@ class LoopSpec(Generic[OutputT]):
     """The new user message's parts, or ``None`` to continue the history as is."""
     history: Sequence[Message]
     """The conversation before this run."""
-    tools: Mapping[str, Tool[..., Any]]
-    """Tools by name."""
+    tools: Mapping[str, Tool[..., Any]] | Callable[[RunContext[Any]], Mapping[str, Tool[..., Any]]]
+    """Tools by name, or a function that gives them from the run's context (called once, as the run
+    starts: toolsets see the run's ``deps``)."""
     output: OutputHandler[OutputT]
     """Output validation."""
     profile: ModelProfile = field(default_factory=ModelProfile)
@@ -165,7 +181,8 @@ class LoopSpec(Generic[OutputT]):
     max_steps: int = 50
     """Maximum number of model requests."""
     tool_retries: int = 2
-    """Failed calls in a row allowed per tool (a tool's own ``retries`` wins)."""
+    """Model turns in a row in which every call of a tool failed, allowed per tool (a tool's own ``retries``
+    wins)."""
     output_retries: int = 2
     """Invalid final outputs allowed."""
     hooks: Sequence[AgentHooks] = ()
@@ -194,25 +211,64 @@ class LoopSpec(Generic[OutputT]):
     ``metadata={"repeatable": True}``). ``allow``: run them again."""
 
 
+DecisionSource: TypeAlias = Literal["policy", "hook", "user", "approver"]
+_Waiting: TypeAlias = list[tuple[int, ApprovalRequest, ToolInvocation]]
+_ToRun: TypeAlias = list[tuple[int, ToolInvocation]]
+
+
+@dataclass(slots=True)
+class _Turn:
+    """The tool calls of one model message on their way to results (in call order)."""
+
+    calls: list[ToolCall]
+    results: list[ToolResult | None] = field(init=False)
+    to_run: _ToRun = field(default_factory=list)
+    asks: _Waiting = field(default_factory=list)
+    """Calls the policy or a hook wants a person to decide."""
+    late: list[tuple[int, ToolInvocation, str]] = field(default_factory=list)
+    """Calls that raised ``ApprovalRequired`` while running, with the reason."""
+    final: tuple[Any] | None = None
+    final_seen: bool = False
+    unknown: bool = False
+    failed: dict[str, tuple[Tool[..., Any], ToolResult]] = field(default_factory=dict)
+    """Tools with a failed call in this turn: the tool and its last failed result."""
+    succeeded: set[str] = field(default_factory=set)
+    """Tools with a call that succeeded in this turn."""
+
+    def __post_init__(self) -> None:
+        self.results = [None] * len(self.calls)
+
+    def filled(self) -> tuple[ToolResult, ...]:
+        """Every call's result; a call that got none says it was not run."""
+        calls, results = self.calls, self.results
+        return tuple(r if r is not None else skipped_result(c, "Not run.") for r, c in zip(results, calls, strict=True))
+
+    def record(self, tool: Tool[..., Any], outcome: ToolOutcome, result: ToolResult) -> None:
+        """Note how a call of ``tool`` went, for its retry budget."""
+        if outcome.failed:
+            self.failed[tool.name] = (tool, result)
+        elif outcome.kind == "ok":
+            self.succeeded.add(tool.name)
+
+
 class _Run(Generic[OutputT]):
     """Mutable state of one run; the generator methods below are the loop."""
 
     def __init__(self, spec: LoopSpec[OutputT]) -> None:
         self.spec = spec
         self.run_id = spec.run_id or uuid.uuid4().hex
+        self.tools: Mapping[str, Tool[..., Any]] = spec.tools if isinstance(spec.tools, Mapping) else {}
         self.history: list[Message] = list(spec.history)
         self.new: list[Message] = []
         self.usage = Usage()
         self.cost: float | None = 0.0
         self.step = 0
-        self.tool_failures: dict[str, int] = {}
+        self.tool_failures: dict[str, int] = {}  # tool name -> failing turns in a row
+        self.unknown_turns = 0  # turns in a row with a call to an unknown tool
         self.output_failures = 0
-        self.unknown_tool_failures = 0
         self.mode: OutputMode = spec.output.mode_for(spec.profile)
         self.interrupted = False
         self.announced = 0  # messages of self.new already reported by an event
-        self.exhausted: str | None = None
-        self.needs_approval: list[tuple[int, ToolInvocation, str]] = []
         self.answered: dict[str, ToolResult] = {}
         self.tools_off = False
         self.call_ids: set[str] = {c.id for m in self.history for c in m.tool_calls}
@@ -251,6 +307,12 @@ class _Run(Generic[OutputT]):
     def run_error(self, cls: type[AgentRunError], message: str) -> AgentRunError:
         return cls(message, messages=self.history, new_messages=self.new, usage=self.usage)
 
+    def hook(self, value: Any) -> Generator[Effect | AgentEvent, Any, Any]:
+        """What a hook returned; a hook written as a coroutine is awaited by the driver."""
+        if inspect.isawaitable(value):
+            value = yield RunAwaitable(value)
+        return value
+
     def request(self) -> RequestModel:
         spec = self.spec
         messages: list[Message] = []
@@ -260,7 +322,7 @@ class _Run(Generic[OutputT]):
         if instructions:
             messages.append(Message.system(instructions))
         messages.extend(self.history)
-        tools = [t.definition for t in spec.tools.values()]
+        tools = [t.definition for t in self.tools.values()]
         settings = spec.settings
         if self.tools_off:  # the model repeated a call it already has the result of: ask for the answer
             self.tools_off = False
@@ -290,6 +352,27 @@ class _Run(Generic[OutputT]):
 
     def run(self) -> Generator[Effect | AgentEvent, Any, RunResult[OutputT]]:
         spec = self.spec
+        dangling = self.begin()
+        approvals = pending_approvals(spec.resume, spec.approvals, dangling)
+        if not isinstance(spec.tools, Mapping):
+            self.tools = spec.tools(self.ctx())
+        yield RunStarted(self.run_id)
+        for hook in spec.hooks:
+            yield from self.hook(hook.on_run_start(self.ctx()))
+        if dangling:  # resuming a paused run (or a history cut after a model turn)
+            completed = spec.resume.completed if spec.resume is not None else ()
+            outcome = yield from self.run_tools(dangling, completed, approvals)
+            finished = yield from self.conclude(outcome)
+            if finished is not None:
+                return finished
+        while True:
+            finished = yield from self.model_turn()
+            if finished is not None:
+                return finished
+
+    def begin(self) -> list[ToolCall]:
+        """Check what the run starts from and add the prompt; returns the history's unanswered calls."""
+        spec = self.spec
         dangling = _dangling_calls(self.history)
         if spec.approvals and spec.resume is None:
             pending_approvals(None, spec.approvals, dangling)  # raises: approvals need the paused run
@@ -304,72 +387,59 @@ class _Run(Generic[OutputT]):
             raise self.run_error(UnexpectedModelBehavior, "nothing to run: give a prompt or a message history")
         if dangling:
             check_unique_ids(dangling)
-        approvals = pending_approvals(spec.resume, spec.approvals, dangling)
-        yield RunStarted(self.run_id)
+        return dangling
+
+    def model_turn(self) -> Generator[Effect | AgentEvent, Any, RunResult[OutputT] | None]:
+        """One request and what follows from its answer; the run's result when it ends the run."""
+        response = yield from self.ask_model()
+        calls = response.tool_calls
+        if not calls:
+            return (yield from self.conclude(self.text_output(response)))
+        if self.spec.repeated_calls == "answer" and self.all_repeated(calls):
+            yield from self.answer_repeats(calls)
+            return None
+        outcome = yield from self.run_tools(calls)
+        return (yield from self.conclude(outcome))
+
+    def ask_model(self) -> Generator[Effect | AgentEvent, Any, ModelResponse]:
+        """Send the next request; returns the response, already in the history."""
+        spec = self.spec
+        if self.step >= spec.max_steps:
+            raise self.run_error(
+                MaxStepsExceeded,
+                f"the run made {self.step} model requests (max_steps={spec.max_steps}) without finishing; "
+                "raise max_steps or check why the model keeps calling tools. `.messages` has the history.",
+            )
+        self.step += 1
+        effect = self.request()
         for hook in spec.hooks:
-            hook.on_run_start(self.ctx())
-
-        if dangling:  # resuming a paused run (or a history cut after a model turn)
-            completed = spec.resume.completed if spec.resume is not None else ()
-            outcome = yield from self.run_tools(dangling, completed, approvals)
-            finished = yield from self.after_tools(outcome)
-            if finished is not None:
-                return finished
-
-        while True:
-            if self.step >= spec.max_steps:
-                raise self.run_error(
-                    MaxStepsExceeded,
-                    f"the run made {self.step} model requests (max_steps={spec.max_steps}) without finishing; "
-                    "raise max_steps or check why the model keeps calling tools. `.messages` has the history.",
-                )
-            self.step += 1
-            effect = self.request()
-            for hook in spec.hooks:
-                hook.on_model_request(self.ctx(), effect.messages)
-            appended = tuple(self.new[self.announced :])
-            self.announced = len(self.new)
-            yield ModelRequestStarted(self.step, appended)
-            try:
-                reply = yield effect
-            except PodiumError as exc:
-                raise self.fail(exc) from None
-            if isinstance(reply, Interrupted):
-                if reply.partial is not None and reply.partial.text:
-                    self.add(unique_ids(reply.partial, self.call_ids).to_message())
-                raise self.run_error(RunCancelled, "the run was cancelled")
-            response: ModelResponse = unique_ids(reply, self.call_ids)
-            self.usage = self.usage + response.usage
-            if self.cost is not None:
-                self.cost = None if response.cost is None else self.cost + response.cost
-            self.add(response.to_message())
-            self.announced = len(self.new)
-            for hook in spec.hooks:
-                hook.on_model_response(self.ctx(), response)
-            yield ModelResponseFinished(self.step, response)
-
-            calls = response.tool_calls
-            if not calls:
-                outcome = self.text_output(response)
-                if outcome is not None:
-                    result = self.finish(outcome[0])
-                    for hook in spec.hooks:
-                        hook.on_run_end(self.ctx(), result)
-                    yield RunFinished(result)
-                    return result
-                continue
-            if spec.repeated_calls == "answer" and self.all_repeated(calls):
-                yield from self.answer_repeats(calls)
-                continue
-            outcome = yield from self.run_tools(calls)
-            finished = yield from self.after_tools(outcome)
-            if finished is not None:
-                return finished
+            yield from self.hook(hook.on_model_request(self.ctx(), effect.messages))
+        appended = tuple(self.new[self.announced :])
+        self.announced = len(self.new)
+        yield ModelRequestStarted(self.step, appended)
+        try:
+            reply = yield effect
+        except PodiumError as exc:
+            raise self.fail(exc) from None
+        if isinstance(reply, Interrupted):
+            if reply.partial is not None and reply.partial.text:
+                self.add(unique_ids(reply.partial, self.call_ids).to_message())
+            raise self.run_error(RunCancelled, "the run was cancelled")
+        response: ModelResponse = unique_ids(reply, self.call_ids)
+        self.usage = self.usage + response.usage
+        if self.cost is not None:
+            self.cost = None if response.cost is None else self.cost + response.cost
+        self.add(response.to_message())
+        self.announced = len(self.new)
+        for hook in spec.hooks:
+            yield from self.hook(hook.on_model_response(self.ctx(), response))
+        yield ModelResponseFinished(self.step, response)
+        return response
 
     def all_repeated(self, calls: list[ToolCall]) -> bool:
         """Whether every call repeats one already answered in this run (same tool, same arguments)."""
         for call in calls:
-            tool = self.spec.tools.get(call.name)
+            tool = self.tools.get(call.name)
             if tool is None or tool.metadata.get("repeatable") or _call_key(call) not in self.answered:
                 return False
         return True
@@ -391,10 +461,10 @@ class _Run(Generic[OutputT]):
         self.add(Message("tool", tuple(results)))
         self.tools_off = True
 
-    def after_tools(
+    def conclude(
         self, outcome: tuple[OutputT] | PausedRun | None
     ) -> Generator[Effect | AgentEvent, Any, RunResult[OutputT] | None]:
-        """The run's result when a tool batch ended it (final output or pause), else ``None``."""
+        """The run's result when ``outcome`` ends it (a final output, or a pause), else ``None``."""
         if isinstance(outcome, PausedRun):
             yield RunPaused(outcome)
             return RunResult(
@@ -411,7 +481,7 @@ class _Run(Generic[OutputT]):
         if outcome is not None:
             result = self.finish(outcome[0])
             for hook in self.spec.hooks:
-                hook.on_run_end(self.ctx(), result)
+                yield from self.hook(hook.on_run_end(self.ctx(), result))
             yield RunFinished(result)
             return result
         return None
@@ -438,6 +508,8 @@ class _Run(Generic[OutputT]):
             self.add(Message.user(f"Your answer could not be used: {_short(exc)}\n{hint}"))
             return None
 
+    # -- the tool calls of one model message
+
     def run_tools(
         self,
         calls: list[ToolCall],
@@ -451,149 +523,124 @@ class _Run(Generic[OutputT]):
         ``approvals`` the person's decisions for them, each with the request it answers (only when
         resuming a paused run).
         """
-        spec = self.spec
-        results: list[ToolResult | None] = [None] * len(calls)
-        done = {r.call_id: r for r in completed}
-        to_run: list[tuple[int, ToolInvocation]] = []
-        asks: list[tuple[int, ApprovalRequest, ToolInvocation]] = []
-        final: tuple[OutputT] | None = None
-        final_seen = False
-        base_ctx = self.ctx()
-        for i, call in enumerate(calls):
-            if call.id in done:
-                results[i] = done[call.id]
-                continue
-            if call.name == FINAL_RESULT_TOOL and self.mode == "tool":
-                if final_seen:
-                    results[i] = skipped_result(call, "Only the first final_result call is used.")
-                    continue
-                final_seen = True
-                try:
-                    if call.raw_args is not None:
-                        raise ValueError(f"arguments are not a JSON object: {call.raw_args[:200]!r}")
-                    final = (spec.output.validate_args(call.args),)
-                    results[i] = ToolResult(call.id, call.name, (Text("Final result accepted."),))
-                except ValueError as exc:
-                    self.output_failures += 1
-                    results[i] = ToolResult(
-                        call.id, call.name, (Text(f"Invalid final result: {_short(exc)}"),), is_error=True
-                    )
-                    if self.output_failures > spec.output_retries:
-                        self.add(Message("tool", _fill(results, calls)))
-                        raise self.run_error(
-                            OutputValidationError,
-                            f"the model's final_result did not validate after {self.output_failures} attempts: {exc}",
-                        ) from exc
-                continue
-            tool = spec.tools.get(call.name)
-            if tool is None:
-                self.unknown_tool_failures += 1
-                names = ", ".join(sorted(spec.tools)) or "(none)"
-                results[i] = skipped_result(call, f"Unknown tool {call.name!r}. Available tools: {names}.")
-                continue
-            original = call
-            ctx = base_ctx.for_call(call, self.tool_failures.get(call.name, 0))
-            decision: Decision | None = None
-            source: DecisionSource = "policy"
-            short_circuit: ToolResult | None = None
-            for hook in spec.hooks:
-                outcome = hook.before_tool_call(ctx, call)
-                if isinstance(outcome, ToolResult):
-                    short_circuit = outcome
-                    break
-                if isinstance(outcome, ToolCall):
-                    call = outcome
-                    ctx = ctx.for_call(call, ctx.retry)
-                elif isinstance(outcome, (Allow, Deny, Ask)):
-                    decision, source = outcome, "hook"
-            if short_circuit is not None:
-                results[i] = short_circuit
-                continue
-            if approvals is not None and call.id in approvals:
-                request, decision = approvals[call.id]
-                source = "user"
-                if isinstance(decision, Allow):
-                    call = bind(call, tool, request, spec.policy)
-            elif decision is None and spec.policy is not None:
-                decision = spec.policy.decide(call, tool)
-            if decision is not None and (spec.policy is not None or source != "policy"):
-                yield ApprovalDecided(original, decision, source)
-            if isinstance(decision, Deny):
-                results[i] = _denied(call, decision)
-                continue
-            if isinstance(decision, Allow):
-                if decision.args is not None:
-                    call = replace(call, args=dict(decision.args), raw_args=None)
-                # a person's "yes" also answers an ApprovalRequired the tool may raise
-                ctx = ctx.for_call(call, ctx.retry, approved=source == "user")
-            invocation = ToolInvocation(tool, call, ctx)
-            if isinstance(decision, Ask):
-                asks.append((i, ApprovalRequest(call, decision.reason), invocation))
-            else:
-                to_run.append((i, invocation))
-
-        if final is not None:
-            # The answer is in: other calls of this message are not run (their results say so).
-            for i, inv in to_run + [(i, inv) for i, _, inv in asks]:
-                results[i] = skipped_result(inv.call, "Not run: the final result was given in the same message.")
-            to_run, asks = [], []
-
-        waiting: list[tuple[int, ApprovalRequest, ToolInvocation]] = []
-        if asks:
-            waiting = yield from self.ask(asks, results, to_run)
-        yield from self.execute(to_run, results, calls)
-        # Tools that raised ApprovalRequired while running: ask, then run again with approval.
-        late = [(i, ApprovalRequest(inv.call, reason), inv) for i, inv, reason in self.needs_approval]
-        self.needs_approval = []
-        if late:
-            rerun: list[tuple[int, ToolInvocation]] = []
-            still = yield from self.ask(late, results, rerun)
-            rerun = [
-                (i, replace(inv, ctx=inv.ctx.for_call(inv.call, inv.ctx.retry, approved=True))) for i, inv in rerun
-            ]
-            yield from self.execute(rerun, results, calls)
-            waiting += [
-                (i, req, replace(inv, ctx=inv.ctx.for_call(inv.call, inv.ctx.retry, approved=True)))
-                for i, req, inv in still
-            ]
+        turn = _Turn(calls)
+        yield from self.plan(turn, completed, approvals or {})
+        if turn.final is not None:  # the answer is in: the other calls are not run (their results say so)
+            for i, inv in turn.to_run + [(i, inv) for i, _, inv in turn.asks]:
+                turn.results[i] = skipped_result(inv.call, "Not run: the final result was given in the same message.")
+            turn.to_run, turn.asks = [], []
+        waiting: _Waiting = []
+        if turn.asks:
+            waiting = yield from self.ask(turn, turn.asks, turn.to_run)
+        yield from self.execute(turn, turn.to_run)
+        waiting += yield from self.ask_late(turn)
         if waiting:
-            paused = PausedRun(
-                messages=list(self.history),
-                pending=[req for _, req, _ in waiting],
-                completed=[r for r in results if r is not None],
-                usage=self.usage,
-                run_id=self.run_id,
-                steps=self.step,
-                cost=self.cost,
-            )
-            return paused
+            return self.pause(turn, waiting)
+        self.close(turn)
+        return turn.final
 
-        self.add(Message("tool", _fill(results, calls)))
-        for call, result in zip(calls, results, strict=True):
-            if result is not None and not result.is_error:
-                self.answered[_call_key(call)] = result
-        if self.interrupted:
-            raise self.run_error(RunCancelled, "the run was cancelled during tool calls")
-        if self.exhausted is not None:
-            raise self.run_error(
-                ToolRetriesExceeded,
-                self.exhausted + ". Raise the tool's retries= or fix the tool; `.messages` has the history.",
-            )
-        if self.unknown_tool_failures > spec.tool_retries + 1:
-            raise self.run_error(
-                UnexpectedModelBehavior,
-                f"the model called unknown tools {self.unknown_tool_failures} times; "
-                f"available: {', '.join(sorted(spec.tools))}",
-            )
-        return final
+    def plan(
+        self, turn: _Turn, completed: Sequence[ToolResult], approvals: Mapping[str, tuple[ApprovalRequest, Decision]]
+    ) -> Generator[Effect | AgentEvent, Any, None]:
+        """Sort each call: answered before a pause, the final result, an unknown tool, or one to decide."""
+        done = {r.call_id: r for r in completed}
+        base = self.ctx()
+        for i, call in enumerate(turn.calls):
+            if call.id in done:
+                turn.results[i] = done[call.id]
+            elif call.name == FINAL_RESULT_TOOL and self.mode == "tool":
+                self.take_final(turn, i, call)
+            elif call.name not in self.tools:
+                turn.unknown = True
+                names = ", ".join(sorted(self.tools)) or "(none)"
+                turn.results[i] = skipped_result(call, f"Unknown tool {call.name!r}. Available tools: {names}.")
+            else:
+                yield from self.decide(turn, i, call, base, approvals)
 
-    def ask(
+    def take_final(self, turn: _Turn, i: int, call: ToolCall) -> None:
+        """Validate the first ``final_result`` call of the message (the others are skipped)."""
+        if turn.final_seen:
+            turn.results[i] = skipped_result(call, "Only the first final_result call is used.")
+            return
+        turn.final_seen = True
+        try:
+            if call.raw_args is not None:
+                raise ValueError(f"arguments are not a JSON object: {call.raw_args[:200]!r}")
+            turn.final = (self.spec.output.validate_args(call.args),)
+            turn.results[i] = ToolResult(call.id, call.name, (Text("Final result accepted."),))
+        except ValueError as exc:
+            self.output_failures += 1
+            text = f"Invalid final result: {_short(exc)}"
+            turn.results[i] = ToolResult(call.id, call.name, (Text(text),), is_error=True)
+            if self.output_failures > self.spec.output_retries:
+                self.add(Message("tool", turn.filled()))
+                raise self.run_error(
+                    OutputValidationError,
+                    f"the model's final_result did not validate after {self.output_failures} attempts: {exc}",
+                ) from exc
+
+    def decide(
         self,
-        asks: list[tuple[int, ApprovalRequest, ToolInvocation]],
-        results: list[ToolResult | None],
-        to_run: list[tuple[int, ToolInvocation]],
-    ) -> Generator[Effect | AgentEvent, Any, list[tuple[int, ApprovalRequest, ToolInvocation]]]:
-        """Ask the driver's approver about ``asks``; returns those still undecided (the run pauses)."""
+        turn: _Turn,
+        i: int,
+        call: ToolCall,
+        base: RunContext[Any],
+        approvals: Mapping[str, tuple[ApprovalRequest, Decision]],
+    ) -> Generator[Effect | AgentEvent, Any, None]:
+        """Run the hooks and the policy (or the person's decision) on a call; queue it to run, ask or deny."""
+        spec, tool, original = self.spec, self.tools[call.name], call
+        hooked = yield from self.before_hooks(base.for_call(call, self.tool_failures.get(call.name, 0)), call)
+        if isinstance(hooked, ToolResult):
+            turn.results[i] = hooked
+            return
+        call, ctx, decision, source = hooked
+        if call.id in approvals:
+            request, decision = approvals[call.id]
+            source = "user"
+            if isinstance(decision, Allow):
+                call = bind(call, tool, request, spec.policy)
+        elif decision is None and spec.policy is not None:
+            decision = spec.policy.decide(call, tool)
+        if decision is not None and (spec.policy is not None or source != "policy"):
+            yield ApprovalDecided(original, decision, source)
+        if isinstance(decision, Deny):
+            turn.results[i] = _denied(call, decision)
+            return
+        if isinstance(decision, Allow):
+            if decision.args is not None:
+                call = replace(call, args=dict(decision.args), raw_args=None)
+            # a person's "yes" also answers an ApprovalRequired the tool may raise
+            ctx = ctx.for_call(call, ctx.retry, approved=source == "user")
+        invocation = ToolInvocation(tool, call, ctx)
+        if isinstance(decision, Ask):
+            turn.asks.append((i, ApprovalRequest(call, decision.reason), invocation))
+        else:
+            turn.to_run.append((i, invocation))
+
+    def before_hooks(
+        self, ctx: RunContext[Any], call: ToolCall
+    ) -> Generator[
+        Effect | AgentEvent, Any, ToolResult | tuple[ToolCall, RunContext[Any], Decision | None, DecisionSource]
+    ]:
+        """The hooks' say on a call: a result that replaces running it, or the (rewritten) call and a decision."""
+        decision: Decision | None = None
+        source: DecisionSource = "policy"
+        for hook in self.spec.hooks:
+            outcome = yield from self.hook(hook.before_tool_call(ctx, call))
+            if isinstance(outcome, ToolResult):
+                return outcome
+            if isinstance(outcome, ToolCall):
+                call = outcome
+                ctx = ctx.for_call(call, ctx.retry)
+            elif isinstance(outcome, (Allow, Deny, Ask)):
+                decision, source = outcome, "hook"
+        return call, ctx, decision, source
+
+    def ask(self, turn: _Turn, asks: _Waiting, to_run: _ToRun) -> Generator[Effect | AgentEvent, Any, _Waiting]:
+        """Ask the driver's approver about ``asks``; returns those still undecided (the run pauses).
+
+        Approved calls join ``to_run`` (in call order); denied ones get their result.
+        """
         for _, request, _ in asks:
             yield ApprovalRequested(request)
         answers = yield AskApproval([request for _, request, _ in asks])
@@ -607,7 +654,7 @@ class _Run(Generic[OutputT]):
                 continue
             yield ApprovalDecided(request.call, answer, "approver")
             if isinstance(answer, Deny):
-                results[i] = _denied(inv.call, answer)
+                turn.results[i] = _denied(inv.call, answer)
             else:
                 call = inv.call
                 if answer.args is not None:
@@ -616,11 +663,22 @@ class _Run(Generic[OutputT]):
         to_run.sort(key=lambda item: item[0])
         return waiting
 
-    def execute(
-        self, to_run: list[tuple[int, ToolInvocation]], results: list[ToolResult | None], calls: list[ToolCall]
-    ) -> Generator[Effect | AgentEvent, Any, None]:
-        """Run ``to_run`` concurrently through the driver; results land in ``results`` in call order."""
-        spec = self.spec
+    def ask_late(self, turn: _Turn) -> Generator[Effect | AgentEvent, Any, _Waiting]:
+        """Ask about calls that raised ``ApprovalRequired`` while running; run the approved ones again.
+
+        Returns those still undecided.
+        """
+        late = [(i, ApprovalRequest(inv.call, reason), inv) for i, inv, reason in turn.late]
+        turn.late = []
+        if not late:
+            return []
+        rerun: _ToRun = []
+        still = yield from self.ask(turn, late, rerun)
+        yield from self.execute(turn, rerun)
+        return still
+
+    def execute(self, turn: _Turn, to_run: _ToRun) -> Generator[Effect | AgentEvent, Any, None]:
+        """Run ``to_run`` concurrently through the driver; results land in ``turn.results`` in call order."""
         if not to_run:
             return
         for _, inv in to_run:
@@ -628,39 +686,80 @@ class _Run(Generic[OutputT]):
         yield StartTools([inv for _, inv in to_run])
         for n, (i, inv) in enumerate(to_run):
             if self.interrupted:
-                results[i] = interrupted_result(inv.call)
+                turn.results[i] = interrupted_result(inv.call)
                 continue
             outcome = yield AwaitTool(n)
             if isinstance(outcome, Interrupted):
                 self.interrupted = True
                 yield AbandonTools()
-                results[i] = interrupted_result(inv.call)
+                turn.results[i] = interrupted_result(inv.call)
                 continue
             assert isinstance(outcome, ToolOutcome)
             if outcome.kind == "approval" and not inv.ctx.approved:
-                self.needs_approval.append((i, inv, outcome.result.text))
+                turn.late.append((i, inv, outcome.result.text))
                 continue
             result = outcome.result
-            for hook in spec.hooks:
-                changed = hook.after_tool_call(inv.ctx, inv.call, result)
+            for hook in self.spec.hooks:
+                changed = yield from self.hook(hook.after_tool_call(inv.ctx, inv.call, result))
                 if changed is not None:
                     result = changed
-            results[i] = result
-            name = inv.tool.name
-            if outcome.failed:
-                self.tool_failures[name] = self.tool_failures.get(name, 0) + 1
-                budget = inv.tool.retries if inv.tool.retries is not None else spec.tool_retries
-                if self.tool_failures[name] > budget and self.exhausted is None:
-                    self.exhausted = (
-                        f"tool {name!r} failed {self.tool_failures[name]} times in a row: {result.text[:300]}"
-                    )
-            else:
-                self.tool_failures.pop(name, None)
+            turn.results[i] = result
+            turn.record(inv.tool, outcome, result)
             yield ToolCallFinished(inv.call, result, outcome.duration)
 
+    def pause(self, turn: _Turn, waiting: _Waiting) -> PausedRun:
+        """The paused run: calls wait for a person; the results so far are kept with it."""
+        return PausedRun(
+            messages=list(self.history),
+            pending=[req for _, req, _ in waiting],
+            completed=[r for r in turn.results if r is not None],
+            usage=self.usage,
+            run_id=self.run_id,
+            steps=self.step,
+            cost=self.cost,
+        )
 
-def _fill(results: list[ToolResult | None], calls: list[ToolCall]) -> tuple[ToolResult, ...]:
-    return tuple(r if r is not None else skipped_result(c, "Not run.") for r, c in zip(results, calls, strict=True))
+    def close(self, turn: _Turn) -> None:
+        """Add the turn's results to the history; settle the retry budgets (raising when one ran out)."""
+        self.add(Message("tool", turn.filled()))
+        for call, result in zip(turn.calls, turn.results, strict=True):
+            if result is not None and not result.is_error:
+                self.answered[_call_key(call)] = result
+        if self.interrupted:
+            raise self.run_error(RunCancelled, "the run was cancelled during tool calls")
+        exhausted = self.count_failures(turn)
+        if exhausted is not None:
+            raise self.run_error(
+                ToolRetriesExceeded,
+                exhausted + ". Raise the tool's retries= or fix the tool; `.messages` has the history.",
+            )
+        if self.unknown_turns > self.spec.tool_retries + 1:
+            raise self.run_error(
+                UnexpectedModelBehavior,
+                f"the model called unknown tools in {self.unknown_turns} model turns in a row; "
+                f"available: {', '.join(sorted(self.tools))}",
+            )
+
+    def count_failures(self, turn: _Turn) -> str | None:
+        """Count this turn against the retry budgets; says which budget ran out, if any.
+
+        A tool all of whose calls in the turn failed gets one more failing turn; a tool with a call that
+        succeeded starts again from zero. Unknown tools count the same way.
+        """
+        exhausted = None
+        for name in turn.succeeded:
+            self.tool_failures.pop(name, None)
+        for name, (tool, result) in turn.failed.items():
+            if name in turn.succeeded:
+                continue
+            count = self.tool_failures[name] = self.tool_failures.get(name, 0) + 1
+            budget = tool.retries if tool.retries is not None else self.spec.tool_retries
+            if count > budget and exhausted is None:
+                how = "once" if count == 1 else f"{count} times in a row"
+                turns = "one model turn" if count == 1 else f"{count} consecutive model turns"
+                exhausted = f"tool {name!r} failed {how} (every call in {turns}): {result.text[:300]}"
+        self.unknown_turns = self.unknown_turns + 1 if turn.unknown else 0
+        return exhausted
 
 
 def _denied(call: ToolCall, decision: Deny) -> ToolResult:
@@ -678,9 +777,6 @@ def _dangling_calls(history: Sequence[Message]) -> list[ToolCall]:
     return []
 
 
-DecisionSource: TypeAlias = Literal["policy", "hook", "user", "approver"]
-
-
 def _short(exc: BaseException) -> str:
     text = str(exc)
     return text if len(text) < 2000 else text[:2000] + "..."
@@ -689,12 +785,3 @@ def _short(exc: BaseException) -> str:
 def agent_loop(spec: LoopSpec[OutputT]) -> Generator[Effect | AgentEvent, Any, RunResult[OutputT]]:
     """The loop for one run as a generator (see the module docstring for the protocol)."""
     return _Run(spec).run()
-
-
-def summarize(messages: Sequence[Message]) -> str:
-    """A one-line-per-message summary, handy in logs and errors."""
-    lines = []
-    for m in messages:
-        kinds = ",".join(type(p).__name__ for p in m.parts)
-        lines.append(f"{m.role}: {kinds} {json.dumps(m.text[:60])}")
-    return "\n".join(lines)

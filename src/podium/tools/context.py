@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic
@@ -44,7 +45,7 @@ class RunContext(Generic[DepsT]):
     tool_call: ToolCall | None = None
     """The call being executed (for tools)."""
     retry: int = 0
-    """How many times in a row this tool has failed before this call."""
+    """How many model turns in a row, before this call's turn, every call of this tool failed in."""
     inject: Mapping[str, Any] = field(default_factory=_no_inject)
     """Values for parameters marked ``Injected``."""
     agent_name: str | None = None
@@ -53,7 +54,13 @@ class RunContext(Generic[DepsT]):
     """Unique id of the :class:`~podium.agent.Agent` object running (tools key per-agent state on it)."""
     approved: bool = False
     """True when a person approved this call after the tool raised ``ApprovalRequired``."""
+    abandoned: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
+    """Set when Podium stops waiting for this call: the run was cancelled, or the call ran out of time.
+
+    Python cannot stop a thread, so a sync tool that runs for long should check it now and then
+    (``ctx.abandoned.is_set()``, or wait on it instead of sleeping) and return; its result is discarded.
+    Async tools are cancelled instead; the built-in shell tools kill their command. Each call has its own."""
 
     def for_call(self, call: ToolCall, retry: int, approved: bool = False) -> RunContext[DepsT]:
-        """This context for one tool call."""
-        return replace(self, tool_call=call, retry=retry, approved=approved)
+        """This context for one tool call (with its own :attr:`abandoned` signal)."""
+        return replace(self, tool_call=call, retry=retry, approved=approved, abandoned=threading.Event())

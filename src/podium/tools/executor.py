@@ -7,11 +7,13 @@ Podium itself, or a missing injected value (a setup mistake), raise.
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, TypeVar, cast
 
 from podium.exceptions import ApprovalRequired, ModelRetry, UserError
 from podium.messages import ContentPart, File, Image, Text, ToolCall, ToolResult
@@ -24,8 +26,12 @@ __all__ = [
     "ToolInvocation",
     "ToolOutcome",
     "cap_text",
+    "interrupted_result",
     "run_async",
+    "run_coroutine",
     "run_sync",
+    "skipped_result",
+    "timeout_outcome",
     "to_content",
 ]
 
@@ -34,9 +40,8 @@ logger = logging.getLogger("podium.tools")
 DEFAULT_MAX_OUTPUT = 100_000
 """Characters of tool output kept when a tool sets no ``max_output``."""
 
-_TIMED_OUT: Any = object()
-
-OutcomeKind: TypeAlias = Literal["ok", "invalid_args", "retry", "error", "timeout", "approval"]
+OutcomeKind: TypeAlias = Literal["ok", "invalid_args", "retry", "error", "timeout", "approval", "interrupted"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,10 @@ class ToolInvocation:
     ctx: RunContext[Any]
     """Context for the call."""
 
+    def abandon(self) -> None:
+        """Tell the call that Podium no longer waits for it (sets ``ctx.abandoned``)."""
+        self.ctx.abandoned.set()
+
 
 @dataclass(frozen=True, slots=True)
 class ToolOutcome:
@@ -58,7 +67,7 @@ class ToolOutcome:
     result: ToolResult
     """The result to send back."""
     kind: OutcomeKind = "ok"
-    """``ok``, or why it failed."""
+    """``ok``, or why it failed (``interrupted``: abandoned before it finished, not a failure)."""
     duration: float = 0.0
     """Seconds spent."""
     error: BaseException | None = None
@@ -164,38 +173,121 @@ def timeout_outcome(inv: ToolInvocation, timeout: float, started: float) -> Tool
     )
 
 
-def run_sync(inv: ToolInvocation, default_limit: int = DEFAULT_MAX_OUTPUT) -> ToolOutcome:
-    """Run a call in the current thread. Async tools run in a fresh event loop (with their timeout).
+@dataclass(frozen=True, slots=True)
+class _Raised:
+    """An exception the tool itself raised, carried as a value past Podium's own machinery."""
 
-    A sync tool's timeout is enforced by the driver that runs this in a worker thread.
+    exc: Exception
+
+
+_TIMED_OUT: Any = object()
+_ABANDONED: Any = object()
+_POLL = 0.05  # seconds between looks at a call's ``abandoned`` signal while its coroutine runs
+
+
+def _call(fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> Any:
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:
+        return _Raised(exc)
+
+
+async def _acall(fn: Callable[..., Awaitable[Any]], args: list[Any], kwargs: dict[str, Any]) -> Any:
+    try:
+        return await fn(*args, **kwargs)
+    except Exception as exc:
+        return _Raised(exc)
+
+
+async def _bounded(aw: Awaitable[Any], timeout: float | None, abandoned: threading.Event | None) -> Any:
+    """``await aw``; ``_TIMED_OUT`` after ``timeout`` seconds, ``_ABANDONED`` once ``abandoned`` is set."""
+    import asyncio
+
+    task = asyncio.ensure_future(aw)
+    if timeout is None and abandoned is None:
+        return await task
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        while True:
+            wait = _POLL if abandoned is not None else None
+            if deadline is not None:
+                left = max(0.0, deadline - time.monotonic())
+                wait = left if wait is None else min(wait, left)
+            done, _ = await asyncio.wait([task], timeout=wait)
+            if done:
+                return task.result()
+            if abandoned is not None and abandoned.is_set():
+                return _ABANDONED
+            if deadline is not None and time.monotonic() >= deadline:
+                return _TIMED_OUT
+    finally:
+        if not task.done():
+            task.cancel()
+
+
+def run_coroutine(make: Callable[[], Awaitable[T]]) -> T:
+    """Await ``make()`` from synchronous code, on a private event loop, and return its value.
+
+    In a thread where no event loop runs, the private loop runs right here. Where one already runs (a
+    Jupyter cell, a sync call made inside an async app) it runs in a new thread that this one waits
+    for: a thread runs one loop at a time, and the caller's loop is busy running the caller.
+    """
+    import asyncio
+
+    async def main() -> T:
+        return await make()
+
+    def run_here() -> T:
+        coro = main()
+        try:
+            return asyncio.run(coro)
+        finally:
+            coro.close()  # no-op once it ran; else it never started (no "never awaited" warning)
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return run_here()
+    box: list[tuple[bool, Any]] = []
+
+    def target() -> None:
+        try:
+            box.append((True, run_here()))
+        except BaseException as exc:  # handed to the waiting thread, raised there
+            box.append((False, exc))
+
+    thread = threading.Thread(target=target, name="podium-private-loop", daemon=True)
+    thread.start()
+    thread.join()
+    ok, value = box[0]
+    if not ok:
+        raise value
+    return cast(T, value)
+
+
+def run_sync(inv: ToolInvocation, default_limit: int = DEFAULT_MAX_OUTPUT) -> ToolOutcome:
+    """Run a call in the current thread; an async tool runs on a private event loop (with its timeout).
+
+    A sync tool's timeout is enforced by the driver that runs this in a worker thread. Exceptions the tool
+    raises become error results; an error in Podium's own machinery (say, no event loop can be made) raises.
     """
     started = time.perf_counter()
     prepared = _prepare(inv)
     if isinstance(prepared, str):
         return _error(inv.call, prepared, "invalid_args", started)
     fn, args, kwargs = prepared
-    try:
-        if inv.tool.schema.is_async:
-            import asyncio
-
-            timeout = inv.tool.timeout
-
-            async def main() -> Any:
-                task = asyncio.ensure_future(fn(*args, **kwargs))
-                done, _ = await asyncio.wait([task], timeout=timeout)
-                if not done:
-                    task.cancel()
-                    return _TIMED_OUT
-                return task.result()
-
-            value = asyncio.run(main())
-            if value is _TIMED_OUT:
-                assert timeout is not None
-                return timeout_outcome(inv, timeout, started)
-        else:
-            value = fn(*args, **kwargs)
-    except Exception as exc:
-        return _failure(inv, exc, started)
+    if inv.tool.schema.is_async:
+        timeout = inv.tool.timeout
+        value = run_coroutine(lambda: _bounded(_acall(fn, args, kwargs), timeout, inv.ctx.abandoned))
+        if value is _TIMED_OUT:
+            inv.abandon()
+            return timeout_outcome(inv, timeout or 0.0, started)
+        if value is _ABANDONED:
+            return ToolOutcome(interrupted_result(inv.call), "interrupted", time.perf_counter() - started)
+    else:
+        value = _call(fn, args, kwargs)
+    if isinstance(value, _Raised):
+        return _failure(inv, value.exc, started)
     return _finish(inv, value, started, default_limit)
 
 
@@ -204,7 +296,11 @@ async def run_async(
     run_in_thread: Callable[[Callable[[], Any]], Awaitable[Any]],
     default_limit: int = DEFAULT_MAX_OUTPUT,
 ) -> ToolOutcome:
-    """Run a call on the event loop; sync tools go to ``run_in_thread``. Honors the tool's timeout."""
+    """Run a call on the event loop; sync tools go to ``run_in_thread``. Honors the tool's timeout.
+
+    Exceptions the tool raises become error results; an error in Podium's own machinery (say, the thread
+    pool refuses the call) raises. Cancelling the task abandons the call (:attr:`RunContext.abandoned`).
+    """
     import asyncio
 
     started = time.perf_counter()
@@ -213,24 +309,20 @@ async def run_async(
         return _error(inv.call, prepared, "invalid_args", started)
     fn, args, kwargs = prepared
     timeout = inv.tool.timeout
+    if inv.tool.schema.is_async:
+        aw: Awaitable[Any] = _acall(fn, args, kwargs)
+    else:
+        aw = run_in_thread(functools.partial(_call, fn, args, kwargs))
     try:
-        if inv.tool.schema.is_async:
-            aw: Awaitable[Any] = fn(*args, **kwargs)
-        else:
-            aw = run_in_thread(lambda: fn(*args, **kwargs))
-        if timeout is None:
-            value = await aw
-        else:
-            task = asyncio.ensure_future(aw)
-            done, _ = await asyncio.wait([task], timeout=timeout)
-            if not done:
-                task.cancel()
-                return timeout_outcome(inv, timeout, started)
-            value = task.result()
+        value = await _bounded(aw, timeout, None)
     except asyncio.CancelledError:
+        inv.abandon()
         raise
-    except Exception as exc:
-        return _failure(inv, exc, started)
+    if value is _TIMED_OUT:
+        inv.abandon()
+        return timeout_outcome(inv, timeout or 0.0, started)
+    if isinstance(value, _Raised):
+        return _failure(inv, value.exc, started)
     return _finish(inv, value, started, default_limit)
 
 
@@ -248,8 +340,3 @@ def interrupted_result(call: ToolCall) -> ToolResult:
 def skipped_result(call: ToolCall, reason: str) -> ToolResult:
     """The result recorded for a call the loop decided not to run."""
     return ToolResult(call.id, call.name, (Text(reason),), is_error=True)
-
-
-def describe(calls: Sequence[ToolCall]) -> str:
-    """Short human description of calls, for logs."""
-    return ", ".join(f"{c.name}({c.id})" for c in calls)

@@ -4,7 +4,8 @@ A *persistent* shell session keeps the working directory and the exported variab
 from one call to the next (``cd src`` then ``pytest`` works), except variables that change what programs run
 (``PATH``, ``LD_*``, ``BASH_ENV`` ...: :data:`SESSION_DROPPED_VARIABLES`) and directories inside protected
 paths such as ``.git``. Processes do not outlive a call: whatever a
-command leaves running is killed when it returns. Sessions are never shared between agent sessions.
+command leaves running is killed when it returns, and a command whose call the run abandons (cancelled, or
+timed out) is killed then. Sessions are never shared between agent sessions.
 """
 
 from __future__ import annotations
@@ -226,24 +227,25 @@ def shell_tools(
                 key = state.key(ctx)
                 directory = sessions.directory(key)
                 argv = [sandbox.shell, "-c", SESSION_WRAPPER, "podium-shell", directory, command]
-                result = sandbox.run(argv, timeout=limit, cwd=cwd, extra_writable=(directory,))
+                result = sandbox.run(argv, timeout=limit, cwd=cwd, extra_writable=(directory,), cancel=ctx.abandoned)
             else:
-                result = sandbox.run_shell(command, timeout=limit, cwd=cwd)
+                result = sandbox.run_shell(command, timeout=limit, cwd=cwd, cancel=ctx.abandoned)
         except WorkspaceError as exc:
             raise ModelRetry(str(exc)) from None
         except SandboxStartError as exc:
             raise ModelRetry(f"the sandbox could not start the command: {exc}") from None
         return result.for_model()
 
-    def run_python(code: str, timeout: float | None = None) -> str:
+    def run_python(ctx: RunContext[Any], code: str, timeout: float | None = None) -> str:
         """Run a Python program in the workspace (a fresh interpreter each time); shows its output.
 
         Args:
+            ctx: The run context (supplied by Podium).
             code: The program's source.
             timeout: Seconds before it is killed (capped by the sandbox policy).
         """
         try:
-            result = sandbox.run_python(code, timeout=_timeout(timeout))
+            result = sandbox.run_python(code, timeout=_timeout(timeout), cancel=ctx.abandoned)
         except SandboxStartError as exc:
             raise ModelRetry(f"the sandbox could not start Python: {exc}") from None
         return result.for_model()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
@@ -93,11 +94,13 @@ class Sandbox(ABC):
         cwd: str | None = None,
         env: Mapping[str, str] | None = None,
         extra_writable: Sequence[str] = (),
+        cancel: threading.Event | None = None,
     ) -> SandboxResult:
         """Run ``argv`` once and wait for it (at most ``timeout`` or the policy's wall limit).
 
         ``extra_writable`` are host directories Podium itself owns (e.g. a shell session's state) that the
-        command may write, at the same path.
+        command may write, at the same path. Once ``cancel`` is set (a tool's ``RunContext.abandoned``) the
+        command is stopped as on a timeout (``killed_by="cancelled"``), and never started if it was set before.
 
         Raises:
             SandboxStartError: the sandbox could not start the command at all.
@@ -112,7 +115,7 @@ class Sandbox(ABC):
             list(argv), cwd=self.resolve_cwd(cwd), env=self.environment(env), extra_writable=tuple(extra_writable)
         )
         launch.disk_path = str(self.workspace.root)
-        return execute(launch, limits, wall, data)
+        return execute(launch, limits, wall, data, cancel)
 
     def run_shell(self, command: str, **kwargs: object) -> SandboxResult:
         """Run a shell command line (``shell -c command``)."""

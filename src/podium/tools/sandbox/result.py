@@ -22,7 +22,7 @@ EXIT_LIMIT = 123
 EXIT_SANDBOX_ERROR = 125
 """Exit code of ``podium sandbox run`` when the sandbox itself could not start the command."""
 
-KilledBy: TypeAlias = Literal["timeout", "cpu", "memory", "file_size", "disk", "output", "signal"]
+KilledBy: TypeAlias = Literal["timeout", "cpu", "memory", "file_size", "disk", "output", "signal", "cancelled"]
 
 _MEMORY_MARKERS = ("MemoryError", "Cannot allocate memory", "std::bad_alloc", "out of memory")
 
@@ -82,7 +82,7 @@ class SandboxResult:
     """The signal that ended the command, if one did."""
     killed_by: KilledBy | None
     """Why the command was stopped: ``timeout``, ``cpu``, ``memory``, ``file_size``, ``disk`` (it wrote more
-    than the workspace may grow), ``output``, ``signal``."""
+    than the workspace may grow), ``output``, ``signal``, ``cancelled`` (its tool call was abandoned)."""
     wall_time: float
     """Seconds from start until the command and its leftovers were gone."""
     cpu_time: float
@@ -128,6 +128,8 @@ class SandboxResult:
         """One line saying how the command ended and what it used."""
         if self.killed_by == "timeout":
             how = "killed: wall timeout"
+        elif self.killed_by == "cancelled":
+            how = "killed: the run was cancelled"
         elif self.killed_by == "cpu":
             how = "killed: CPU time limit"
         elif self.killed_by == "memory" and self.signal is not None:

@@ -1,7 +1,8 @@
 """Running one prepared command: output capture, wall timeout, killing the whole tree, usage.
 
 Both back-ends build a :class:`Launch` (what to spawn and how to find its processes) and hand it to
-:func:`execute`. The command is never run twice: a timeout kills it and reports ``killed_by="timeout"``.
+:func:`execute`. The command is never run twice: a timeout kills it and reports ``killed_by="timeout"``; a
+cancel (the tool call was abandoned) stops it the same way and reports ``killed_by="cancelled"``.
 """
 
 from __future__ import annotations
@@ -149,9 +150,14 @@ class _Tree:
         return killed
 
 
-def execute(launch: Launch, limits: Limits, timeout: float, stdin: bytes | None) -> SandboxResult:
-    """Run ``launch`` to completion within ``timeout`` seconds and report what happened."""
+def execute(
+    launch: Launch, limits: Limits, timeout: float, stdin: bytes | None, cancel: threading.Event | None = None
+) -> SandboxResult:
+    """Run ``launch`` to completion within ``timeout`` seconds (or until ``cancel`` is set) and report it."""
     started = time.monotonic()
+    if cancel is not None and cancel.is_set():
+        _close_launch(launch)
+        return _not_started(launch)
     disk = _DiskWatch(launch.disk_path, limits.disk_mb)
     try:
         proc = subprocess.Popen(
@@ -173,7 +179,7 @@ def execute(launch: Launch, limits: Limits, timeout: float, stdin: bytes | None)
     tree = _Tree(launch, proc.pid)
     try:
         _join_cgroup(launch, proc)
-        return _supervise(launch, limits, timeout, stdin, proc, tree, started, disk)
+        return _supervise(launch, limits, timeout, stdin, proc, tree, started, disk, cancel)
     finally:
         if proc.returncode is None:
             tree.kill_all()
@@ -183,6 +189,21 @@ def execute(launch: Launch, limits: Limits, timeout: float, stdin: bytes | None)
                 with contextlib.suppress(OSError):
                     pipe.close()
         _close_launch(launch)
+
+
+def _not_started(launch: Launch) -> SandboxResult:
+    """The result of a command whose call was abandoned before it started."""
+    return SandboxResult(
+        stdout="",
+        stderr="",
+        exit_code=None,
+        signal=None,
+        killed_by="cancelled",
+        wall_time=0.0,
+        cpu_time=0.0,
+        peak_memory=None,
+        backend=launch.backend,
+    )
 
 
 def _join_cgroup(launch: Launch, proc: subprocess.Popen[bytes]) -> None:
@@ -233,6 +254,7 @@ def _supervise(
     tree: _Tree,
     started: float,
     disk: _DiskWatch,
+    cancel: threading.Event | None,
 ) -> SandboxResult:
     assert proc.stdout is not None
     assert proc.stderr is not None
@@ -252,8 +274,8 @@ def _supervise(
     report: dict[str, Any] | None = None
     while report is None:
         now = time.monotonic()
-        if now >= deadline:
-            we_killed = "timeout"
+        if now >= deadline or (cancel is not None and cancel.is_set()):
+            we_killed = "timeout" if now >= deadline else "cancelled"
             _terminate(tree, proc, limits.kill_grace, sel)
             break
         if disk.exceeded(now):
