@@ -54,6 +54,19 @@ class Agent(Generic[OutputT]):
         agent = Agent("anthropic:claude-sonnet-4-5", tools=[add], instructions="Be brief.")
         result = agent.run("What is 2 + 3?")
         print(result.output)
+
+    Tool calls of one model turn run concurrently. A call that fails (bad arguments, an exception from
+    the tool, ``ModelRetry``, a timeout) goes back to the model as an error result, within a retry budget
+    that counts model turns, not calls: a tool's count goes up by one for a turn in which every call of it
+    failed, and back to zero in a turn where one of its calls succeeded. The run raises
+    ``ToolRetriesExceeded`` once a tool has failed in more consecutive turns than its budget (``retries``
+    here, or the tool's own); a model that reads three missing files in parallel spends one retry, not
+    three. Calls to unknown tools count the same way, per turn, against ``retries + 1``.
+
+    Cancelling a run (``cancel=`` token, ``stream.cancel()``, Ctrl-C) returns at once with every unfinished
+    call marked interrupted. Python cannot stop a thread: a sync tool still running goes on in the
+    background until it returns; it is told through ``RunContext.abandoned`` and should check it if it
+    runs for long (the built-in shell tools kill their command).
     """
 
     @overload
@@ -124,7 +137,8 @@ class Agent(Generic[OutputT]):
 
         Args:
             model: A :class:`~podium.providers.base.Model` or a ``"provider:model"`` string.
-            tools: Tools, plain functions and toolsets the model may call.
+            tools: Tools, plain functions and toolsets the model may call. A toolset's ``get_tools`` is
+                called once per run, as it starts, with the run's context (``deps``, ``run_id``, history).
             instructions: System instructions (or a function of the run context returning them).
             settings: Default model settings.
             max_steps: Maximum model requests per run.
@@ -132,7 +146,7 @@ class Agent(Generic[OutputT]):
             output_mode: How structured output is obtained (``auto``, ``native``, ``tool``).
             hooks: Lifecycle hooks, run in order.
             name: A name for logs and traces.
-            retries: Failed calls in a row allowed per tool (unless the tool sets ``retries``).
+            retries: Failing model turns in a row allowed per tool (unless the tool sets ``retries``); see above.
             output_retries: Invalid final outputs allowed before the run fails.
             inject: Values for tool parameters marked ``Injected``.
             max_tool_output: Characters of tool output kept by default.
@@ -235,13 +249,17 @@ class Agent(Generic[OutputT]):
     ) -> RunResult[OutputT]:
         """Run to completion in this thread and return the result.
 
+        The model is called from this thread; tool calls run on the tool thread pool. Async tools, hooks
+        and approvers run on a private event loop, so this also works where an event loop already runs in
+        this thread (a Jupyter cell, a sync function called from async code).
+
         Args:
             prompt: The new user message (text or parts); ``None`` continues ``message_history``.
             message_history: The conversation so far.
             deps: Passed to tools as ``RunContext.deps``.
             settings: Settings for this run, over the agent's.
             model: Use another model for this run.
-            cancel: A token to cancel the run from another thread.
+            cancel: A token to cancel the run from another thread (or a signal handler).
             inject: Values for injected tool parameters, over the agent's.
             approvals: Decisions for calls waiting for approval (call id -> True/False/Allow/Deny).
             resume: A paused run to continue (``result.paused``, possibly loaded from JSON).

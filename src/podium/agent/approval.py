@@ -22,7 +22,7 @@ approval answers exactly the pending call it names: same id, tool and arguments 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TypeAlias
 
 from podium.agent.decisions import Allow, Ask, Decision, DecisionLike, Deny, decision_from
@@ -46,8 +46,3 @@ __all__ = [
 
 Approver: TypeAlias = Callable[[ApprovalRequest], "DecisionLike"]
 """A callback that decides at once (a terminal prompt, a UI); returning ``Ask`` pauses the run."""
-
-
-def pending_ids(requests: Iterable[ApprovalRequest]) -> list[str]:
-    """The call ids of ``requests``."""
-    return [r.call_id for r in requests]

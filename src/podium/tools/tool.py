@@ -44,7 +44,8 @@ class Tool(Generic[P, R]):
             description: Description for the model; defaults to the docstring.
             timeout: Seconds a call may take before it becomes an error result.
             max_output: Characters of output kept; longer output keeps its head and tail.
-            retries: Failed calls in a row allowed before the run stops; the agent's default when ``None``.
+            retries: Failing model turns in a row (turns in which every call of this tool failed) allowed
+                before the run stops; the agent's default when ``None``.
             strict: Ask providers for strict schema adherence.
             metadata: Facts for policies and UIs, such as ``{"path_params": ("path",)}`` or
                 ``{"command_param": "command"}`` (see :mod:`podium.agent.approval`).
@@ -146,7 +147,7 @@ def tool(
         description: Description for the model; defaults to the docstring.
         timeout: Seconds a call may take before it becomes an error result.
         max_output: Characters of output kept; longer output keeps its head and tail.
-        retries: Failed calls in a row allowed before the run stops.
+        retries: Failing model turns in a row (every call of the tool failed) allowed before the run stops.
         strict: Ask providers for strict schema adherence.
         metadata: Facts for policies and UIs (which parameters are paths or commands).
 
