@@ -35,8 +35,7 @@ from typing import Any
 
 from podium.agent.approval import Approver, Decision, decision_from
 from podium.agent.cancel import CancelToken
-from podium.agent.events import AgentEvent
-from podium.agent.loop import (
+from podium.agent.effects import (
     AbandonTools,
     AskApproval,
     AwaitTool,
@@ -46,6 +45,7 @@ from podium.agent.loop import (
     RunAwaitable,
     StartTools,
 )
+from podium.agent.events import AgentEvent
 from podium.agent.result import OutputT, RunResult
 from podium.exceptions import RunCancelled, RunInterrupted, UnexpectedModelBehavior
 from podium.messages import ModelResponse, Text

@@ -3,9 +3,9 @@
 :func:`agent_loop` is a generator. It yields two kinds of values:
 
 * **events** (:mod:`podium.agent.events`), which a driver passes on to the user, and
-* **effects** (:class:`RequestModel`, :class:`StartTools`, :class:`AwaitTool`, :class:`AbandonTools`,
-  :class:`AskApproval`, :class:`RunAwaitable`), which a driver performs and answers by ``send()``-ing the
-  result back.
+* **effects** (:mod:`podium.agent.effects`: :class:`RequestModel`, :class:`StartTools`, :class:`AwaitTool`,
+  :class:`AbandonTools`, :class:`AskApproval`, :class:`RunAwaitable`), which a driver performs and answers
+  by ``send()``-ing the result back.
 
 Drivers (:mod:`podium.agent.drivers`) perform effects synchronously (threads) or asynchronously
 (tasks); a replay driver can answer them from a recording. Whatever the driver, the loop owns the
@@ -30,12 +30,23 @@ from __future__ import annotations
 import inspect
 import json
 import uuid
-from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Literal, TypeAlias
 
 from podium.agent.approval import Allow, ApprovalPolicy, ApprovalRequest, Ask, Decision, Deny, PausedRun
 from podium.agent.binding import bind, check_unique_ids, pending_approvals, unique_ids
+from podium.agent.effects import (
+    AbandonTools,
+    AskApproval,
+    AwaitTool,
+    Effect,
+    Interrupted,
+    LoopGen,
+    RequestModel,
+    RunAwaitable,
+    StartTools,
+)
 from podium.agent.events import (
     AgentEvent,
     ApprovalDecided,
@@ -63,7 +74,7 @@ from podium.exceptions import (
 )
 from podium.messages import Message, ModelResponse, Part, Text, ToolCall, ToolResult
 from podium.providers.profiles import ModelProfile
-from podium.settings import ModelSettings, OutputSchema, ToolDefinition
+from podium.settings import ModelSettings, OutputSchema
 from podium.tools.context import RunContext
 from podium.tools.executor import ToolInvocation, ToolOutcome, interrupted_result, skipped_result
 from podium.tools.tool import Tool
@@ -82,74 +93,6 @@ __all__ = [
     "StartTools",
     "agent_loop",
 ]
-
-
-# --------------------------------------------------------------------------- effects
-
-
-@dataclass(frozen=True, slots=True)
-class RequestModel:
-    """Effect: send ``messages`` to the model; answer with its ``ModelResponse``."""
-
-    step: int
-    """1-based request number."""
-    messages: list[Message]
-    """The full prompt: instructions, history, new messages."""
-    tools: list[ToolDefinition]
-    """Tools offered to the model."""
-    settings: ModelSettings
-    """Settings for this request."""
-    output: OutputSchema | None
-    """Native structured output schema, if any."""
-
-
-@dataclass(frozen=True, slots=True)
-class StartTools:
-    """Effect: start running these calls concurrently; answer ``None``."""
-
-    invocations: list[ToolInvocation]
-    """The calls to run, in call order."""
-
-
-@dataclass(frozen=True, slots=True)
-class AwaitTool:
-    """Effect: wait for invocation ``index`` of the last ``StartTools``; answer its ``ToolOutcome``."""
-
-    index: int
-    """Position in the ``StartTools`` list."""
-
-
-@dataclass(frozen=True, slots=True)
-class AbandonTools:
-    """Effect: the run is stopping; cancel whatever of the last ``StartTools`` still runs."""
-
-
-@dataclass(frozen=True, slots=True)
-class AskApproval:
-    """Effect: ask the approver about these calls; answer ``{call_id: Decision}`` (missing = undecided)."""
-
-    requests: list[ApprovalRequest]
-    """The calls that need a decision."""
-
-
-@dataclass(frozen=True, slots=True)
-class RunAwaitable:
-    """Effect: await this (what a hook or an approver written as a coroutine returned); answer its value."""
-
-    awaitable: Awaitable[Any]
-    """The coroutine to run to completion."""
-
-
-@dataclass(frozen=True, slots=True)
-class Interrupted:
-    """Answer to any effect once the run is cancelled."""
-
-    partial: ModelResponse | None = None
-    """What the model had streamed before the cancellation, if anything."""
-
-
-Effect: TypeAlias = RequestModel | StartTools | AwaitTool | AbandonTools | AskApproval | RunAwaitable
-LoopGen: TypeAlias = Generator["Effect | AgentEvent", Any, "RunResult[OutputT]"]
 
 
 # --------------------------------------------------------------------------- the loop

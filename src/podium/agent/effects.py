@@ -1,0 +1,96 @@
+"""What the agent loop asks a driver to do (effects), and what a driver answers when the run is cancelled.
+
+See :mod:`podium.agent.loop` for the protocol: the loop yields an effect, the driver performs it and sends
+back the answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Generator
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from podium.agent.approval import ApprovalRequest
+from podium.agent.events import AgentEvent
+from podium.agent.result import OutputT, RunResult
+from podium.messages import Message, ModelResponse
+from podium.settings import ModelSettings, OutputSchema, ToolDefinition
+from podium.tools.executor import ToolInvocation
+
+__all__ = [
+    "AbandonTools",
+    "AskApproval",
+    "AwaitTool",
+    "Effect",
+    "Interrupted",
+    "LoopGen",
+    "RequestModel",
+    "RunAwaitable",
+    "StartTools",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestModel:
+    """Effect: send ``messages`` to the model; answer with its ``ModelResponse``."""
+
+    step: int
+    """1-based request number."""
+    messages: list[Message]
+    """The full prompt: instructions, history, new messages."""
+    tools: list[ToolDefinition]
+    """Tools offered to the model."""
+    settings: ModelSettings
+    """Settings for this request."""
+    output: OutputSchema | None
+    """Native structured output schema, if any."""
+
+
+@dataclass(frozen=True, slots=True)
+class StartTools:
+    """Effect: start running these calls concurrently; answer ``None``."""
+
+    invocations: list[ToolInvocation]
+    """The calls to run, in call order."""
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitTool:
+    """Effect: wait for invocation ``index`` of the last ``StartTools``; answer its ``ToolOutcome``."""
+
+    index: int
+    """Position in the ``StartTools`` list."""
+
+
+@dataclass(frozen=True, slots=True)
+class AbandonTools:
+    """Effect: the run is stopping; cancel whatever of the last ``StartTools`` still runs."""
+
+
+@dataclass(frozen=True, slots=True)
+class AskApproval:
+    """Effect: ask the approver about these calls; answer ``{call_id: Decision}`` (missing = undecided)."""
+
+    requests: list[ApprovalRequest]
+    """The calls that need a decision."""
+
+
+@dataclass(frozen=True, slots=True)
+class RunAwaitable:
+    """Effect: await this (what a hook or an approver written as a coroutine returned); answer its value."""
+
+    awaitable: Awaitable[Any]
+    """The coroutine to run to completion."""
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupted:
+    """Answer to any effect once the run is cancelled."""
+
+    partial: ModelResponse | None = None
+    """What the model had streamed before the cancellation, if anything."""
+
+
+Effect: TypeAlias = RequestModel | StartTools | AwaitTool | AbandonTools | AskApproval | RunAwaitable
+LoopGen: TypeAlias = Generator[Effect | AgentEvent, Any, RunResult[OutputT]]
+"""The loop generator of a run whose output is ``OutputT``."""
