@@ -84,23 +84,21 @@ class AsyncHooks(AgentHooks):
     def __init__(self) -> None:
         self.seen: list[str] = []
 
-    async def on_run_start(self, ctx: RunContext[Any]) -> None:  # type: ignore[override]
+    async def on_run_start(self, ctx: RunContext[Any]) -> None:
         await asyncio.sleep(0)
         self.seen.append("start")
 
-    async def before_tool_call(self, ctx: RunContext[Any], call: ToolCall) -> ToolCall:  # type: ignore[override]
+    async def before_tool_call(self, ctx: RunContext[Any], call: ToolCall) -> ToolCall:
         await asyncio.sleep(0)
         self.seen.append("before")
         return ToolCall(call.id, call.name, {"n": 21})
 
-    async def after_tool_call(  # type: ignore[override]
-        self, ctx: RunContext[Any], call: ToolCall, result: ToolResult
-    ) -> ToolResult:
+    async def after_tool_call(self, ctx: RunContext[Any], call: ToolCall, result: ToolResult) -> ToolResult:
         await asyncio.sleep(0)
         self.seen.append("after")
         return ToolResult(result.call_id, result.name, result.content + result.content)
 
-    async def on_run_end(self, ctx: RunContext[Any], result: Any) -> None:  # type: ignore[override]
+    async def on_run_end(self, ctx: RunContext[Any], result: Any) -> None:
         self.seen.append("end")
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel
 from typing_extensions import assert_type
 
-from podium import Agent, RunResult, tool
+from podium import Agent, AgentHooks, RunResult, tool
+from podium.messages import ToolCall, ToolResult
 from podium.testing import ScriptedModel
+from podium.tools import RunContext
 
 
 class City(BaseModel):
@@ -33,3 +37,33 @@ def check() -> None:
     assert_type(add(1, 2), int)
     assert_type(add.fn(1, 2), int)
     assert_type(Agent(model, tools=[add, fetch]), Agent[str])
+
+
+class AsyncAudit(AgentHooks):
+    """Hooks may be written as coroutines: they type-check as overrides."""
+
+    async def on_run_start(self, ctx: RunContext[Any]) -> None:
+        return None
+
+    async def before_tool_call(self, ctx: RunContext[Any], call: ToolCall) -> ToolCall | None:
+        return call
+
+    async def after_tool_call(self, ctx: RunContext[Any], call: ToolCall, result: ToolResult) -> ToolResult:
+        return result
+
+
+class SyncAudit(AgentHooks):
+    """Plain hooks still type-check."""
+
+    def on_run_end(self, ctx: RunContext[Any], result: RunResult[Any]) -> None:
+        return None
+
+
+@tool
+def wait_a_bit(ctx: RunContext[None], seconds: float) -> bool:
+    """A long tool that stops when its call is abandoned."""
+    return ctx.abandoned.wait(seconds)
+
+
+def check_hooks_and_context() -> None:
+    Agent(ScriptedModel(["x"]), hooks=[AsyncAudit(), SyncAudit()], tools=[wait_a_bit])

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 __all__ = ["AgentHooks", "MaybeAwaitable"]
 
 T = TypeVar("T")
-MaybeAwaitable: TypeAlias = "T | Awaitable[T]"
+MaybeAwaitable: TypeAlias = T | Awaitable[T]
 """A hook's return value, or an awaitable of it (a hook written with ``async def``)."""
 
 
