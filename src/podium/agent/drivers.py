@@ -192,6 +192,7 @@ class _SyncTools:
             return outcome
         if waker in done:
             return Interrupted()
+        future.cancel()  # still queued (a busy pool): it never starts
         inv.abandon()
         return timeout_outcome(inv, timeout or 0.0, self.started)
 
