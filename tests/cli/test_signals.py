@@ -51,7 +51,9 @@ def test_run_terminated_during_a_tool_call(cli_env: dict[str, str], tmp_path: Pa
     assert time.monotonic() - started < 10  # the tool does not keep it alive for 40 s
     name = signal.Signals(signum).name
     assert "Traceback" not in seen + err
-    assert err.strip().splitlines()[-1] == f"podium: terminated by {name}; stopped"
+    # the cancel reaches the tool call at once (its sandboxed command is killed), so the turn stops and is saved
+    # within the grace period instead of being interrupted after it
+    assert err.strip().splitlines()[-1] == f"podium: terminated by {name}; the run was stopped and saved"
     assert _no_processes(marker)  # the sandboxed command died with it
     after = podium(["run", "--model", "test:echo", "-c", "--json", "what happened?"], cli_env)
     doc = json.loads(after.stdout)
