@@ -36,6 +36,7 @@ def shell(tools: WorkspaceToolset, command: str, **args: Any) -> str:
     return "".join(p.text for p in result.content if isinstance(p, Text))
 
 
+@pytest.mark.requires("bwrap")
 def test_the_sandbox_is_real(tools: WorkspaceToolset) -> None:
     assert type(tools.sandbox).__name__ == "BubblewrapSandbox"
 

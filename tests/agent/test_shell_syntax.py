@@ -222,5 +222,8 @@ def test_generated_lines_match_bash(line: str) -> None:
     except NotUnderstood:
         return  # refusing is always allowed; accepting wrongly is not
     bash_argvs, bash_created, _ = bash_run(line)
+    # bash looks a program up on PATH only when its name has no "/": the oracle cannot record the others
+    # (the approval rules treat a program named by a path as opaque anyway)
+    argvs = [argv for argv in argvs if "/" not in argv[0]]
     assert argvs == bash_argvs, line
     assert created == bash_created, line
