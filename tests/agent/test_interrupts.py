@@ -62,7 +62,15 @@ def interrupt(
     args: list[str], ready: Callable[[], bool], env: dict[str, str] | None = None
 ) -> tuple[int, str, str, float]:
     """Start ``args``, wait until ``ready()``, send SIGINT; (exit code, stdout, stderr, seconds it took to stop)."""
-    child = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    child = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        # SIGINT at its default in the child even when this test run inherited it ignored (a background job)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         deadline = time.monotonic() + 30
         while not ready() and time.monotonic() < deadline:

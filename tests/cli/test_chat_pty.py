@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -13,7 +14,14 @@ from tests.cli.conftest import PODIUM, podium
 
 def spawn(args: list[str], env: dict[str, str], timeout: float = 30) -> pexpect.spawn:
     child = pexpect.spawn(
-        PODIUM[0], [*PODIUM[1:], *args], env=env, encoding="utf-8", timeout=timeout, dimensions=(40, 120)
+        PODIUM[0],
+        [*PODIUM[1:], *args],
+        env=env,
+        encoding="utf-8",
+        timeout=timeout,
+        dimensions=(40, 120),
+        # Ctrl-C must reach podium even when this test run inherited SIGINT ignored (a background job)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     child.logfile_read = sys.stderr  # shown by pytest on failure
     return child

@@ -24,6 +24,12 @@ def _wait_for(stream: object, text: str, timeout: float = 60) -> str:
     return seen
 
 
+def _default_signals() -> None:
+    """In the child: SIGTERM and SIGHUP at their defaults, whatever this test run inherited (nohup, CI runners)."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def _no_processes(pattern: str) -> bool:
     return subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode == 1
 
@@ -41,6 +47,7 @@ def test_run_terminated_during_a_tool_call(cli_env: dict[str, str], tmp_path: Pa
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_signals,
     )
     seen = _wait_for(proc.stderr, "→ run_shell")
     time.sleep(0.5)
@@ -69,6 +76,7 @@ def test_chat_terminated_at_the_prompt_and_during_a_turn(cli_env: dict[str, str]
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_signals,
     )
     assert proc.stdin is not None
     proc.stdin.write("hello\n")
@@ -89,6 +97,7 @@ def test_chat_terminated_at_the_prompt_and_during_a_turn(cli_env: dict[str, str]
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_signals,
     )
     assert proc.stdin is not None
     proc.stdin.write("go\n")
@@ -133,6 +142,7 @@ def test_sandbox_run_terminated(cli_env: dict[str, str], tmp_path: Path, backend
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=_default_signals,
     )
     deadline = time.monotonic() + 30
     while _no_processes(f"^{marker}"):
