@@ -144,6 +144,13 @@ def test_failures_before_any_data_are_retried(name: str) -> None:
 def test_a_stream_that_broke_after_data_is_not_retried(name: str) -> None:
     with serving(Reply.truncated(TEXT), Reply.answer(TEXT)) as server:
         outcome = call(make(server, name, retry=QUICK_RETRY), "stream")
+        sent = "".join(getattr(event, "text", "") for event in outcome.events)
+        if outcome.error is None:
+            # On a busy machine the whole cut stream can arrive before the client's first read, and an HTTP
+            # client that reads greedily (urllib3, under botocore) then fails on that read: nothing reached the
+            # caller, so one retry is right. Never may the caller see text twice.
+            assert len(server.requests) == 2 and sent == TEXT, (len(server.requests), sent)
+            return
         assert isinstance(outcome.error, IncompleteStreamError)
         assert len(server.requests) == 1  # the caller had seen text: a retry would repeat it
         assert_partial_prefix(outcome)
