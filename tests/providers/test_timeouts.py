@@ -8,7 +8,7 @@ import pytest
 from fault_kit import PROVIDERS, call, make, serving
 
 from podium.exceptions import ProviderTimeoutError, UserError
-from podium.providers.guard import http_timeouts, resolve_timeouts, timeouts_option
+from podium.providers.transport.guard import http_timeouts, resolve_timeouts, timeouts_option
 from podium.settings import DEFAULT_TIMEOUTS, ModelSettings, Timeouts
 from podium.testing.fake_server import Reply
 

@@ -29,7 +29,7 @@ Settings:
 ``request`` uses a stream under the hood when ``max_tokens`` is so large that the SDK would refuse a
 non-streaming call (it could exceed ten minutes); the result is the same ``ModelResponse``.
 Timeouts (:class:`~podium.settings.Timeouts`), content types and the end of a stream (``message_stop``)
-are checked as :mod:`podium.providers.guard` describes. Errors are mapped to :mod:`podium.exceptions`
+are checked as :mod:`podium.providers.transport.guard` describes. Errors are mapped to :mod:`podium.exceptions`
 (400 with the API's error body, 429 with ``retry-after``, 529 ``overloaded_error`` to
 :class:`~podium.exceptions.ServerError`, errors sent inside a stream too); retries follow the model's
 :class:`~podium.providers.retry.RetryPolicy` (the SDK's own are off; a stream is retried while nothing has
@@ -62,8 +62,8 @@ from podium.providers.anthropic_wire import (
 )
 from podium.providers.base import Model, require_model_name
 from podium.providers.clients import PerLoop, sdk_options
-from podium.providers.errors import http_error
-from podium.providers.guard import (
+from podium.providers.transport.errors import http_error
+from podium.providers.transport.guard import (
     JSON,
     SSE,
     Deadline,

@@ -65,7 +65,7 @@ from podium.messages import (
     ToolResult,
 )
 from podium.providers.conversion import map_tool_call_id, prepare_parts, same_provider
-from podium.providers.errors import embedded_status, http_error
+from podium.providers.transport.errors import embedded_status, http_error
 from podium.providers.jsonbody import deep_merge
 from podium.providers.pricing import cost_of
 from podium.providers.profiles import ModelProfile
@@ -524,7 +524,7 @@ def stream_error(event: Mapping[str, Any], model: str | None) -> ProviderHTTPErr
     """The Podium error for an ``error`` event sent inside a stream (the HTTP status was already 200).
 
     The status is the one the error type stands for (``overloaded_error`` -> 529, ``invalid_request_error``
-    -> 400 ...; :func:`~podium.providers.errors.embedded_status`), so the exception is the one the same
+    -> 400 ...; :func:`~podium.providers.transport.errors.embedded_status`), so the exception is the one the same
     error gives as an HTTP answer; 500 for an unknown type.
     """
     return http_error(embedded_status(event, 500), dict(event), provider=PROVIDER, model=model)

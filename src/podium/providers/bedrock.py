@@ -27,7 +27,7 @@ Errors: ``ClientError`` becomes Podium's exception tree by HTTP status, refined 
 when the service sends one (``ThrottlingException`` -> RateLimitError, ``AccessDeniedException`` ->
 AuthenticationError, ``ModelTimeoutException`` -> ProviderTimeoutError ...); the code prefixes the
 message. boto3's own retries are off; Podium's RetryPolicy retries, a stream while nothing has reached the
-caller. Content types and the end of a stream (``messageStop``) are checked as :mod:`podium.providers.guard`
+caller. Content types and the end of a stream (``messageStop``) are checked as :mod:`podium.providers.transport.guard`
 describes.
 """
 
@@ -52,8 +52,8 @@ from podium.exceptions import (
 from podium.messages import JsonDict, Message, ModelResponse
 from podium.providers.base import Model, require_model_name
 from podium.providers.bedrock_wire import ConverseAccumulator, build_request
-from podium.providers.errors import http_error, parse_retry_after
-from podium.providers.guard import (
+from podium.providers.transport.errors import http_error, parse_retry_after
+from podium.providers.transport.guard import (
     EVENTSTREAM,
     JSON,
     Deadline,
@@ -234,7 +234,7 @@ class _DeadlineSession:
     """botocore's HTTP session, reading a whole answer within the current call's total timeout.
 
     botocore reads a non-streamed body itself; this hands it a body whose chunks pass
-    :meth:`~podium.providers.guard.Deadline.chunks`, so a slow drip is cut at the total like a stream.
+    :meth:`~podium.providers.transport.guard.Deadline.chunks`, so a slow drip is cut at the total like a stream.
     """
 
     def __init__(self, session: Any) -> None:

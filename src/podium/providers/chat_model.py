@@ -8,7 +8,7 @@ here from the raw byte stream, which keeps the per-chunk cost close to a plain `
 
 Retries use Podium's :class:`~podium.providers.retry.RetryPolicy` (the SDKs' own retries are off); a
 stream is retried only while nothing has reached the caller. Timeouts, content types and the end marker
-(``data: [DONE]``; a stream without it is cut off) are checked as :mod:`podium.providers.guard` describes.
+(``data: [DONE]``; a stream without it is cut off) are checked as :mod:`podium.providers.transport.guard` describes.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from podium.providers.chat_dialect import ChatDialect
 from podium.providers.chat_stream import ChatTranslator, SSEDecoder, loads
 from podium.providers.chat_wire import build_body
 from podium.providers.clients import PerLoop
-from podium.providers.guard import (
+from podium.providers.transport.guard import (
     JSON,
     SSE,
     Deadline,
@@ -93,7 +93,7 @@ class ChatCompletionsModel(Model):
     """A Chat Completions model; subclasses supply the transport (an official SDK's client).
 
     Subclasses implement :meth:`_open_stream` and :meth:`_aopen_stream`; each raises Podium's exceptions
-    (:mod:`podium.providers.errors`), never the SDK's.
+    (:mod:`podium.providers.transport.errors`), never the SDK's.
     """
 
     def __init__(
@@ -128,7 +128,7 @@ class ChatCompletionsModel(Model):
 
         Whole answers are read this way too, so that the total timeout holds while the body arrives.
         ``timeouts`` holds ``connect``/``read``/``write``/``pool`` seconds
-        (:func:`~podium.providers.guard.http_timeouts`).
+        (:func:`~podium.providers.transport.guard.http_timeouts`).
         """
 
     @abstractmethod

@@ -40,7 +40,7 @@ from typing import Any
 from podium.exceptions import ProviderHTTPError
 from podium.messages import FinishReason, ModelResponse, ProviderPart
 from podium.providers.chat_dialect import ChatDialect
-from podium.providers.errors import embedded_status, failed_generation_message, http_error
+from podium.providers.transport.errors import embedded_status, failed_generation_message, http_error
 from podium.streaming import ResponseBuilder, StreamDelta
 from podium.usage import Usage
 
@@ -517,7 +517,7 @@ class ChatTranslator:
     def _error(self, data: JsonDict) -> ProviderHTTPError:
         """The error for an error sent with status 200 (in a stream, or as a whole body without choices).
 
-        Its status is the one the body gives (:func:`~podium.providers.errors.embedded_status`), so it maps
+        Its status is the one the body gives (:func:`~podium.providers.transport.errors.embedded_status`), so it maps
         to the same exception as the HTTP error would; 502 when the body gives none.
         """
         status = embedded_status(data, 502)

@@ -24,7 +24,7 @@ from podium.exceptions import UserError
 from podium.messages import Message, ModelResponse
 from podium.providers.clients import PerLoop
 from podium.providers.cohere_wire import PROVIDER, CohereStreamState, build_body, parse_response
-from podium.providers.guard import timeouts_option
+from podium.providers.transport.guard import timeouts_option
 from podium.providers.http_model import HTTPModel, StreamState
 from podium.providers.profiles import ModelProfile
 from podium.providers.raw_http import RawResponse

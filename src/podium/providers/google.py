@@ -24,7 +24,7 @@ with reason ``API_KEY_INVALID`` is an :class:`~podium.exceptions.AuthenticationE
 ``RetryInfo.retryDelay`` fills ``retry_after``. The SDK's own retries stay off; Podium's
 :class:`~podium.providers.retry.RetryPolicy` retries, a stream while nothing has reached the caller.
 Timeouts (:class:`~podium.settings.Timeouts`), content types and the end of a stream (a candidate's
-``finishReason``; Gemini sends no other end marker) are checked as :mod:`podium.providers.guard` describes;
+``finishReason``; Gemini sends no other end marker) are checked as :mod:`podium.providers.transport.guard` describes;
 Podium reads the SSE body of a stream itself.
 """
 
@@ -47,9 +47,9 @@ from podium.exceptions import (
 )
 from podium.messages import JsonDict, Message, ModelResponse
 from podium.providers.base import Model, require_model_name
-from podium.providers.errors import embedded_status, error_message, http_error
+from podium.providers.transport.errors import embedded_status, error_message, http_error
 from podium.providers.google_wire import GeminiAccumulator, build_request
-from podium.providers.guard import (
+from podium.providers.transport.guard import (
     JSON,
     SSE,
     Deadline,
@@ -651,7 +651,7 @@ def _timeout_value(api: Any, phases: dict[str, float], *, is_async: bool) -> Any
 
 
 class _HttpView:
-    """An SDK response as :func:`~podium.providers.guard.read_whole` reads it: headers and body chunks."""
+    """An SDK response as :func:`~podium.providers.transport.guard.read_whole` reads it: headers and body chunks."""
 
     def __init__(self, headers: Any, http: Any) -> None:
         self.headers = headers

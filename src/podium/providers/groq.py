@@ -41,8 +41,8 @@ from podium.providers.chat_dialect import ChatDialect
 from podium.providers.chat_model import ChatCompletionsModel
 from podium.providers.chat_profiles import groq_profile
 from podium.providers.clients import PerLoop
-from podium.providers.errors import failed_generation_message, http_error
-from podium.providers.guard import timeouts_option
+from podium.providers.transport.errors import failed_generation_message, http_error
+from podium.providers.transport.guard import timeouts_option
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy
 from podium.secrets import register_automatic

@@ -6,8 +6,8 @@ response, or each stream payload, into universal values. No SDK model object is 
 or per chunk, and sync and async share every line of translation.
 
 Retries follow the model's :class:`~podium.providers.retry.RetryPolicy` (the SDK's own retries are
-off). A stream is retried while nothing has reached the caller (:func:`~podium.providers.guard.guarded_stream`).
-Timeouts, content types and complete streams are checked as :mod:`podium.providers.guard` describes:
+off). A stream is retried while nothing has reached the caller (:func:`~podium.providers.transport.guard.guarded_stream`).
+Timeouts, content types and complete streams are checked as :mod:`podium.providers.transport.guard` describes:
 a stream is complete at ``[DONE]`` or at the state's own terminal event (:attr:`StreamState.complete`).
 An SSE ``event: error`` raises :meth:`HTTPModel.stream_error`: the status its body gives, not the 200.
 
@@ -24,8 +24,8 @@ from typing import Any, Protocol
 from podium.exceptions import ProviderError
 from podium.messages import Message, ModelResponse
 from podium.providers.base import Model, require_model_name
-from podium.providers.errors import embedded_status, failed_generation_message, http_error
-from podium.providers.guard import (
+from podium.providers.transport.errors import embedded_status, failed_generation_message, http_error
+from podium.providers.transport.guard import (
     JSON,
     NDJSON,
     SSE,
@@ -136,7 +136,7 @@ class HTTPModel(Model):
     def stream_error(self, body: Any) -> ProviderError:
         """The error for an SSE ``event: error`` in a stream (whose HTTP status was 200).
 
-        Its status is the one the body gives (:func:`~podium.providers.errors.embedded_status`; 502 when it
+        Its status is the one the body gives (:func:`~podium.providers.transport.errors.embedded_status`; 502 when it
         gives none), so it is the exception the same error would be as an HTTP answer.
         """
         status = embedded_status(body, 502)

@@ -53,7 +53,7 @@ from podium.messages import (
     ToolResult,
 )
 from podium.providers.conversion import error_text, map_tool_call_id, prepare_parts
-from podium.providers.errors import embedded_status, http_error
+from podium.providers.transport.errors import embedded_status, http_error
 from podium.providers.pricing import cost_of
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 from podium.streaming import ResponseBuilder, StreamDelta

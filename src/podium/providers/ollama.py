@@ -36,7 +36,7 @@ from podium.messages import Message, ModelResponse
 from podium.providers.chat_dialect import ChatDialect
 from podium.providers.chat_model import ChatCompletionsModel
 from podium.providers.clients import PerLoop
-from podium.providers.guard import timeouts_option
+from podium.providers.transport.guard import timeouts_option
 from podium.providers.http_model import HTTPModel, StreamState
 from podium.providers.ollama_wire import (
     PROVIDER,

@@ -40,7 +40,7 @@ Errors are mapped to :mod:`podium.exceptions`, including a JSON error returned t
 ``response.failed`` and ``error`` events inside a stream; retries follow the model's
 :class:`~podium.providers.retry.RetryPolicy` (the SDK's own are off; a stream is retried while nothing has
 reached the caller). Timeouts (:class:`~podium.settings.Timeouts`), content types and the end of a stream
-(``response.completed`` or ``response.incomplete``) are checked as :mod:`podium.providers.guard` describes.
+(``response.completed`` or ``response.incomplete``) are checked as :mod:`podium.providers.transport.guard` describes.
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ except ImportError as _exc:  # pragma: no cover - exercised only without the ext
 from podium.messages import Message, ModelResponse
 from podium.providers.base import Model, require_model_name
 from podium.providers.clients import PerLoop, sdk_options
-from podium.providers.errors import http_error
-from podium.providers.guard import (
+from podium.providers.transport.errors import http_error
+from podium.providers.transport.guard import (
     JSON,
     SSE,
     Deadline,

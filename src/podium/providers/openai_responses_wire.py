@@ -75,7 +75,7 @@ from podium.messages import (
     ToolResult,
 )
 from podium.providers.conversion import error_text, map_tool_call_id, prepare_parts, same_provider
-from podium.providers.errors import embedded_status, http_error
+from podium.providers.transport.errors import embedded_status, http_error
 from podium.providers.jsonbody import deep_merge
 from podium.providers.pricing import cost_of
 from podium.providers.profiles import ModelProfile

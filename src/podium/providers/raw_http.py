@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any, Protocol
 
 from podium.exceptions import ProviderConnectionError, ProviderError, ProviderTimeoutError
-from podium.providers.errors import http_error
+from podium.providers.transport.errors import http_error
 
 __all__ = [
     "MappedStream",

@@ -1,0 +1,406 @@
+"""The base of every remote provider model: build the body, send it, parse the answer or decode the stream.
+
+A provider module subclasses :class:`WireModel` with its wire mapping and nothing else:
+
+* :meth:`~WireModel.build_body` -- universal messages, tools and settings to the request's JSON;
+* :meth:`~WireModel.path` -- where it goes (relative to the endpoint's base URL);
+* :meth:`~WireModel.parse_response` -- a whole answer's JSON to a :class:`~podium.messages.ModelResponse`;
+* :meth:`~WireModel.stream_state` -- a fresh translator of one stream's payloads into deltas and, at
+  the end, the same ``ModelResponse`` the whole answer gives.
+
+Everything else is here, once, sync and async alike: the HTTP (:class:`~podium.providers.transport.http.HTTPTransport`),
+the stream decoder of the model's :attr:`~WireModel.stream_format`, retries with
+:class:`~podium.providers.retry.RetryPolicy` (a stream only while nothing reached the caller), timeouts,
+content types, complete streams and errors sent inside a stream
+(:mod:`podium.providers.transport.guard`).
+
+Only provider modules import this.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import abstractmethod
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Literal, Protocol
+
+from podium.exceptions import ProviderError
+from podium.messages import Message, ModelResponse
+from podium.providers.base import Model, require_model_name
+from podium.providers.profiles import ModelProfile
+from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
+from podium.providers.transport.decoders import (
+    DONE,
+    Decoder,
+    ErrorEvent,
+    EventStreamDecoder,
+    NDJSONDecoder,
+    SSEDecoder,
+    loads,
+)
+from podium.providers.transport.errors import embedded_status, http_error
+from podium.providers.transport.guard import (
+    EVENTSTREAM,
+    JSON,
+    NDJSON,
+    SSE,
+    Deadline,
+    aguarded_stream,
+    guarded_stream,
+    incomplete_stream,
+    not_json,
+    resolve_timeouts,
+    timeouts_option,
+)
+from podium.providers.transport.http import Endpoint, HTTPTransport, check_client_options, dumps
+from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
+from podium.streaming import StreamDelta, StreamEvent
+
+__all__ = ["StreamState", "WireModel"]
+
+StreamFormat = Literal["sse", "ndjson", "eventstream"]
+
+_EXPECTED: dict[str, tuple[str, ...]] = {"sse": SSE, "ndjson": NDJSON, "eventstream": EVENTSTREAM}
+
+
+class StreamState(Protocol):
+    """Turns the parsed payloads of one stream into deltas, then into the final response."""
+
+    complete: bool
+    """Whether the stream's own terminal event arrived (``[DONE]`` is seen by the base)."""
+
+    def feed(self, chunk: Any) -> list[StreamDelta]:
+        """Take one parsed payload; return the deltas to forward."""
+        ...
+
+    def finish(self) -> ModelResponse:
+        """The final response, once the stream ended."""
+        ...
+
+
+class WireModel(Model):
+    """A model behind an HTTP API whose requests and answers Podium builds and parses itself.
+
+    Args:
+        model_name: The model's name at the provider.
+        endpoint: Base URL, credentials and headers of every request.
+        options: Client options (:data:`~podium.providers.transport.http.CLIENT_OPTIONS`, and a number
+            given as ``timeout=`` taken as the total timeout).
+        retry: How failed requests are retried (default :class:`~podium.providers.retry.RetryPolicy`).
+        profile: What the model can do (default: :meth:`default_profile`).
+        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`).
+    """
+
+    stream_format: ClassVar[StreamFormat] = "sse"
+    """How streamed answers are framed: ``sse``, ``ndjson`` or ``eventstream``."""
+    end_marker: ClassVar[str] = "data: [DONE]"
+    """The terminal signal of a stream, named in the error when a stream ends without it."""
+    extra_options: ClassVar[frozenset[str]] = frozenset()
+    """Options this provider takes beyond the shared client options (popped by its constructor)."""
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        endpoint: Endpoint,
+        options: Mapping[str, Any] | None = None,
+        retry: RetryPolicy | None = None,
+        profile: ModelProfile | None = None,
+        timeouts: Timeouts | None = None,
+    ) -> None:
+        self.model_name = require_model_name(self.provider, model_name)
+        opts = dict(options or {})
+        self.timeouts = timeouts_option(timeouts, opts)
+        """Connect, read and total timeouts (``None``: the defaults); :class:`ModelSettings` overrides them."""
+        check_client_options(self.provider, opts)
+        self.retry = retry if retry is not None else RetryPolicy()
+        """How failed requests are retried."""
+        self._profile = profile
+        self.http = HTTPTransport(provider=self.provider, model=self.model_name, endpoint=endpoint, options=opts)
+        """The model's HTTP connections."""
+
+    @property
+    def profile(self) -> ModelProfile:
+        """What this model can do."""
+        return self._profile if self._profile is not None else self.default_profile()
+
+    @property
+    def base_url(self) -> str:
+        """Where requests go."""
+        return self.http.endpoint.base_url
+
+    def default_profile(self) -> ModelProfile:
+        """The profile of this model when none is given (subclasses know their families)."""
+        return ModelProfile()
+
+    # ------------------------------------------------------------------ the wire mapping
+
+    @abstractmethod
+    def build_body(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolDefinition] | None,
+        settings: ModelSettings,
+        output: OutputSchema | None,
+        *,
+        stream: bool,
+    ) -> dict[str, Any]:
+        """The JSON request body."""
+
+    @abstractmethod
+    def path(self, body: dict[str, Any], *, stream: bool) -> str:
+        """The request's path under the base URL (with its query, if any)."""
+
+    @abstractmethod
+    def parse_response(self, data: Any) -> ModelResponse:
+        """The universal response for a parsed whole answer."""
+
+    @abstractmethod
+    def stream_state(self) -> StreamState:
+        """A fresh state for one stream."""
+
+    def request_headers(self, body: dict[str, Any], *, stream: bool) -> Mapping[str, str] | None:
+        """Headers this request needs beyond the endpoint's (a beta flag for a feature the body uses)."""
+        return None
+
+    def stream_error(self, body: Any) -> ProviderError:
+        """The error for an error event inside a stream (whose HTTP status was 200).
+
+        Its status is the one the body gives (:func:`~podium.providers.transport.errors.embedded_status`;
+        502 when it gives none), so it is the exception the same error would be as an HTTP answer.
+        """
+        return http_error(embedded_status(body, 502), body, provider=self.provider, model=self.model_name)
+
+    # ------------------------------------------------------------------ requests
+
+    def _prepare(
+        self,
+        messages: Sequence[Message],
+        tools: Sequence[ToolDefinition] | None,
+        settings: ModelSettings | None,
+        output: OutputSchema | None,
+        stream: bool,
+    ) -> tuple[dict[str, Any], Timeouts]:
+        resolved = settings if settings is not None else ModelSettings()
+        body = self.build_body(messages, tools, resolved, output, stream=stream)
+        return body, resolve_timeouts(self.timeouts, settings)
+
+    def _loads(self, raw: bytes) -> Any:
+        try:
+            return json.loads(raw)
+        except ValueError as exc:
+            raise not_json(self.provider, self.model_name, raw) from exc
+
+    def _whole(self, body: dict[str, Any], timeouts: Timeouts) -> Any:
+        """One whole-answer request: its JSON, read within the total timeout."""
+        http = self.http
+        deadline = Deadline(timeouts, self.provider, self.model_name)
+        response = http.open(
+            self.path(body, stream=False),
+            dumps(body),
+            stream=False,
+            timeouts=timeouts,
+            expected=JSON,
+            headers=self.request_headers(body, stream=False),
+        )
+        return self._loads(b"".join(http.chunks(response, deadline)))
+
+    async def _awhole(self, body: dict[str, Any], timeouts: Timeouts) -> Any:
+        """Async twin of :meth:`_whole`."""
+        http = self.http
+        deadline = Deadline(timeouts, self.provider, self.model_name)
+        response = await http.aopen(
+            self.path(body, stream=False),
+            dumps(body),
+            stream=False,
+            timeouts=timeouts,
+            expected=JSON,
+            headers=self.request_headers(body, stream=False),
+        )
+        return self._loads(b"".join([chunk async for chunk in http.achunks(response, deadline)]))
+
+    def request(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolDefinition] | None = None,
+        settings: ModelSettings | None = None,
+        output: OutputSchema | None = None,
+    ) -> ModelResponse:
+        """Send ``messages`` and return the whole response."""
+        body, timeouts = self._prepare(messages, tools, settings, output, False)
+        return self.parse_response(call_with_retries(lambda: self._whole(body, timeouts), self.retry))
+
+    async def arequest(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolDefinition] | None = None,
+        settings: ModelSettings | None = None,
+        output: OutputSchema | None = None,
+    ) -> ModelResponse:
+        """Async twin of :meth:`request`."""
+        body, timeouts = self._prepare(messages, tools, settings, output, False)
+        return self.parse_response(await call_with_retries_async(lambda: self._awhole(body, timeouts), self.retry))
+
+    # ------------------------------------------------------------------ streams
+
+    def _decoder(self) -> Decoder:
+        fmt = self.stream_format
+        if fmt == "sse":
+            return SSEDecoder()
+        if fmt == "ndjson":
+            return NDJSONDecoder()
+        return EventStreamDecoder()
+
+    def _payload(self, payload: Any) -> Any:
+        """A decoded payload parsed (an error event raised as the error it stands for)."""
+        if type(payload) is ErrorEvent:
+            raise self.stream_error(payload.body())
+        try:
+            return loads(payload)
+        except ValueError as exc:
+            raise not_json(self.provider, self.model_name, payload) from exc
+
+    def _last(self, payload: Any) -> Any:
+        """A payload the stream ended in without its separator: a cut-off event when it does not parse."""
+        if type(payload) is ErrorEvent:
+            raise self.stream_error(payload.body())
+        try:
+            return loads(payload)
+        except ValueError as exc:
+            raise incomplete_stream(self.provider, self.model_name, self.end_marker, payload) from exc
+
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolDefinition] | None = None,
+        settings: ModelSettings | None = None,
+        output: OutputSchema | None = None,
+    ) -> Iterator[StreamEvent]:
+        """Send ``messages``; yield deltas as they arrive, then the final response."""
+        body, timeouts = self._prepare(messages, tools, settings, output, True)
+        yield from guarded_stream(
+            lambda deadline: self._stream_once(body, timeouts, deadline),
+            self.retry,
+            timeouts,
+            provider=self.provider,
+            model=self.model_name,
+        )
+
+    def _stream_once(self, body: dict[str, Any], timeouts: Timeouts, deadline: Deadline) -> Iterator[StreamEvent]:
+        http = self.http
+        response = http.open(
+            self.path(body, stream=True),
+            dumps(body),
+            stream=True,
+            timeouts=timeouts,
+            expected=_EXPECTED[self.stream_format],
+            headers=self.request_headers(body, stream=True),
+        )
+        state = self.stream_state()
+        decode = self._decoder()
+        feed = state.feed
+        done = False
+        chunks = http.chunks(response, deadline)
+        try:
+            for chunk in chunks:
+                if done:
+                    continue  # read to the end, so that the connection can be reused
+                for payload in decode.feed(chunk):
+                    if payload == DONE:
+                        done = True
+                        break
+                    if type(payload) is str:
+                        try:
+                            value = loads(payload)
+                        except ValueError as exc:
+                            raise not_json(self.provider, self.model_name, payload) from exc
+                    else:
+                        value = self._payload(payload)
+                    yield from feed(value)
+            if not done:
+                for payload in decode.flush():
+                    if payload == DONE:
+                        done = True
+                    else:
+                        yield from feed(self._last(payload))
+        except ProviderError:
+            if not (done or state.complete):  # once the answer is whole, a failure while draining does not matter
+                raise
+        finally:
+            chunks.close()
+        if not (done or state.complete):
+            raise incomplete_stream(self.provider, self.model_name, self.end_marker)
+        yield state.finish()
+
+    async def astream(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Sequence[ToolDefinition] | None = None,
+        settings: ModelSettings | None = None,
+        output: OutputSchema | None = None,
+    ) -> AsyncIterator[StreamEvent]:
+        """Async twin of :meth:`stream`."""
+        body, timeouts = self._prepare(messages, tools, settings, output, True)
+        events = aguarded_stream(
+            lambda deadline: self._astream_once(body, timeouts, deadline),
+            self.retry,
+            timeouts,
+            provider=self.provider,
+            model=self.model_name,
+        )
+        async for event in events:
+            yield event
+
+    async def _astream_once(
+        self, body: dict[str, Any], timeouts: Timeouts, deadline: Deadline
+    ) -> AsyncIterator[StreamEvent]:
+        http = self.http
+        response = await http.aopen(
+            self.path(body, stream=True),
+            dumps(body),
+            stream=True,
+            timeouts=timeouts,
+            expected=_EXPECTED[self.stream_format],
+            headers=self.request_headers(body, stream=True),
+        )
+        state = self.stream_state()
+        decode = self._decoder()
+        feed = state.feed
+        done = False
+        chunks = http.achunks(response, deadline)
+        try:
+            async for chunk in chunks:
+                if done:
+                    continue
+                for payload in decode.feed(chunk):
+                    if payload == DONE:
+                        done = True
+                        break
+                    if type(payload) is str:
+                        try:
+                            value = loads(payload)
+                        except ValueError as exc:
+                            raise not_json(self.provider, self.model_name, payload) from exc
+                    else:
+                        value = self._payload(payload)
+                    for delta in feed(value):
+                        yield delta
+            if not done:
+                for payload in decode.flush():
+                    if payload == DONE:
+                        done = True
+                    else:
+                        for delta in feed(self._last(payload)):
+                            yield delta
+        except ProviderError:
+            if not (done or state.complete):
+                raise
+        finally:
+            await chunks.aclose()
+        if not (done or state.complete):
+            raise incomplete_stream(self.provider, self.model_name, self.end_marker)
+        yield state.finish()
