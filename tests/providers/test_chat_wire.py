@@ -16,11 +16,12 @@ import podium.exceptions as podium_errors
 from podium.messages import File, Image, Message, ModelResponse, ProviderPart, Text, Thinking, ToolCall, ToolResult
 from podium.providers.chat_dialect import ChatDialect
 from podium.providers.chat_model import ChatCompletionsModel
-from podium.providers.chat_stream import ChatTranslator, SSEDecoder, ThinkSplitter, usage_of
+from podium.providers.chat_stream import ChatTranslator, ThinkSplitter, usage_of
 from podium.providers.chat_wire import build_body, messages_to_wire
 from podium.providers.compatible import PRESETS, CompatibleChatModel
 from podium.providers.groq import GroqModel
 from podium.providers.openai import OpenAIChatModel
+from podium.providers.transport.decoders import ErrorEvent, SSEDecoder
 from podium.settings import ModelSettings
 from podium.testing.cassette import Cassette, ReplayServer
 
@@ -82,7 +83,8 @@ def test_sse_decoder_any_split(cuts: list[int]) -> None:
         position += cut
     out += decoder.feed(body[position:])
     out += decoder.flush()
-    assert out == ['{"a": 1}', '{"b":\n2}', 'error:{"error": {"message": "x"}}', "[DONE]", "é"]
+    shown = [f"error:{p.payload}" if isinstance(p, ErrorEvent) else p for p in out]
+    assert shown == ['{"a": 1}', '{"b":\n2}', 'error:{"error": {"message": "x"}}', "[DONE]", "é"]
 
 
 @given(st.text(alphabet="ab <>/thinkTHINK\n", max_size=30), st.lists(st.integers(1, 9), max_size=12))
@@ -457,25 +459,49 @@ def test_stream_opening_is_retried_but_not_a_started_stream() -> None:
             list(m.stream([Message.user("hi")]))
 
 
-def test_given_client_is_used_and_its_async_twin_derived() -> None:
+def test_given_http_clients_are_used_for_every_request() -> None:
     import asyncio
 
-    import openai
+    import httpx2
 
     data = Cassette.load(CASSETTES / "openai_chat" / "test_valid_response.yaml").interactions[0].json
     whole = (200, "application/json", json.dumps(data).encode())
+    seen: list[str] = []
     with fake_server(whole, whole, whole) as server:
-        client = openai.OpenAI(base_url=server.url + "/v1", api_key="sk-given")
-        m = OpenAIChatModel("gpt-4o", client=client)
-        assert m.client is client
+        client = httpx2.Client(event_hooks={"request": [lambda r: seen.append("sync")]})
+        m = OpenAIChatModel("gpt-4o", base_url=server.url + "/v1", api_key="sk-given", http_client=client)
+        assert m.http.client is client
         assert m.request([Message.user("hi")]).text == "The capital of France is Paris."
 
-        async def ask() -> tuple[str, str]:
-            return (await m.arequest([Message.user("hi")])).text, m.async_client.api_key
+        async def ask() -> str:
+            return (await m.arequest([Message.user("hi")])).text
 
         # two event loops in a row: each gets its own async client (a shared one would fail on the second)
-        assert asyncio.run(ask()) == asyncio.run(ask()) == ("The capital of France is Paris.", "sk-given")
+        assert asyncio.run(ask()) == asyncio.run(ask()) == "The capital of France is Paris."
         assert [r.headers["authorization"] for r in server.received] == ["Bearer sk-given"] * 3
+    assert seen == ["sync"]  # the given client carried the sync request, made clients the async ones
+
+
+def test_given_async_http_client_is_used() -> None:
+    import asyncio
+
+    import httpx2
+
+    data = Cassette.load(CASSETTES / "openai_chat" / "test_valid_response.yaml").interactions[0].json
+    whole = (200, "application/json", json.dumps(data).encode())
+    seen: list[str] = []
+
+    async def hook(request: httpx2.Request) -> None:
+        seen.append(request.url.path)
+
+    async def ask(m: OpenAIChatModel) -> str:
+        return (await m.arequest([Message.user("hi")])).text
+
+    with fake_server(whole) as server:
+        client = httpx2.AsyncClient(event_hooks={"request": [hook]})
+        m = OpenAIChatModel("gpt-4o", base_url=server.url + "/v1", api_key="k", async_http_client=client)
+        assert asyncio.run(ask(m)) == "The capital of France is Paris."
+    assert seen == ["/v1/chat/completions"]
 
 
 def test_profiles() -> None:

@@ -289,7 +289,7 @@ def test_presets_resolve_by_name_with_their_urls() -> None:
         m = podium.model(f"{name}:some-model", api_key="k")
         assert isinstance(m, CompatibleChatModel)
         assert m.provider == name
-        assert str(m.client.base_url).rstrip("/") == url
+        assert m.base_url == url
     generic = podium.model("openai-compatible:my-model", base_url="http://127.0.0.1:9/v1")
     assert generic.provider == "openai-compatible"
     with pytest.raises(UserError, match="base URL"):
@@ -300,7 +300,11 @@ def test_presets_resolve_by_name_with_their_urls() -> None:
 def test_local_servers_need_no_key_but_hosted_ones_do(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VLLM_API_KEY", raising=False)
     monkeypatch.delenv("DEEPSEEK_API_KEY", raising=False)
-    assert podium.model("vllm:qwen3").client.api_key == "not-needed"  # type: ignore[attr-defined]
+    from podium.providers.transport.auth import HeaderAuth
+
+    auth = podium.model("vllm:qwen3").http.endpoint.auth  # type: ignore[attr-defined]
+    assert isinstance(auth, HeaderAuth)
+    assert auth.headers == {"authorization": "Bearer not-needed"}
     with pytest.raises(UserError, match="DEEPSEEK_API_KEY"):
         podium.model("deepseek:deepseek-chat").request([Message.user("hi")])
 

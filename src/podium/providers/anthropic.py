@@ -62,6 +62,9 @@ from podium.providers.anthropic_wire import (
 )
 from podium.providers.base import Model, require_model_name
 from podium.providers.clients import PerLoop, sdk_options
+from podium.providers.profiles import ModelProfile
+from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
+from podium.providers.sse import aiter_sse_data, iter_sse_data, transport_error
 from podium.providers.transport.errors import http_error
 from podium.providers.transport.guard import (
     JSON,
@@ -83,9 +86,6 @@ from podium.providers.transport.guard import (
     timeouts_option,
     wrong_content_type,
 )
-from podium.providers.profiles import ModelProfile
-from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
-from podium.providers.sse import aiter_sse_data, iter_sse_data, transport_error
 from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 from podium.streaming import StreamEvent
 

@@ -52,6 +52,9 @@ from podium.exceptions import (
 from podium.messages import JsonDict, Message, ModelResponse
 from podium.providers.base import Model, require_model_name
 from podium.providers.bedrock_wire import ConverseAccumulator, build_request
+from podium.providers.pricing import cost_of
+from podium.providers.profiles import ModelProfile
+from podium.providers.retry import RetryPolicy, call_with_retries
 from podium.providers.transport.errors import http_error, parse_retry_after
 from podium.providers.transport.guard import (
     EVENTSTREAM,
@@ -66,9 +69,6 @@ from podium.providers.transport.guard import (
     resolve_timeouts,
     timeouts_option,
 )
-from podium.providers.pricing import cost_of
-from podium.providers.profiles import ModelProfile
-from podium.providers.retry import RetryPolicy, call_with_retries
 from podium.secrets import register_automatic
 from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 from podium.streaming import StreamEvent

@@ -32,7 +32,6 @@ Where things land:
 
 from __future__ import annotations
 
-import codecs
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -40,11 +39,11 @@ from typing import Any
 from podium.exceptions import ProviderHTTPError
 from podium.messages import FinishReason, ModelResponse, ProviderPart
 from podium.providers.chat_dialect import ChatDialect
-from podium.providers.transport.errors import embedded_status, failed_generation_message, http_error
+from podium.providers.transport.errors import embedded_status, http_error
 from podium.streaming import ResponseBuilder, StreamDelta
 from podium.usage import Usage
 
-__all__ = ["INLINE_TAGS", "ChatTranslator", "SSEDecoder", "ThinkSplitter", "finish_reason_of", "loads", "usage_of"]
+__all__ = ["INLINE_TAGS", "ChatTranslator", "ThinkSplitter", "finish_reason_of", "usage_of"]
 
 JsonDict = dict[str, Any]
 INLINE_TAGS = "inline_tags"
@@ -204,64 +203,6 @@ class ThinkSplitter:
         if not pending:
             return []
         return [(self._state == 1, pending)]
-
-
-class SSEDecoder:
-    """Server-sent events -> the ``data`` payload of each event, as text. Comment lines are skipped.
-
-    Feed it raw byte chunks as they arrive (split anywhere, even inside a UTF-8 character); it returns
-    the payloads that are complete. An ``event: error`` event's payload is returned prefixed with
-    ``"error:"``.
-    """
-
-    __slots__ = ("_buffer", "_data", "_decode", "_event")
-
-    def __init__(self) -> None:
-        self._decode = codecs.getincrementaldecoder("utf-8")("replace").decode
-        self._buffer = ""
-        self._data: list[str] = []
-        self._event = ""
-
-    def feed(self, chunk: bytes) -> list[str]:
-        """The payloads completed by ``chunk``."""
-        text = self._decode(chunk)
-        buffer = self._buffer + text if self._buffer else text
-        lines = buffer.split("\n")
-        self._buffer = lines.pop()
-        out: list[str] = []
-        data = self._data
-        for line in lines:
-            if line[-1:] == "\r":
-                line = line[:-1]
-            if not line:
-                if data:
-                    payload = data[0] if len(data) == 1 else "\n".join(data)
-                    out.append("error:" + payload if self._event == "error" else payload)
-                    data.clear()
-                self._event = ""
-            elif line[:5] == "data:":
-                data.append(line[6:] if line[5:6] == " " else line[5:])
-            elif line[:6] == "event:":
-                self._event = line[6:].strip()
-        return out
-
-    def flush(self) -> list[str]:
-        """Payloads left when the stream ends without a final blank line."""
-        return self.feed(b"\n\n") if self._buffer or self._data else []
-
-
-_scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-
-
-def loads(payload: str) -> Any:
-    """``json.loads`` for one event payload, without its per-call overhead (C scanner called directly)."""
-    try:
-        value, end = _scan(payload, 0)
-    except (StopIteration, ValueError):
-        return json.loads(payload)  # raises the proper JSONDecodeError (or handles leading whitespace)
-    if end != len(payload) and payload[end:].strip():
-        return json.loads(payload)  # trailing garbage: let json report it
-    return value
 
 
 def _merge_reasoning_details(acc: list[JsonDict], items: list[Any]) -> None:
@@ -485,7 +426,7 @@ class ChatTranslator:
             if groq_usage:
                 self._usage, self._usage_extra = usage_of(groq_usage)
         if chunk.get("error"):
-            raise self._error(chunk)
+            raise self.error_for(chunk)
         return out
 
     def _merge_meta(self, chunk: JsonDict) -> None:
@@ -500,7 +441,7 @@ class ChatTranslator:
     def feed_completion(self, data: JsonDict) -> None:
         """Feed a whole (non-streamed) response body."""
         if not data.get("choices") and data.get("error"):
-            raise self._error(data)
+            raise self.error_for(data)
         self._meta_of(data)
         choices = data.get("choices") or []
         if choices:
@@ -514,15 +455,14 @@ class ChatTranslator:
                 self._meta["choices"] = choices[1:]
         self._usage, self._usage_extra = usage_of(data.get("usage"))
 
-    def _error(self, data: JsonDict) -> ProviderHTTPError:
+    def error_for(self, data: JsonDict) -> ProviderHTTPError:
         """The error for an error sent with status 200 (in a stream, or as a whole body without choices).
 
         Its status is the one the body gives (:func:`~podium.providers.transport.errors.embedded_status`), so it maps
         to the same exception as the HTTP error would; 502 when the body gives none.
         """
         status = embedded_status(data, 502)
-        message = failed_generation_message(data)
-        return http_error(status, data, provider=self._dialect.provider, model=data.get("model"), message=message)
+        return http_error(status, data, provider=self._dialect.provider, model=data.get("model"))
 
     # -- result
 

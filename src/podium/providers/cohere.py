@@ -24,11 +24,11 @@ from podium.exceptions import UserError
 from podium.messages import Message, ModelResponse
 from podium.providers.clients import PerLoop
 from podium.providers.cohere_wire import PROVIDER, CohereStreamState, build_body, parse_response
-from podium.providers.transport.guard import timeouts_option
 from podium.providers.http_model import HTTPModel, StreamState
 from podium.providers.profiles import ModelProfile
 from podium.providers.raw_http import RawResponse
 from podium.providers.retry import RetryPolicy
+from podium.providers.transport.guard import timeouts_option
 from podium.secrets import register_automatic
 from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 

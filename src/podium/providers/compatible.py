@@ -2,7 +2,7 @@
 
 Each preset is a provider of its own (``podium.model("deepseek:deepseek-reasoner")``) with its base URL,
 its API-key environment variable and its wire dialect (:class:`~podium.providers.chat_dialect.ChatDialect`);
-the HTTP goes through the official ``openai`` SDK (``pip install 'podium[openai]'``) via
+the HTTP is Podium's own (:mod:`podium.providers.transport`), through
 :class:`~podium.providers.openai.OpenAIChatModel`. Any other server:
 ``podium.model("openai-compatible:my-model", base_url="http://host:port/v1")``.
 
@@ -163,7 +163,7 @@ class CompatibleChatModel(OpenAIChatModel):
             api_key: API key (default: the preset's environment variable).
             profile: Override the capability profile.
             dialect: Override the wire dialect.
-            **options: ``client=``, ``retry=`` and SDK client options, as for
+            **options: ``retry=``, ``timeouts=`` and HTTP client options, as for
                 :class:`~podium.providers.openai.OpenAIChatModel`.
 
         Raises:
@@ -174,7 +174,7 @@ class CompatibleChatModel(OpenAIChatModel):
             raise UserError(f"unknown OpenAI-compatible preset {preset!r}; known: {', '.join(sorted(PRESETS))}")
         require_model_name(preset, model_name)
         url = base_url or (os.environ.get(spec.base_url_env) if spec.base_url_env else None) or spec.base_url
-        if url is None and options.get("client") is None:
+        if url is None:
             raise UserError(
                 f"{preset} needs a base URL: podium.model('{preset}:{model_name}', base_url='http://host:port/v1')"
             )
@@ -190,13 +190,14 @@ class CompatibleChatModel(OpenAIChatModel):
             **options,
         )
 
-    def _cost(self, model: str | None, usage: Usage, extra: Mapping[str, Any] | None) -> float | None:
+    def cost(self, model: str | None, usage: Usage, extra: Mapping[str, Any] | None) -> float | None:
+        """What the server reported it charged (OpenRouter), none for self-hosted servers, else the price list's."""
         reported = (extra or {}).get("cost")  # OpenRouter reports what it charged
         if isinstance(reported, (int, float)) and not isinstance(reported, bool):
             return float(reported)
         if self.provider in ("vllm", "llamacpp", "openai-compatible"):
             return None  # self-hosted: no price to look up
-        return super()._cost(model, usage, extra)
+        return super().cost(model, usage, extra)
 
 
 def openrouter(model_name: str, **options: Any) -> CompatibleChatModel:

@@ -46,8 +46,8 @@ from typing_extensions import override
 from podium.exceptions import ProviderError, ProviderHTTPError, UserError
 from podium.messages import Message, ModelResponse
 from podium.providers.base import Model
-from podium.providers.transport.guard import partial_response
 from podium.providers.profiles import ModelProfile
+from podium.providers.transport.guard import partial_response
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 from podium.streaming import StreamEvent
 

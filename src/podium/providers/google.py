@@ -47,8 +47,12 @@ from podium.exceptions import (
 )
 from podium.messages import JsonDict, Message, ModelResponse
 from podium.providers.base import Model, require_model_name
-from podium.providers.transport.errors import embedded_status, error_message, http_error
 from podium.providers.google_wire import GeminiAccumulator, build_request
+from podium.providers.pricing import cost_of
+from podium.providers.profiles import ModelProfile
+from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
+from podium.providers.sse import aiter_sse_data, iter_sse_data
+from podium.providers.transport.errors import embedded_status, error_message, http_error
 from podium.providers.transport.guard import (
     JSON,
     SSE,
@@ -69,10 +73,6 @@ from podium.providers.transport.guard import (
     timeouts_option,
     wrong_content_type,
 )
-from podium.providers.pricing import cost_of
-from podium.providers.profiles import ModelProfile
-from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
-from podium.providers.sse import aiter_sse_data, iter_sse_data
 from podium.secrets import register_automatic
 from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 from podium.streaming import StreamEvent

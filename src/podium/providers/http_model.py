@@ -24,6 +24,9 @@ from typing import Any, Protocol
 from podium.exceptions import ProviderError
 from podium.messages import Message, ModelResponse
 from podium.providers.base import Model, require_model_name
+from podium.providers.profiles import ModelProfile
+from podium.providers.raw_http import RawResponse, error_from_response, transport_error
+from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
 from podium.providers.transport.errors import embedded_status, failed_generation_message, http_error
 from podium.providers.transport.guard import (
     JSON,
@@ -43,9 +46,6 @@ from podium.providers.transport.guard import (
     resolve_timeouts,
     wrong_content_type,
 )
-from podium.providers.profiles import ModelProfile
-from podium.providers.raw_http import RawResponse, error_from_response, transport_error
-from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
 from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 from podium.streaming import StreamDelta, StreamEvent
 

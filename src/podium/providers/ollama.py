@@ -36,7 +36,6 @@ from podium.messages import Message, ModelResponse
 from podium.providers.chat_dialect import ChatDialect
 from podium.providers.chat_model import ChatCompletionsModel
 from podium.providers.clients import PerLoop
-from podium.providers.transport.guard import timeouts_option
 from podium.providers.http_model import HTTPModel, StreamState
 from podium.providers.ollama_wire import (
     PROVIDER,
@@ -49,6 +48,7 @@ from podium.providers.ollama_wire import (
 from podium.providers.profiles import ModelProfile
 from podium.providers.raw_http import MappedStream, RawResponse, error_from_response, transport_error
 from podium.providers.retry import RetryPolicy
+from podium.providers.transport.guard import timeouts_option
 from podium.secrets import register_automatic
 from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 

@@ -62,6 +62,16 @@ except ImportError as _exc:  # pragma: no cover - exercised only without the ext
 from podium.messages import Message, ModelResponse
 from podium.providers.base import Model, require_model_name
 from podium.providers.clients import PerLoop, sdk_options
+from podium.providers.openai_responses_wire import (
+    PROVIDER,
+    StreamAccumulator,
+    build_request,
+    parse_response,
+    profile_for,
+)
+from podium.providers.profiles import ModelProfile
+from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
+from podium.providers.sse import aiter_sse_data, iter_sse_data, transport_error
 from podium.providers.transport.errors import http_error
 from podium.providers.transport.guard import (
     JSON,
@@ -83,16 +93,6 @@ from podium.providers.transport.guard import (
     timeouts_option,
     wrong_content_type,
 )
-from podium.providers.openai_responses_wire import (
-    PROVIDER,
-    StreamAccumulator,
-    build_request,
-    parse_response,
-    profile_for,
-)
-from podium.providers.profiles import ModelProfile
-from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
-from podium.providers.sse import aiter_sse_data, iter_sse_data, transport_error
 from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 from podium.streaming import StreamEvent
 

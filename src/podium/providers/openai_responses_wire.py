@@ -75,10 +75,10 @@ from podium.messages import (
     ToolResult,
 )
 from podium.providers.conversion import error_text, map_tool_call_id, prepare_parts, same_provider
-from podium.providers.transport.errors import embedded_status, http_error
 from podium.providers.jsonbody import deep_merge
 from podium.providers.pricing import cost_of
 from podium.providers.profiles import ModelProfile
+from podium.providers.transport.errors import embedded_status, http_error
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 from podium.streaming import StreamDelta, TextDelta, ThinkingDelta, ToolCallDelta, parse_tool_args
 from podium.usage import Usage

@@ -24,7 +24,6 @@ from typing import Any
 
 from podium.exceptions import UserError
 from podium.providers.base import Model
-from podium.providers.clients import sdk_options
 from podium.secrets import register_automatic
 
 __all__ = ["ENTRY_POINT_GROUP", "PROVIDERS", "model", "register_provider"]
@@ -60,7 +59,7 @@ def model(spec: str, *, base_url: str | None = None, api_key: str | None = None,
         spec: Such as ``"openai:gpt-4o"`` or ``"anthropic:claude-sonnet-4-5"``.
         base_url: Send requests to this URL instead of the provider's (proxies, compatible servers).
         api_key: Use this key instead of the provider's environment variable.
-        **client_options: Passed to the provider's client.
+        **client_options: Passed to the model class (HTTP client options, timeouts, retry ...).
 
     Raises:
         UserError: the string has no provider prefix, names an unknown provider, or (for a remote provider)
@@ -86,7 +85,12 @@ def model(spec: str, *, base_url: str | None = None, api_key: str | None = None,
         _factories[provider] = factory
     if api_key is not None:  # scrubbed from stores, logs and errors as [REDACTED:<provider>:api_key]
         register_automatic(api_key, f"{provider}:api_key")
-    return factory(name, **sdk_options(client_options, base_url=base_url, api_key=api_key))
+    options = dict(client_options)
+    if base_url is not None:
+        options["base_url"] = base_url
+    if api_key is not None:
+        options["api_key"] = api_key
+    return factory(name, **options)
 
 
 def _load(provider: str, target: str) -> Callable[..., Model]:
@@ -120,6 +124,7 @@ def _read_plugins() -> None:
 
 register_provider("local", "podium.providers.local:LocalModel")
 register_provider("openai", "podium.providers.openai:OpenAIChatModel")
+register_provider("azure", "podium.providers.openai:azure_model")
 register_provider("openrouter", "podium.providers.compatible:openrouter")
 register_provider("deepseek", "podium.providers.compatible:deepseek")
 register_provider("vllm", "podium.providers.compatible:vllm")

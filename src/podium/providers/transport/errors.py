@@ -18,7 +18,14 @@ from podium.exceptions import (
     ServerError,
 )
 
-__all__ = ["embedded_status", "error_message", "failed_generation_message", "http_error", "parse_retry_after"]
+__all__ = [
+    "embedded_status",
+    "error_message",
+    "failed_generation_message",
+    "http_error",
+    "parse_retry_after",
+    "upstream_message",
+]
 
 _CONTEXT_PATTERNS = re.compile(
     r"context[_ ]length|context window|maximum context|too many tokens|prompt is too long|"
@@ -87,7 +94,9 @@ def http_error(
     message: str | None = None,
 ) -> ProviderHTTPError:
     """The Podium exception for an HTTP error status from a provider."""
-    text = message or error_message(body) or f"HTTP {status}"
+    text = (
+        message or failed_generation_message(body) or upstream_message(body) or error_message(body) or f"HTTP {status}"
+    )
     hdrs = dict(headers or {})
     common: dict[str, Any] = {"status": status, "body": body, "provider": provider, "model": model, "headers": hdrs}
     if status == 429:
@@ -181,6 +190,23 @@ def embedded_status(body: Any, default: int) -> int:
             if isinstance(kind, str) and kind in _KIND_STATUS:
                 return _KIND_STATUS[kind]
     return default
+
+
+def upstream_message(body: Any) -> str | None:
+    """A message for a router's error that carries the upstream provider's own (OpenRouter's ``metadata.raw``).
+
+    ``None`` for other errors.
+    """
+    error = body.get("error") if isinstance(body, Mapping) else None
+    metadata = error.get("metadata") if isinstance(error, Mapping) else None
+    if not isinstance(metadata, Mapping) or not isinstance(metadata.get("raw"), str):
+        return None
+    assert isinstance(error, Mapping)
+    message = f"{error.get('message') or 'provider error'}: {metadata['raw']}"
+    upstream = metadata.get("provider_name")
+    if upstream:
+        message += f" (upstream provider: {upstream})"
+    return message
 
 
 def failed_generation_message(body: Any) -> str | None:

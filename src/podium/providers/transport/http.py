@@ -38,10 +38,9 @@ from podium.providers.transport.guard import (
     http_timeouts,
     wrong_content_type,
 )
-from podium.secrets import register_automatic
 from podium.settings import Timeouts
 
-__all__ = ["CLIENT_OPTIONS", "Auth", "Endpoint", "HTTPTransport", "PerLoop", "dumps", "model_options"]
+__all__ = ["CLIENT_OPTIONS", "Auth", "Endpoint", "HTTPTransport", "PerLoop", "dumps"]
 
 logger = logging.getLogger("podium.providers")
 
@@ -100,21 +99,6 @@ class Endpoint:
         if path.startswith(("http://", "https://")):
             return path
         return self.base_url.rstrip("/") + path
-
-
-def model_options(client_options: Mapping[str, Any], *, base_url: str | None, api_key: str | None) -> dict[str, Any]:
-    """Keyword arguments for a model class: the user's options with ``base_url``/``api_key`` when given.
-
-    A key handed over this way is registered as a secret (see :mod:`podium.secrets`).
-    """
-    options = dict(client_options)
-    if base_url is not None:
-        options["base_url"] = base_url
-    if api_key is not None:
-        options["api_key"] = api_key
-    for key in ("api_key", "auth_token"):
-        register_automatic(options.get(key), key)
-    return options
 
 
 def dumps(body: Any) -> bytes:
