@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypeAlias, cast
 
 from podium.exceptions import SerializationError
-from podium.usage import Usage
+from podium.usage import CostField, Usage, stored_cost
 
 __all__ = [
     "FORMAT_VERSION",
@@ -323,7 +323,7 @@ def _check_source(kind: str, data: bytes | None, url: str | None, media_type: st
             raise ValueError(f"{kind} with data= needs media_type= (for example 'image/png')")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Message:
     """One message of a conversation.
 
@@ -344,8 +344,9 @@ class Message:
     """Why the model stopped."""
     usage: Usage | None = None
     """Usage of the request that produced this message."""
-    cost: float | None = None
-    """Cost in USD of that request, when the price is known."""
+    cost: CostField = CostField()  # noqa: RUF009 - a descriptor, not a shared default value
+    """Cost in USD of that request, when the price is known (given as a number, ``None`` or a
+    :class:`~podium.usage.DeferredCost`, worked out on first read)."""
     provider_details: JsonDict | None = None
     """Provider extras for the whole message (response id, ...)."""
 
@@ -383,7 +384,7 @@ class Message:
         return [p for p in self.parts if isinstance(p, ToolResult)]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class ModelResponse:
     """What one model request returned, in universal form."""
 
@@ -397,8 +398,9 @@ class ModelResponse:
     """Why the model stopped (normalized)."""
     usage: Usage = field(default_factory=Usage)
     """Tokens used by this request."""
-    cost: float | None = None
-    """Cost in USD, ``None`` when the price is unknown."""
+    cost: CostField = CostField()  # noqa: RUF009 - a descriptor, not a shared default value
+    """Cost in USD, ``None`` when the price is unknown (given as a number, ``None`` or a
+    :class:`~podium.usage.DeferredCost`: the price table is loaded only when a cost is read)."""
     provider_details: JsonDict | None = None
     """Provider extras for the whole response, kept verbatim."""
 
@@ -429,7 +431,7 @@ class ModelResponse:
             model=self.model,
             finish_reason=self.finish_reason,
             usage=self.usage,
-            cost=self.cost,
+            cost=stored_cost(self),
             provider_details=self.provider_details,
         )
 

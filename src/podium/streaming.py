@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, TypeAlias, cast
 
 from podium.messages import FinishReason, JsonDict, ModelResponse, Part, Redaction, Text, Thinking, ToolCall
-from podium.usage import Usage
+from podium.usage import CostValue, Usage
 
 __all__ = [
     "ResponseBuilder",
@@ -233,7 +233,7 @@ class ResponseBuilder:
         provider: str | None = None,
         finish_reason: FinishReason | None = None,
         usage: Usage | None = None,
-        cost: float | None = None,
+        cost: CostValue = None,
         provider_details: JsonDict | None = None,
     ) -> ModelResponse:
         """The response made of everything received, parts ordered by index."""

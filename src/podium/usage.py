@@ -12,11 +12,11 @@ Conventions (the provider modules convert to them):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
-__all__ = ["Usage"]
+__all__ = ["CostField", "CostValue", "DeferredCost", "Usage", "add_costs", "resolve_cost", "stored_cost"]
 
 
 def _empty() -> Mapping[str, int]:
@@ -107,3 +107,94 @@ _COUNTERS = (
     "reasoning_tokens",
     "requests",
 )
+
+
+class DeferredCost:
+    """A cost worked out the first time it is read.
+
+    Pricing needs the price table of ``genai-prices`` (hundreds of milliseconds and several MB to load), so
+    providers hand responses a ``DeferredCost`` instead of a number: a run that never reads a cost never
+    loads the table. :attr:`ModelResponse.cost <podium.messages.ModelResponse.cost>`,
+    :attr:`Message.cost <podium.messages.Message.cost>` and a run result's ``cost`` resolve it on first read
+    and keep the number.
+    """
+
+    __slots__ = ("_compute", "_done", "_value")
+
+    def __init__(self, compute: Callable[[], float | None]) -> None:
+        self._compute = compute
+        self._done = False
+        self._value: float | None = None
+
+    def value(self) -> float | None:
+        """The cost in USD (computed once), ``None`` when the price is unknown."""
+        if not self._done:
+            self._value = self._compute()
+            self._done = True
+            self._compute = _nothing
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"DeferredCost({self._value!r})" if self._done else "DeferredCost(<not computed yet>)"
+
+
+CostValue = float | DeferredCost | None
+"""A cost as stored: a number, unknown (``None``), or not worked out yet."""
+
+
+def _nothing() -> float | None:
+    return None
+
+
+def resolve_cost(value: CostValue) -> float | None:
+    """The number a stored cost stands for (computing a deferred one)."""
+    return value.value() if isinstance(value, DeferredCost) else value
+
+
+def add_costs(total: CostValue, more: CostValue) -> CostValue:
+    """``total + more``, deferred when either is; ``None`` (unknown) once either is unknown."""
+    if isinstance(total, DeferredCost) or isinstance(more, DeferredCost):
+        return DeferredCost(lambda: _sum(resolve_cost(total), resolve_cost(more)))
+    return _sum(total, more)
+
+
+def _sum(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a + b
+
+
+class CostField:
+    """The ``cost`` field of a frozen dataclass: takes a :data:`CostValue`, reads as ``float | None``.
+
+    The stored value lives in the instance's ``__dict__`` under ``_cost``; a :class:`DeferredCost` is
+    replaced by its number on first read.
+    """
+
+    __slots__ = ()
+
+    @overload
+    def __get__(self, obj: None, owner: type | None = None) -> None: ...
+
+    @overload
+    def __get__(self, obj: object, owner: type | None = None) -> float | None: ...
+
+    def __get__(self, obj: object | None, owner: type | None = None) -> float | None:
+        if obj is None:
+            return None  # the dataclass default
+        stored = obj.__dict__.get("_cost")
+        if isinstance(stored, DeferredCost):
+            stored = stored.value()
+            obj.__dict__["_cost"] = stored
+        return stored
+
+    def __set__(self, obj: object, value: CostValue) -> None:
+        if value is not None and not isinstance(value, DeferredCost):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"cost: expected a number, None or a DeferredCost, got {value!r}")
+            value = float(value)
+        obj.__dict__["_cost"] = value
+
+
+def stored_cost(obj: object) -> CostValue:
+    """The cost of ``obj`` (a message or response) as stored, without computing a deferred one."""
+    value: CostValue = obj.__dict__.get("_cost")
+    return value

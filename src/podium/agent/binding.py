@@ -16,6 +16,7 @@ from podium.agent.approval import Allow, ApprovalPolicy, ApprovalRequest, Decisi
 from podium.exceptions import UserError
 from podium.messages import ModelResponse, Part, ToolCall
 from podium.tools.tool import Tool
+from podium.usage import stored_cost
 
 __all__ = ["bind", "check_unique_ids", "pending_approvals", "unique_ids"]
 
@@ -42,7 +43,7 @@ def unique_ids(response: ModelResponse, seen: set[str]) -> ModelResponse:
                 changed = True
             seen.add(part.id)
         parts.append(part)
-    return replace(response, parts=tuple(parts)) if changed else response
+    return replace(response, parts=tuple(parts), cost=stored_cost(response)) if changed else response
 
 
 def check_unique_ids(calls: Sequence[ToolCall]) -> None:

@@ -78,7 +78,7 @@ from podium.settings import ModelSettings, OutputSchema
 from podium.tools.context import RunContext
 from podium.tools.executor import ToolInvocation, ToolOutcome, interrupted_result, skipped_result
 from podium.tools.tool import Tool
-from podium.usage import Usage
+from podium.usage import CostValue, Usage, add_costs, resolve_cost, stored_cost
 
 __all__ = [
     "AbandonTools",
@@ -204,7 +204,7 @@ class _Run(Generic[OutputT]):
         self.history: list[Message] = list(spec.history)
         self.new: list[Message] = []
         self.usage = Usage()
-        self.cost: float | None = 0.0
+        self.cost: CostValue = 0.0  # deferred while no one reads it (see podium.usage.DeferredCost)
         self.step = 0
         self.tool_failures: dict[str, int] = {}  # tool name -> failing turns in a row
         self.unknown_turns = 0  # turns in a row with a call to an unknown tool
@@ -370,8 +370,7 @@ class _Run(Generic[OutputT]):
             raise self.run_error(RunCancelled, "the run was cancelled")
         response: ModelResponse = unique_ids(reply, self.call_ids)
         self.usage = self.usage + response.usage
-        if self.cost is not None:
-            self.cost = None if response.cost is None else self.cost + response.cost
+        self.cost = add_costs(self.cost, stored_cost(response))
         self.add(response.to_message())
         self.announced = len(self.new)
         for hook in spec.hooks:
@@ -659,7 +658,7 @@ class _Run(Generic[OutputT]):
             usage=self.usage,
             run_id=self.run_id,
             steps=self.step,
-            cost=self.cost,
+            cost=resolve_cost(self.cost),
         )
 
     def close(self, turn: _Turn) -> None:

@@ -8,7 +8,7 @@ from typing_extensions import TypeVar
 
 from podium.exceptions import UserError
 from podium.messages import Message
-from podium.usage import Usage
+from podium.usage import CostValue, Usage, resolve_cost
 
 if TYPE_CHECKING:
     from podium.agent.approval import ApprovalRequest, PausedRun
@@ -21,7 +21,7 @@ OutputT = TypeVar("OutputT", default=str)
 class RunResult(Generic[OutputT]):
     """What a run gives back: finished (``status == "completed"``) or waiting for approvals (``"paused"``)."""
 
-    __slots__ = ("_output", "cost", "messages", "new_messages", "paused", "run_id", "status", "steps", "usage")
+    __slots__ = ("_cost", "_output", "messages", "new_messages", "paused", "run_id", "status", "steps", "usage")
 
     def __init__(
         self,
@@ -30,7 +30,7 @@ class RunResult(Generic[OutputT]):
         messages: list[Message],
         new_messages: list[Message],
         usage: Usage,
-        cost: float | None,
+        cost: CostValue,
         run_id: str,
         steps: int,
         status: Literal["completed", "paused"] = "completed",
@@ -43,8 +43,7 @@ class RunResult(Generic[OutputT]):
         """The messages this run added (the prompt, responses, tool results)."""
         self.usage = usage
         """Usage summed over the run's requests."""
-        self.cost = cost
-        """Cost in USD, or ``None`` when a price was unknown."""
+        self._cost = cost
         self.run_id = run_id
         """Id of the run."""
         self.steps = steps
@@ -53,6 +52,13 @@ class RunResult(Generic[OutputT]):
         """``completed``, or ``paused`` when tool calls wait for a person's approval."""
         self.paused = paused
         """The state to resume from when paused (``agent.run(resume=result.paused, approvals=...)``)."""
+
+    @property
+    def cost(self) -> float | None:
+        """Cost in USD, or ``None`` when a price was unknown (worked out on first read)."""
+        value = resolve_cost(self._cost)
+        self._cost = value
+        return value
 
     @property
     def output(self) -> OutputT:

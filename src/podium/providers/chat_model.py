@@ -25,7 +25,7 @@ from podium.providers.retry import RetryPolicy
 from podium.providers.transport.http import Endpoint
 from podium.providers.transport.model import WireModel
 from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
-from podium.usage import Usage
+from podium.usage import CostValue, Usage
 
 __all__ = ["ChatCompletionsModel"]
 
@@ -99,7 +99,7 @@ class ChatCompletionsModel(WireModel):
         """The chat endpoint."""
         return self.chat_path
 
-    def cost(self, model: str | None, usage: Usage, extra: Mapping[str, Any] | None) -> float | None:
+    def cost(self, model: str | None, usage: Usage, extra: Mapping[str, Any] | None) -> CostValue:
         """The cost of a response (``extra``: the non-integer fields of the wire usage)."""
         return cost_of(self.provider, self.model_name, usage)
 

@@ -41,7 +41,7 @@ from podium.messages import FinishReason, ModelResponse, ProviderPart
 from podium.providers.chat_dialect import ChatDialect
 from podium.providers.transport.errors import embedded_status, http_error
 from podium.streaming import ResponseBuilder, StreamDelta
-from podium.usage import Usage
+from podium.usage import CostValue, Usage
 
 __all__ = ["INLINE_TAGS", "ChatTranslator", "ThinkSplitter", "finish_reason_of", "usage_of"]
 
@@ -49,7 +49,7 @@ JsonDict = dict[str, Any]
 INLINE_TAGS = "inline_tags"
 """``Thinking.provider_details`` key of thinking that was cut out of the text: ``{"open": "<think>", "close":
 "</think>", "leading": ""}`` (see :attr:`ThinkSplitter.tags`)."""
-CostFn = Callable[[str | None, Usage, Mapping[str, Any] | None], float | None]
+CostFn = Callable[[str | None, Usage, Mapping[str, Any] | None], CostValue]
 
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",

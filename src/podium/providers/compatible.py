@@ -44,7 +44,7 @@ from podium.providers.chat_profiles import (
 )
 from podium.providers.openai import OpenAIChatModel
 from podium.providers.profiles import ModelProfile
-from podium.usage import Usage
+from podium.usage import CostValue, Usage
 
 __all__ = [
     "PRESETS",
@@ -190,7 +190,7 @@ class CompatibleChatModel(OpenAIChatModel):
             **options,
         )
 
-    def cost(self, model: str | None, usage: Usage, extra: Mapping[str, Any] | None) -> float | None:
+    def cost(self, model: str | None, usage: Usage, extra: Mapping[str, Any] | None) -> CostValue:
         """What the server reported it charged (OpenRouter), none for self-hosted servers, else the price list's."""
         reported = (extra or {}).get("cost")  # OpenRouter reports what it charged
         if isinstance(reported, (int, float)) and not isinstance(reported, bool):

@@ -50,6 +50,7 @@ from podium.providers.profiles import ModelProfile
 from podium.providers.transport.guard import partial_response
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 from podium.streaming import StreamEvent
+from podium.usage import stored_cost
 
 __all__ = ["FallbackModel", "FallbackOn", "falls_through"]
 
@@ -186,7 +187,8 @@ class FallbackModel(Model):
 
     def _answered(self, response: ModelResponse, index: int, failed: list[dict[str, Any]]) -> ModelResponse:
         record = {"model": _spec(self._chain[index]), "index": index, "failed": failed}
-        return replace(response, provider_details={**(response.provider_details or {}), DETAILS_KEY: record})
+        details = {**(response.provider_details or {}), DETAILS_KEY: record}
+        return replace(response, provider_details=details, cost=stored_cost(response))
 
     # ------------------------------------------------------------------ Model
 

@@ -1,7 +1,8 @@
 """Cost of a response, from the maintained ``genai-prices`` package.
 
 An unknown price gives ``None`` and one warning per (provider, model), never a silent zero.
-``genai-prices`` is imported on the first lookup (it takes a few hundred ms to import).
+``genai-prices`` is imported on the first lookup (it takes a few hundred ms and several MB to import), and
+:func:`cost_of` defers the lookup until the cost is read.
 
 Lookups are cached per (provider, model): the model's price entry is found once, and while the entry's
 price set stays the same (prices can change on a date, or with a newer ``genai-prices`` snapshot) a
@@ -21,9 +22,9 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from podium.usage import Usage
+from podium.usage import CostValue, DeferredCost, Usage
 
-__all__ = ["UnknownPriceWarning", "cost_of"]
+__all__ = ["UnknownPriceWarning", "compute_cost", "cost_of"]
 
 logger = logging.getLogger("podium.pricing")
 
@@ -146,7 +147,19 @@ def _pricer(gp: Any, provider: str, model: str) -> _Pricer | None:
     return pricer
 
 
-def cost_of(provider: str, model: str | None, usage: Usage) -> float | None:
+def cost_of(provider: str, model: str | None, usage: Usage) -> CostValue:
+    """The cost of ``usage`` on ``provider``/``model``, worked out when it is first read.
+
+    Free providers (the embedded model, Ollama) cost ``0.0`` and test models ``None`` at once; any other is a
+    :class:`~podium.usage.DeferredCost` of :func:`compute_cost`, so ``genai-prices`` is loaded only by a
+    program that reads a cost.
+    """
+    if not model or provider in ("test", "local", "ollama"):
+        return None if provider not in ("local", "ollama") else 0.0
+    return DeferredCost(lambda: compute_cost(provider, model, usage))
+
+
+def compute_cost(provider: str, model: str | None, usage: Usage) -> float | None:
     """USD cost of ``usage`` on ``provider``/``model``, or ``None`` (with one warning) when unknown."""
     if not model or provider in ("test", "local", "ollama"):
         return None if provider not in ("local", "ollama") else 0.0

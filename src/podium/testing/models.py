@@ -15,7 +15,7 @@ from podium.providers.base import Model, deltas_of
 from podium.providers.profiles import ModelProfile
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 from podium.streaming import StreamEvent, TextDelta
-from podium.usage import Usage
+from podium.usage import Usage, stored_cost
 
 __all__ = ["AgentInfo", "FunctionModel", "Scripted", "ScriptedModel", "call", "make_test_model"]
 
@@ -94,6 +94,7 @@ class _TestModel(Model):
             usage = Usage(input_tokens=prompt, output_tokens=out, requests=1)
         return replace(
             response,
+            cost=stored_cost(response),  # a deferred cost stays deferred
             parts=tuple(parts),
             model=response.model or self.model_name,
             provider=response.provider or self.provider,
