@@ -27,14 +27,16 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from podium.agent.decisions import Allow, Ask, Decision, Deny
 from podium.messages import ToolCall
-from podium.tools.commands import PATH_ACCESS, CommandUnit, PathUnit, parse_command
-from podium.tools.protected import protected_reason
-from podium.tools.sandbox.names import QuotedPathError, unquote_path
-from podium.tools.tool import Tool
+
+if TYPE_CHECKING:
+    from podium.tools.tool import Tool
+
+# The command recognizer, the protected-path table and the path helpers are imported when a policy first
+# judges a call, not with the agent: `from podium import Agent` stays light for runs without a policy.
 
 __all__ = ["Access", "ApprovalPolicy", "Rule", "Subject", "Verdict", "call_units"]
 
@@ -85,6 +87,8 @@ def _tool_access(call: ToolCall, tool: Tool[..., Any] | None) -> Access | None:
     declared = metadata.get("path_access")
     if declared in ("read", "write"):
         return declared  # type: ignore[no-any-return]
+    from podium.tools.commands import PATH_ACCESS
+
     for name, access in PATH_ACCESS.items():
         if call.name == name or call.name.endswith("_" + name):
             return access
@@ -100,6 +104,8 @@ def call_units(call: ToolCall, tool: Tool[..., Any] | None = None) -> list[Subje
     if not isinstance(command, str):
         return [whole]
     cwd = next((call.args[p] for p in metadata.get("path_params", ()) if isinstance(call.args.get(p), str)), None)
+    from podium.tools.commands import CommandUnit, PathUnit, parse_command
+
     parsed = parse_command(command, cwd)
     subjects = []
     for unit in parsed.units:
@@ -152,6 +158,8 @@ def _as_text(value: Any) -> str:
 
 def _real_path(value: str) -> str:
     """A path argument as the file tools read it (a quoted odd name undone, as in ``names.unquote_path``)."""
+    from podium.tools.sandbox.names import QuotedPathError, unquote_path
+
     try:
         return unquote_path(value)
     except QuotedPathError:
@@ -255,6 +263,8 @@ class Rule:
             return False
         values = [p for v in paths for p in _expand(v, root, subject.glob)]
         if self.paths == "protected":
+            from podium.tools.protected import protected_reason
+
             return any(protected_reason(v, root) for v in values)
         if root is None:
             return False
