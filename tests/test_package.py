@@ -24,6 +24,7 @@ HEAVY = (
     "cohere",
     "llama_cpp",
     "httpx",
+    "httpx2",
     "pydantic",
     "asyncio",
     "click",
@@ -55,7 +56,18 @@ def test_defining_an_agent_and_tools_does_not_import_pydantic_yet() -> None:
         "@tool\n"
         "def add(a: int, b: int) -> int:\n"
         "    return a + b\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'openai', 'httpx'))))"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'openai', 'httpx', 'httpx2'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == []
+
+
+def test_an_agent_without_a_policy_does_not_import_the_sandbox_or_the_command_recognizer() -> None:
+    code = (
+        "import sys, json\n"
+        "from podium import Agent\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('podium.tools.sandbox', "
+        "'podium.tools.commands', 'podium.tools.shell_syntax', 'subprocess', 'ctypes')))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == []
