@@ -68,6 +68,7 @@ IMPORTS = {
     "Podium + OpenAI provider": "from podium import Agent, tool; from podium.providers.openai import OpenAIChatModel",
     "from openai import OpenAI": "from openai import OpenAI",
     "import httpx": "import httpx",
+    "import httpx2": "import httpx2",
 }
 SESSION_VARIANTS = ("raw_httpx2_async", "openai_sdk_async", "podium_async")
 
@@ -353,6 +354,7 @@ def summarize(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
                     "kb_per_session": med("rss_kb_per_session"),
                 }
 
+    lines += goals_table(data, goals)
     cold = data.get("cold") or {}
     if cold:
         lines += ["", "## Cold start (a new process each time, `.pyc` files written)", ""]
@@ -371,6 +373,74 @@ def summarize(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
                 f"{row['peak_rss_mb']:.1f} | {'yes' if row['ok'] else 'no'} |"
             )
     return "\n".join(lines) + "\n", goals
+
+
+def _session_ratio(sessions: list[dict[str, Any]], variant: str, floor: str) -> float | None:
+    """Median over repeats of ``variant``'s sessions/s over the floor's in the same repeat."""
+    mine = [r for r in sessions if r.get("variant") == variant and r.get("ok")]
+    base = [r for r in sessions if r.get("variant") == floor and r.get("ok")]
+    pairs = [a["sessions_per_s"] / b["sessions_per_s"] for a, b in zip(mine, base, strict=False) if b["sessions_per_s"]]
+    return statistics.median(pairs) if pairs else None
+
+
+def goals_table(data: dict[str, Any], goals: dict[str, Any]) -> list[str]:
+    """The performance goals of the one-transport issue, each measured here, against the floor and the SDK."""
+    cold = data.get("cold") or {}
+    rows: list[tuple[str, str, float | None, float | None, str]] = []
+
+    def first(v: str, key: str) -> float | None:
+        row = cold.get(f"first turn: {v}")
+        return float(row[key]) if row else None
+
+    pod, floor, sdk = first("podium", "wall_ms"), first("raw_httpx", "wall_ms"), first("openai_sdk", "wall_ms")
+    if pod and floor:
+        rows.append(("start to first answer, x plain httpx", "<= 1.5", pod / floor, pod / sdk if sdk else None, "x"))
+    rss = first("podium", "peak_rss_mb")
+    if rss:
+        rows.append(("peak RSS of one chat turn, MB", "<= 40", rss, first("openai_sdk", "peak_rss_mb"), "MB"))
+    for scenario, target in (("S1", "<= 1.3"), ("S4", "<= 1.2")):
+        for variant in ("podium", "podium_async"):
+            g = goals.get(f"{scenario} {variant}")
+            if g:
+                rows.append(
+                    (f"{scenario} CPU per call, {variant}, x plain loop", target, g["cpu_x_floor"], g["cpu_x_sdk"], "x")
+                )
+    sessions = data.get("sessions") or []
+    if sessions:
+        ratio = _session_ratio(sessions, "podium_async", SESSION_VARIANTS[0])
+        sdk_ratio = _session_ratio(sessions, "openai_sdk_async", SESSION_VARIANTS[0])
+        rows.append(("1,000 async sessions: throughput x floor", ">= 0.9", ratio, sdk_ratio, "x"))
+        kb = (goals.get("sessions") or {}).get("kb_per_session")
+        sdk_kb = [r["rss_kb_per_session"] for r in sessions if r.get("variant") == "openai_sdk_async" and r.get("ok")]
+        rows.append(
+            ("1,000 async sessions: KB per session", "<= 40", kb, statistics.median(sdk_kb) if sdk_kb else None, "KB")
+        )
+    agent, bare = cold.get("from podium import Agent, tool"), cold.get("python -c pass")
+    if agent and bare:
+        rows.append(
+            (
+                "`from podium import Agent` (process minus bare start-up), ms",
+                "<= 100",
+                agent["wall_ms"] - bare["wall_ms"],
+                None,
+                "ms",
+            )
+        )
+    if not rows:
+        return []
+    out = [
+        "",
+        "## Goals",
+        "",
+        "Right column: the same measure for the openai SDK (the SDK's own ratio to the floor for ratios).",
+        "",
+    ]
+    out += ["| goal | target | Podium | the SDK | met |", "|---|---|---|---|---|"]
+    for name, target, value, theirs, _unit in rows:
+        op, bound = target.split()
+        met = value is not None and (value <= float(bound) if op == "<=" else value >= float(bound))
+        out.append(f"| {name} | {target} | {_fmt(value)} | {_fmt(theirs)} | {'yes' if met else 'NO'} |")
+    return out
 
 
 def versions(python: str) -> dict[str, str]:
