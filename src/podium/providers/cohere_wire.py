@@ -48,8 +48,8 @@ from podium.messages import (
     ToolResult,
 )
 from podium.providers.conversion import error_text, prepare_parts
-from podium.providers.transport.errors import embedded_status, http_error
 from podium.providers.pricing import cost_of
+from podium.providers.transport.errors import embedded_status, http_error
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 from podium.streaming import ResponseBuilder, StreamDelta, parse_tool_args
 from podium.usage import Usage
