@@ -190,6 +190,8 @@ def test_unknown_options_are_refused_by_name() -> None:
         OllamaModel("llama3", client=object())
     with pytest.raises(UserError, match=r"unknown option\(s\) for cohere: max_retries;.*client_name"):
         CohereModel("command-r", api_key="k", max_retries=3)
+    with pytest.raises(UserError, match="headers="):
+        OllamaModel("llama3", headers=[("x-a", "1")])
 
 
 # --------------------------------------------------------------------------- Cohere

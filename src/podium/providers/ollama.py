@@ -126,6 +126,8 @@ def ollama_host(host: str | None = None) -> str:
 def _endpoint(base_url: str | None, api_key: str | None, options: dict[str, Any]) -> Endpoint:
     """Where requests go and their key; a ``headers=`` option (the SDK's name) joins ``default_headers``."""
     headers = options.pop("headers", None)
+    if headers is not None and not isinstance(headers, Mapping):
+        raise UserError(f"headers={headers!r}: give a mapping of header names to values")
     if headers:
         options["default_headers"] = {**dict(headers), **dict(options.get("default_headers") or {})}
     given = {str(k).lower() for k in options.get("default_headers") or {}}
