@@ -1,4 +1,4 @@
-"""Cohere provider: every Cohere cassette replayed over HTTP through the official cohere SDK's client."""
+"""Cohere provider: every Cohere cassette replayed over HTTP through Podium's own transport (no cohere SDK)."""
 
 from __future__ import annotations
 
@@ -367,14 +367,31 @@ def test_registry_profile_and_light_import() -> None:
     assert not imported_after_import_podium("cohere")
 
 
-def test_given_client_is_followed_by_the_async_client() -> None:
-    import cohere
+def test_given_http_clients_are_used() -> None:
+    """``http_client=`` / ``async_http_client=``: each call goes through the client given (its headers arrive)."""
+    import httpx2
 
-    with ReplayServer(cassette("cohere", SIMPLE_CASSETTE)) as server:
-        model = CohereModel("command-r7b-12-2024", client=cohere.ClientV2(api_key="given", base_url=server.url))
-        response = asyncio.run(model.arequest([Message.user("hello")]))
-        assert server.received[0].headers["authorization"] == "Bearer given"
-    assert response.text == "Hello! How can I assist you today?"
+    data = cassette("cohere", SIMPLE_CASSETTE).interactions[0].json
+    sync = httpx2.Client(headers={"x-podium-client": "sync"})
+    given_async = httpx2.AsyncClient(headers={"x-podium-client": "async"})
+    with ReplayServer(synthetic(PATH, [(200, {}, data), (200, {}, data)])) as server:
+        model = CohereModel(
+            "command-r7b-12-2024",
+            base_url=server.url,
+            api_key="given",
+            retry=NO_RETRY,
+            http_client=sync,
+            async_http_client=given_async,
+        )
+        plain = model.request([Message.user("hello")])
+        awaited = asyncio.run(model.arequest([Message.user("hello")]))
+        received = server.received
+    assert model.http.client is sync
+    assert [r.headers["x-podium-client"] for r in received] == ["sync", "async"]
+    assert [r.headers["authorization"] for r in received] == ["Bearer given"] * 2
+    assert plain == awaited
+    assert plain.text == "Hello! How can I assist you today?"
+    sync.close()
 
 
 def test_async_calls_from_two_event_loops() -> None:

@@ -1,4 +1,4 @@
-"""Ollama provider: every Ollama cassette replayed over HTTP through the official ollama SDK's client."""
+"""Ollama provider: every Ollama cassette replayed over HTTP through Podium's own transport (no ollama SDK)."""
 
 from __future__ import annotations
 
@@ -538,16 +538,26 @@ def test_api_key_header_registry_profile_and_light_import() -> None:
     assert not imported_after_import_podium("ollama")
 
 
-def test_given_client_is_used_and_followed_by_the_async_client() -> None:
-    import ollama
+def test_given_http_clients_are_used() -> None:
+    """``http_client=`` / ``async_http_client=``: each call goes through the client given (its headers arrive)."""
+    import httpx2
 
-    with ReplayServer(cassette("ollama", "test_ollama_chat_legacy.yaml")) as server:
-        client = ollama.Client(host=server.url, headers={"x-podium-test": "1"})
-        model = OllamaModel("llama3", client=client, retry=NO_RETRY)
-        response = asyncio.run(model.arequest([Message.user(JOKE)]))
-        assert server.received[0].path == "/api/chat"
-    assert response.usage.output_tokens == 66
-    assert model.client is client
+    data = cassette("ollama", "test_ollama_chat_legacy.yaml").interactions[0].json
+    sync = httpx2.Client(headers={"x-podium-client": "sync"})
+    given_async = httpx2.AsyncClient(headers={"x-podium-client": "async"})
+    with ReplayServer(synthetic("/api/chat", [(200, {}, data), (200, {}, data)])) as server:
+        model = OllamaModel(
+            "llama3", base_url=server.url, retry=NO_RETRY, http_client=sync, async_http_client=given_async
+        )
+        plain = model.request([Message.user(JOKE)])
+        awaited = asyncio.run(model.arequest([Message.user(JOKE)]))
+        received = server.received
+    assert model.http.client is sync
+    assert [r.path for r in received] == ["/api/chat"] * 2
+    assert [r.headers["x-podium-client"] for r in received] == ["sync", "async"]
+    assert plain == awaited
+    assert plain.usage.output_tokens == 66
+    sync.close()
 
 
 def test_non_json_bodies_give_a_provider_error() -> None:

@@ -27,7 +27,7 @@ from podium.providers.cohere_wire import CohereStreamState
 from podium.providers.mistral import MistralModel
 from podium.providers.mistral_wire import MistralStreamState
 from podium.providers.ollama import OLLAMA_DIALECT, OllamaModel, OllamaOpenAIModel
-from podium.providers.raw_http import iter_sse_data
+from podium.providers.transport.decoders import DONE, SSEDecoder
 from podium.settings import ModelSettings, ToolDefinition
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
@@ -115,19 +115,28 @@ def test_foreign_conversation_continues_on(target: str, foreign_thinking: str) -
     assert "iVBORw0KGgo" in text  # the image went along (base64)
 
 
+def _payloads(body: bytes) -> list[Any]:
+    """A recorded SSE body's parsed payloads, up to ``[DONE]`` (decoded as the transport decodes streams)."""
+    decoder = SSEDecoder()
+    payloads = [*decoder.feed(body), *decoder.flush()]
+    if DONE in payloads:
+        payloads = payloads[: payloads.index(DONE)]
+    return [json.loads(p) for p in payloads]
+
+
 def _mistral_thinking_response() -> ModelResponse:
-    data = cassette("mistral", "test_mistral_model_thinking_part_iter.yaml").interactions[0].body.decode()
+    data = cassette("mistral", "test_mistral_model_thinking_part_iter.yaml").interactions[0].body
     state = MistralStreamState()
-    for payload in iter_sse_data(iter(data.splitlines())):
-        state.feed(json.loads(payload))
+    for payload in _payloads(data):
+        state.feed(payload)
     return state.finish()
 
 
 def _cohere_tool_response() -> ModelResponse:
     data = cassette("cohere", "test_cohere_v2_chat_legacy_with_tool_calls_and_streaming.yaml").interactions[0]
     state = CohereStreamState("command-r")
-    for payload in iter_sse_data(iter(data.body.decode().splitlines())):
-        state.feed(json.loads(payload))
+    for payload in _payloads(data.body):
+        state.feed(payload)
     return state.finish()
 
 

@@ -1,9 +1,12 @@
-"""Ollama (``ollama:<model>``) through the official ``ollama`` SDK: the native ``/api/chat`` API.
+"""Ollama (``ollama:<model>``): the native ``/api/chat`` API over Podium's own transport.
 
-The SDK's client carries the host (``base_url=``, ``OLLAMA_HOST``, default ``http://localhost:11434``),
-its headers and the ``OLLAMA_API_KEY`` bearer token (for ollama.com); Podium sends its own JSON body
-through the SDK's ``httpx`` client and reads the raw response and NDJSON stream, so no SDK model is
-built per chunk. The translation rules are in :mod:`podium.providers.ollama_wire`.
+Requests go to the Ollama host: ``base_url=``, else the ``OLLAMA_HOST`` environment variable, else
+``http://127.0.0.1:11434``. A host is read as the ollama SDK and CLI read it (:func:`ollama_host`:
+``host``, ``host:port`` or a URL; the scheme defaults to ``http``, the port to 11434). A key (``api_key=`` or
+``OLLAMA_API_KEY``, for ollama.com) goes as a bearer token; a local server needs none. Streams are one JSON
+object per line (NDJSON), ending with the line that says ``"done": true``; a line ``{"error": ...}`` is an
+error the server met while generating. No SDK is imported. The translation rules are in
+:mod:`podium.providers.ollama_wire`.
 
 Two other wire APIs are available:
 
@@ -12,8 +15,7 @@ Two other wire APIs are available:
 * :class:`OllamaOpenAIModel` (``podium.model("ollama:<name>", api="openai")``): Ollama's
   OpenAI-compatible ``/v1/chat/completions``, for servers or gateways that expose only that. It uses
   the shared Chat Completions translation (:mod:`podium.providers.chat_wire`, ``chat_stream``) with an
-  Ollama dialect (reasoning read from and sent back in ``reasoning``), still through the ollama SDK's
-  client.
+  Ollama dialect (reasoning read from and sent back in ``reasoning``).
 
 Example::
 
@@ -27,16 +29,16 @@ A local model costs nothing: ``cost`` is ``0.0``.
 
 from __future__ import annotations
 
-import json
+import ipaddress
+import os
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from podium.exceptions import ProviderConnectionError, ProviderError, UserError
+from podium.exceptions import UserError
 from podium.messages import Message, ModelResponse
 from podium.providers.chat_dialect import ChatDialect
 from podium.providers.chat_model import ChatCompletionsModel
-from podium.providers.clients import PerLoop
-from podium.providers.http_model import HTTPModel, StreamState
 from podium.providers.ollama_wire import (
     PROVIDER,
     OllamaStreamState,
@@ -46,19 +48,16 @@ from podium.providers.ollama_wire import (
     parse_generate_response,
 )
 from podium.providers.profiles import ModelProfile
-from podium.providers.raw_http import MappedStream, RawResponse, error_from_response, transport_error
 from podium.providers.retry import RetryPolicy
-from podium.providers.transport.guard import timeouts_option
-from podium.secrets import register_automatic
+from podium.providers.transport.auth import bearer
+from podium.providers.transport.http import Endpoint
+from podium.providers.transport.model import StreamState, WireModel
 from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 
-try:
-    import ollama
-except ImportError as _exc:  # pragma: no cover - depends on the environment
-    raise UserError("the Ollama provider needs the ollama SDK: pip install 'podium[ollama]'") from _exc
+__all__ = ["OLLAMA_DIALECT", "OllamaModel", "OllamaOpenAIModel", "ollama_host", "ollama_profile"]
 
-__all__ = ["OLLAMA_DIALECT", "OllamaModel", "OllamaOpenAIModel", "ollama_profile"]
-
+DEFAULT_PORT = 11434
+_LOOPBACK = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # a server's "every interface" is this machine to a client
 _THINKING = ("qwen3", "deepseek-r1", "gpt-oss", "magistral", "qwq", "phi4-reasoning", "cogito")
 _VISION = ("llava", "vision", "gemma3", "qwen2.5vl", "qwen3-vl", "minicpm-v", "moondream", "llama4", "mistral-small3")
 _NO_TOOLS = ("llama3:", "gemma:", "gemma2", "phi3", "llava")
@@ -85,124 +84,100 @@ def ollama_profile(model_name: str) -> ModelProfile:
     )
 
 
-class _Clients:
-    """The ollama SDK clients of one model: a sync client, and an async client per event loop."""
+def ollama_host(host: str | None = None) -> str:
+    """The base URL for an Ollama host as the ollama SDK reads ``OLLAMA_HOST`` (``host`` defaults to it).
+
+    ``host``, ``host:port``, ``:port`` or a URL with a path; the scheme defaults to ``http`` and the
+    port to 11434 (80 / 443 when the scheme is given); no host is ``127.0.0.1``; a trailing ``/`` is
+    dropped. One thing differs from the SDK: ``0.0.0.0`` and ``::`` (a server listening on every
+    interface, a common ``OLLAMA_HOST``) mean this machine, ``127.0.0.1`` / ``[::1]``.
+
+    Raises:
+        UserError: The host cannot be read (a port that is not a number ...).
+    """
+    text = (host or os.environ.get("OLLAMA_HOST") or "").strip()
+    scheme, sep, rest = text.partition("://")
+    if not sep:
+        scheme, rest, port = "http", text, DEFAULT_PORT
+    else:
+        port = {"http": 80, "https": 443}.get(scheme.lower(), DEFAULT_PORT)
+    try:
+        split = urllib.parse.urlsplit(f"{scheme}://{rest}")
+        port = split.port or port
+    except ValueError as exc:
+        raise UserError(
+            f"cannot read the Ollama host {text!r} ({exc}): give host, host:port or a URL such as http://host:11434"
+        ) from exc
+    name = split.hostname or "127.0.0.1"
+    name = _LOOPBACK.get(name, name)
+    try:
+        if ipaddress.ip_address(name).version == 6:
+            name = f"[{name}]"
+    except ValueError:
+        pass  # a host name
+    path = split.path.strip("/")
+    return f"{scheme}://{name}:{port}" + (f"/{path}" if path else "")
+
+
+def _endpoint(base_url: str | None, api_key: str | None, options: dict[str, Any]) -> Endpoint:
+    """Where requests go and their key; a ``headers=`` option (the SDK's name) joins ``default_headers``."""
+    headers = options.pop("headers", None)
+    if headers is not None and not isinstance(headers, Mapping):
+        raise UserError(f"headers={headers!r}: give a mapping of header names to values")
+    if headers:
+        options["default_headers"] = {**dict(headers), **dict(options.get("default_headers") or {})}
+    given = {str(k).lower() for k in options.get("default_headers") or {}}
+    key = api_key or (None if "authorization" in given else os.environ.get("OLLAMA_API_KEY"))
+    base = ollama_host(base_url)
+    hint = "is Ollama running (`ollama serve`), and is OLLAMA_HOST or base_url= right?"
+    return Endpoint(base, auth=bearer(key) if key else None, hint=hint)
+
+
+class _Ollama(WireModel):
+    """What the two Ollama APIs share: the host, the key, the profile."""
+
+    provider = PROVIDER
+    extra_options = frozenset({"headers"})
 
     def __init__(
         self,
         model_name: str,
-        host: str | None,
-        api_key: str | None,
-        client: ollama.Client | None,
-        async_client: ollama.AsyncClient | None,
-        options: dict[str, Any],
+        *,
+        base_url: str | None = None,
+        api_key: str | None = None,
+        retry: RetryPolicy | None = None,
+        profile: ModelProfile | None = None,
+        timeouts: Timeouts | None = None,
+        **client_options: Any,
     ) -> None:
-        register_automatic(api_key, "api_key")  # a key handed to a provider is a secret
-        self.model_name = model_name
-        self.options = dict(options)
-        if api_key is not None:
-            headers = dict(self.options.get("headers") or {})
-            headers["authorization"] = f"Bearer {api_key}"
-            self.options["headers"] = headers
-        if host is None and client is not None:  # an async client follows a sync client the caller gave
-            host = str(client._client.base_url)
-        self.host = host
-        self._client = client
-        self._given_async = async_client
-        self._async = PerLoop(lambda: ollama.AsyncClient(host=self.host, **self.options))
+        options = dict(client_options)
+        endpoint = _endpoint(base_url, api_key, options)
+        super().__init__(
+            model_name, endpoint=endpoint, options=options, retry=retry, profile=profile, timeouts=timeouts
+        )
 
-    @property
-    def sync(self) -> ollama.Client:
-        if self._client is None:
-            self._client = ollama.Client(host=self.host, **self.options)
-        return self._client
-
-    @property
-    def async_(self) -> ollama.AsyncClient:
-        return self._given_async if self._given_async is not None else self._async.get()
-
-    def error(self, exc: Exception) -> ProviderError | None:
-        mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
-        if isinstance(mapped, ProviderConnectionError):
-            where = self.host or "OLLAMA_HOST / http://localhost:11434"
-            message = f"could not reach Ollama at {where}; is Ollama running (`ollama serve`)? ({exc!r})"
-            return ProviderConnectionError(message, provider=PROVIDER, model=self.model_name)
-        return mapped
-
-    @staticmethod
-    def _request(http: Any, path: str, body: dict[str, Any], timeouts: Mapping[str, float]) -> Any:
-        content = json.dumps(body, ensure_ascii=False).encode()
-        request = http.build_request("POST", path, content=content, headers={"content-type": "application/json"})
-        request.extensions["timeout"] = dict(timeouts)
-        return request
-
-    def send(self, path: str, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]) -> RawResponse:
-        http = self.sync._client
-        response: RawResponse = http.send(self._request(http, path, body, timeouts), stream=stream)
-        return response
-
-    async def asend(
-        self, path: str, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]
-    ) -> RawResponse:
-        http = self.async_._client
-        response: RawResponse = await http.send(self._request(http, path, body, timeouts), stream=stream)
-        return response
-
-    def checked(self, path: str, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]) -> RawResponse:
-        """``send``, with failures raised as Podium errors (for the Chat Completions transport hooks)."""
-        try:
-            response = self.send(path, body, stream=stream, timeouts=timeouts)
-        except Exception as exc:
-            mapped = self.error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
-        if response.status_code >= 400:
-            try:
-                response.read()
-            finally:
-                response.close()
-            raise error_from_response(response, provider=PROVIDER, model=self.model_name)
-        return response
-
-    async def achecked(
-        self, path: str, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]
-    ) -> RawResponse:
-        """Async twin of :meth:`checked`."""
-        try:
-            response = await self.asend(path, body, stream=stream, timeouts=timeouts)
-        except Exception as exc:
-            mapped = self.error(exc)
-            if mapped is None:
-                raise
-            raise mapped from exc
-        if response.status_code >= 400:
-            try:
-                await response.aread()
-            finally:
-                await response.aclose()
-            raise error_from_response(response, provider=PROVIDER, model=self.model_name)
-        return response
+    def default_profile(self) -> ModelProfile:
+        """The profile of this model's family."""
+        return ollama_profile(self.model_name)
 
 
-class OllamaModel(HTTPModel):
+class OllamaModel(_Ollama):
     """A model served by Ollama, through its native API.
 
     Args:
         model_name: Such as ``llama3.1`` or ``qwen3:0.6b``.
-        base_url: The Ollama host instead of ``OLLAMA_HOST`` / ``http://localhost:11434``.
+        base_url: The Ollama host instead of ``OLLAMA_HOST`` / ``http://127.0.0.1:11434`` (read by
+            :func:`ollama_host`).
         api_key: Bearer token (ollama.com) instead of ``OLLAMA_API_KEY``.
-        client: A ready ``ollama.Client`` (its host and headers are used as they are).
-        async_client: A ready ``ollama.AsyncClient`` for the async methods (else one per event loop).
         retry: How failed requests are retried.
         profile: Override the capability profile.
         endpoint: ``chat`` (``/api/chat``, the default) or ``generate`` (single-turn ``/api/generate``).
-        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); they replace
-            the client's ``timeout`` (a number given as ``timeout=`` is taken as the total).
-        **client_options: Passed to ``ollama.Client(...)`` (``headers``, httpx options ...).
+        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); a number
+            given as ``timeout=`` (seconds, the SDK's option) is the total.
+        **client_options: ``headers`` (sent with every request, as the SDK's option) and the HTTP client
+            options (:data:`~podium.providers.transport.http.CLIENT_OPTIONS`).
     """
 
-    provider = PROVIDER
     stream_format = "ndjson"
     end_marker = '"done": true'
 
@@ -212,34 +187,25 @@ class OllamaModel(HTTPModel):
         *,
         base_url: str | None = None,
         api_key: str | None = None,
-        client: ollama.Client | None = None,
-        async_client: ollama.AsyncClient | None = None,
         retry: RetryPolicy | None = None,
         profile: ModelProfile | None = None,
         endpoint: Literal["chat", "generate"] = "chat",
         timeouts: Timeouts | None = None,
         **client_options: Any,
     ) -> None:
-        register_automatic(api_key, "api_key")  # a key handed to a provider is a secret
-        client_options = dict(client_options)
-        timeouts = timeouts_option(timeouts, client_options)
-        super().__init__(model_name, retry=retry, profile=profile, timeouts=timeouts)
         if endpoint not in ("chat", "generate"):
             raise UserError(f"endpoint={endpoint!r}: use 'chat' (Ollama's /api/chat) or 'generate' (/api/generate)")
+        super().__init__(
+            model_name,
+            base_url=base_url,
+            api_key=api_key,
+            retry=retry,
+            profile=profile,
+            timeouts=timeouts,
+            **client_options,
+        )
         self.endpoint = endpoint
         """Which native endpoint requests use."""
-        self._path = "/api/generate" if endpoint == "generate" else "/api/chat"
-        self._clients = _Clients(model_name, base_url, api_key, client, async_client, client_options)
-
-    @property
-    def profile(self) -> ModelProfile:
-        """What this model can do."""
-        return self._profile if self._profile is not None else ollama_profile(self.model_name)
-
-    @property
-    def client(self) -> ollama.Client:
-        """The SDK's sync client, created on first use."""
-        return self._clients.sync
 
     def build_body(
         self,
@@ -254,6 +220,14 @@ class OllamaModel(HTTPModel):
         build = build_generate_body if self.endpoint == "generate" else build_chat_body
         return build(self.model_name, messages, tools, settings, output, stream=stream)
 
+    def path(self, body: dict[str, Any], *, stream: bool) -> str:
+        """``/api/chat`` or ``/api/generate``."""
+        return "/api/generate" if self.endpoint == "generate" else "/api/chat"
+
+    def request_headers(self, body: dict[str, Any], *, stream: bool) -> Mapping[str, str] | None:
+        """A stream is asked for as NDJSON (what Ollama sends), not server-sent events."""
+        return {"accept": "application/x-ndjson"} if stream else None
+
     def parse_response(self, data: Any) -> ModelResponse:
         """The universal response for a response body."""
         if self.endpoint == "generate":
@@ -264,22 +238,16 @@ class OllamaModel(HTTPModel):
         """A fresh state for one stream."""
         return OllamaStreamState(generate=self.endpoint == "generate")
 
-    def map_error(self, exc: Exception) -> ProviderError | None:
-        """Podium's error for a transport failure, with a hint when Ollama is not running."""
-        return self._clients.error(exc)
-
-    def _send(self, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]) -> RawResponse:
-        return self._clients.send(self._path, body, stream=True, timeouts=timeouts)
-
-    async def _asend(self, body: dict[str, Any], *, stream: bool, timeouts: Mapping[str, float]) -> RawResponse:
-        return await self._clients.asend(self._path, body, stream=True, timeouts=timeouts)
-
 
 class OllamaOpenAIModel(ChatCompletionsModel):
     """A model served by Ollama, through its OpenAI-compatible ``/v1/chat/completions``.
 
-    Takes the same arguments as :class:`OllamaModel` (without ``endpoint``).
+    Takes the same arguments as :class:`OllamaModel` (without ``endpoint``). A ``base_url`` that ends in
+    ``/v1`` (as OpenAI clients are configured) is the same host.
     """
+
+    chat_path = "/v1/chat/completions"
+    extra_options = frozenset({"headers"})
 
     def __init__(
         self,
@@ -287,40 +255,24 @@ class OllamaOpenAIModel(ChatCompletionsModel):
         *,
         base_url: str | None = None,
         api_key: str | None = None,
-        client: ollama.Client | None = None,
-        async_client: ollama.AsyncClient | None = None,
         retry: RetryPolicy | None = None,
         profile: ModelProfile | None = None,
         timeouts: Timeouts | None = None,
         **client_options: Any,
     ) -> None:
-        register_automatic(api_key, "api_key")  # a key handed to a provider is a secret
-        client_options = dict(client_options)
-        timeouts = timeouts_option(timeouts, client_options)
+        if base_url is not None:
+            base_url = base_url.rstrip("/").removesuffix("/v1")
+        options = dict(client_options)
+        endpoint = _endpoint(base_url, api_key, options)
         super().__init__(
             model_name,
             dialect=OLLAMA_DIALECT,
+            endpoint=endpoint,
             profile=profile or ollama_profile(model_name),
+            options=options,
             retry=retry,
             timeouts=timeouts,
         )
-        self._clients = _Clients(model_name, base_url, api_key, client, async_client, client_options)
-
-    @property
-    def client(self) -> ollama.Client:
-        """The SDK's sync client, created on first use."""
-        return self._clients.sync
-
-    def _open_stream(self, body: dict[str, Any], timeouts: Mapping[str, float]) -> MappedStream:
-        response = self._clients.checked(_V1_PATH, body, stream=True, timeouts=timeouts)
-        return MappedStream(response, self._clients.error)
-
-    async def _aopen_stream(self, body: dict[str, Any], timeouts: Mapping[str, float]) -> MappedStream:
-        response = await self._clients.achecked(_V1_PATH, body, stream=True, timeouts=timeouts)
-        return MappedStream(response, self._clients.error)
-
-
-_V1_PATH = "/v1/chat/completions"
 
 
 def make_model(model_name: str, *, api: str = "native", **options: Any) -> OllamaModel | OllamaOpenAIModel:

@@ -93,6 +93,8 @@ class Endpoint:
     """Headers sent with every request (a version header, the user's ``default_headers``)."""
     params: dict[str, str] = field(default_factory=dict)
     """Query parameters sent with every request (an API version)."""
+    hint: str = ""
+    """What to check when the server cannot be reached (a local server: is it running?), added to that error."""
 
     def url(self, path: str) -> str:
         """``path`` (which may carry a query) joined to the base URL."""
@@ -377,7 +379,8 @@ class HTTPTransport:
             if started:
                 text = f"the connection to {provider} broke in the middle of the answer ({_describe(exc)})"
             else:
-                text = f"could not reach {provider} at {self.endpoint.base_url} ({_describe(exc)})"
+                hint = f"; {self.endpoint.hint}" if self.endpoint.hint else ""
+                text = f"could not reach {provider} at {self.endpoint.base_url}{hint} ({_describe(exc)})"
             return ProviderConnectionError(text, provider=provider, model=self.model)
         if isinstance(exc, httpx2.InvalidURL | httpx2.UnsupportedProtocol):
             raise UserError(f"{provider}: the base URL {self.endpoint.base_url!r} is not usable: {exc}") from exc

@@ -112,7 +112,7 @@ class WireModel(Model):
         opts = dict(options or {})
         self.timeouts = timeouts_option(timeouts, opts)
         """Connect, read and total timeouts (``None``: the defaults); :class:`ModelSettings` overrides them."""
-        check_client_options(self.provider, opts)
+        check_client_options(self.provider, opts, self.extra_options)
         self.retry = retry if retry is not None else RetryPolicy()
         """How failed requests are retried."""
         self._profile = profile
