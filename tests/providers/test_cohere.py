@@ -41,7 +41,7 @@ from podium.exceptions import (
 )
 from podium.messages import Message, ModelResponse, Text, Thinking, ToolCall, ToolResult
 from podium.providers.cohere import CohereModel, cohere_profile
-from podium.providers.pricing import cost_of
+from podium.providers.pricing import compute_cost
 from podium.providers.retry import RetryPolicy
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 from podium.streaming import TextDelta, ToolCallDelta
@@ -88,7 +88,7 @@ def test_simple_chat() -> None:
     assert response.model == "command-r7b-12-2024"
     # priced on the billed units, not on the token counts (which include Cohere's own system prompt)
     assert response.cost is not None
-    assert response.cost == cost_of("cohere", "command-r7b-12-2024", Usage(input_tokens=1, output_tokens=9))
+    assert response.cost == compute_cost("cohere", "command-r7b-12-2024", Usage(input_tokens=1, output_tokens=9))
 
 
 def test_stream_with_tool_plan_and_parallel_tool_calls() -> None:
@@ -468,7 +468,7 @@ def test_usage_without_token_counts_takes_the_billed_units(mode: str) -> None:
         )
     assert (response.usage.input_tokens, response.usage.output_tokens) == (12, 7)
     assert response.usage.details == {"billed_input_tokens": 12, "billed_output_tokens": 7}
-    assert response.cost == cost_of("cohere", "command-r7b-12-2024", Usage(input_tokens=12, output_tokens=7))
+    assert response.cost == compute_cost("cohere", "command-r7b-12-2024", Usage(input_tokens=12, output_tokens=7))
 
 
 def test_usage_with_only_search_units_billed_is_priced_on_the_token_counts() -> None:
@@ -485,4 +485,4 @@ def test_usage_with_only_search_units_billed_is_priced_on_the_token_counts() -> 
     assert (response.usage.input_tokens, response.usage.output_tokens) == (30, 4)
     assert response.usage.details == {"billed_search_units": 1}
     assert response.cost is not None and response.cost > 0
-    assert response.cost == cost_of("cohere", "command-r7b-12-2024", Usage(input_tokens=30, output_tokens=4))
+    assert response.cost == compute_cost("cohere", "command-r7b-12-2024", Usage(input_tokens=30, output_tokens=4))

@@ -52,7 +52,7 @@ from podium.providers.pricing import cost_of
 from podium.providers.transport.errors import embedded_status, http_error
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 from podium.streaming import ResponseBuilder, StreamDelta, parse_tool_args
-from podium.usage import Usage
+from podium.usage import CostValue, Usage
 
 __all__ = ["PROVIDER", "CohereStreamState", "build_body", "parse_response", "parse_usage"]
 
@@ -246,7 +246,7 @@ def _count(data: Mapping[str, Any], key: str) -> int:
     return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
 
 
-def _cost(model: str, usage: Usage) -> float | None:
+def _cost(model: str, usage: Usage) -> CostValue:
     """Priced on the billed tokens when Cohere gave them, else on the token counts (never a silent zero)."""
     details = usage.details
     if "billed_input_tokens" not in details and "billed_output_tokens" not in details:
