@@ -215,8 +215,9 @@ class HTTPTransport:
         stream: bool,
         timeouts: Timeouts,
         headers: Mapping[str, str] | None = None,
+        method: str = "POST",
     ) -> httpx2.Request:
-        """The POST request for ``body`` to ``path``, unsigned."""
+        """The request (a POST unless ``method`` says otherwise) for ``body`` to ``path``, unsigned."""
         endpoint = self.endpoint
         request_headers = {
             "content-type": "application/json",
@@ -226,7 +227,7 @@ class HTTPTransport:
         if headers:
             request_headers.update(headers)
         return client.build_request(
-            "POST",
+            method,
             endpoint.url(path),
             content=body,
             params=endpoint.params or None,
@@ -243,13 +244,14 @@ class HTTPTransport:
         timeouts: Timeouts,
         expected: tuple[str, ...],
         headers: Mapping[str, str] | None = None,
+        method: str = "POST",
     ) -> httpx2.Response:
         """Send ``body`` and return the open response of a successful answer, its body not read yet.
 
         Raises Podium's errors: an HTTP error status, a wrong content type, a timeout or a failed connection.
         """
         client = self.client
-        request = self.build(client, path, body, stream=stream, timeouts=timeouts, headers=headers)
+        request = self.build(client, path, body, stream=stream, timeouts=timeouts, headers=headers, method=method)
         auth = self.endpoint.auth
         try:
             if auth is not None:
@@ -282,10 +284,11 @@ class HTTPTransport:
         timeouts: Timeouts,
         expected: tuple[str, ...],
         headers: Mapping[str, str] | None = None,
+        method: str = "POST",
     ) -> httpx2.Response:
         """Async twin of :meth:`open`."""
         client = self.async_client
-        request = self.build(client, path, body, stream=stream, timeouts=timeouts, headers=headers)
+        request = self.build(client, path, body, stream=stream, timeouts=timeouts, headers=headers, method=method)
         auth = self.endpoint.auth
         try:
             if auth is not None:
