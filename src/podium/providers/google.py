@@ -167,7 +167,7 @@ def vertex_target(
     elif api_key and not explicit_place:
         resolved_project = resolved_location = None  # a given key beats a project from the environment
     key = key.strip() if key else None
-    custom = base_url or os.environ.get("GOOGLE_VERTEX_BASE_URL") or None
+    custom = (base_url or os.environ.get("GOOGLE_VERTEX_BASE_URL") or "").rstrip("/") or None
     if not resolved_location and not key and (not custom or custom.endswith(".googleapis.com")):
         resolved_location = "global"
     gateway = bool(custom and not custom.endswith(".googleapis.com") and not ((project and location) or api_key))
@@ -267,6 +267,11 @@ class GoogleModel(WireModel):
             register_automatic(target.api_key, "api_key")
             auth = HeaderAuth({"x-goog-api-key": target.api_key})
         elif not target.gateway:
+            if credentials is not None and not all(hasattr(credentials, a) for a in ("valid", "token", "refresh")):
+                raise UserError(
+                    f"credentials= takes google-auth credentials (google.auth.credentials.Credentials, such as "
+                    f"google.oauth2.service_account.Credentials), not {type(credentials).__name__}"
+                )
             auth = self._google_auth = GoogleAuth(credentials)
         return Endpoint(target.base_url, auth=auth)
 

@@ -226,11 +226,14 @@ class HTTPTransport:
         }
         if headers:
             request_headers.update(headers)
+        url = httpx2.URL(endpoint.url(path))
+        # httpx replaces a URL's query with the params given (the client's too): keep the path's (``?alt=sse``)
+        params = url.params.merge(endpoint.params) if url.query or endpoint.params else None
         return client.build_request(
             method,
-            endpoint.url(path),
+            url,
             content=body,
-            params=endpoint.params or None,
+            params=params,
             headers=request_headers,
             extensions={"timeout": http_timeouts(timeouts, stream=stream)},
         )
