@@ -210,6 +210,7 @@ def test_a_json_chunk_that_is_not_an_object_is_an_invalid_response() -> None:
     ],
 )
 def test_options_that_are_not_for_the_gemini_api_are_refused(options: dict[str, Any], words: list[str]) -> None:
+    GoogleModel("gemini-2.5-flash", api_key="k", client=None, http_options=None)  # None: nothing to refuse
     with pytest.raises(UserError) as info:
         GoogleModel("gemini-2.5-flash", api_key="k", **options)
     for word in words:

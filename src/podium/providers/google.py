@@ -230,8 +230,9 @@ class GoogleModel(WireModel):
     ) -> None:
         self.provider = "google-vertex" if vertex else "google"
         for name, hint in _SDK_OPTIONS.items():
-            if name in client_options:
+            if client_options.get(name) is not None:
                 raise UserError(f"{self.provider}: {name}= is not an option any more; {hint}")
+            client_options.pop(name, None)
         register_automatic(api_key, "api_key")  # a key handed to a provider is a secret
         self._vertex: VertexTarget | None = None
         self._google_auth: GoogleAuth | None = None
