@@ -1,4 +1,4 @@
-"""Gemini API and Vertex AI cassettes replayed through google-genai into podium.providers.google.
+"""Gemini API and Vertex AI cassettes replayed through Podium's own transport into podium.providers.google.
 
 Each recorded request is compared with the one Podium builds, as parsed JSON after ``normalize()``.
 Differences that come from the recording framework (pydantic-ai, crewAI) and not from the API are

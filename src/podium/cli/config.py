@@ -7,7 +7,6 @@ set > the embedded local model (no key, no network).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 from dataclasses import dataclass
@@ -16,18 +15,19 @@ from typing import Any
 
 __all__ = ["KEY_DEFAULTS", "ModelChoice", "choose_model", "config_path", "load_config"]
 
-# Environment variable -> (provider, default model, package that provides the SDK)
-KEY_DEFAULTS: list[tuple[str, str, str, str]] = [
-    ("ANTHROPIC_API_KEY", "anthropic", "anthropic:claude-sonnet-4-5", "anthropic"),
-    ("OPENAI_API_KEY", "openai", "openai:gpt-4o-mini", "openai"),
-    ("GEMINI_API_KEY", "google", "google:gemini-2.5-flash", "google.genai"),
-    ("GOOGLE_API_KEY", "google", "google:gemini-2.5-flash", "google.genai"),
-    ("MISTRAL_API_KEY", "mistral", "mistral:mistral-small-latest", "mistralai"),
-    ("GROQ_API_KEY", "groq", "groq:llama-3.3-70b-versatile", "groq"),
-    ("DEEPSEEK_API_KEY", "deepseek", "deepseek:deepseek-chat", "openai"),
-    ("OPENROUTER_API_KEY", "openrouter", "openrouter:openai/gpt-4o-mini", "openai"),
-    ("XAI_API_KEY", "xai", "xai:grok-3-mini", "openai"),
-    ("COHERE_API_KEY", "cohere", "cohere:command-r-plus", "cohere"),
+# Environment variable -> (provider, default model); every provider needs only Podium's base install
+KEY_DEFAULTS: list[tuple[str, str, str]] = [
+    ("ANTHROPIC_API_KEY", "anthropic", "anthropic:claude-sonnet-4-5"),
+    ("OPENAI_API_KEY", "openai", "openai:gpt-4o-mini"),
+    ("GEMINI_API_KEY", "google", "google:gemini-2.5-flash"),
+    ("GOOGLE_API_KEY", "google", "google:gemini-2.5-flash"),
+    ("MISTRAL_API_KEY", "mistral", "mistral:mistral-small-latest"),
+    ("GROQ_API_KEY", "groq", "groq:llama-3.3-70b-versatile"),
+    ("DEEPSEEK_API_KEY", "deepseek", "deepseek:deepseek-chat"),
+    ("OPENROUTER_API_KEY", "openrouter", "openrouter:openai/gpt-4o-mini"),
+    ("XAI_API_KEY", "xai", "xai:grok-3-mini"),
+    ("CO_API_KEY", "cohere", "cohere:command-r-plus"),
+    ("COHERE_API_KEY", "cohere", "cohere:command-r-plus"),
 ]
 
 DEFAULT_LOCAL = "local:"
@@ -86,14 +86,6 @@ def load_config() -> dict[str, Any]:
     return data
 
 
-def sdk_installed(module: str) -> bool:
-    """Whether a vendor SDK can be imported (without importing it)."""
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
 @dataclass(frozen=True, slots=True)
 class ModelChoice:
     """The model to use and why."""
@@ -119,7 +111,7 @@ def choose_model(option: str | None) -> ModelChoice:
     configured = load_config().get("model")
     if isinstance(configured, str) and configured:
         return ModelChoice(configured, str(config_path()))
-    for variable, _, default, module in KEY_DEFAULTS:
-        if os.environ.get(variable) and sdk_installed(module):
+    for variable, _, default in KEY_DEFAULTS:
+        if os.environ.get(variable):
             return ModelChoice(default, f"{variable} is set")
     return ModelChoice(DEFAULT_LOCAL, "no API key set")

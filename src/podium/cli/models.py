@@ -8,7 +8,7 @@ import click
 from rich.markup import escape
 from rich.table import Table
 
-from podium.cli.config import KEY_DEFAULTS, choose_model, sdk_installed
+from podium.cli.config import KEY_DEFAULTS, choose_model
 from podium.cli.render import TerminalConsole
 
 __all__ = ["models"]
@@ -35,16 +35,14 @@ def models() -> None:
     keys = Table(title="Providers")
     keys.add_column("provider")
     keys.add_column("API key")
-    keys.add_column("SDK")
     keys.add_column("default model")
     seen: set[str] = set()
-    for variable, provider, default, module in KEY_DEFAULTS:
+    for variable, provider, default in KEY_DEFAULTS:
         if provider in seen and not os.environ.get(variable):
             continue
         seen.add(provider)
         has_key = "[green]set[/green]" if os.environ.get(variable) else f"[dim]{variable} not set[/dim]"
-        sdk = "[green]installed[/green]" if sdk_installed(module) else "[dim]not installed[/dim]"
-        keys.add_row(provider, has_key, sdk, default)
+        keys.add_row(provider, has_key, default)
     console.print(keys)
     choice = choose_model(None)
     console.print(f"Default model now: [bold]{escape(choice.spec)}[/bold] ({escape(choice.source)})")

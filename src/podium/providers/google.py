@@ -1,16 +1,25 @@
 """Google Gemini, on the Gemini API (provider ``google``) and on Vertex AI (provider ``google-vertex``).
 
-Built on the official ``google-genai`` SDK (``pip install 'podium[google]'``), which does the auth
-(API key, or Application Default Credentials on Vertex), endpoints, API versions and transport.
-Podium builds the JSON body itself (:mod:`podium.providers.google_wire`) and reads raw JSON back
-through the SDK's API client (``client._api_client``: ``request`` for whole responses, its
-``_build_request``/``_request``/``segments`` for SSE streams), so no SDK pydantic object is built
-per response or per stream chunk. Those client methods are not a documented surface; the extra pins
-``google-genai>=3.6,<4`` and the replay tests exercise them.
+Podium builds the ``generateContent`` JSON and reads the answers itself
+(:mod:`podium.providers.google_wire`) and sends them over its own transport
+(:mod:`podium.providers.transport`); no Google SDK is imported. Vertex's credentials come from
+``google-auth`` (``pip install 'podium[google]'``).
 
-Vertex: ``GoogleModel(name, vertex=True, project=..., location=...)`` or
-``podium.model("google-vertex:gemini-2.5-flash", project=..., location=...)``. API versions default
-to ``v1beta`` on the Gemini API and to the SDK's default on Vertex; pass ``api_version=``.
+**Gemini API**: ``POST {base}/v1beta/models/{model}:generateContent`` (``:streamGenerateContent?alt=sse``
+for streams), base ``https://generativelanguage.googleapis.com`` (or ``GOOGLE_GEMINI_BASE_URL``, or
+``base_url=``), the key from ``api_key=``, else ``GOOGLE_API_KEY``, else ``GEMINI_API_KEY`` (the order of
+google-genai) in the ``x-goog-api-key`` header.
+
+**Vertex AI**: ``GoogleModel(name, vertex=True, project=..., location=...)`` or
+``podium.model("google-vertex:gemini-2.5-flash", project=..., location=...)`` sends to
+``https://{location}-aiplatform.googleapis.com/v1beta1/projects/{project}/locations/{location}/publishers/google/models/{model}:generateContent``
+(``aiplatform.googleapis.com`` for the ``global`` location, the default; ``aiplatform.{us,eu}.rep.googleapis.com``
+for the multi-regions). Project and location default to ``GOOGLE_CLOUD_PROJECT`` / ``GOOGLE_CLOUD_LOCATION``,
+then the project of Application Default Credentials; requests carry their bearer token (``credentials=``
+to give others). With an API key and no project, Vertex is used in express mode (``x-goog-api-key``).
+``GOOGLE_VERTEX_BASE_URL`` or ``base_url=`` replaces the host; google-genai's rules for which of the explicit
+arguments and the environment variables win are kept (:func:`vertex_target`). API versions: ``v1beta`` on the
+Gemini API, ``v1beta1`` (or ``GOOGLE_GENAI_API_VERSION``) on Vertex; pass ``api_version=``.
 
 Settings: temperature, max_tokens, top_p, stop, seed, thinking (``thinkingConfig``, see
 :func:`~podium.providers.google_wire.thinking_config`), tool_choice (``toolConfig``; a forced tool
@@ -19,76 +28,46 @@ ignored. ``ModelSettings(extra={"google": {...}})`` is deep-merged into the body
 ``safetySettings`` or ``generationConfig.responseModalities``); ``cached_content`` names an explicit
 context cache made with :meth:`GoogleModel.create_cache`.
 
-Errors: the SDK's ``APIError`` becomes Podium's exception tree (status and JSON body kept); a 400
-with reason ``API_KEY_INVALID`` is an :class:`~podium.exceptions.AuthenticationError`, and a 429's
-``RetryInfo.retryDelay`` fills ``retry_after``. The SDK's own retries stay off; Podium's
-:class:`~podium.providers.retry.RetryPolicy` retries, a stream while nothing has reached the caller.
-Timeouts (:class:`~podium.settings.Timeouts`), content types and the end of a stream (a candidate's
-``finishReason``; Gemini sends no other end marker) are checked as :mod:`podium.providers.transport.guard` describes;
-Podium reads the SSE body of a stream itself.
+Errors, retries, timeouts and the end of a stream (a candidate's ``finishReason``, or a blocked prompt;
+Gemini sends no other end marker) are the transport's: a 400 with reason ``API_KEY_INVALID`` is an
+:class:`~podium.exceptions.AuthenticationError`, a 429's ``RetryInfo.retryDelay`` fills ``retry_after``,
+an error chunk inside a stream is the error its ``code`` gives.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import os
-import re
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from podium.exceptions import (
-    AuthenticationError,
-    ProviderConnectionError,
-    ProviderError,
-    ProviderTimeoutError,
-    RateLimitError,
-    UserError,
-)
+from podium.exceptions import UserError
 from podium.messages import JsonDict, Message, ModelResponse
-from podium.providers.base import Model, require_model_name
 from podium.providers.google_wire import GeminiAccumulator, build_request
-from podium.providers.pricing import cost_of
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
-from podium.providers.sse import aiter_sse_data, iter_sse_data
-from podium.providers.transport.errors import embedded_status, error_message, http_error
-from podium.providers.transport.guard import (
-    JSON,
-    SSE,
-    Deadline,
-    afirst_bytes,
-    aguarded_stream,
-    aparsed,
-    aread_whole,
-    check_content_type,
-    first_bytes,
-    guarded_stream,
-    http_timeouts,
-    incomplete_stream,
-    not_json,
-    parsed,
-    read_whole,
-    resolve_timeouts,
-    timeouts_option,
-    wrong_content_type,
-)
+from podium.providers.transport.auth import GoogleAuth, HeaderAuth, MissingCredentials
+from podium.providers.transport.guard import JSON, Deadline, resolve_timeouts
+from podium.providers.transport.http import Auth, Endpoint, dumps
+from podium.providers.transport.model import StreamState, WireModel
 from podium.secrets import register_automatic
 from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
-from podium.streaming import StreamEvent
-from podium.usage import Usage
 
-try:
-    from google import genai
-    from google.genai import errors as genai_errors
-    from google.genai import types as genai_types
-except ImportError as _exc:  # pragma: no cover - exercised only without the extra
-    raise UserError("the Google provider needs the google-genai SDK: pip install 'podium[google]'") from _exc
+__all__ = ["GoogleCache", "GoogleModel", "VertexTarget", "google_profile", "vertex_model", "vertex_target"]
 
-__all__ = ["GoogleCache", "GoogleModel", "google_profile", "vertex_model"]
+logger = logging.getLogger("podium.providers")
 
-
-_END = "a finishReason"
+GEMINI_BASE_URL = "https://generativelanguage.googleapis.com"
+GEMINI_VERSION = "v1beta"
+VERTEX_VERSION = "v1beta1"
+_MULTI_REGIONS = frozenset({"us", "eu"})
+_SDK_OPTIONS = {
+    "client": "a google-genai client is no longer used: pass http_client=httpx2.Client(...) (and "
+    "async_http_client=) to send through a client of your own",
+    "http_options": "google-genai's http_options are no longer used: pass base_url=, api_version=, "
+    "default_headers=, default_query= or timeout= (seconds) to the model",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,85 +117,100 @@ def google_profile(model_name: str) -> ModelProfile:
     return ModelProfile(vision=True, files=True, structured_output=True)
 
 
-def _retry_delay(body: Any) -> float | None:
-    """Seconds from a ``google.rpc.RetryInfo`` detail (``"retryDelay": "37s"``)."""
-    error = body.get("error", body) if isinstance(body, Mapping) else None
-    details = error.get("details") if isinstance(error, Mapping) else None
-    for item in details or ():
-        if isinstance(item, Mapping) and str(item.get("@type", "")).endswith("RetryInfo"):
-            match = re.fullmatch(r"\s*([0-9.]+)s\s*", str(item.get("retryDelay", "")))
-            if match:
-                return float(match.group(1))
-    return None
+def env_api_key() -> str | None:
+    """The key from ``GOOGLE_API_KEY``, else ``GEMINI_API_KEY`` (google-genai's order)."""
+    google, gemini = os.environ.get("GOOGLE_API_KEY"), os.environ.get("GEMINI_API_KEY")
+    if google and gemini:
+        logger.debug("both GOOGLE_API_KEY and GEMINI_API_KEY are set; using GOOGLE_API_KEY")
+    return google or gemini or None
 
 
-def _error_reason(body: Any) -> str | None:
-    error = body.get("error", body) if isinstance(body, Mapping) else None
-    details = error.get("details") if isinstance(error, Mapping) else None
-    for item in details or ():
-        if isinstance(item, Mapping) and item.get("reason"):
-            return str(item["reason"])
-    return None
+@dataclass(frozen=True, slots=True)
+class VertexTarget:
+    """Where Vertex requests go and how they are authenticated (see :func:`vertex_target`)."""
+
+    base_url: str
+    """Scheme and host (and any path prefix) of every request."""
+    project: str | None
+    """The project; ``None`` with an API key, through a gateway, or when it comes from the credentials."""
+    location: str | None
+    """The location (``global`` unless given); ``None`` in express mode or through a gateway."""
+    api_key: str | None
+    """A Vertex API key (express mode), sent as ``x-goog-api-key`` instead of a bearer token."""
+    gateway: bool
+    """``base_url`` is a gateway of one's own with neither project nor key: requests carry no project path
+    and, without a key, no credentials (the gateway adds them); with no key they go to ``base_url`` itself."""
 
 
-def _transport_error(exc: BaseException, provider: str, model: str) -> ProviderError | None:
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    if isinstance(exc, TimeoutError) or names & {"TimeoutException", "ServerTimeoutError"}:
-        return ProviderTimeoutError(f"{provider} did not answer in time: {exc}", provider=provider, model=model)
-    if isinstance(exc, ConnectionError) or names & {"TransportError", "ClientConnectionError", "ClientOSError"}:
-        return ProviderConnectionError(f"could not reach {provider}: {exc}", provider=provider, model=model)
-    return None
+def vertex_target(
+    *, project: str | None, location: str | None, api_key: str | None, credentials: Any, base_url: str | None
+) -> VertexTarget:
+    """Resolve the Vertex endpoint from the arguments and the environment, as google-genai does.
+
+    ``GOOGLE_CLOUD_PROJECT``, ``GOOGLE_CLOUD_LOCATION``, ``GOOGLE_API_KEY``/``GEMINI_API_KEY`` and
+    ``GOOGLE_VERTEX_BASE_URL`` fill what is not given. An explicit argument beats the environment: given
+    credentials, project or location drop a key from the environment; a given key drops a project and
+    location from the environment; a project or location from the environment beats a key from it.
+
+    Raises:
+        UserError: Both ``credentials`` and ``api_key`` were given.
+    """
+    if credentials is not None and api_key:
+        raise UserError("google-vertex takes credentials= or api_key=, not both: pass one of them")
+    env_project = os.environ.get("GOOGLE_CLOUD_PROJECT") or None
+    env_location = os.environ.get("GOOGLE_CLOUD_LOCATION") or None
+    env_key = env_api_key()
+    resolved_project, resolved_location, key = project or env_project, location or env_location, api_key or env_key
+    explicit_place = bool(project or location)
+    if (credentials is not None or explicit_place or (env_project or env_location)) and not api_key:
+        key = None  # given credentials or a project (also one from the environment) beat a key from it
+    elif api_key and not explicit_place:
+        resolved_project = resolved_location = None  # a given key beats a project from the environment
+    key = key.strip() if key else None
+    custom = (base_url or os.environ.get("GOOGLE_VERTEX_BASE_URL") or "").rstrip("/") or None
+    if not resolved_location and not key and (not custom or custom.endswith(".googleapis.com")):
+        resolved_location = "global"
+    gateway = bool(custom and not custom.endswith(".googleapis.com") and not ((project and location) or api_key))
+    if gateway:
+        resolved_project = resolved_location = None
+    if custom:
+        base = custom
+    elif (key and not resolved_location) or resolved_location == "global":
+        base = "https://aiplatform.googleapis.com"
+    elif resolved_location in _MULTI_REGIONS:
+        base = f"https://aiplatform.{resolved_location}.rep.googleapis.com"
+    else:
+        base = f"https://{resolved_location}-aiplatform.googleapis.com"
+    return VertexTarget(base.rstrip("/"), resolved_project, resolved_location, key, gateway)
 
 
-def map_error(exc: BaseException, provider: str, model: str) -> ProviderError | None:
-    """The Podium exception for an SDK or transport failure, or ``None`` when it is not one."""
-    if isinstance(exc, genai_errors.APIError):
-        body = exc.details
-        headers: dict[str, str] = {}
-        response = getattr(exc, "response", None)
-        if response is not None and getattr(response, "headers", None) is not None:
-            headers = {str(k): str(v) for k, v in response.headers.items()}
-        return _body_error(int(exc.code or 0), body, provider, model, headers)
-    return _transport_error(exc, provider, model)
-
-
-def _body_error(status: int, body: Any, provider: str, model: str, headers: dict[str, str]) -> ProviderError:
-    """The Podium exception for an error body with ``status`` (an HTTP answer, or an error in a stream)."""
-    if status == 400 and _error_reason(body) == "API_KEY_INVALID":
-        return AuthenticationError(
-            error_message(body), status=status, body=body, provider=provider, model=model, headers=headers
-        )
-    error = http_error(status, body, provider=provider, model=model, headers=headers)
-    if isinstance(error, RateLimitError) and error.retry_after is None:
-        error.retry_after = _retry_delay(body)
-    return error
-
-
-def _stream_error(chunk: Mapping[str, Any], provider: str, model: str) -> ProviderError:
-    """An error sent inside a stream: the same exception as that error body with its own status as an answer."""
-    return _body_error(embedded_status(chunk, 500), dict(chunk), provider, model, {})
-
-
-class GoogleModel(Model):
+class GoogleModel(WireModel):
     """A Gemini model on the Gemini API or Vertex AI.
 
     Args:
-        model_name: Such as ``gemini-2.5-flash``.
-        base_url: Send requests here instead of Google's endpoint (proxies, replay servers).
-        api_key: Gemini API key (default: ``GOOGLE_API_KEY`` / ``GEMINI_API_KEY``).
-        client: A ready ``google.genai.Client`` (then the connection options are ignored).
+        model_name: Such as ``gemini-2.5-flash`` (a name with a ``/``, such as ``tunedModels/x``, is used as it is).
+        base_url: Send requests here instead of Google's endpoint (proxies, replay servers); also
+            ``GOOGLE_GEMINI_BASE_URL`` / ``GOOGLE_VERTEX_BASE_URL``.
+        api_key: Gemini API key (default: ``GOOGLE_API_KEY``, else ``GEMINI_API_KEY``); on Vertex, a key
+            for express mode.
         retry: Podium's retry policy (default :class:`RetryPolicy`).
         profile: Override the capability profile.
         vertex: Use Vertex AI (provider name ``google-vertex``).
-        project: Vertex project id.
-        location: Vertex location, such as ``us-central1`` or ``global``.
+        project: Vertex project id (default ``GOOGLE_CLOUD_PROJECT``, then the credentials' project).
+        location: Vertex location, such as ``us-central1`` (default ``GOOGLE_CLOUD_LOCATION``, else ``global``).
         credentials: ``google.auth`` credentials for Vertex (default: Application Default Credentials).
-        api_version: API version (default ``v1beta`` on the Gemini API, the SDK's default on Vertex).
+        api_version: API version (default ``v1beta`` on the Gemini API, ``v1beta1`` on Vertex).
         timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); a number
-            given as ``timeout=`` (seconds) or as ``http_options`` ``timeout`` (milliseconds, the SDK's option)
-            is taken as the total.
-        **client_options: Other ``genai.Client`` arguments (``http_options`` entries are merged).
+            given as ``timeout=`` (seconds) is the total.
+        **client_options: HTTP client options (:data:`~podium.providers.transport.http.CLIENT_OPTIONS`).
+
+    Raises:
+        UserError: An unknown option, ``project``/``location``/``credentials`` without ``vertex``, or
+            both ``credentials`` and ``api_key``. A missing key or project is raised by the first request.
     """
+
+    provider = "google"
+    end_marker = "a finishReason"
 
     def __init__(
         self,
@@ -224,7 +218,6 @@ class GoogleModel(Model):
         *,
         base_url: str | None = None,
         api_key: str | None = None,
-        client: Any = None,
         retry: RetryPolicy | None = None,
         profile: ModelProfile | None = None,
         vertex: bool = False,
@@ -235,300 +228,131 @@ class GoogleModel(Model):
         timeouts: Timeouts | None = None,
         **client_options: Any,
     ) -> None:
-        register_automatic(api_key, "api_key")  # a key handed to a provider is a secret
         self.provider = "google-vertex" if vertex else "google"
-        self.model_name = require_model_name(self.provider, model_name)
-        self.retry = retry or RetryPolicy()
-        self._profile = profile
-        self._client = client
-        self._vertex = vertex
-        http_options: dict[str, Any] = dict(client_options.pop("http_options", None) or {})
-        timeouts = timeouts_option(timeouts, client_options)  # seconds, as the other providers take it
-        self.timeouts = timeouts_option(timeouts, http_options, "timeout", 0.001)
-        if base_url is not None:
-            http_options["base_url"] = base_url
-        if api_version is None and not vertex:
-            api_version = "v1beta"
-        if api_version is not None:
-            http_options["api_version"] = api_version
-        self._client_args: dict[str, Any] = {"http_options": http_options, **client_options}
+        for name, hint in _SDK_OPTIONS.items():
+            if client_options.get(name) is not None:
+                raise UserError(f"{self.provider}: {name}= is not an option any more; {hint}")
+            client_options.pop(name, None)
+        register_automatic(api_key, "api_key")  # a key handed to a provider is a secret
+        self._vertex: VertexTarget | None = None
+        self._google_auth: GoogleAuth | None = None
+        self._project: str | None = None
         if vertex:
-            self._client_args.update(vertexai=True, project=project, location=location, credentials=credentials)
-            if api_key is not None:
-                self._client_args["api_key"] = api_key
+            endpoint = self._vertex_endpoint(project, location, api_key, credentials, base_url)
+            env_version = os.environ.get("GOOGLE_GENAI_API_VERSION")
+            default_version = env_version if env_version and env_version != "beta" else VERTEX_VERSION
         else:
-            self._client_args["api_key"] = api_key
-
-    # ----------------------------------------------------------------- plumbing
-
-    @property
-    def profile(self) -> ModelProfile:
-        """Capabilities of this model (from its family unless given)."""
-        return self._profile or google_profile(self.model_name)
-
-    @property
-    def client(self) -> Any:
-        """The ``google.genai.Client`` (created on first use)."""
-        if self._client is None:
-            args = dict(self._client_args)
-            args["http_options"] = genai_types.HttpOptions(**args["http_options"])
-            if not self._vertex and not (args.get("api_key") or _env_key()):
+            given = [n for n, v in (("project", project), ("location", location), ("credentials", credentials)) if v]
+            if given:
                 raise UserError(
-                    "no API key for google: set the GOOGLE_API_KEY (or GEMINI_API_KEY) environment variable or "
-                    f"pass api_key= (e.g. podium.model('google:{self.model_name}', api_key='...'))"
+                    f"{'=, '.join(given)}= are Vertex AI options: use the google-vertex provider "
+                    f"(podium.model('google-vertex:{model_name}', ...)) or GoogleModel(..., vertex=True)"
                 )
-            try:
-                self._client = genai.Client(**args)
-            except Exception as exc:  # ValueError, or google-auth's DefaultCredentialsError on Vertex
-                if type(exc).__name__ not in ("ValueError", "DefaultCredentialsError", "RefreshError"):
-                    raise
-                hint = (
-                    " (Vertex needs project= and location=, and Application Default Credentials: "
-                    "`gcloud auth application-default login`, or credentials=)"
-                    if self._vertex
-                    else ""
+            endpoint = _gemini_endpoint(model_name, base_url, api_key)
+            default_version = GEMINI_VERSION
+        self._version = default_version if api_version is None else api_version.strip("/")
+        super().__init__(
+            model_name, endpoint=endpoint, options=client_options, retry=retry, profile=profile, timeouts=timeouts
+        )
+
+    def _vertex_endpoint(
+        self, project: str | None, location: str | None, api_key: str | None, credentials: Any, base_url: str | None
+    ) -> Endpoint:
+        target = vertex_target(
+            project=project, location=location, api_key=api_key, credentials=credentials, base_url=base_url
+        )
+        self._vertex = target
+        self._project = target.project
+        auth: Auth | None = None
+        if target.api_key:
+            register_automatic(target.api_key, "api_key")
+            auth = HeaderAuth({"x-goog-api-key": target.api_key})
+        elif not target.gateway:
+            if credentials is not None and not all(hasattr(credentials, a) for a in ("valid", "token", "refresh")):
+                raise UserError(
+                    f"credentials= takes google-auth credentials (google.auth.credentials.Credentials, such as "
+                    f"google.oauth2.service_account.Credentials), not {type(credentials).__name__}"
                 )
-                raise UserError(f"cannot create the Google client for {self.model_name}: {exc}{hint}") from exc
-        return self._client
+            auth = self._google_auth = GoogleAuth(credentials)
+        return Endpoint(target.base_url, auth=auth)
 
-    @property
-    def _api(self) -> Any:
-        return self.client._api_client
+    def default_profile(self) -> ModelProfile:
+        """Capabilities of this model's family."""
+        return google_profile(self.model_name)
 
-    def _path(self, method: str) -> str:
-        name = self.model_name
-        if "/" not in name:
-            name = f"publishers/google/models/{name}" if self._vertex else f"models/{name}"
-        return f"{name}:{method}"
+    # ------------------------------------------------------------------ the wire mapping
 
-    def _prepare(
+    def build_body(
         self,
         messages: Sequence[Message],
         tools: Sequence[ToolDefinition] | None,
-        settings: ModelSettings | None,
+        settings: ModelSettings,
         output: OutputSchema | None,
-    ) -> tuple[JsonDict, Timeouts]:
-        settings = settings or ModelSettings()
-        body = build_request(
+        *,
+        stream: bool,
+    ) -> dict[str, Any]:
+        """The ``generateContent`` body (the same for a stream: the method is in the path)."""
+        return build_request(
             messages, provider=self.provider, model_name=self.model_name, tools=tools, settings=settings, output=output
         )
-        return body, resolve_timeouts(self.timeouts, settings)
 
-    def _http_request(
-        self, api: Any, method: str, body: JsonDict, timeouts: Timeouts, *, stream: bool, is_async: bool = False
-    ) -> Any:
-        """The SDK's request object, with Podium's per-phase timeouts for the HTTP library it will use."""
-        http_options = {"timeout": max(1, int(timeouts.total * 1000))}  # also sent as X-Server-Timeout
-        request = api._build_request("post", self._path(method), dict(body), http_options)
-        request.timeout = _timeout_value(api, http_timeouts(timeouts, stream=stream), is_async=is_async)
-        return request
+    def path(self, body: dict[str, Any], *, stream: bool) -> str:
+        """``/{version}/models/{model}:generateContent`` (Vertex: under the project and location)."""
+        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        return self._resource(f"{self._model_path()}:{method}")
 
-    def _cost(self, usage: Usage, model: str) -> float | None:
-        return cost_of(self.provider, model or self.model_name, usage)
+    def parse_response(self, data: Any) -> ModelResponse:
+        """The universal response for a ``generateContent`` answer."""
+        answer = GeminiAccumulator(self.provider, self.model_name)
+        answer.feed(data)
+        return answer.finish()
 
-    def _fail(self, exc: BaseException) -> ProviderError | None:
-        return map_error(exc, self.provider, self.model_name)
-
-    def _mapped(self, exc: Exception) -> ProviderError:
-        error = self._fail(exc)
-        if error is None:
-            raise exc
-        return error
-
-    def _accumulator(self) -> GeminiAccumulator:
+    def stream_state(self) -> StreamState:
+        """A fresh translator of ``streamGenerateContent`` chunks."""
         return GeminiAccumulator(self.provider, self.model_name)
 
-    def _answer(self, raw: bytes) -> ModelResponse:
-        """The response for a whole ``generateContent`` answer."""
-        try:
-            data = _loads(raw)
-        except ValueError as exc:
-            raise not_json(self.provider, self.model_name, raw) from exc
-        acc = self._accumulator()
-        acc.feed(data)
-        return acc.build(cost_of=self._cost)
+    # ------------------------------------------------------------------ paths
 
-    # ----------------------------------------------------------------- requests
+    def _model_path(self) -> str:
+        name = self.model_name
+        if "/" in name:
+            return name
+        return f"publishers/google/models/{name}" if self._vertex is not None else f"models/{name}"
 
-    def request(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> ModelResponse:
-        """Send ``messages`` to ``generateContent`` and return the whole response."""
-        body, timeouts = self._prepare(messages, tools, settings, output)
+    def _scoped(self, path: str) -> str:
+        """``path`` under ``projects/{project}/locations/{location}/`` on Vertex (unless it names a project)."""
+        target = self._vertex
+        if target is None or path.startswith("projects/") or not (target.project or self._google_auth):
+            return path
+        return f"projects/{self._vertex_project()}/locations/{target.location or 'global'}/{path}"
 
-        def once() -> ModelResponse:
-            api = self._api
-            deadline = Deadline(timeouts, self.provider, self.model_name)
-            try:
-                response = api._request(
-                    self._http_request(api, "generateContent", body, timeouts, stream=False), stream=True
-                )
-            except Exception as exc:
-                raise self._mapped(exc) from exc
-            http = response.response_stream
-            try:
-                raw = read_whole(
-                    _HttpView(response.headers, http), deadline, JSON, provider=self.provider, model=self.model_name
-                )
-            except ProviderError:
-                raise
-            except Exception as exc:
-                raise self._mapped(exc) from exc
-            finally:
-                close = getattr(http, "close", None)
-                if close is not None:
-                    close()
-            return self._answer(raw)
+    def _resource(self, path: str) -> str:
+        """The request path of ``path`` (``cachedContents/x``, ``models/m:generateContent``) under the base URL."""
+        target = self._vertex
+        if target is not None and target.gateway and not target.api_key:
+            return path[path.index("?") :] if "?" in path else ""  # google-genai sends to the gateway's URL
+        path = self._scoped(path)
+        return f"/{self._version}/{path}" if self._version else f"/{path}"
 
-        return call_with_retries(once, self.retry)
-
-    async def arequest(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> ModelResponse:
-        """Async twin of :meth:`request` (the SDK's async client)."""
-        body, timeouts = self._prepare(messages, tools, settings, output)
-
-        async def once() -> ModelResponse:
-            api = self._api
-            deadline = Deadline(timeouts, self.provider, self.model_name)
-            try:
-                request = self._http_request(api, "generateContent", body, timeouts, stream=False, is_async=True)
-                response = await api._async_request(http_request=request, stream=True)
-            except Exception as exc:
-                raise self._mapped(exc) from exc
-            http = response.response_stream
-            try:
-                raw = await aread_whole(
-                    _HttpView(response.headers, http), deadline, JSON, provider=self.provider, model=self.model_name
-                )
-            except ProviderError:
-                raise
-            except Exception as exc:
-                raise self._mapped(exc) from exc
-            finally:
-                await _aclose(http)
-            return self._answer(raw)
-
-        return await call_with_retries_async(once, self.retry)
-
-    def stream(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> Iterator[StreamEvent]:
-        """Send ``messages`` to ``streamGenerateContent`` (SSE); yield deltas, then the final response."""
-        body, timeouts = self._prepare(messages, tools, settings, output)
-        yield from guarded_stream(
-            lambda deadline: self._stream_once(body, timeouts, deadline),
-            self.retry,
-            timeouts,
-            provider=self.provider,
-            model=self.model_name,
-        )
-
-    def _stream_once(self, body: JsonDict, timeouts: Timeouts, deadline: Deadline) -> Iterator[StreamEvent]:
-        api = self._api
-        try:
-            request = self._http_request(api, "streamGenerateContent?alt=sse", body, timeouts, stream=True)
-            response = api._request(request, stream=True)
-        except Exception as exc:
-            raise self._mapped(exc) from exc
-        http = response.response_stream
-        acc = self._accumulator()
-        provider, model = self.provider, self.model_name
-        try:
-            chunks = _iter_bytes(http)
-            check_content_type(response.headers, SSE, provider=provider, model=model, body=lambda: first_bytes(chunks))
-            payloads = iter_sse_data(deadline.chunks(chunks))
-            for chunk in parsed(payloads, json.loads, provider=provider, model=model, marker=_END):
-                if "error" in chunk:
-                    raise _stream_error(chunk, provider, model)
-                yield from acc.feed(chunk)
-        except ProviderError:
-            if not acc.complete:  # once the end marker arrived the answer is whole: a later failure does not matter
-                raise
-        except Exception as exc:
-            error = self._mapped(exc)
-            if not acc.complete:
-                raise error from exc
-        finally:
-            close = getattr(http, "close", None)
-            if close is not None:
-                close()
-        if not acc.complete:
-            raise incomplete_stream(provider, model, _END)
-        yield acc.build(cost_of=self._cost)
-
-    async def astream(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> AsyncIterator[StreamEvent]:
-        """Async twin of :meth:`stream` (the SDK's async client)."""
-        body, timeouts = self._prepare(messages, tools, settings, output)
-        events = aguarded_stream(
-            lambda deadline: self._astream_once(body, timeouts, deadline),
-            self.retry,
-            timeouts,
-            provider=self.provider,
-            model=self.model_name,
-        )
-        async for event in events:
-            yield event
-
-    async def _astream_once(self, body: JsonDict, timeouts: Timeouts, deadline: Deadline) -> AsyncIterator[StreamEvent]:
-        api = self._api
-        try:
-            request = self._http_request(
-                api, "streamGenerateContent?alt=sse", body, timeouts, stream=True, is_async=True
+    def _vertex_project(self) -> str:
+        """The Vertex project: given, from the environment, or named by the credentials (loaded once)."""
+        if self._project is None:
+            needs = (
+                "Vertex AI needs a project: pass project= (and location=) or set GOOGLE_CLOUD_PROJECT "
+                "(and GOOGLE_CLOUD_LOCATION), or use Application Default Credentials that name one "
+                "(`gcloud auth application-default login`, `gcloud config set project <id>`)"
             )
-            response = await api._async_request(http_request=request, stream=True)
-        except Exception as exc:
-            raise self._mapped(exc) from exc
-        http = response.response_stream
-        acc = self._accumulator()
-        provider, model = self.provider, self.model_name
-        try:
-            chunks = _aiter_bytes(http)
-            if wrong_content_type(response.headers, SSE) is not None:
-                start = await afirst_bytes(chunks)
-                check_content_type(response.headers, SSE, provider=provider, model=model, body=start)
-            payloads = aiter_sse_data(deadline.achunks(chunks))
-            async for chunk in aparsed(payloads, json.loads, provider=provider, model=model, marker=_END):
-                if "error" in chunk:
-                    raise _stream_error(chunk, provider, model)
-                for delta in acc.feed(chunk):
-                    yield delta
-        except ProviderError:
-            if not acc.complete:  # once the end marker arrived the answer is whole: a later failure does not matter
-                raise
-        except Exception as exc:
-            error = self._mapped(exc)
-            if not acc.complete:
-                raise error from exc
-        finally:
-            await _aclose(http)
-        if not acc.complete:
-            raise incomplete_stream(provider, model, _END)
-        yield acc.build(cost_of=self._cost)
+            assert self._google_auth is not None
+            try:
+                project = self._google_auth.project_id()
+            except UserError as exc:
+                raise UserError(f"{needs}; {exc}") from exc
+            if not project:
+                raise UserError(f"{needs}; the credentials name no project")
+            self._project = project
+        return self._project
 
-    # ----------------------------------------------------------------- explicit context caches
+    # ------------------------------------------------------------------ explicit context caches
 
     def _cache_body(
         self,
@@ -537,19 +361,8 @@ class GoogleModel(Model):
         ttl: float | str | None,
         display_name: str | None,
     ) -> JsonDict:
-        body = build_request(
-            messages,
-            provider=self.provider,
-            model_name=self.model_name,
-            tools=tools,
-            settings=ModelSettings(),
-            output=None,
-        )
-        model = self._path("x").rsplit(":", 1)[0]
-        if self._vertex and not model.startswith("projects/"):
-            api = self._api
-            model = f"projects/{api.project}/locations/{api.location}/{model}"
-        cache: JsonDict = {"model": model, **body}
+        body = self.build_body(messages, tools, ModelSettings(), None, stream=False)
+        cache: JsonDict = {"model": self._scoped(self._model_path()), **body}
         if ttl is not None:
             cache["ttl"] = ttl if isinstance(ttl, str) else f"{ttl:g}s"
         if display_name is not None:
@@ -567,25 +380,27 @@ class GoogleModel(Model):
             details=dict(data),
         )
 
-    def _call(self, method: str, path: str, body: JsonDict) -> Any:
-        try:
-            raw = self._api.request(method, path, body, None)
-        except Exception as exc:
-            error = self._fail(exc)
-            if error is None:
-                raise
-            raise error from exc
-        return _loads(raw.body) if raw.body else {}
+    def _call(self, method: str, path: str, body: JsonDict | None) -> Any:
+        """One JSON request to ``path`` (relative to the API version) and its parsed answer."""
+        timeouts = resolve_timeouts(self.timeouts, None)
+        deadline = Deadline(timeouts, self.provider, self.model_name)
+        content = dumps(body) if body is not None else b""
+        response = self.http.open(
+            self._resource(path), content, stream=False, timeouts=timeouts, expected=JSON, method=method
+        )
+        raw = b"".join(self.http.chunks(response, deadline))
+        return self._loads(raw) if raw.strip() else {}
 
-    async def _acall(self, method: str, path: str, body: JsonDict) -> Any:
-        try:
-            raw = await self._api.async_request(method, path, body, None)
-        except Exception as exc:
-            error = self._fail(exc)
-            if error is None:
-                raise
-            raise error from exc
-        return _loads(raw.body) if raw.body else {}
+    async def _acall(self, method: str, path: str, body: JsonDict | None) -> Any:
+        """Async twin of :meth:`_call`."""
+        timeouts = resolve_timeouts(self.timeouts, None)
+        deadline = Deadline(timeouts, self.provider, self.model_name)
+        content = dumps(body) if body is not None else b""
+        response = await self.http.aopen(
+            self._resource(path), content, stream=False, timeouts=timeouts, expected=JSON, method=method
+        )
+        raw = b"".join([chunk async for chunk in self.http.achunks(response, deadline)])
+        return self._loads(raw) if raw.strip() else {}
 
     def create_cache(
         self,
@@ -601,7 +416,7 @@ class GoogleModel(Model):
         requests then send only the new messages. ``ttl`` is seconds (or a string like ``"300s"``).
         """
         body = self._cache_body(messages, tools, ttl, display_name)
-        return self._cache_of(call_with_retries(lambda: self._call("post", "cachedContents", body), self.retry))
+        return self._cache_of(call_with_retries(lambda: self._call("POST", "cachedContents", body), self.retry))
 
     async def acreate_cache(
         self,
@@ -613,79 +428,34 @@ class GoogleModel(Model):
     ) -> GoogleCache:
         """Async twin of :meth:`create_cache`."""
         body = self._cache_body(messages, tools, ttl, display_name)
-        data = await call_with_retries_async(lambda: self._acall("post", "cachedContents", body), self.retry)
+        data = await call_with_retries_async(lambda: self._acall("POST", "cachedContents", body), self.retry)
         return self._cache_of(data)
 
     def delete_cache(self, cache: GoogleCache | str) -> None:
         """Delete an explicit context cache."""
         name = cache.name if isinstance(cache, GoogleCache) else cache
-        self._call("delete", name, {})
+        call_with_retries(lambda: self._call("DELETE", name, None), self.retry)
 
     async def adelete_cache(self, cache: GoogleCache | str) -> None:
         """Async twin of :meth:`delete_cache`."""
         name = cache.name if isinstance(cache, GoogleCache) else cache
-        await self._acall("delete", name, {})
+        await call_with_retries_async(lambda: self._acall("DELETE", name, None), self.retry)
 
 
-def _loads(text: str | bytes) -> Any:
-    return json.loads(text) if text else {}
-
-
-def _env_key() -> str | None:
-    return os.environ.get("GOOGLE_API_KEY") or os.environ.get("GEMINI_API_KEY")
-
-
-def _timeout_value(api: Any, phases: dict[str, float], *, is_async: bool) -> Any:
-    """The SDK request's ``timeout`` for the HTTP library it sends with.
-
-    ``httpx`` takes ``(connect, read, write, pool)``; ``requests`` (google-auth's mTLS session, sync) takes
-    ``(connect, read)``; ``aiohttp`` (the async client when it is installed) takes one number, used as
-    the total (its idle timeout is then not set: the total bounds a stalled stream).
-    """
-    four = (phases["connect"], phases["read"], phases["write"], phases["pool"])
-    if is_async:
-        use_aiohttp = getattr(api, "_use_aiohttp", None)
-        return phases["pool"] if use_aiohttp is not None and use_aiohttp() else four
-    use_auth = getattr(api, "_use_google_auth_sync", None)
-    return four[:2] if use_auth is not None and use_auth() else four
-
-
-class _HttpView:
-    """An SDK response as :func:`~podium.providers.transport.guard.read_whole` reads it: headers and body chunks."""
-
-    def __init__(self, headers: Any, http: Any) -> None:
-        self.headers = headers
-        self._http = http
-
-    def iter_bytes(self) -> Iterator[bytes]:
-        return _iter_bytes(self._http)
-
-    def aiter_bytes(self) -> AsyncIterator[bytes]:
-        return _aiter_bytes(self._http)
-
-
-def _iter_bytes(http: Any) -> Iterator[bytes]:
-    """The body of a streamed response (``httpx`` or ``requests``) as it arrives."""
-    if hasattr(http, "iter_bytes"):
-        return iter(http.iter_bytes())
-    return iter(http.iter_content(chunk_size=None))
-
-
-def _aiter_bytes(http: Any) -> AsyncIterator[bytes]:
-    """The body of a streamed async response (``httpx`` or ``aiohttp``) as it arrives."""
-    if hasattr(http, "aiter_bytes"):
-        return aiter(http.aiter_bytes())
-    return aiter(http.content.iter_any())
-
-
-async def _aclose(http: Any) -> None:
-    aclose = getattr(http, "aclose", None)
-    if aclose is not None:
-        await aclose()
-        return
-    release = getattr(http, "release", None)  # aiohttp
-    if release is not None:
-        release()
+def _gemini_endpoint(model_name: str, base_url: str | None, api_key: str | None) -> Endpoint:
+    """The Gemini API's endpoint: base URL and ``x-goog-api-key`` (or the error a request without one raises)."""
+    base = base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or GEMINI_BASE_URL
+    key = (api_key or env_api_key() or "").strip()
+    auth: Auth
+    if key:
+        register_automatic(key, "api_key")
+        auth = HeaderAuth({"x-goog-api-key": key})
+    else:
+        auth = MissingCredentials(
+            "no API key for google: set the GOOGLE_API_KEY (or GEMINI_API_KEY) environment variable or "
+            f"pass api_key= (e.g. podium.model('google:{model_name}', api_key='...'))"
+        )
+    return Endpoint(base.rstrip("/"), auth=auth)
 
 
 def vertex_model(model_name: str, **options: Any) -> GoogleModel:

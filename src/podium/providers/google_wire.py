@@ -38,7 +38,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from podium.exceptions import UserError
+from podium.exceptions import InvalidResponseError, UserError
 from podium.messages import (
     CachePoint,
     File,
@@ -55,6 +55,8 @@ from podium.messages import (
     ToolResult,
 )
 from podium.providers.conversion import map_tool_call_id, prepare_parts, same_provider
+from podium.providers.pricing import cost_of
+from podium.providers.transport.errors import embedded_status, http_error
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 from podium.streaming import ResponseBuilder, StreamDelta
 from podium.usage import Usage
@@ -421,6 +423,7 @@ class GeminiAccumulator:
         "_signed",
         "_tool_calls",
         "_usage",
+        "complete",
         "other_candidates",
     )
 
@@ -438,6 +441,8 @@ class GeminiAccumulator:
         self._response: JsonDict = {}
         self._nonce: str | None = None
         self.other_candidates: list[Any] = []
+        self.complete = False
+        """Whether the stream reached its end: a candidate's ``finishReason``, or a blocked prompt."""
 
     def _new(self, kind: str) -> int:
         self._index += 1
@@ -446,11 +451,27 @@ class GeminiAccumulator:
         return self._index
 
     def feed(self, chunk: Mapping[str, Any]) -> list[StreamDelta]:
-        """Take one chunk (or a whole response); return the deltas it carries."""
+        """Take one chunk (or a whole response); return the deltas it carries.
+
+        Raises:
+            ProviderHTTPError: The chunk is an error (``{"error": {"code": 429, ...}}``): the exception
+                that error gives as an HTTP answer (500 when it names no status).
+        """
+        if not isinstance(chunk, Mapping):
+            raise InvalidResponseError(
+                f"{self._provider} sent {type(chunk).__name__} JSON where a generateContent response belongs: "
+                f"{str(chunk)[:200]!r}",
+                provider=self._provider,
+                model=self._model,
+            )
+        if "error" in chunk:
+            raise http_error(embedded_status(chunk, 500), dict(chunk), provider=self._provider, model=self._model)
         deltas: list[StreamDelta] = []
         for key in _RESPONSE_KEEP:
             if key in chunk:
                 self._response[key] = chunk[key]
+        if (chunk.get("promptFeedback") or {}).get("blockReason"):
+            self.complete = True
         if "modelVersion" in chunk:
             self._model = str(chunk["modelVersion"])
         if "usageMetadata" in chunk:
@@ -470,6 +491,7 @@ class GeminiAccumulator:
                 self._candidate[key] = candidate[key]
         if candidate.get("finishReason"):
             self._finish = str(candidate["finishReason"])
+            self.complete = True
         content = candidate.get("content") or {}
         for part in content.get("parts") or ():
             delta = self._part(part)
@@ -529,11 +551,6 @@ class GeminiAccumulator:
             safe = self._nonce
         return f"gc_{safe}_{index}"
 
-    @property
-    def complete(self) -> bool:
-        """Whether the stream reached its end: a candidate's ``finishReason``, or a blocked prompt."""
-        return self._finish is not None or bool((self._response.get("promptFeedback") or {}).get("blockReason"))
-
     def build(self, *, cost_of: Any = None) -> ModelResponse:
         """The final response; ``cost_of(usage, model)`` computes the cost when given."""
         usage = usage_of(self._usage)
@@ -556,3 +573,7 @@ class GeminiAccumulator:
             cost=cast("float | None", cost),
             provider_details=details or None,
         )
+
+    def finish(self) -> ModelResponse:
+        """The final response, its cost from Podium's price table."""
+        return self.build(cost_of=lambda usage, model: cost_of(self._provider, model, usage))

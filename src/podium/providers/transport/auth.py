@@ -157,6 +157,18 @@ class GoogleAuth:
                 ) from exc
         return self._credentials
 
+    def project_id(self) -> str | None:
+        """The project the credentials name (``None`` when they name none).
+
+        That is the project of Application Default Credentials, or ``project_id`` of the credentials
+        given (service-account keys have one). Loads Application Default Credentials when none were
+        given (a :class:`~podium.exceptions.UserError` when there are none).
+        """
+        with self._lock:
+            credentials = self._load()
+        project = self.project or getattr(credentials, "project_id", None)
+        return str(project) if project else None
+
     def sign(self, request: httpx2.Request) -> None:
         """Refresh the credentials when needed and add their bearer token."""
         with self._lock:

@@ -93,15 +93,22 @@ def http_error(
     headers: Mapping[str, str] | None = None,
     message: str | None = None,
 ) -> ProviderHTTPError:
-    """The Podium exception for an HTTP error status from a provider."""
-    text = (
-        message or failed_generation_message(body) or upstream_message(body) or error_message(body) or f"HTTP {status}"
-    )
+    """The Podium exception for an HTTP error status from a provider.
+
+    A 429's wait comes from ``retry-after`` headers, else from a ``google.rpc.RetryInfo`` detail in the body;
+    a 400 whose ``google.rpc.ErrorInfo`` reason is ``API_KEY_INVALID`` (Gemini's answer to a bad key) is an
+    :class:`~podium.exceptions.AuthenticationError`.
+    """
+    text = message or failed_generation_message(body) or upstream_message(body) or error_message(body)
+    text = text or f"HTTP {status}"
     hdrs = dict(headers or {})
     common: dict[str, Any] = {"status": status, "body": body, "provider": provider, "model": model, "headers": hdrs}
     if status == 429:
-        return RateLimitError(text, retry_after=parse_retry_after(hdrs), **common)
-    if status in (401, 403):
+        retry_after = parse_retry_after(hdrs)
+        if retry_after is None:
+            retry_after = _retry_delay(body)
+        return RateLimitError(text, retry_after=retry_after, **common)
+    if status in (401, 403) or (status == 400 and "API_KEY_INVALID" in _detail_values(body, "reason")):
         return AuthenticationError(text, **common)
     if status >= 500:
         return ServerError(text, **common)
@@ -110,6 +117,24 @@ def http_error(
     if 400 <= status < 500:
         return BadRequestError(text, **common)
     return ProviderHTTPError(text, **common)
+
+
+def _detail_values(body: Any, key: str) -> list[Any]:
+    """``key`` of each ``error.details`` entry of a ``google.rpc.Status`` error body (Gemini, Vertex)."""
+    error = body.get("error", body) if isinstance(body, Mapping) else None
+    details = error.get("details") if isinstance(error, Mapping) else None
+    if not isinstance(details, list):
+        return []
+    return [item[key] for item in details if isinstance(item, Mapping) and key in item]
+
+
+def _retry_delay(body: Any) -> float | None:
+    """Seconds from a ``google.rpc.RetryInfo`` detail (``"retryDelay": "37s"``) of an error body."""
+    for value in _detail_values(body, "retryDelay"):
+        match = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]*)?)s\s*", str(value))
+        if match:
+            return float(match.group(1))
+    return None
 
 
 # An error type or code named in an error body -> the HTTP status that means the same (OpenAI, Anthropic,

@@ -201,8 +201,9 @@ class HTTPTransport:
         stream: bool,
         timeouts: Timeouts,
         headers: Mapping[str, str] | None = None,
+        method: str = "POST",
     ) -> httpx2.Request:
-        """The POST request for ``body`` to ``path``, unsigned."""
+        """The request (a POST unless ``method`` says otherwise) for ``body`` to ``path``, unsigned."""
         endpoint = self.endpoint
         request_headers = {
             "content-type": "application/json",
@@ -211,11 +212,14 @@ class HTTPTransport:
         }
         if headers:
             request_headers.update(headers)
+        url = httpx2.URL(endpoint.url(path))
+        # httpx replaces a URL's query with the params given (the client's too): keep the path's (``?alt=sse``)
+        params = url.params.merge(endpoint.params) if url.query or endpoint.params else None
         return client.build_request(
-            "POST",
-            endpoint.url(path),
+            method,
+            url,
             content=body,
-            params=endpoint.params or None,
+            params=params,
             headers=request_headers,
             extensions={"timeout": http_timeouts(timeouts, stream=stream)},
         )
@@ -229,13 +233,14 @@ class HTTPTransport:
         timeouts: Timeouts,
         expected: tuple[str, ...],
         headers: Mapping[str, str] | None = None,
+        method: str = "POST",
     ) -> httpx2.Response:
         """Send ``body`` and return the open response of a successful answer, its body not read yet.
 
         Raises Podium's errors: an HTTP error status, a wrong content type, a timeout or a failed connection.
         """
         client = self.client
-        request = self.build(client, path, body, stream=stream, timeouts=timeouts, headers=headers)
+        request = self.build(client, path, body, stream=stream, timeouts=timeouts, headers=headers, method=method)
         auth = self.endpoint.auth
         try:
             if auth is not None:
@@ -268,10 +273,11 @@ class HTTPTransport:
         timeouts: Timeouts,
         expected: tuple[str, ...],
         headers: Mapping[str, str] | None = None,
+        method: str = "POST",
     ) -> httpx2.Response:
         """Async twin of :meth:`open`."""
         client = self.async_client
-        request = self.build(client, path, body, stream=stream, timeouts=timeouts, headers=headers)
+        request = self.build(client, path, body, stream=stream, timeouts=timeouts, headers=headers, method=method)
         auth = self.endpoint.auth
         try:
             if auth is not None:
