@@ -56,7 +56,8 @@ def test_defining_an_agent_and_tools_does_not_import_pydantic_yet() -> None:
         "@tool\n"
         "def add(a: int, b: int) -> int:\n"
         "    return a + b\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('pydantic', 'openai', 'httpx', 'httpx2'))))"
+        "heavy = ('pydantic', 'openai', 'httpx', 'httpx2')\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in heavy)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert json.loads(out) == []
