@@ -15,12 +15,11 @@ from hypothesis import strategies as st
 import podium.exceptions as podium_errors
 from podium.messages import File, Image, Message, ModelResponse, ProviderPart, Text, Thinking, ToolCall, ToolResult
 from podium.providers.chat_dialect import ChatDialect
-from podium.providers.chat_model import ChatCompletionsModel
 from podium.providers.chat_stream import ChatTranslator, ThinkSplitter, usage_of
 from podium.providers.chat_wire import build_body, messages_to_wire
 from podium.providers.compatible import PRESETS, CompatibleChatModel
 from podium.providers.groq import GroqModel
-from podium.providers.openai import OpenAIChatModel
+from podium.providers.openai import ChatCompletionsModel, OpenAIChatModel
 from podium.providers.transport.decoders import ErrorEvent, SSEDecoder
 from podium.settings import ModelSettings
 from podium.testing.cassette import Cassette, ReplayServer

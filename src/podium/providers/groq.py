@@ -29,9 +29,8 @@ import os
 from typing import Any
 
 from podium.providers.chat_dialect import ChatDialect
-from podium.providers.chat_model import ChatCompletionsModel
 from podium.providers.chat_profiles import groq_profile
-from podium.providers.openai import key_auth
+from podium.providers.openai import ChatCompletionsModel, key_auth
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy
 from podium.providers.transport.http import Endpoint

@@ -38,7 +38,6 @@ from typing import Any, Literal
 from podium.exceptions import UserError
 from podium.messages import Message, ModelResponse
 from podium.providers.chat_dialect import ChatDialect
-from podium.providers.chat_model import ChatCompletionsModel
 from podium.providers.ollama_wire import (
     PROVIDER,
     OllamaStreamState,
@@ -47,6 +46,7 @@ from podium.providers.ollama_wire import (
     parse_chat_response,
     parse_generate_response,
 )
+from podium.providers.openai import ChatCompletionsModel
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy
 from podium.providers.transport.auth import bearer
