@@ -47,7 +47,7 @@ from podium.messages import JsonDict, Message, ModelResponse
 from podium.providers.google_wire import GeminiAccumulator, build_request
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
-from podium.providers.transport.auth import GoogleAuth, HeaderAuth, MissingCredentials
+from podium.providers.transport.auth import GoogleAuth, HeaderAuth, MissingCredentials, register_key
 from podium.providers.transport.guard import JSON, Deadline, resolve_timeouts
 from podium.providers.transport.http import Auth, Endpoint, dumps
 from podium.providers.transport.model import StreamState, WireModel
@@ -265,7 +265,7 @@ class GoogleModel(WireModel):
         self._project = target.project
         auth: Auth | None = None
         if target.api_key:
-            register_automatic(target.api_key, "api_key")
+            register_key(target.api_key)
             auth = HeaderAuth({"x-goog-api-key": target.api_key})
         elif not target.gateway:
             if credentials is not None and not all(hasattr(credentials, a) for a in ("valid", "token", "refresh")):
@@ -448,7 +448,7 @@ def _gemini_endpoint(model_name: str, base_url: str | None, api_key: str | None)
     key = (api_key or env_api_key() or "").strip()
     auth: Auth
     if key:
-        register_automatic(key, "api_key")
+        register_key(key)
         auth = HeaderAuth({"x-goog-api-key": key})
     else:
         auth = MissingCredentials(

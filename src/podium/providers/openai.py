@@ -44,10 +44,9 @@ from podium.providers.chat_wire import build_body
 from podium.providers.pricing import cost_of
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy
-from podium.providers.transport.auth import HeaderAuth, MissingCredentials, TokenAuth, bearer
+from podium.providers.transport.auth import HeaderAuth, MissingCredentials, TokenAuth, bearer, register_key
 from podium.providers.transport.http import Auth, Endpoint
 from podium.providers.transport.model import WireModel
-from podium.secrets import register_automatic
 from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 from podium.usage import CostValue, Usage
 
@@ -319,7 +318,7 @@ def _azure_auth(
         return TokenAuth(token_provider)
     key = api_key or os.environ.get("AZURE_OPENAI_API_KEY")
     if key:
-        register_automatic(key, "api_key")
+        register_key(key)
         return HeaderAuth({"api-key": key})
     token = token or os.environ.get("AZURE_OPENAI_AD_TOKEN")
     if token:

@@ -15,6 +15,7 @@ Every key or token an adapter holds is registered as a secret (:mod:`podium.secr
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -24,7 +25,7 @@ import httpx2
 from podium.exceptions import UserError
 from podium.secrets import register_automatic
 
-__all__ = ["GoogleAuth", "HeaderAuth", "MissingCredentials", "SigV4Auth", "TokenAuth", "bearer"]
+__all__ = ["GoogleAuth", "HeaderAuth", "MissingCredentials", "SigV4Auth", "TokenAuth", "bearer", "register_key"]
 
 
 class HeaderAuth:
@@ -61,9 +62,20 @@ class MissingCredentials:
         raise UserError(self.message)
 
 
+def register_key(key: str, name: str = "api_key") -> None:
+    """Register a key handed to a provider as a secret, unless it is read from the environment.
+
+    A key in a variable such as ``OPENAI_API_KEY`` is scrubbed as that variable while it is set
+    (:mod:`podium.secrets` reads the environment); registering it again would keep it as an automatic
+    secret after the variable is gone.
+    """
+    if key not in os.environ.values():
+        register_automatic(key, name)
+
+
 def bearer(key: str) -> HeaderAuth:
     """``Authorization: Bearer <key>``."""
-    register_automatic(key, "api_key")
+    register_key(key)
     return HeaderAuth({"authorization": f"Bearer {key}"})
 
 
