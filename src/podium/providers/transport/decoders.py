@@ -20,6 +20,8 @@ import json
 from collections.abc import Callable
 from typing import Any, Protocol
 
+from podium.exceptions import InvalidResponseError
+
 __all__ = [
     "DONE",
     "Decoder",
@@ -136,43 +138,67 @@ class EventStreamDecoder:
 
     botocore checks each frame's prelude and message CRCs. A frame of message type ``exception`` or
     ``error`` becomes an :class:`ErrorEvent` whose body is ``{"error": {"code": ..., "message": ...}}``.
+    A frame that fails its checks (a CRC, a length, a duplicate header: the bytes were changed on the way, or
+    the server does not speak the format) raises :class:`~podium.exceptions.InvalidResponseError`.
     A body that ends inside a frame leaves nothing to flush: the stream's own end event is then missing.
+
+    Args:
+        provider: Provider name, for errors.
+        model: Model name, for errors.
     """
 
-    __slots__ = ("_buffer",)
+    __slots__ = ("_buffer", "_model", "_provider")
 
-    def __init__(self) -> None:
+    def __init__(self, provider: str = "", model: str | None = None) -> None:
         from botocore.eventstream import EventStreamBuffer
 
         self._buffer = EventStreamBuffer()
+        self._provider = provider
+        self._model = model
 
     def feed(self, chunk: bytes) -> list[Any]:
         """The events completed by ``chunk``."""
+        from botocore.eventstream import ParserError
+
         self._buffer.add_data(chunk)
         out: list[Any] = []
-        for frame in self._buffer:
-            message: Any = frame  # botocore's stubs type the frame's fields loosely
-            headers: dict[str, Any] = message.headers
-            kind = headers.get(":message-type", "event")
-            payload = message.payload.decode("utf-8", "replace")
-            if kind == "event":
-                event = headers.get(":event-type", "")
-                out.append(f'{{"{event}":{payload or "{}"}}}')
-            else:
-                code = headers.get(":exception-type") or headers.get(":error-code") or kind
-                try:
-                    detail = json.loads(payload) if payload else {}
-                except ValueError:
-                    detail = {"message": payload}
-                if not isinstance(detail, dict):
-                    detail = {"message": str(detail)}
-                message_text = detail.get("message") or detail.get("Message") or headers.get(":error-message") or code
-                out.append(ErrorEvent(json.dumps({"error": {"code": code, "message": message_text, **detail}})))
+        try:
+            for frame in self._buffer:
+                out.append(_event(frame))
+        except ParserError as exc:
+            raise InvalidResponseError(
+                f"{self._provider or 'the server'} sent a broken event-stream frame ({type(exc).__name__}: {exc}): "
+                "the bytes were changed on the way (a proxy?), or base_url is not the API's",
+                body=str(exc),
+                provider=self._provider or None,
+                model=self._model,
+            ) from exc
         return out
 
     def flush(self) -> list[Any]:
         """Nothing: a frame cut off in the middle is not an event."""
         return []
+
+
+def _event(frame: Any) -> Any:
+    """One decoded frame as its payload text or an :class:`ErrorEvent` (botocore types its fields loosely)."""
+    headers: dict[str, Any] = frame.headers
+    kind = headers.get(":message-type", "event")
+    payload = frame.payload.decode("utf-8", "replace")
+    if kind == "event":
+        event = str(headers.get(":event-type", ""))
+        if '"' in event or "\\" in event:  # a name is an identifier; a stranger one must not change the JSON
+            event = json.dumps(event)[1:-1]
+        return f'{{"{event}":{payload or "{}"}}}'
+    code = headers.get(":exception-type") or headers.get(":error-code") or kind
+    try:
+        detail = json.loads(payload) if payload else {}
+    except ValueError:
+        detail = {"message": payload}
+    if not isinstance(detail, dict):
+        detail = {"message": str(detail)}
+    message_text = detail.get("message") or detail.get("Message") or headers.get(":error-message") or code
+    return ErrorEvent(json.dumps({"error": {**detail, "code": code, "message": message_text}}))
 
 
 _scan: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
