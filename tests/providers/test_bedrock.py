@@ -1,7 +1,7 @@
-"""Bedrock Converse / ConverseStream cassettes replayed through boto3 into podium.providers.bedrock.
+"""Bedrock Converse / ConverseStream cassettes replayed through Podium's own transport (podium.providers.bedrock).
 
 Each recorded request is compared with the one Podium builds, as parsed JSON after ``normalize()``
-(boto3 sends bytes as standard base64, as recorded). Differences that come from the recording
+(bytes travel as standard base64, as recorded from boto3); the request goes to the recorded path. Differences that come from the recording
 framework and not from the API are applied to the *recorded* body by the named functions below:
 
 * ``empty_defaults``: pydantic-ai always sends ``"system": []`` and ``"inferenceConfig": {}``;
@@ -842,7 +842,7 @@ def test_streamed_redacted_content_split_over_deltas_is_joined(mode: str) -> Non
 
 
 def test_redacted_content_pieces_as_bytes_are_joined_too() -> None:
-    """boto3's own events (the fallback path) carry the pieces as bytes."""
+    """Pieces given as bytes (as boto3's parsed events carry them) are joined the same way."""
     from podium.providers.bedrock_wire import ConverseAccumulator
 
     acc = ConverseAccumulator("bedrock", SONNET_4)
