@@ -1,8 +1,8 @@
 """Bedrock Converse / ConverseStream cassettes replayed through Podium's own transport (podium.providers.bedrock).
 
 Each recorded request is compared with the one Podium builds, as parsed JSON after ``normalize()``
-(bytes travel as standard base64, as recorded from boto3); the request goes to the recorded path. Differences that come from the recording
-framework and not from the API are applied to the *recorded* body by the named functions below:
+(bytes travel as standard base64, as recorded from boto3), sent to the recorded path. Differences that come
+from the recording framework and not from the API are applied to the *recorded* body by the named functions below:
 
 * ``empty_defaults``: pydantic-ai always sends ``"system": []`` and ``"inferenceConfig": {}``;
   Podium leaves empty fields out.
