@@ -52,11 +52,10 @@ from podium.providers.bedrock_wire import ConverseAccumulator, build_request, wi
 from podium.providers.pricing import cost_of
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy
-from podium.providers.transport.http import check_client_options
 from podium.providers.transport.model import WireModel
 from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 from podium.streaming import StreamDelta
-from podium.usage import Usage
+from podium.usage import CostValue, Usage
 
 try:
     import botocore  # noqa: F401 - the signer, credential chain and frame decoder are botocore's
@@ -104,7 +103,7 @@ def bedrock_profile(model_id: str) -> ModelProfile:
     return ModelProfile()
 
 
-def _cost(usage: Usage, model: str) -> float | None:
+def _cost(usage: Usage, model: str) -> CostValue:
     return cost_of(PROVIDER, model, usage)
 
 
@@ -175,7 +174,6 @@ class BedrockModel(WireModel):
     ) -> None:
         name = require_model_name(PROVIDER, model_name)
         options = dict(client_options)
-        check_client_options(PROVIDER, {k: v for k, v in options.items() if k != "timeout"}, _OWN_OPTIONS)
         endpoint_url = options.pop("endpoint_url", None)
         region_name = options.pop("region_name", None)
         profile_name = options.pop("profile_name", None)

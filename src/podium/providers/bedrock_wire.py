@@ -55,7 +55,7 @@ from podium.messages import (
 from podium.providers.conversion import map_tool_call_id, prepare_parts
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 from podium.streaming import ResponseBuilder, StreamDelta
-from podium.usage import Usage
+from podium.usage import CostValue, Usage
 
 __all__ = [
     "FAMILY",
@@ -574,6 +574,6 @@ class ConverseAccumulator:
             provider=self._provider,
             finish_reason=finish_reason_of(self._stop),
             usage=usage,
-            cost=cast("float | None", cost),
+            cost=cast("CostValue", cost),
             provider_details=details or None,
         )
