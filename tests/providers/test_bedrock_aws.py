@@ -489,6 +489,28 @@ def test_an_event_of_the_wrong_shape_is_an_invalid_response() -> None:
         whole.request([Message.user("hi")])
 
 
+def test_extra_settings_merge_into_the_body_botocore_accepts() -> None:
+    from sdk_schemas import validate_bedrock
+
+    from podium.messages import File, Image
+    from podium.settings import ModelSettings
+
+    capture = Capture()
+    extra = {
+        "inferenceConfig": {"stopSequences": ["END"]},
+        "guardrailConfig": {"guardrailIdentifier": "g", "guardrailVersion": "1"},
+    }
+    settings = ModelSettings(temperature=0.5, extra={"bedrock": extra})
+    message = Message.user(
+        "see", Image(data=b"\x89PNG", media_type="image/png"), File(data=b"%PDF", media_type="application/pdf")
+    )
+    model(capture, region="us-east-1", api_key="k").request([message], settings=settings)
+    body = json.loads(capture.requests[0].content)
+    assert body["inferenceConfig"] == {"temperature": 0.5, "stopSequences": ["END"]}
+    assert body["messages"][0]["content"][1] == {"image": {"format": "png", "source": {"bytes": "iVBORw=="}}}
+    validate_bedrock(body, model_id=NOVA)
+
+
 # --------------------------------------------------------------------------- async, for real
 
 

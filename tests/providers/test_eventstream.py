@@ -100,6 +100,12 @@ def test_events_and_exceptions() -> None:
     assert error.body() == {"error": {"code": "throttlingException", "message": "slow down"}}
     odd = encode([(":event-type", 7, 'a":1,"b'), (":message-type", 7, "event")], b"{}")
     assert json.loads(EventStreamDecoder().feed(odd)[0]) == {'a":1,"b': {}}
+    other = encode([(":event-type", 7, "x"), (":message-type", 7, "initial-response")], b'{"y":1}')
+    assert EventStreamDecoder().feed(other) == ['{"x":{"y":1}}']  # botocore reads other message types as events
+    error = encode([(":error-code", 7, "InternalFailure"), (":message-type", 7, "error")], b"")
+    assert EventStreamDecoder().feed(error)[0].body() == {
+        "error": {"code": "InternalFailure", "message": "InternalFailure"}
+    }
 
 
 def test_every_changed_byte_is_caught() -> None:

@@ -194,6 +194,7 @@ class BedrockModel(WireModel):
             profile_name=profile_name,
             keys=keys,
         )
+        """The AWS region requests are signed for (``None``: none was found; the first request says so)."""
         super().__init__(name, endpoint=endpoint, options=options, retry=retry, profile=profile, timeouts=timeouts)
 
     def default_profile(self) -> ModelProfile:

@@ -53,6 +53,7 @@ from podium.messages import (
     ToolResult,
 )
 from podium.providers.conversion import map_tool_call_id, prepare_parts
+from podium.providers.jsonbody import deep_merge
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 from podium.streaming import ResponseBuilder, StreamDelta
 from podium.usage import CostValue, Usage
@@ -287,15 +288,6 @@ def _effort_table(level: str, table: Mapping[str, int]) -> int:
     return table[level]
 
 
-def _merge(body: JsonDict, extra: Mapping[str, Any]) -> None:
-    for key, value in extra.items():
-        current = body.get(key)
-        if isinstance(value, Mapping) and isinstance(current, dict):
-            _merge(current, value)
-        else:
-            body[key] = value
-
-
 def build_request(
     messages: Sequence[Message],
     *,
@@ -371,7 +363,7 @@ def build_request(
         if output.description:
             json_schema["description"] = output.description
         body["outputConfig"] = {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": json_schema}}}
-    _merge(body, extra)
+    deep_merge(body, extra)
     return body
 
 

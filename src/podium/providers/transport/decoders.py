@@ -248,7 +248,7 @@ def _event(headers: dict[str, Any], raw: bytes) -> Any:
     """One frame as its payload text (``{"<event type>": <payload>}``) or an :class:`ErrorEvent`."""
     kind = headers.get(":message-type", "event")
     payload = raw.decode("utf-8", "replace")
-    if kind == "event":
+    if kind != "exception" and kind != "error":  # as botocore: any other message type is an event
         event = str(headers.get(":event-type", ""))
         if '"' in event or "\\" in event:  # a name is an identifier; a stranger one must not change the JSON
             event = json.dumps(event)[1:-1]
