@@ -258,6 +258,19 @@ def test_the_default_chain_reads_the_environment(aws_env: Path, monkeypatch: pyt
     capture = Capture()
     model(capture).request([Message.user("hi")])
     assert verify_sigv4(capture.requests[0], "env-secret", "eu-north-1")["access_key"] == "AKIDENV"
+    seen: list[httpx2.Request] = []
+
+    async def reply(request: httpx2.Request) -> httpx2.Response:
+        await request.aread()
+        seen.append(request)
+        return httpx2.Response(200, json=ANSWER)
+
+    async def chain_async() -> ModelResponse:  # the chain may block: async requests sign it in a thread
+        client = httpx2.AsyncClient(transport=httpx2.MockTransport(reply))
+        return await BedrockModel(NOVA, async_http_client=client).arequest([Message.user("hi")])
+
+    assert asyncio.run(chain_async()).text == "Hi!"
+    assert verify_sigv4(seen[0], "env-secret", "eu-north-1")["access_key"] == "AKIDENV"
     explicit = Capture()  # keys in code win over the chain
     model(explicit, aws_access_key_id="AKIDCODE", aws_secret_access_key="code-secret").request([Message.user("x")])
     assert verify_sigv4(explicit.requests[0], "code-secret", "eu-north-1")["access_key"] == "AKIDCODE"
