@@ -8,12 +8,10 @@ computation from the bytes sent, or against the AWS configuration files and vari
 from __future__ import annotations
 
 import asyncio
-import binascii
 import hashlib
 import hmac
 import json
 import os
-import struct
 import subprocess
 import sys
 import threading
@@ -24,6 +22,7 @@ from urllib.parse import quote
 
 import httpx2
 import pytest
+from aws_frames import frame
 
 from podium.exceptions import (
     AuthenticationError,
@@ -75,19 +74,6 @@ def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     return tmp_path
-
-
-def frame(event_type: str, payload: dict[str, Any], message_type: str = "event") -> bytes:
-    """One AWS event-stream frame."""
-    kind = ":exception-type" if message_type == "exception" else ":event-type"
-    headers = b""
-    for name, value in ((kind, event_type), (":content-type", "application/json"), (":message-type", message_type)):
-        headers += bytes([len(name)]) + name.encode() + b"\x07" + struct.pack(">H", len(value)) + value.encode()
-    body = json.dumps(payload).encode()
-    prelude = struct.pack(">II", 12 + len(headers) + len(body) + 4, len(headers))
-    prelude += struct.pack(">I", binascii.crc32(prelude))
-    message = prelude + headers + body
-    return message + struct.pack(">I", binascii.crc32(message))
 
 
 def stream_of(*texts: str, end: bool = True, usage: dict[str, Any] | None = None) -> list[bytes]:

@@ -9,35 +9,12 @@ import uuid
 from typing import Any
 
 import pytest
+from aws_frames import Header, encode
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from podium.exceptions import InvalidResponseError
 from podium.providers.transport.decoders import ErrorEvent, EventStreamDecoder
-
-Header = tuple[str, int, Any]  # name, type, value
-
-
-def encode_header(name: str, kind: int, value: Any) -> bytes:
-    raw = bytes([len(name.encode())]) + name.encode() + bytes([kind])
-    if kind in (0, 1):
-        return raw
-    if kind in (6, 7):
-        data = value.encode() if kind == 7 else value
-        return raw + struct.pack(">H", len(data)) + data
-    if kind == 9:
-        return raw + value
-    size = {2: 1, 3: 2, 4: 4, 5: 8, 8: 8}[kind]
-    return raw + value.to_bytes(size, "big", signed=True)
-
-
-def encode(headers: list[Header], payload: bytes) -> bytes:
-    """One frame, as the AWS event-stream encoding lays it out."""
-    block = b"".join(encode_header(*h) for h in headers)
-    prelude = struct.pack(">II", 12 + len(block) + len(payload) + 4, len(block))
-    prelude += struct.pack(">I", binascii.crc32(prelude))
-    message = prelude + block + payload
-    return message + struct.pack(">I", binascii.crc32(message))
 
 
 def event(kind: str, payload: dict[str, Any]) -> bytes:
