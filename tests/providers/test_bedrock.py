@@ -1,8 +1,8 @@
-"""Bedrock Converse / ConverseStream cassettes replayed through boto3 into podium.providers.bedrock.
+"""Bedrock Converse / ConverseStream cassettes replayed through Podium's own transport (podium.providers.bedrock).
 
 Each recorded request is compared with the one Podium builds, as parsed JSON after ``normalize()``
-(boto3 sends bytes as standard base64, as recorded). Differences that come from the recording
-framework and not from the API are applied to the *recorded* body by the named functions below:
+(bytes travel as standard base64, as recorded from boto3), sent to the recorded path. Differences that come
+from the recording framework and not from the API are applied to the *recorded* body by the named functions below:
 
 * ``empty_defaults``: pydantic-ai always sends ``"system": []`` and ``"inferenceConfig": {}``;
   Podium leaves empty fields out.
@@ -567,26 +567,28 @@ def test_connection_refused_is_connection_error() -> None:
 
 
 def test_api_key_is_sent_as_bearer_token() -> None:
+    import httpx2
+
     ok = Cassette.load(BEDROCK / "test_bedrock_model.yaml").interactions[0]
-    model = BedrockModel(
-        NOVA, base_url="https://bedrock.invalid", region="us-east-1", api_key="BEDROCK-API-KEY", retry=NO_RETRY
-    )
     seen: dict[str, str] = {}
 
-    def answer(request: Any, **kwargs: Any) -> Any:
-        from botocore.awsrequest import AWSResponse
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        seen.update({k.lower(): v for k, v in request.headers.items()})
+        seen["url"] = str(request.url)
+        return httpx2.Response(200, headers={"content-type": "application/json"}, content=ok.body)
 
-        seen.update({k.lower(): v.decode() if isinstance(v, bytes) else v for k, v in request.headers.items()})
-
-        class Raw:
-            def stream(self, **kw: Any) -> Any:
-                yield ok.body
-
-        return AWSResponse(request.url, 200, {"content-type": "application/json"}, Raw())
-
-    model.client_for().meta.events.register("before-send.bedrock-runtime.Converse", answer)
+    model = BedrockModel(
+        NOVA,
+        base_url="https://bedrock.invalid",
+        region="us-east-1",
+        api_key="BEDROCK-API-KEY",
+        retry=NO_RETRY,
+        http_client=httpx2.Client(transport=httpx2.MockTransport(answer)),
+    )
     response = model.request([Message.user("Hello!")])
     assert seen["authorization"] == "Bearer BEDROCK-API-KEY"
+    assert "x-amz-date" not in seen  # a key is sent instead of a signature, not with one
+    assert seen["url"] == "https://bedrock.invalid/model/us.amazon.nova-micro-v1%3A0/converse"
     assert response.usage.output_tokens == 30
 
 
@@ -840,7 +842,7 @@ def test_streamed_redacted_content_split_over_deltas_is_joined(mode: str) -> Non
 
 
 def test_redacted_content_pieces_as_bytes_are_joined_too() -> None:
-    """boto3's own events (the fallback path) carry the pieces as bytes."""
+    """Pieces given as bytes (as boto3's parsed events carry them) are joined the same way."""
     from podium.providers.bedrock_wire import ConverseAccumulator
 
     acc = ConverseAccumulator("bedrock", SONNET_4)

@@ -1,9 +1,9 @@
-"""Pure translation between Podium's universal messages and the Bedrock Converse API (boto3 shapes).
+"""Pure translation between Podium's universal messages and the Bedrock Converse API.
 
-Shared by ``converse`` and ``converse_stream``: a whole Converse response is fed to the same
+Shared by ``converse`` and ``converse-stream``: a whole Converse response is fed to the same
 :class:`ConverseAccumulator` as the stream events, block by block, so both give the same
-:class:`~podium.messages.ModelResponse`. Request dicts use boto3's shapes (media as raw ``bytes``;
-boto3 base64-encodes them).
+:class:`~podium.messages.ModelResponse`. :func:`build_request` gives the request with media as raw
+``bytes`` (the Converse shapes); :func:`wire_json` turns them into the base64 strings the JSON wire carries.
 
 Mapping, universal -> Converse:
 
@@ -53,11 +53,20 @@ from podium.messages import (
     ToolResult,
 )
 from podium.providers.conversion import map_tool_call_id, prepare_parts
+from podium.providers.jsonbody import deep_merge
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 from podium.streaming import ResponseBuilder, StreamDelta
-from podium.usage import Usage
+from podium.usage import CostValue, Usage
 
-__all__ = ["FAMILY", "ConverseAccumulator", "build_request", "finish_reason_of", "thinking_fields", "usage_of"]
+__all__ = [
+    "FAMILY",
+    "ConverseAccumulator",
+    "build_request",
+    "finish_reason_of",
+    "thinking_fields",
+    "usage_of",
+    "wire_json",
+]
 
 FAMILY = ("bedrock",)
 """Providers whose reasoning signatures Bedrock accepts back."""
@@ -279,15 +288,6 @@ def _effort_table(level: str, table: Mapping[str, int]) -> int:
     return table[level]
 
 
-def _merge(body: JsonDict, extra: Mapping[str, Any]) -> None:
-    for key, value in extra.items():
-        current = body.get(key)
-        if isinstance(value, Mapping) and isinstance(current, dict):
-            _merge(current, value)
-        else:
-            body[key] = value
-
-
 def build_request(
     messages: Sequence[Message],
     *,
@@ -363,7 +363,7 @@ def build_request(
         if output.description:
             json_schema["description"] = output.description
         body["outputConfig"] = {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": json_schema}}}
-    _merge(body, extra)
+    deep_merge(body, extra)
     return body
 
 
@@ -395,6 +395,11 @@ def finish_reason_of(raw: str | None) -> FinishReason | None:
     return _FINISH.get(raw) if raw else None
 
 
+def wire_json(body: JsonDict) -> JsonDict:
+    """``body`` as JSON can carry it: ``bytes`` (media, redacted reasoning) as standard base64 strings."""
+    return cast("JsonDict", _jsonable(body))
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, bytes):
         return base64.b64encode(value).decode("ascii")
@@ -411,10 +416,12 @@ class ConverseAccumulator:
     __slots__ = (
         "_builder",
         "_details",
+        "_metadata",
         "_model",
         "_provider",
         "_redacted",
         "_stop",
+        "_stopped",
         "_tool_extra",
         "_usage",
         "complete",
@@ -422,7 +429,10 @@ class ConverseAccumulator:
 
     def __init__(self, provider: str, model: str) -> None:
         self.complete = False
-        """Whether a stream's ``messageStop`` arrived (a stream without it was cut off)."""
+        """Whether a stream's ``messageStop`` and then its ``metadata`` (the usage) arrived: a stream without
+        them was cut off."""
+        self._stopped = False
+        self._metadata = False
         self._builder = ResponseBuilder()
         self._provider = provider
         self._model = model
@@ -524,13 +534,16 @@ class ConverseAccumulator:
                 return [delta]
             return []
         if "messageStop" in event:
-            self.complete = True
+            self._stopped = True
+            self.complete = self._metadata
             data = event["messageStop"]
             self._stop = data.get("stopReason")
             if data.get("additionalModelResponseFields"):
                 self._details["additionalModelResponseFields"] = _jsonable(data["additionalModelResponseFields"])
             return []
         if "metadata" in event:
+            self._metadata = True
+            self.complete = self._stopped
             data = event["metadata"]
             self._usage = data.get("usage")
             for key in ("metrics", "trace", "performanceConfig", "serviceTier"):
@@ -553,6 +566,6 @@ class ConverseAccumulator:
             provider=self._provider,
             finish_reason=finish_reason_of(self._stop),
             usage=usage,
-            cost=cast("float | None", cost),
+            cost=cast("CostValue", cost),
             provider_details=details or None,
         )

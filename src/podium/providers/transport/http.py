@@ -148,13 +148,25 @@ class HTTPTransport:
         endpoint: Base URL, credentials, headers and query parameters of every request.
         options: ``httpx2.Client`` arguments (see :data:`CLIENT_OPTIONS`); ``http_client`` /
             ``async_http_client`` are used as they are (their own base URL, if any, is ignored).
+        errors: The error for an HTTP error status, given the status, the parsed body and the headers
+            (default :func:`~podium.providers.transport.errors.http_error`), for an API whose error codes
+            say more than its statuses.
     """
 
-    __slots__ = ("_aclients", "_client", "_given_async", "_options", "endpoint", "model", "provider")
+    __slots__ = ("_aclients", "_client", "_errors", "_given_async", "_options", "endpoint", "model", "provider")
 
-    def __init__(self, *, provider: str, model: str, endpoint: Endpoint, options: Mapping[str, Any]) -> None:
+    def __init__(
+        self,
+        *,
+        provider: str,
+        model: str,
+        endpoint: Endpoint,
+        options: Mapping[str, Any],
+        errors: Callable[[int, Any, dict[str, str]], ProviderError] | None = None,
+    ) -> None:
         self.provider = provider
         self.model = model
+        self._errors = errors
         options = dict(options)
         headers = options.pop("default_headers", None)
         if headers:
@@ -363,6 +375,8 @@ class HTTPTransport:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", "replace")
+        if self._errors is not None:
+            return self._errors(response.status_code, body, dict(response.headers))
         return http_error(
             response.status_code, body, provider=self.provider, model=self.model, headers=dict(response.headers)
         )

@@ -116,7 +116,9 @@ class WireModel(Model):
         self.retry = retry if retry is not None else RetryPolicy()
         """How failed requests are retried."""
         self._profile = profile
-        self.http = HTTPTransport(provider=self.provider, model=self.model_name, endpoint=endpoint, options=opts)
+        self.http = HTTPTransport(
+            provider=self.provider, model=self.model_name, endpoint=endpoint, options=opts, errors=self.status_error
+        )
         """The model's HTTP connections."""
 
     @property
@@ -162,6 +164,13 @@ class WireModel(Model):
     def request_headers(self, body: dict[str, Any], *, stream: bool) -> Mapping[str, str] | None:
         """Headers this request needs beyond the endpoint's (a beta flag for a feature the body uses)."""
         return None
+
+    def status_error(self, status: int, body: Any, headers: dict[str, str]) -> ProviderError:
+        """The error for an HTTP error answer (``body``: its JSON, or its text when it is not JSON).
+
+        By default :func:`~podium.providers.transport.errors.http_error`, from the status and the body's message.
+        """
+        return http_error(status, body, provider=self.provider, model=self.model_name, headers=headers)
 
     def stream_error(self, body: Any) -> ProviderError:
         """The error for an error event inside a stream (whose HTTP status was 200).
@@ -251,7 +260,7 @@ class WireModel(Model):
             return SSEDecoder()
         if fmt == "ndjson":
             return NDJSONDecoder()
-        return EventStreamDecoder()
+        return EventStreamDecoder(self.provider, self.model_name)
 
     def _payload(self, payload: Any) -> Any:
         """A decoded payload parsed (an error event raised as the error it stands for)."""
