@@ -39,7 +39,8 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections import deque
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from podium.exceptions import ProviderError
@@ -56,8 +57,9 @@ from podium.providers.anthropic_wire import (
     stream_error,
 )
 from podium.providers.profiles import ModelProfile
-from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
+from podium.providers.retry import RetryPolicy
 from podium.providers.transport.auth import HeaderAuth, bearer
+from podium.providers.transport.guard import Deadline
 from podium.providers.transport.http import Auth, Endpoint
 from podium.providers.transport.model import StreamState, WireModel
 from podium.providers.vendor_env import env_headers, given_header, missing_key
@@ -111,12 +113,13 @@ class AnthropicModel(WireModel):
         base_url: Send requests here instead of ``https://api.anthropic.com`` (or ``ANTHROPIC_BASE_URL``).
         api_key: The API key, instead of ``ANTHROPIC_API_KEY`` (sent as ``x-api-key``).
         auth_token: A bearer token instead of a key (or ``ANTHROPIC_AUTH_TOKEN``).
-        retry: How to retry rate limits, server errors and connection failures.
-        profile: Override the capability profile.
-        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); a number
-            given as ``timeout=`` (seconds) is the total.
-        **client_options: HTTP client options (:data:`~podium.providers.transport.http.CLIENT_OPTIONS`:
-            ``default_headers``, ``http_client``, ``proxy`` ...).
+        retry: How rate limits, server errors (529 ``overloaded_error`` among them) and broken connections
+            are retried.
+        profile: Override the capability profile (by default from the Claude family in the name).
+        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`; raise ``read``
+            for long thinking before the first token); a number given as ``timeout=`` (seconds) is the total.
+        **client_options: HTTP client options (:data:`~podium.providers.transport.http.CLIENT_OPTIONS`), such
+            as ``default_headers={"anthropic-beta": ...}`` for a beta feature.
     """
 
     provider = PROVIDER
@@ -176,7 +179,12 @@ class AnthropicModel(WireModel):
         return parse_message(data, model_name=self.model_name)
 
     def parse_response_for(self, body: dict[str, Any], data: Any) -> ModelResponse:
-        """The universal response for a ``message`` object answering ``body`` (its output tool's call as text)."""
+        """The universal response for a ``message`` object answering ``body`` (its output tool's call as text).
+
+        A long request was streamed (:meth:`_whole`): its ``data`` is the response already.
+        """
+        if isinstance(data, ModelResponse):
+            return data
         return parse_message(data, model_name=self.model_name, output_tool=_output_tool(body))
 
     def stream_state(self) -> StreamState:
@@ -193,57 +201,33 @@ class AnthropicModel(WireModel):
 
     # ------------------------------------------------------------------ long requests stream
 
-    def request(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> ModelResponse:
-        """Send ``messages`` and return the whole response (streamed under the hood when it could be long)."""
-        body, timeouts = self._prepare(messages, tools, settings, output, False)
-        if needs_stream(self.model_name, body["max_tokens"]):
-            logger.debug("max_tokens=%s needs a stream; streaming under the hood", body["max_tokens"])
-            return _last(self.stream(messages, tools=tools, settings=settings, output=output))
-        return self.parse_response_for(body, call_with_retries(lambda: self._whole(body, timeouts), self.retry))
+    def _whole(self, body: dict[str, Any], timeouts: Timeouts) -> Any:
+        """One whole-answer request, made as a stream when it could take over ten minutes.
 
-    async def arequest(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> ModelResponse:
-        """Async twin of :meth:`request`."""
-        body, timeouts = self._prepare(messages, tools, settings, output, False)
-        if needs_stream(self.model_name, body["max_tokens"]):
-            logger.debug("max_tokens=%s needs a stream; streaming under the hood", body["max_tokens"])
-            return await _alast(self.astream(messages, tools=tools, settings=settings, output=output))
-        data = await call_with_retries_async(lambda: self._awhole(body, timeouts), self.retry)
-        return self.parse_response_for(body, data)
+        The streamed answer comes back as the response it adds up to (:meth:`parse_response_for` passes it
+        on); a failure is retried as a whole, since nothing has reached the caller yet.
+        """
+        if not needs_stream(self.model_name, body.get("max_tokens")):
+            return super()._whole(body, timeouts)
+        logger.debug("max_tokens=%s needs a stream; streaming under the hood", body["max_tokens"])
+        deadline = Deadline(timeouts, PROVIDER, self.model_name)
+        return deque(self._stream_once(_streamed(body), timeouts, deadline), maxlen=1)[0]
+
+    async def _awhole(self, body: dict[str, Any], timeouts: Timeouts) -> Any:
+        """Async twin of :meth:`_whole`."""
+        if not needs_stream(self.model_name, body.get("max_tokens")):
+            return await super()._awhole(body, timeouts)
+        logger.debug("max_tokens=%s needs a stream; streaming under the hood", body["max_tokens"])
+        final: StreamEvent | None = None
+        async for event in self._astream_once(_streamed(body), timeouts, Deadline(timeouts, PROVIDER, self.model_name)):
+            final = event  # the last event is the response
+        return final
 
 
 def _output_tool(body: dict[str, Any]) -> str | None:
     return body.output_tool if isinstance(body, RequestBody) else None
 
 
-def _last(events: Iterator[StreamEvent]) -> ModelResponse:
-    """The final response of a stream (its deltas dropped)."""
-    final: ModelResponse | None = None
-    for event in events:
-        if isinstance(event, ModelResponse):
-            final = event
-    assert final is not None  # a stream that ends without its response raises instead
-    return final
-
-
-async def _alast(events: AsyncIterator[StreamEvent]) -> ModelResponse:
-    """Async twin of :func:`_last`."""
-    final: ModelResponse | None = None
-    async for event in events:
-        if isinstance(event, ModelResponse):
-            final = event
-    assert final is not None  # a stream that ends without its response raises instead
-    return final
+def _streamed(body: dict[str, Any]) -> RequestBody:
+    """``body`` asking for a stream."""
+    return RequestBody({**body, "stream": True}, _output_tool(body))

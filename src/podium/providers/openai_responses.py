@@ -80,14 +80,16 @@ class OpenAIResponsesModel(WireModel):
         api_key: The API key, instead of ``OPENAI_API_KEY``.
         organization: ``OpenAI-Organization``, instead of ``OPENAI_ORG_ID``.
         project: ``OpenAI-Project``, instead of ``OPENAI_PROJECT_ID``.
-        retry: How to retry rate limits, server errors and connection failures.
-        profile: Override the capability profile.
+        retry: How rate limits, server errors (in a ``response.failed`` event too) and broken connections
+            are retried.
+        profile: Override the capability profile (by default from the model family in the name).
         store: Send ``store`` (``None`` keeps the API default, which stores responses).
         previous_response_id: ``"auto"`` to continue from the last response by id (see the module docs).
-        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); a number
-            given as ``timeout=`` (seconds) is the total.
+        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`; reasoning
+            models may think for minutes before the first event: raise ``read``); ``timeout=`` (seconds)
+            sets the total.
         **client_options: HTTP client options (:data:`~podium.providers.transport.http.CLIENT_OPTIONS`:
-            ``default_headers``, ``http_client``, ``proxy`` ...).
+            ``http_client``, ``proxy``, ``default_headers`` ...).
     """
 
     provider = PROVIDER
