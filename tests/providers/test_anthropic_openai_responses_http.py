@@ -129,6 +129,42 @@ def test_anthropic_base_url_and_custom_headers_from_the_environment(monkeypatch:
     assert received.headers["anthropic-beta"] == "mine", "default_headers= win over the environment's"
 
 
+@pytest.mark.parametrize("provider", ["anthropic", "openai-responses"])
+def test_a_header_given_in_another_case_replaces_podiums_and_is_sent_once(
+    monkeypatch: pytest.MonkeyPatch, provider: str
+) -> None:
+    sent: list[list[tuple[str, str]]] = []
+    client = httpx2.Client(event_hooks={"request": [lambda request: sent.append(request.headers.multi_items())]})
+    mine = {"Accept": "application/json; q=1", "Anthropic-Version": "2099-01-01", "OpenAI-Project": "proj-mine"}
+    if provider == "anthropic":
+        monkeypatch.setenv("ANTHROPIC_CUSTOM_HEADERS", "Anthropic-Version: 2001-01-01")
+        server = anthropic_server()
+    else:
+        monkeypatch.setenv("OPENAI_CUSTOM_HEADERS", "OpenAI-Organization: org-custom")
+        monkeypatch.setenv("OPENAI_ORG_ID", "org-env")
+        server = responses_server()
+    with server:
+        options = {"api_key": "k", "http_client": client, "default_headers": mine, "project": "proj-arg"}
+        if provider == "anthropic":
+            del options["project"]
+            model: Any = AnthropicModel("claude-haiku-4-5", base_url=server.url, **options)
+        else:
+            model = OpenAIResponsesModel("gpt-4o", base_url=server.url + "/v1", **options)
+        model.request(HI)
+    client.close()
+    (items,) = sent
+    values: dict[str, list[str]] = {}
+    for name, value in items:
+        values.setdefault(name.lower(), []).append(value)
+    assert values["accept"] == ["application/json; q=1"]
+    if provider == "anthropic":
+        assert values["anthropic-version"] == ["2099-01-01"]
+    else:
+        assert values["openai-organization"] == ["org-custom"], "OPENAI_CUSTOM_HEADERS win over OPENAI_ORG_ID"
+        assert values["openai-project"] == ["proj-mine"], "default_headers win over project="
+    assert all(len(v) == 1 for v in values.values()), values
+
+
 def test_anthropic_own_credential_header_needs_no_key() -> None:
     headers = sent_headers(
         lambda s: AnthropicModel("claude-haiku-4-5", base_url=s.url, default_headers={"Authorization": "Bearer gw"}),

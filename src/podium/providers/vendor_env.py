@@ -21,12 +21,15 @@ OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
 def env_headers(variable: str) -> dict[str, str]:
-    """Headers from the environment variable ``variable``: one ``Name: value`` a line (others are skipped)."""
+    """Headers from the environment variable ``variable``: one ``Name: value`` a line (others are skipped).
+
+    Names are lower-cased (HTTP compares them without case), so a header given twice is sent once.
+    """
     headers: dict[str, str] = {}
     for line in os.environ.get(variable, "").split("\n"):
         name, colon, value = line.partition(":")
         if colon and name.strip():
-            headers[name.strip()] = value.strip()
+            headers[name.strip().lower()] = value.strip()
     return headers
 
 
@@ -63,13 +66,14 @@ def openai_endpoint(
     or ``OPENAI_PROJECT_ID``; and the headers of ``OPENAI_CUSTOM_HEADERS``.
     """
     base = base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL
-    headers = env_headers("OPENAI_CUSTOM_HEADERS")
+    headers: dict[str, str] = {}
     organization = organization or os.environ.get("OPENAI_ORG_ID")
     if organization:
-        headers["OpenAI-Organization"] = organization
+        headers["openai-organization"] = organization
     project = project or os.environ.get("OPENAI_PROJECT_ID")
     if project:
-        headers["OpenAI-Project"] = project
+        headers["openai-project"] = project
+    headers.update(env_headers("OPENAI_CUSTOM_HEADERS"))  # as in the SDK, they win over its own headers
     key = api_key or os.environ.get("OPENAI_API_KEY")
     auth: Auth | None = None
     if given_header(options, "authorization"):
