@@ -23,7 +23,7 @@ from podium.providers.anthropic import AnthropicModel
 from podium.providers.anthropic_wire import needs_stream
 from podium.providers.openai_responses import OpenAIResponsesModel
 from podium.providers.retry import RetryPolicy
-from podium.settings import ModelSettings
+from podium.settings import ModelSettings, OutputSchema
 from podium.testing.cassette import ReplayServer
 
 JSON_TYPE = {"content-type": "application/json"}
@@ -335,6 +335,32 @@ def test_a_long_request_whose_stream_is_cut_fails_as_an_incomplete_stream() -> N
         model = AnthropicModel("claude-haiku-4-5", base_url=server.url, api_key="k", retry=RetryPolicy(max_retries=0))
         with pytest.raises(IncompleteStreamError, match="message_stop"):
             model.request(HI, settings=ModelSettings(max_tokens=64_000))
+
+
+def test_the_output_tool_is_known_to_streams_and_to_long_requests() -> None:
+    """On a model without JSON-schema output the answer comes as a call of the output tool: text, not a call."""
+    events = [
+        {"type": "message_start", "message": {"id": "m", "model": "claude-3-5-haiku-20241022", "content": []}},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "t", "name": "City"}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": '{"city"'}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta", "partial_json": ':"Rome"}'}},
+        {"type": "content_block_stop", "index": 0},
+        {"type": "message_delta", "delta": {"stop_reason": "tool_use"}, "usage": {"output_tokens": 9}},
+        {"type": "message_stop"},
+    ]
+    stream = "".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n" for e in events).encode()
+    city = OutputSchema("City", {"type": "object", "properties": {"city": {"type": "string"}}})
+    with ReplayServer(synthetic("/v1/messages", *[(200, SSE_TYPE, stream)] * 2)) as server:
+        model = AnthropicModel("claude-3-5-haiku-latest", base_url=server.url, api_key="k")
+        streamed = list(model.stream(HI, output=city))
+        long = model.request(HI, output=city, settings=ModelSettings(max_tokens=30_000))
+        bodies = [r.json for r in server.received]
+    assert [b["tool_choice"] for b in bodies] == [{"type": "tool", "name": "City"}] * 2
+    assert len(streamed) == 1, "the output tool's call is not shown as tool-call deltas"
+    for response in (streamed[-1], long):
+        assert isinstance(response, ModelResponse)
+        assert json.loads(response.text) == {"city": "Rome"}
+        assert not response.tool_calls
 
 
 # --------------------------------------------------------------------------- answers that are not the API's
