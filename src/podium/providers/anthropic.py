@@ -1,10 +1,12 @@
-"""Anthropic Messages API, through the official ``anthropic`` SDK (``pip install 'podium[anthropic]'``).
+"""Anthropic Messages API (``anthropic:<model>``) over Podium's own transport; no SDK is imported.
 
 Use it as ``podium.model("anthropic:claude-sonnet-4-5")`` or :class:`AnthropicModel` directly.
-The SDK provides authentication, endpoints and the HTTP client; Podium reads the raw HTTP body
-(``with_raw_response`` / ``with_streaming_response``) and parses JSON and server-sent events itself,
-so no SDK model object is built per response or per stream event. The wire translation is in
-:mod:`podium.providers.anthropic_wire` (its docstring lists how every block maps).
+Requests go to ``https://api.anthropic.com/v1/messages`` (``base_url=`` or ``ANTHROPIC_BASE_URL`` to
+change it) with ``anthropic-version: 2023-06-01`` and the key from ``api_key=`` or ``ANTHROPIC_API_KEY``
+as ``x-api-key`` (or a token from ``auth_token=`` or ``ANTHROPIC_AUTH_TOKEN`` as a bearer token); the
+headers of ``ANTHROPIC_CUSTOM_HEADERS`` and ``default_headers=`` (an ``anthropic-beta`` flag, say) are
+added. The HTTP, the server-sent events, timeouts and retries are :mod:`podium.providers.transport`'s;
+the wire translation is in :mod:`podium.providers.anthropic_wire` (its docstring lists how every block maps).
 
 Settings:
 
@@ -26,112 +28,102 @@ Settings:
   later, Opus 4.1); on others the schema becomes a tool the model is made to call, and the call comes
   back as the JSON text of the answer.
 
-``request`` uses a stream under the hood when ``max_tokens`` is so large that the SDK would refuse a
-non-streaming call (it could exceed ten minutes); the result is the same ``ModelResponse``.
-Timeouts (:class:`~podium.settings.Timeouts`), content types and the end of a stream (``message_stop``)
-are checked as :mod:`podium.providers.transport.guard` describes. Errors are mapped to :mod:`podium.exceptions`
-(400 with the API's error body, 429 with ``retry-after``, 529 ``overloaded_error`` to
-:class:`~podium.exceptions.ServerError`, errors sent inside a stream too); retries follow the model's
-:class:`~podium.providers.retry.RetryPolicy` (the SDK's own are off; a stream is retried while nothing has
-reached the caller).
+``request`` uses a stream under the hood when ``max_tokens`` is so large that a non-streaming call could
+take over ten minutes (the SDK's rule, :func:`~podium.providers.anthropic_wire.needs_stream`); the result
+is the same ``ModelResponse``. A stream ends with ``message_stop``; an ``event: error`` inside it is the
+exception the same error gives as an HTTP answer (``overloaded_error`` is a 529
+:class:`~podium.exceptions.ServerError`, retried while nothing has reached the caller).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections import deque
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from podium.exceptions import ProviderConnectionError, ProviderError, ProviderTimeoutError, UserError
-
-try:
-    import anthropic
-    import httpx2
-except ImportError as _exc:  # pragma: no cover - exercised only without the extra
-    raise UserError("the Anthropic provider needs the anthropic SDK: pip install 'podium[anthropic]'") from _exc
-
+from podium.exceptions import ProviderError
 from podium.messages import Message, ModelResponse
 from podium.providers.anthropic_wire import (
+    API_VERSION,
     PROVIDER,
+    RequestBody,
     StreamAccumulator,
     build_request,
+    needs_stream,
     parse_message,
     profile_for,
+    stream_error,
 )
-from podium.providers.base import Model, require_model_name
-from podium.providers.clients import PerLoop, sdk_options
 from podium.providers.profiles import ModelProfile
-from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
-from podium.providers.sse import aiter_sse_data, iter_sse_data, transport_error
-from podium.providers.transport.errors import http_error
-from podium.providers.transport.guard import (
-    JSON,
-    SSE,
-    Deadline,
-    afirst_bytes,
-    aguarded_stream,
-    aparsed,
-    aread_whole,
-    check_content_type,
-    first_bytes,
-    guarded_stream,
-    http_timeouts,
-    incomplete_stream,
-    not_json,
-    parsed,
-    read_whole,
-    resolve_timeouts,
-    timeouts_option,
-    wrong_content_type,
-)
+from podium.providers.retry import RetryPolicy
+from podium.providers.transport.auth import HeaderAuth, bearer
+from podium.providers.transport.guard import Deadline
+from podium.providers.transport.http import Auth, Endpoint
+from podium.providers.transport.model import StreamState, WireModel
+from podium.providers.vendor_env import env_headers, given_header, missing_key
+from podium.secrets import register_automatic
 from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 from podium.streaming import StreamEvent
 
-try:  # the output-token limits above which the SDK refuses a non-streaming request
-    from anthropic._constants import MODEL_NONSTREAMING_TOKENS as _NONSTREAMING_TOKENS
-except ImportError:  # pragma: no cover - depends on the SDK version
-    _NONSTREAMING_TOKENS = {}
-
-__all__ = ["AnthropicModel"]
+__all__ = ["DEFAULT_BASE_URL", "AnthropicModel", "anthropic_endpoint"]
 
 logger = logging.getLogger("podium.providers.anthropic")
 
-_REQUIRED = ("max_tokens", "messages", "model")
-_END = "message_stop"
+DEFAULT_BASE_URL = "https://api.anthropic.com"
 
 
-def map_error(exc: Exception, model: str | None) -> ProviderError:
-    """The Podium error for an exception raised by the anthropic SDK."""
-    if isinstance(exc, anthropic.APIStatusError):
-        response = exc.response
-        body: Any
-        try:
-            body = response.json()
-        except ValueError:
-            body = response.text or exc.body
-        return http_error(exc.status_code, body, provider=PROVIDER, model=model, headers=dict(response.headers.items()))
-    if isinstance(exc, anthropic.APITimeoutError):
-        return ProviderTimeoutError(f"anthropic did not answer in time: {exc}", provider=PROVIDER, model=model)
-    if isinstance(exc, anthropic.APIConnectionError):
-        return ProviderConnectionError(f"could not reach anthropic: {exc}", provider=PROVIDER, model=model)
-    return ProviderError(f"anthropic SDK error: {exc}", provider=PROVIDER, model=model)
+def anthropic_endpoint(
+    model_name: str,
+    options: Mapping[str, Any],
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    auth_token: str | None = None,
+) -> Endpoint:
+    """Where requests go and what they carry, read as the ``anthropic`` SDK reads them.
+
+    An explicit ``api_key`` or ``auth_token`` is used alone; else ``ANTHROPIC_API_KEY``, then
+    ``ANTHROPIC_AUTH_TOKEN``. With none, the first request fails saying how to set a key, unless the
+    ``default_headers`` in ``options`` carry an ``x-api-key`` or ``Authorization`` of their own.
+    """
+    base = base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
+    headers = {"anthropic-version": API_VERSION, **env_headers("ANTHROPIC_CUSTOM_HEADERS")}
+    key = api_key if api_key or auth_token else os.environ.get("ANTHROPIC_API_KEY")
+    token = auth_token or os.environ.get("ANTHROPIC_AUTH_TOKEN")
+    auth: Auth | None = None
+    if given_header(options, "x-api-key", "authorization"):
+        pass  # the user's own header is sent as it is
+    elif key:
+        register_automatic(key, "api_key")
+        auth = HeaderAuth({"x-api-key": key})
+    elif token:
+        auth = bearer(token)
+    else:
+        auth = missing_key(PROVIDER, model_name, "ANTHROPIC_API_KEY")
+    return Endpoint(base.rstrip("/"), auth=auth, headers=headers)
 
 
-def _split(body: dict[str, Any]) -> dict[str, Any]:
-    """SDK keyword arguments: the required fields by name, everything else as ``extra_body``."""
-    kwargs: dict[str, Any] = {key: body[key] for key in _REQUIRED}
-    rest = {key: value for key, value in body.items() if key not in _REQUIRED}
-    if rest:
-        kwargs["extra_body"] = rest
-    return kwargs
+class AnthropicModel(WireModel):
+    """A Claude model behind the Anthropic Messages API.
 
-
-class AnthropicModel(Model):
-    """A Claude model behind the Anthropic Messages API."""
+    Args:
+        model_name: Such as ``claude-sonnet-4-5``.
+        base_url: Send requests here instead of ``https://api.anthropic.com`` (or ``ANTHROPIC_BASE_URL``).
+        api_key: The API key, instead of ``ANTHROPIC_API_KEY`` (sent as ``x-api-key``).
+        auth_token: A bearer token instead of a key (or ``ANTHROPIC_AUTH_TOKEN``).
+        retry: How rate limits, server errors (529 ``overloaded_error`` among them) and broken connections
+            are retried.
+        profile: Override the capability profile (by default from the Claude family in the name).
+        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`; raise ``read``
+            for long thinking before the first token); a number given as ``timeout=`` (seconds) is the total.
+        **client_options: HTTP client options (:data:`~podium.providers.transport.http.CLIENT_OPTIONS`), such
+            as ``default_headers={"anthropic-beta": ...}`` for a beta feature.
+    """
 
     provider = PROVIDER
+    end_marker = "message_stop"
 
     def __init__(
         self,
@@ -139,308 +131,103 @@ class AnthropicModel(Model):
         *,
         base_url: str | None = None,
         api_key: str | None = None,
-        client: anthropic.Anthropic | anthropic.AsyncAnthropic | None = None,
+        auth_token: str | None = None,
         retry: RetryPolicy | None = None,
         profile: ModelProfile | None = None,
         timeouts: Timeouts | None = None,
         **client_options: Any,
     ) -> None:
-        """Prepare a model; SDK clients are created on first use.
-
-        Args:
-            model_name: Such as ``claude-sonnet-4-5``.
-            base_url: Send requests here instead of ``https://api.anthropic.com`` (proxies, replay servers).
-            api_key: The API key; by default the SDK reads ``ANTHROPIC_API_KEY``.
-            client: An SDK client to use (sync or async); the other kind is created from the options.
-                Its own retries are turned off (Podium's ``retry`` policy applies).
-            retry: How to retry rate limits, server errors and connection failures.
-            profile: Override the capability profile.
-            timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); a number
-                given as ``timeout=`` (the SDK's option) is taken as the total.
-            **client_options: Passed to ``anthropic.Anthropic`` / ``AsyncAnthropic`` (``default_headers``,
-                ``http_client``, ``auth_token`` ...).
-        """
-        self.model_name = require_model_name(PROVIDER, model_name)
-        self.retry = retry or RetryPolicy()
-        self._profile = profile
-        client_options = dict(client_options)
-        self.timeouts = timeouts_option(timeouts, client_options)
-        self._options = sdk_options(client_options, base_url=base_url, api_key=api_key, max_retries=0)
-        self._client: anthropic.Anthropic | None = None
-        self._given_aclient: anthropic.AsyncAnthropic | None = None
-        if isinstance(client, anthropic.AsyncAnthropic):
-            self._given_aclient = client.with_options(max_retries=0)
-        elif client is not None:
-            self._client = client.with_options(max_retries=0)
-        # async clients belong to the event loop that opened their connections: one per loop
-        self._aclients: PerLoop[anthropic.AsyncAnthropic] = PerLoop(lambda: anthropic.AsyncAnthropic(**self._options))
+        endpoint = anthropic_endpoint(
+            model_name, client_options, base_url=base_url, api_key=api_key, auth_token=auth_token
+        )
+        super().__init__(
+            model_name, endpoint=endpoint, options=client_options, retry=retry, profile=profile, timeouts=timeouts
+        )
         self._warned_seed = False
 
-    @property
-    def profile(self) -> ModelProfile:
-        """What this model can do (from its family unless given)."""
-        return self._profile or profile_for(self.model_name)
+    def default_profile(self) -> ModelProfile:
+        """The profile of this model's family."""
+        return profile_for(self.model_name)
 
-    def _check_key(self) -> None:
-        """A clear error, before the SDK's ``TypeError`` at the first request, when no credential is set."""
-        options = self._options
-        headers = {str(k).lower() for k in options.get("default_headers") or {}}
-        if (
-            options.get("api_key")
-            or options.get("auth_token")
-            or os.environ.get("ANTHROPIC_API_KEY")
-            or os.environ.get("ANTHROPIC_AUTH_TOKEN")
-            or headers & {"x-api-key", "authorization"}
-        ):
-            return
-        raise UserError(
-            "no API key for anthropic: set the ANTHROPIC_API_KEY environment variable or pass api_key= "
-            f"(e.g. podium.model('anthropic:{self.model_name}', api_key='...'))"
-        )
+    # ------------------------------------------------------------------ the wire mapping
 
-    def _sync(self) -> anthropic.Anthropic:
-        if self._client is None:
-            self._check_key()
-            self._client = anthropic.Anthropic(**self._options)
-        return self._client
-
-    def _async(self) -> anthropic.AsyncAnthropic:
-        if self._given_aclient is not None:
-            return self._given_aclient
-        self._check_key()
-        return self._aclients.get()
-
-    def _prepare(
+    def build_body(
         self,
         messages: Sequence[Message],
         tools: Sequence[ToolDefinition] | None,
-        settings: ModelSettings | None,
+        settings: ModelSettings,
         output: OutputSchema | None,
+        *,
         stream: bool,
-    ) -> tuple[dict[str, Any], str | None, Timeouts]:
-        if settings is not None and settings.seed is not None and not self._warned_seed:
+    ) -> RequestBody:
+        """The Messages API body, carrying the name of the tool that answers ``output`` (if any)."""
+        if settings.seed is not None and not self._warned_seed:
             self._warned_seed = True
             logger.warning("anthropic has no seed setting; seed=%s is ignored", settings.seed)
         body, output_tool = build_request(
             messages, model_name=self.model_name, tools=tools, settings=settings, output=output, profile=self.profile
         )
-        kwargs = _split(body)
-        kwargs["stream"] = stream
-        timeouts = resolve_timeouts(self.timeouts, settings)
-        kwargs["timeout"] = httpx2.Timeout(**http_timeouts(timeouts, stream=stream))
-        return kwargs, output_tool, timeouts
+        body["stream"] = stream
+        return RequestBody(body, output_tool)
 
-    def _needs_stream(self, kwargs: dict[str, Any]) -> bool:
-        """Whether a non-streaming request could take over ten minutes (the SDK's rule): then stream it."""
-        max_tokens = int(kwargs["max_tokens"])
-        limit = _NONSTREAMING_TOKENS.get(self.model_name)
-        return 3600 * max_tokens / 128_000 > 600 or bool(limit and max_tokens > limit)
+    def path(self, body: dict[str, Any], *, stream: bool) -> str:
+        """``/v1/messages``."""
+        return "/v1/messages"
 
-    def _whole(self, kwargs: dict[str, Any], timeouts: Timeouts) -> dict[str, Any]:
-        """One whole-answer request: its JSON, read within the total timeout."""
+    def parse_response(self, data: Any) -> ModelResponse:
+        """The universal response for a ``message`` object."""
+        return parse_message(data, model_name=self.model_name)
+
+    def parse_response_for(self, body: dict[str, Any], data: Any) -> ModelResponse:
+        """The universal response for a ``message`` object answering ``body`` (its output tool's call as text).
+
+        A long request was streamed (:meth:`_whole`): its ``data`` is the response already.
+        """
+        if isinstance(data, ModelResponse):
+            return data
+        return parse_message(data, model_name=self.model_name, output_tool=_output_tool(body))
+
+    def stream_state(self) -> StreamState:
+        """A fresh state for one stream."""
+        return StreamAccumulator(self.model_name)
+
+    def stream_state_for(self, body: dict[str, Any]) -> StreamState:
+        """A fresh state for one stream answering ``body`` (its output tool's call not shown as deltas)."""
+        return StreamAccumulator(self.model_name, _output_tool(body))
+
+    def stream_error(self, body: Any) -> ProviderError:
+        """The error for an ``event: error`` (its ``error.type`` gives the status; 500 when unknown)."""
+        return stream_error(body if isinstance(body, Mapping) else {"error": body}, self.model_name)
+
+    # ------------------------------------------------------------------ long requests stream
+
+    def _whole(self, body: dict[str, Any], timeouts: Timeouts) -> Any:
+        """One whole-answer request, made as a stream when it could take over ten minutes.
+
+        The streamed answer comes back as the response it adds up to (:meth:`parse_response_for` passes it
+        on); a failure is retried as a whole, since nothing has reached the caller yet.
+        """
+        if not needs_stream(self.model_name, body.get("max_tokens")):
+            return super()._whole(body, timeouts)
+        logger.debug("max_tokens=%s needs a stream; streaming under the hood", body["max_tokens"])
         deadline = Deadline(timeouts, PROVIDER, self.model_name)
-        try:
-            manager = self._sync().messages.with_streaming_response.create(**kwargs)
-            response = manager.__enter__()
-        except anthropic.APIError as exc:
-            raise map_error(exc, self.model_name) from exc
-        try:
-            raw = read_whole(response.http_response, deadline, JSON, provider=PROVIDER, model=self.model_name)
-        except ProviderError:
-            raise
-        except Exception as exc:
-            mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
-            if mapped is None:
-                raise
-            raise mapped from exc
-        finally:
-            manager.__exit__(None, None, None)
-        return _json_body(raw, self.model_name)
+        return deque(self._stream_once(_streamed(body), timeouts, deadline), maxlen=1)[0]
 
-    async def _awhole(self, kwargs: dict[str, Any], timeouts: Timeouts) -> dict[str, Any]:
+    async def _awhole(self, body: dict[str, Any], timeouts: Timeouts) -> Any:
         """Async twin of :meth:`_whole`."""
-        deadline = Deadline(timeouts, PROVIDER, self.model_name)
-        try:
-            manager = self._async().messages.with_streaming_response.create(**kwargs)
-            response = await manager.__aenter__()
-        except anthropic.APIError as exc:
-            raise map_error(exc, self.model_name) from exc
-        try:
-            raw = await aread_whole(response.http_response, deadline, JSON, provider=PROVIDER, model=self.model_name)
-        except ProviderError:
-            raise
-        except Exception as exc:
-            mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
-            if mapped is None:
-                raise
-            raise mapped from exc
-        finally:
-            await manager.__aexit__(None, None, None)
-        return _json_body(raw, self.model_name)
-
-    # ------------------------------------------------------------------ sync
-
-    def request(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> ModelResponse:
-        """Send ``messages`` and return the whole response."""
-        kwargs, output_tool, timeouts = self._prepare(messages, tools, settings, output, stream=False)
-        if self._needs_stream(kwargs):
-            logger.debug("max_tokens=%s needs a stream; streaming under the hood", kwargs["max_tokens"])
-            return self._collect(self.stream(messages, tools=tools, settings=settings, output=output))
-        data = call_with_retries(lambda: self._whole(kwargs, timeouts), self.retry)
-        return parse_message(data, model_name=self.model_name, output_tool=output_tool)
-
-    @staticmethod
-    def _collect(events: Iterator[StreamEvent]) -> ModelResponse:
-        final: ModelResponse | None = None
-        for event in events:
-            if isinstance(event, ModelResponse):
-                final = event
-        assert final is not None
+        if not needs_stream(self.model_name, body.get("max_tokens")):
+            return await super()._awhole(body, timeouts)
+        logger.debug("max_tokens=%s needs a stream; streaming under the hood", body["max_tokens"])
+        final: StreamEvent | None = None
+        async for event in self._astream_once(_streamed(body), timeouts, Deadline(timeouts, PROVIDER, self.model_name)):
+            final = event  # the last event is the response
         return final
 
-    def stream(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> Iterator[StreamEvent]:
-        """Send ``messages`` and yield deltas as they arrive, then the final :class:`ModelResponse`."""
-        kwargs, output_tool, timeouts = self._prepare(messages, tools, settings, output, stream=True)
-        yield from guarded_stream(
-            lambda deadline: self._stream_once(kwargs, output_tool, deadline),
-            self.retry,
-            timeouts,
-            provider=PROVIDER,
-            model=self.model_name,
-        )
 
-    def _stream_once(
-        self, kwargs: dict[str, Any], output_tool: str | None, deadline: Deadline
-    ) -> Iterator[StreamEvent]:
-        try:
-            manager = self._sync().messages.with_streaming_response.create(**kwargs)
-            response = manager.__enter__()
-        except anthropic.APIError as exc:
-            raise map_error(exc, self.model_name) from exc
-        acc = StreamAccumulator(output_tool)
-        feed = acc.feed
-        try:
-            http = response.http_response
-            check_content_type(
-                http.headers, SSE, provider=PROVIDER, model=self.model_name, body=lambda: first_bytes(http.iter_bytes())
-            )
-            payloads = iter_sse_data(deadline.chunks(http.iter_bytes()))
-            for event in parsed(payloads, json.loads, provider=PROVIDER, model=self.model_name, marker=_END):
-                delta = feed(event)
-                if delta is not None:
-                    yield delta
-        except ProviderError:
-            if not acc.complete:  # once the end marker arrived the answer is whole: a later failure does not matter
-                raise
-        except Exception as exc:
-            mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
-            if mapped is None:
-                raise
-            if not acc.complete:
-                raise mapped from exc
-        finally:
-            manager.__exit__(None, None, None)
-        if not acc.complete:
-            raise incomplete_stream(PROVIDER, self.model_name, _END)
-        yield parse_message(acc.finish(), model_name=self.model_name, output_tool=output_tool)
-
-    # ------------------------------------------------------------------ async
-
-    async def arequest(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> ModelResponse:
-        """Async twin of :meth:`request`."""
-        kwargs, output_tool, timeouts = self._prepare(messages, tools, settings, output, stream=False)
-        if self._needs_stream(kwargs):
-            final: ModelResponse | None = None
-            async for event in self.astream(messages, tools=tools, settings=settings, output=output):
-                if isinstance(event, ModelResponse):
-                    final = event
-            assert final is not None
-            return final
-        data = await call_with_retries_async(lambda: self._awhole(kwargs, timeouts), self.retry)
-        return parse_message(data, model_name=self.model_name, output_tool=output_tool)
-
-    async def astream(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> AsyncIterator[StreamEvent]:
-        """Async twin of :meth:`stream`."""
-        kwargs, output_tool, timeouts = self._prepare(messages, tools, settings, output, stream=True)
-        events = aguarded_stream(
-            lambda deadline: self._astream_once(kwargs, output_tool, deadline),
-            self.retry,
-            timeouts,
-            provider=PROVIDER,
-            model=self.model_name,
-        )
-        async for event in events:
-            yield event
-
-    async def _astream_once(
-        self, kwargs: dict[str, Any], output_tool: str | None, deadline: Deadline
-    ) -> AsyncIterator[StreamEvent]:
-        try:
-            manager = self._async().messages.with_streaming_response.create(**kwargs)
-            response = await manager.__aenter__()
-        except anthropic.APIError as exc:
-            raise map_error(exc, self.model_name) from exc
-        acc = StreamAccumulator(output_tool)
-        feed = acc.feed
-        try:
-            http = response.http_response
-            if wrong_content_type(http.headers, SSE) is not None:
-                start = await afirst_bytes(http.aiter_bytes())
-                check_content_type(http.headers, SSE, provider=PROVIDER, model=self.model_name, body=start)
-            payloads = aiter_sse_data(deadline.achunks(http.aiter_bytes()))
-            async for event in aparsed(payloads, json.loads, provider=PROVIDER, model=self.model_name, marker=_END):
-                delta = feed(event)
-                if delta is not None:
-                    yield delta
-        except ProviderError:
-            if not acc.complete:  # once the end marker arrived the answer is whole: a later failure does not matter
-                raise
-        except Exception as exc:
-            mapped = transport_error(exc, provider=PROVIDER, model=self.model_name)
-            if mapped is None:
-                raise
-            if not acc.complete:
-                raise mapped from exc
-        finally:
-            await manager.__aexit__(None, None, None)
-        if not acc.complete:
-            raise incomplete_stream(PROVIDER, self.model_name, _END)
-        yield parse_message(acc.finish(), model_name=self.model_name, output_tool=output_tool)
+def _output_tool(body: dict[str, Any]) -> str | None:
+    return body.output_tool if isinstance(body, RequestBody) else None
 
 
-def _json_body(content: bytes, model: str) -> dict[str, Any]:
-    try:
-        data = json.loads(content)
-    except ValueError as exc:
-        raise not_json(PROVIDER, model, content) from exc
-    if not isinstance(data, dict):
-        raise not_json(PROVIDER, model, content)
-    return data
+def _streamed(body: dict[str, Any]) -> RequestBody:
+    """``body`` asking for a stream."""
+    return RequestBody({**body, "stream": True}, _output_tool(body))

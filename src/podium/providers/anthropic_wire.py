@@ -1,13 +1,13 @@
 """Pure translation between Podium's universal messages and the Anthropic Messages API (no I/O).
 
-Shared by the sync and async clients and by requests and streams of
-:mod:`podium.providers.anthropic`:
+Shared by the sync and async paths and by requests and streams of :mod:`podium.providers.anthropic`:
 
 * :func:`build_request` turns messages, tools, settings and an output schema into the JSON body.
 * :func:`parse_message` turns a Messages API ``message`` object into a :class:`ModelResponse`.
 * :class:`StreamAccumulator` folds stream events into the ``message`` object they add up to, and returns
-  the delta to forward for each; the final response of a stream is ``parse_message`` of that object, so
+  the deltas to forward for each; the final response of a stream is ``parse_message`` of that object, so
   streamed and non-streamed responses are built by the same code.
+* :func:`needs_stream` says when a request is too long to be made without a stream (the SDK's rule).
 
 Wire shapes, both directions:
 
@@ -74,11 +74,15 @@ from podium.streaming import StreamDelta, TextDelta, ThinkingDelta, ToolCallDelt
 from podium.usage import Usage
 
 __all__ = [
+    "API_VERSION",
+    "NONSTREAMING_TOKENS",
     "PROVIDER",
     "ClaudeFamily",
+    "RequestBody",
     "StreamAccumulator",
     "build_request",
     "claude_family",
+    "needs_stream",
     "parse_message",
     "profile_for",
     "stream_error",
@@ -86,6 +90,26 @@ __all__ = [
 ]
 
 PROVIDER = "anthropic"
+API_VERSION = "2023-06-01"
+"""The ``anthropic-version`` header every request carries."""
+
+# The output-token limits above which a request must stream, copied from the anthropic SDK
+# (``anthropic._constants.MODEL_NONSTREAMING_TOKENS``, SDK 2.16): its ``messages.create`` refuses a
+# non-streaming request for these models with more ``max_tokens``, as it refuses any request whose
+# ``max_tokens`` could take over ten minutes (see :func:`needs_stream`).
+NONSTREAMING_TOKENS: Mapping[str, int] = {
+    "claude-opus-4-20250514": 8_192,
+    "claude-opus-4-0": 8_192,
+    "claude-4-opus-20250514": 8_192,
+    "anthropic.claude-opus-4-20250514-v1:0": 8_192,
+    "claude-opus-4@20250514": 8_192,
+    "anthropic.claude-opus-4-1-20250805-v1:0": 8_192,
+    "claude-opus-4-1@20250805": 8_192,
+}
+_MAX_SECONDS = 60 * 60
+"""The SDK's estimate: ``128_000`` output tokens take up to an hour ..."""
+_NONSTREAMING_SECONDS = 60 * 10
+"""... and a request without a stream may take ten minutes."""
 DEFAULT_MAX_TOKENS = 4096
 """``max_tokens`` when the settings leave it unset (the API requires one); at least the thinking budget
 plus 2048 when thinking has a budget."""
@@ -437,6 +461,29 @@ def build_request(
     return body, output_tool
 
 
+class RequestBody(dict[str, Any]):
+    """A request's JSON body, and what its answer's translation needs to know (never sent)."""
+
+    __slots__ = ("output_tool",)
+
+    def __init__(self, body: Mapping[str, Any], output_tool: str | None) -> None:
+        super().__init__(body)
+        self.output_tool = output_tool
+        """The tool that carries the structured output (:func:`build_request`), if any."""
+
+
+def needs_stream(model_name: str, max_tokens: Any) -> bool:
+    """Whether a request for up to ``max_tokens`` must stream: the anthropic SDK's rule, which the API's limits follow.
+
+    It could take over ten minutes (``max_tokens`` beyond 21,333, at the SDK's estimate of an hour for
+    128,000 tokens), or the model has a lower limit without a stream (:data:`NONSTREAMING_TOKENS`).
+    """
+    if not isinstance(max_tokens, int):  # the API will refuse it whole or streamed: let it say why
+        return False
+    limit = NONSTREAMING_TOKENS.get(model_name)
+    return _MAX_SECONDS * max_tokens / 128_000 > _NONSTREAMING_SECONDS or bool(limit and max_tokens > limit)
+
+
 # --------------------------------------------------------------------------- response
 
 
@@ -530,87 +577,92 @@ def stream_error(event: Mapping[str, Any], model: str | None) -> ProviderHTTPErr
     return http_error(embedded_status(event, 500), dict(event), provider=PROVIDER, model=model)
 
 
+_NOTHING: list[StreamDelta] = []
+"""What :meth:`StreamAccumulator.feed` returns for an event with nothing to show (shared, never changed)."""
+
+
 class StreamAccumulator:
     """Folds Messages API stream events into the ``message`` they describe.
 
-    :meth:`feed` takes one parsed event and returns the delta to forward (or ``None``); :attr:`message`
-    is the message so far. An error sent inside the stream (``{"type": "error", ...}``, such as
-    ``overloaded_error``) makes :meth:`feed` raise the matching :class:`~podium.exceptions.ProviderError`.
+    :meth:`feed` takes one parsed event and returns the deltas to forward; :attr:`message` is the message
+    so far, and :meth:`finish` its response. An error sent inside the stream (``{"type": "error", ...}``,
+    such as ``overloaded_error``) makes :meth:`feed` raise the matching :class:`~podium.exceptions.ProviderError`.
+
+    Args:
+        model_name: The model asked (the response names the one the stream names, if any).
+        output_tool: The tool that carries the structured output: its calls are not shown as deltas.
     """
 
-    __slots__ = ("_json", "_pieces", "complete", "message", "output_tool")
+    __slots__ = ("_json", "_pieces", "complete", "message", "model_name", "output_tool")
 
-    def __init__(self, output_tool: str | None = None) -> None:
+    def __init__(self, model_name: str, output_tool: str | None = None) -> None:
         self.message: dict[str, Any] = {"content": []}
         self.complete = False
         """Whether ``message_stop`` arrived (a stream without it was cut off)."""
+        self.model_name = model_name
         self.output_tool = output_tool
         self._pieces: dict[int, list[str]] = {}
         self._json: dict[int, list[str]] = {}
 
-    def feed(self, event: dict[str, Any]) -> StreamDelta | None:
-        """Apply one event; the delta for the user, if the event carries visible content."""
+    def feed(self, event: dict[str, Any]) -> list[StreamDelta]:
+        """Apply one event; the deltas for the user (none when the event carries no visible content)."""
         kind = event.get("type")
         if kind == "content_block_delta":
-            index: int = event["index"]
-            delta = event["delta"]
-            dtype = delta.get("type")
-            if dtype == "text_delta":
-                text = delta["text"]
-                self._pieces[index].append(text)
-                return TextDelta(index, text)
-            if dtype == "input_json_delta":
-                piece = delta.get("partial_json", "")
-                if not piece:
-                    return None
-                self._json[index].append(piece)
-                block = self.message["content"][index]
-                if block.get("type") != "tool_use" or block.get("name") == self.output_tool:
-                    return None
-                return ToolCallDelta(index, args_delta=piece)
-            if dtype == "thinking_delta":
-                text = delta["thinking"]
-                if not text:
-                    return None
-                self._pieces[index].append(text)
-                return ThinkingDelta(index, text)
-            if dtype == "signature_delta":
-                block = self.message["content"][index]
-                block["signature"] = (block.get("signature") or "") + delta["signature"]
-                return ThinkingDelta(index, "", delta["signature"])
-            if dtype == "citations_delta":
-                block = self.message["content"][index]
-                citations = block.get("citations") or []
-                citations.append(delta["citation"])
-                block["citations"] = citations
-                return None
-            return None
+            return self._delta(event["index"], event["delta"])
         if kind == "content_block_start":
             return self._start(event["index"], dict(event["content_block"]))
         if kind == "content_block_stop":
             self._stop(event["index"])
-            return None
-        if kind == "message_start":
+        elif kind == "message_start":
             message = dict(event.get("message") or {})
             message["content"] = []
             self.message = message
-            return None
-        if kind == "message_delta":
+        elif kind == "message_delta":
             self.message.update(event.get("delta") or {})
             usage = event.get("usage")
             if usage:
                 merged = dict(self.message.get("usage") or {})
                 merged.update({k: v for k, v in usage.items() if v is not None})
                 self.message["usage"] = merged
-            return None
-        if kind == "message_stop":
+        elif kind == "message_stop":
             self.complete = True
-            return None
-        if kind == "error":
-            raise stream_error(event, self.message.get("model"))
-        return None
+        elif kind == "error":
+            raise stream_error(event, self.message.get("model") or self.model_name)
+        return _NOTHING
 
-    def _start(self, index: int, block: dict[str, Any]) -> StreamDelta | None:
+    def _delta(self, index: int, delta: dict[str, Any]) -> list[StreamDelta]:
+        dtype = delta.get("type")
+        if dtype == "text_delta":
+            text = delta["text"]
+            self._pieces[index].append(text)
+            return [TextDelta(index, text)]
+        if dtype == "input_json_delta":
+            piece = delta.get("partial_json", "")
+            if not piece:
+                return _NOTHING
+            self._json[index].append(piece)
+            block = self.message["content"][index]
+            if block.get("type") != "tool_use" or block.get("name") == self.output_tool:
+                return _NOTHING
+            return [ToolCallDelta(index, args_delta=piece)]
+        if dtype == "thinking_delta":
+            text = delta["thinking"]
+            if not text:
+                return _NOTHING
+            self._pieces[index].append(text)
+            return [ThinkingDelta(index, text)]
+        if dtype == "signature_delta":
+            block = self.message["content"][index]
+            block["signature"] = (block.get("signature") or "") + delta["signature"]
+            return [ThinkingDelta(index, "", delta["signature"])]
+        if dtype == "citations_delta":
+            block = self.message["content"][index]
+            citations = block.get("citations") or []
+            citations.append(delta["citation"])
+            block["citations"] = citations
+        return _NOTHING
+
+    def _start(self, index: int, block: dict[str, Any]) -> list[StreamDelta]:
         content: list[dict[str, Any]] = self.message["content"]
         while len(content) <= index:
             content.append({})
@@ -623,8 +675,8 @@ class StreamAccumulator:
         elif kind in ("tool_use", "server_tool_use"):
             self._json[index] = []
             if kind == "tool_use" and block.get("name") != self.output_tool:
-                return ToolCallDelta(index, block.get("id"), block.get("name"))
-        return None
+                return [ToolCallDelta(index, block.get("id"), block.get("name"))]
+        return _NOTHING
 
     def _stop(self, index: int) -> None:
         block = self.message["content"][index]
@@ -640,8 +692,8 @@ class StreamAccumulator:
             elif not isinstance(block.get("input"), dict):
                 block["input"] = {}
 
-    def finish(self) -> dict[str, Any]:
-        """The message, with any block still open (a cut stream) closed as it stands."""
+    def finish(self) -> ModelResponse:
+        """The response: the message, with any block still open (a cut stream) closed as it stands."""
         for index in set(self._pieces) | set(self._json):
             self._stop(index)
-        return self.message
+        return parse_message(self.message, model_name=self.model_name, output_tool=self.output_tool)

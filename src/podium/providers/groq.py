@@ -30,10 +30,11 @@ from typing import Any
 
 from podium.providers.chat_dialect import ChatDialect
 from podium.providers.chat_profiles import groq_profile
-from podium.providers.openai import ChatCompletionsModel, key_auth
+from podium.providers.openai import ChatCompletionsModel
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy
 from podium.providers.transport.http import Endpoint
+from podium.providers.vendor_env import key_auth
 from podium.settings import Timeouts
 
 __all__ = ["GROQ_DIALECT", "GroqModel"]

@@ -47,21 +47,11 @@ from podium.providers.retry import RetryPolicy
 from podium.providers.transport.auth import HeaderAuth, MissingCredentials, TokenAuth, bearer, register_key
 from podium.providers.transport.http import Auth, Endpoint
 from podium.providers.transport.model import WireModel
+from podium.providers.vendor_env import openai_endpoint
 from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 from podium.usage import CostValue, Usage
 
-__all__ = [
-    "OPENAI_BASE_URL",
-    "AzureOpenAIChatModel",
-    "ChatCompletionsModel",
-    "OpenAIChatModel",
-    "azure_model",
-    "key_auth",
-    "openai_endpoint",
-]
-
-OPENAI_BASE_URL = "https://api.openai.com/v1"
-"""OpenAI's API, unless ``base_url=`` or ``OPENAI_BASE_URL`` say otherwise."""
+__all__ = ["AzureOpenAIChatModel", "ChatCompletionsModel", "OpenAIChatModel", "azure_model"]
 
 JsonDict = dict[str, Any]
 
@@ -153,39 +143,6 @@ class ChatCompletionsModel(WireModel):
         return ChatTranslator(self.dialect).error_for(chunk)
 
 
-def key_auth(provider: str, model_name: str, key: str | None, env: str) -> Auth:
-    """A bearer key, or (none given) credentials that say at the first request how to set ``env``."""
-    if key:
-        return bearer(key)
-    return MissingCredentials(
-        f"no API key for {provider}: set the {env} environment variable "
-        f"or pass api_key= (e.g. podium.model('{provider}:{model_name}', api_key='...'))"
-    )
-
-
-def openai_endpoint(
-    provider: str,
-    model_name: str,
-    *,
-    base_url: str | None,
-    api_key: str | None,
-    api_key_env: str = "OPENAI_API_KEY",
-    organization: str | None = None,
-    project: str | None = None,
-) -> Endpoint:
-    """Where OpenAI's APIs are reached, as the official SDK finds it (arguments, then environment variables)."""
-    url = base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_BASE_URL
-    auth = key_auth(provider, model_name, api_key or os.environ.get(api_key_env), api_key_env)
-    headers: dict[str, str] = {}
-    organization = organization or os.environ.get("OPENAI_ORG_ID")
-    project = project or os.environ.get("OPENAI_PROJECT_ID")
-    if organization:
-        headers["OpenAI-Organization"] = organization
-    if project:
-        headers["OpenAI-Project"] = project
-    return Endpoint(url.rstrip("/"), auth=auth, headers=headers)
-
-
 class OpenAIChatModel(ChatCompletionsModel):
     """A model behind OpenAI's Chat Completions API (or any server that speaks it).
 
@@ -229,6 +186,7 @@ class OpenAIChatModel(ChatCompletionsModel):
         endpoint = openai_endpoint(
             dialect.provider,
             model_name,
+            client_options,
             base_url=base_url,
             api_key=api_key,
             api_key_env=api_key_env,

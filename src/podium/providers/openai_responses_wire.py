@@ -1,7 +1,6 @@
 """Pure translation between Podium's universal messages and the OpenAI Responses API (no I/O).
 
-Shared by the sync and async clients and by requests and streams of
-:mod:`podium.providers.openai_responses`:
+Shared by the sync and async paths and by requests and streams of :mod:`podium.providers.openai_responses`:
 
 * :func:`build_request` turns messages, tools, settings and an output schema into the JSON body.
 * :func:`parse_response` turns a ``response`` object into a :class:`ModelResponse`.
@@ -645,61 +644,65 @@ def response_error(error: Mapping[str, Any] | None, model: str | None) -> Provid
 # --------------------------------------------------------------------------- stream
 
 
+_NOTHING: list[StreamDelta] = []
+"""What :meth:`StreamAccumulator.feed` returns for an event with nothing to show (shared, never changed)."""
+
+
 class StreamAccumulator:
     """Keeps what a Responses stream adds up to, and turns its events into deltas.
 
     Part indices of the deltas are the positions of the parts in the final response: items are
     streamed one after another, so an item's first part comes after all parts of the items before it.
+
+    Args:
+        model_name: The model asked (the response names the one the stream names, if any).
     """
 
-    __slots__ = ("_base", "_done", "complete", "items", "response")
+    __slots__ = ("_base", "_done", "complete", "items", "model_name", "response")
 
-    def __init__(self) -> None:
+    def __init__(self, model_name: str) -> None:
         self.complete = False
         """Whether ``response.completed`` or ``response.incomplete`` arrived (a stream without either was cut off)."""
+        self.model_name = model_name
         self.items: dict[int, dict[str, Any]] = {}
         self.response: dict[str, Any] = {}
         self._base: dict[int, int] = {}
         self._done = 0
 
-    def feed(self, event: dict[str, Any]) -> StreamDelta | None:
-        """Apply one event; the delta for the user, if the event carries visible content."""
+    def feed(self, event: dict[str, Any]) -> list[StreamDelta]:
+        """Apply one event; the deltas for the user (none when the event carries no visible content)."""
         kind = event.get("type")
         if kind == "response.output_text.delta":
-            return TextDelta(self._base[event["output_index"]] + event["content_index"], event["delta"])
+            return [TextDelta(self._base[event["output_index"]] + event["content_index"], event["delta"])]
         if kind == "response.function_call_arguments.delta":
-            return ToolCallDelta(self._base[event["output_index"]], args_delta=event["delta"])
+            return [ToolCallDelta(self._base[event["output_index"]], args_delta=event["delta"])]
         if kind == "response.reasoning_summary_text.delta":
-            return ThinkingDelta(self._base[event["output_index"]] + event["summary_index"], event["delta"])
+            return [ThinkingDelta(self._base[event["output_index"]] + event["summary_index"], event["delta"])]
         if kind == "response.output_item.added":
-            index = event["output_index"]
-            self._base[index] = self._done
+            self._base[event["output_index"]] = self._done
             item = event["item"]
             if item.get("type") == "function_call":
-                return ToolCallDelta(self._done, item.get("call_id"), item.get("name"))
-            return None
-        if kind == "response.output_item.done":
+                return [ToolCallDelta(self._done, item.get("call_id"), item.get("name"))]
+        elif kind == "response.output_item.done":
             item = event["item"]
             index = event["output_index"]
             if index not in self._base:
                 self._base[index] = self._done
             self.items[index] = item
             self._done += _part_count(item)
-            return None
-        if kind in ("response.completed", "response.incomplete", "response.created", "response.in_progress"):
+        elif kind in ("response.completed", "response.incomplete", "response.created", "response.in_progress"):
             self.response = event.get("response") or {}
             if kind in ("response.completed", "response.incomplete"):
                 self.complete = True
-            return None
-        if kind == "response.failed":
+        elif kind == "response.failed":
             response = event.get("response") or {}
-            raise response_error(response.get("error"), response.get("model"))
-        if kind == "error":
-            raise response_error(event, self.response.get("model"))
-        return None
+            raise response_error(response.get("error"), response.get("model") or self.model_name)
+        elif kind == "error":
+            raise response_error(event, self.response.get("model") or self.model_name)
+        return _NOTHING
 
-    def finish(self) -> dict[str, Any]:
-        """The final ``response`` object, its ``output`` made of the finished items."""
+    def finish(self) -> ModelResponse:
+        """The final response: the last ``response`` object, its ``output`` made of the finished items."""
         final = dict(self.response)
         final["output"] = [self.items[index] for index in sorted(self.items)]
-        return final
+        return parse_response(final, model_name=self.model_name)

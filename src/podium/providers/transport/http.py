@@ -170,7 +170,7 @@ class HTTPTransport:
         options = dict(options)
         headers = options.pop("default_headers", None)
         if headers:
-            endpoint.headers.update({str(k): str(v) for k, v in dict(headers).items()})
+            endpoint.headers = _merged(endpoint.headers, {str(k): str(v) for k, v in dict(headers).items()})
         query = options.pop("default_query", None)
         if query:
             endpoint.params.update({str(k): str(v) for k, v in dict(query).items()})
@@ -217,13 +217,12 @@ class HTTPTransport:
     ) -> httpx2.Request:
         """The request (a POST unless ``method`` says otherwise) for ``body`` to ``path``, unsigned."""
         endpoint = self.endpoint
-        request_headers = {
-            "content-type": "application/json",
-            "accept": "text/event-stream" if stream else "application/json",
-            **endpoint.headers,
-        }
+        request_headers = _merged(
+            {"content-type": "application/json", "accept": "text/event-stream" if stream else "application/json"},
+            endpoint.headers,
+        )
         if headers:
-            request_headers.update(headers)
+            request_headers = _merged(request_headers, headers)
         url = httpx2.URL(endpoint.url(path))
         # httpx replaces a URL's query with the params given (the client's too): keep the path's (``?alt=sse``)
         params = url.params.merge(endpoint.params) if url.query or endpoint.params else None
@@ -405,6 +404,14 @@ class HTTPTransport:
         if isinstance(exc, httpx2.InvalidURL | httpx2.UnsupportedProtocol):
             raise UserError(f"{provider}: the base URL {self.endpoint.base_url!r} is not usable: {exc}") from exc
         return None
+
+
+def _merged(base: Mapping[str, str], over: Mapping[str, str]) -> dict[str, str]:
+    """``base`` with ``over`` on top, header names compared without case (``Accept`` replaces ``accept``)."""
+    names = {name.lower() for name in over}
+    merged = {name: value for name, value in base.items() if name.lower() not in names}
+    merged.update(over)
+    return merged
 
 
 def _describe(exc: BaseException) -> str:

@@ -24,7 +24,7 @@ from abc import abstractmethod
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Literal, Protocol
 
-from podium.exceptions import ProviderError
+from podium.exceptions import InvalidResponseError, ProviderError
 from podium.messages import Message, ModelResponse
 from podium.providers.base import Model, require_model_name
 from podium.providers.profiles import ModelProfile
@@ -161,6 +161,18 @@ class WireModel(Model):
     def stream_state(self) -> StreamState:
         """A fresh state for one stream."""
 
+    def parse_response_for(self, body: dict[str, Any], data: Any) -> ModelResponse:
+        """The universal response for ``data``, the answer to ``body``.
+
+        :meth:`parse_response` unless the translation depends on the request: :meth:`build_body` may
+        return a ``dict`` subclass that carries what it needs (only the items are sent).
+        """
+        return self.parse_response(data)
+
+    def stream_state_for(self, body: dict[str, Any]) -> StreamState:
+        """A fresh state for one stream answering ``body`` (:meth:`stream_state` unless it depends on ``body``)."""
+        return self.stream_state()
+
     def request_headers(self, body: dict[str, Any], *, stream: bool) -> Mapping[str, str] | None:
         """Headers this request needs beyond the endpoint's (a beta flag for a feature the body uses)."""
         return None
@@ -196,9 +208,18 @@ class WireModel(Model):
 
     def _loads(self, raw: bytes) -> Any:
         try:
-            return json.loads(raw)
+            data = json.loads(raw)
         except ValueError as exc:
             raise not_json(self.provider, self.model_name, raw) from exc
+        if not isinstance(data, dict):  # every API answers with an object: anything else is not the API's answer
+            start = raw[:300].decode("utf-8", "replace")
+            raise InvalidResponseError(
+                f"{self.provider} answered with JSON that is not an object (a proxy or a wrong base_url?): {start!r}",
+                body=start,
+                provider=self.provider,
+                model=self.model_name,
+            )
+        return data
 
     def _whole(self, body: dict[str, Any], timeouts: Timeouts) -> Any:
         """One whole-answer request: its JSON, read within the total timeout."""
@@ -238,7 +259,7 @@ class WireModel(Model):
     ) -> ModelResponse:
         """Send ``messages`` and return the whole response."""
         body, timeouts = self._prepare(messages, tools, settings, output, False)
-        return self.parse_response(call_with_retries(lambda: self._whole(body, timeouts), self.retry))
+        return self.parse_response_for(body, call_with_retries(lambda: self._whole(body, timeouts), self.retry))
 
     async def arequest(
         self,
@@ -250,7 +271,8 @@ class WireModel(Model):
     ) -> ModelResponse:
         """Async twin of :meth:`request`."""
         body, timeouts = self._prepare(messages, tools, settings, output, False)
-        return self.parse_response(await call_with_retries_async(lambda: self._awhole(body, timeouts), self.retry))
+        data = await call_with_retries_async(lambda: self._awhole(body, timeouts), self.retry)
+        return self.parse_response_for(body, data)
 
     # ------------------------------------------------------------------ streams
 
@@ -308,7 +330,7 @@ class WireModel(Model):
             expected=_EXPECTED[self.stream_format],
             headers=self.request_headers(body, stream=True),
         )
-        state = self.stream_state()
+        state = self.stream_state_for(body)
         decode = self._decoder()
         feed = state.feed
         done = False
@@ -376,7 +398,7 @@ class WireModel(Model):
             expected=_EXPECTED[self.stream_format],
             headers=self.request_headers(body, stream=True),
         )
-        state = self.stream_state()
+        state = self.stream_state_for(body)
         decode = self._decoder()
         feed = state.feed
         done = False
