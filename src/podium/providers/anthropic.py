@@ -58,12 +58,11 @@ from podium.providers.anthropic_wire import (
 )
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy
-from podium.providers.transport.auth import HeaderAuth, bearer
+from podium.providers.transport.auth import HeaderAuth, bearer, register_key
 from podium.providers.transport.guard import Deadline
 from podium.providers.transport.http import Auth, Endpoint
 from podium.providers.transport.model import StreamState, WireModel
 from podium.providers.vendor_env import env_headers, given_header, missing_key
-from podium.secrets import register_automatic
 from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 from podium.streaming import StreamEvent
 
@@ -96,7 +95,7 @@ def anthropic_endpoint(
     if given_header(options, "x-api-key", "authorization"):
         pass  # the user's own header is sent as it is
     elif key:
-        register_automatic(key, "api_key")
+        register_key(key)
         auth = HeaderAuth({"x-api-key": key})
     elif token:
         auth = bearer(token)

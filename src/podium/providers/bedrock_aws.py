@@ -50,7 +50,7 @@ from podium.exceptions import (
     ServerError,
     UserError,
 )
-from podium.providers.transport.auth import MissingCredentials, SigV4Auth
+from podium.providers.transport.auth import MissingCredentials, SigV4Auth, register_key
 from podium.providers.transport.errors import error_message, http_error, parse_retry_after
 from podium.providers.transport.http import Auth, Endpoint
 from podium.secrets import register_automatic
@@ -268,7 +268,7 @@ class BedrockKey:
     __slots__ = ("_header",)
 
     def __init__(self, key: str) -> None:
-        register_automatic(key, "api_key")
+        register_key(key)
         self._header = f"Bearer {key}"
 
     def sign(self, request: httpx2.Request) -> None:
