@@ -40,11 +40,11 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from podium.exceptions import ProviderError
-from podium.messages import Message, ModelResponse
+from podium.messages import ModelResponse
 from podium.providers.anthropic_wire import (
     API_VERSION,
     PROVIDER,
@@ -56,14 +56,12 @@ from podium.providers.anthropic_wire import (
     profile_for,
     stream_error,
 )
-from podium.providers.profiles import ModelProfile
-from podium.providers.retry import RetryPolicy
 from podium.providers.transport.auth import HeaderAuth, bearer, register_key
 from podium.providers.transport.guard import Deadline
 from podium.providers.transport.http import Auth, Endpoint
-from podium.providers.transport.model import StreamState, WireModel
+from podium.providers.transport.model import StreamState, WireCall, WireModel
 from podium.providers.vendor_env import env_headers, given_header, missing_key
-from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
+from podium.settings import Timeouts
 from podium.streaming import StreamEvent
 
 __all__ = ["DEFAULT_BASE_URL", "AnthropicModel", "anthropic_endpoint"]
@@ -105,61 +103,34 @@ def anthropic_endpoint(
 
 
 class AnthropicModel(WireModel):
-    """A Claude model behind the Anthropic Messages API.
+    """A Claude model behind the Anthropic Messages API: ``AnthropicModel("claude-sonnet-4-5")``.
 
-    Args:
-        model_name: Such as ``claude-sonnet-4-5``.
-        base_url: Send requests here instead of ``https://api.anthropic.com`` (or ``ANTHROPIC_BASE_URL``).
-        api_key: The API key, instead of ``ANTHROPIC_API_KEY`` (sent as ``x-api-key``).
-        auth_token: A bearer token instead of a key (or ``ANTHROPIC_AUTH_TOKEN``).
-        retry: How rate limits, server errors (529 ``overloaded_error`` among them) and broken connections
-            are retried.
-        profile: Override the capability profile (by default from the Claude family in the name).
-        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`; raise ``read``
-            for long thinking before the first token); a number given as ``timeout=`` (seconds) is the total.
-        **client_options: HTTP client options (:data:`~podium.providers.transport.http.CLIENT_OPTIONS`), such
-            as ``default_headers={"anthropic-beta": ...}`` for a beta feature.
+    Takes the arguments of :class:`~podium.providers.transport.model.WireModel` (``base_url`` instead of
+    ``https://api.anthropic.com`` or ``ANTHROPIC_BASE_URL``; ``api_key`` instead of ``ANTHROPIC_API_KEY``,
+    sent as ``x-api-key``; ``default_headers={"anthropic-beta": ...}`` for a beta feature; raise
+    ``timeouts.read`` for long thinking before the first token) and ``auth_token``: a bearer token instead of
+    a key (or ``ANTHROPIC_AUTH_TOKEN``).
     """
 
     provider = PROVIDER
     end_marker = "message_stop"
+    extra_options = frozenset({"auth_token"})
+    family_profile = profile_for
 
-    def __init__(
-        self,
-        model_name: str,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        auth_token: str | None = None,
-        retry: RetryPolicy | None = None,
-        profile: ModelProfile | None = None,
-        timeouts: Timeouts | None = None,
-        **client_options: Any,
-    ) -> None:
-        endpoint = anthropic_endpoint(
-            model_name, client_options, base_url=base_url, api_key=api_key, auth_token=auth_token
-        )
-        super().__init__(
-            model_name, endpoint=endpoint, options=client_options, retry=retry, profile=profile, timeouts=timeouts
-        )
+    def __init__(self, model_name: str, **options: Any) -> None:
         self._warned_seed = False
+        super().__init__(model_name, **options)
 
-    def default_profile(self) -> ModelProfile:
-        """The profile of this model's family."""
-        return profile_for(self.model_name)
+    def connect(self, base_url: str | None, api_key: str | None, options: dict[str, Any]) -> Endpoint:
+        """The Messages API's endpoint, as the SDK finds it."""
+        token = options.pop("auth_token", None)
+        return anthropic_endpoint(self.model_name, options, base_url=base_url, api_key=api_key, auth_token=token)
 
     # ------------------------------------------------------------------ the wire mapping
 
-    def build_body(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[ToolDefinition] | None,
-        settings: ModelSettings,
-        output: OutputSchema | None,
-        *,
-        stream: bool,
-    ) -> RequestBody:
+    def wire_body(self, call: WireCall) -> RequestBody:
         """The Messages API body, carrying the name of the tool that answers ``output`` (if any)."""
+        messages, tools, settings, output, stream = call
         if settings.seed is not None and not self._warned_seed:
             self._warned_seed = True
             logger.warning("anthropic has no seed setting; seed=%s is ignored", settings.seed)

@@ -35,12 +35,11 @@ prefixing the message (:func:`~podium.providers.bedrock_aws.aws_error`). A strea
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from podium.exceptions import InvalidResponseError, ProviderError, UserError
-from podium.messages import Message, ModelResponse
-from podium.providers.base import require_model_name
+from podium.messages import ModelResponse
 from podium.providers.bedrock_aws import (
     AWSKeys,
     bedrock_endpoint,
@@ -51,9 +50,8 @@ from podium.providers.bedrock_aws import (
 from podium.providers.bedrock_wire import ConverseAccumulator, build_request, wire_json
 from podium.providers.pricing import cost_of
 from podium.providers.profiles import ModelProfile
-from podium.providers.retry import RetryPolicy
-from podium.providers.transport.model import WireModel
-from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
+from podium.providers.transport.http import Endpoint
+from podium.providers.transport.model import WireCall, WireModel
 from podium.streaming import StreamDelta
 from podium.usage import CostValue, Usage
 
@@ -160,20 +158,15 @@ class BedrockModel(WireModel):
     end_marker = "messageStop, then metadata"
     extra_options = _OWN_OPTIONS
 
-    def __init__(
-        self,
-        model_name: str,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        retry: RetryPolicy | None = None,
-        profile: ModelProfile | None = None,
-        region: str | None = None,
-        timeouts: Timeouts | None = None,
-        **client_options: Any,
-    ) -> None:
-        name = require_model_name(PROVIDER, model_name)
-        options = dict(client_options)
+    family_profile = bedrock_profile
+
+    def __init__(self, model_name: str, *, region: str | None = None, **options: Any) -> None:
+        self.region = region
+        """The AWS region requests are signed for (``None``: none was found; the first request says so)."""
+        super().__init__(model_name, **options)
+
+    def connect(self, base_url: str | None, api_key: str | None, options: dict[str, Any]) -> Endpoint:
+        """The regional runtime endpoint (or the configured one), signed with SigV4 or a Bedrock API key."""
         endpoint_url = options.pop("endpoint_url", None)
         region_name = options.pop("region_name", None)
         profile_name = options.pop("profile_name", None)
@@ -187,30 +180,18 @@ class BedrockModel(WireModel):
             )
         keys = AWSKeys(str(access_key), str(secret_key), token) if access_key else None
         endpoint, self.region = bedrock_endpoint(
-            name,
+            self.model_name,
             base_url=base_url or endpoint_url,
             api_key=api_key,
-            region=region or region_name,
+            region=self.region or region_name,
             profile_name=profile_name,
             keys=keys,
         )
-        """The AWS region requests are signed for (``None``: none was found; the first request says so)."""
-        super().__init__(name, endpoint=endpoint, options=options, retry=retry, profile=profile, timeouts=timeouts)
+        return endpoint
 
-    def default_profile(self) -> ModelProfile:
-        """Capabilities of this model's family."""
-        return bedrock_profile(self.model_name)
-
-    def build_body(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[ToolDefinition] | None,
-        settings: ModelSettings,
-        output: OutputSchema | None,
-        *,
-        stream: bool,
-    ) -> dict[str, Any]:
+    def wire_body(self, call: WireCall) -> dict[str, Any]:
         """The Converse request body (the model id goes in the path)."""
+        messages, tools, settings, output, _ = call
         body = build_request(
             messages, provider=PROVIDER, model_id=self.model_name, tools=tools, settings=settings, output=output
         )

@@ -21,18 +21,15 @@ is sent as the ``X-Client-Name`` header.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from typing import Any
 
 from podium.exceptions import UserError
-from podium.messages import Message, ModelResponse
+from podium.messages import ModelResponse
 from podium.providers.cohere_wire import PROVIDER, CohereStreamState, build_body, parse_response
 from podium.providers.profiles import ModelProfile
-from podium.providers.retry import RetryPolicy
 from podium.providers.transport.auth import MissingCredentials, bearer
 from podium.providers.transport.http import Auth, Endpoint
-from podium.providers.transport.model import StreamState, WireModel
-from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
+from podium.providers.transport.model import StreamState, WireCall, WireModel
 
 __all__ = ["CohereModel", "cohere_base_url", "cohere_profile"]
 
@@ -89,19 +86,10 @@ class CohereModel(WireModel):
     provider = PROVIDER
     end_marker = "message-end"
     extra_options = frozenset({"client_name"})
+    family_profile = cohere_profile
 
-    def __init__(
-        self,
-        model_name: str,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        retry: RetryPolicy | None = None,
-        profile: ModelProfile | None = None,
-        timeouts: Timeouts | None = None,
-        **client_options: Any,
-    ) -> None:
-        options = dict(client_options)
+    def connect(self, base_url: str | None, api_key: str | None, options: dict[str, Any]) -> Endpoint:
+        """``https://api.cohere.com`` (or ``CO_API_URL``) with a bearer key; ``client_name`` as a header."""
         client_name = options.pop("client_name", None)
         if client_name is not None and not isinstance(client_name, str):
             raise UserError(f"client_name={client_name!r}: give a string (it is sent as the X-Client-Name header)")
@@ -111,30 +99,15 @@ class CohereModel(WireModel):
             if key
             else MissingCredentials(
                 "no API key for cohere: set the CO_API_KEY (or COHERE_API_KEY) environment variable or pass "
-                f"api_key= (e.g. podium.model('cohere:{model_name}', api_key='...'))"
+                f"api_key= (e.g. podium.model('cohere:{self.model_name}', api_key='...'))"
             )
         )
         headers = {"x-client-name": client_name} if client_name else {}
-        endpoint = Endpoint(cohere_base_url(base_url), auth=auth, headers=headers)
-        super().__init__(
-            model_name, endpoint=endpoint, options=options, retry=retry, profile=profile, timeouts=timeouts
-        )
+        return Endpoint(cohere_base_url(base_url), auth=auth, headers=headers)
 
-    def default_profile(self) -> ModelProfile:
-        """The profile of this model's family."""
-        return cohere_profile(self.model_name)
-
-    def build_body(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[ToolDefinition] | None,
-        settings: ModelSettings,
-        output: OutputSchema | None,
-        *,
-        stream: bool,
-    ) -> dict[str, Any]:
+    def wire_body(self, call: WireCall) -> dict[str, Any]:
         """The JSON body of a ``/v2/chat`` request."""
-        return build_body(self.model_name, messages, tools, settings, output, stream=stream)
+        return build_body(self.model_name, *call[:4], stream=call.stream)
 
     def path(self, body: dict[str, Any], *, stream: bool) -> str:
         """``/v2/chat``."""

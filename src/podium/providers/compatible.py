@@ -140,55 +140,41 @@ PRESETS: dict[str, Preset] = {
 
 
 class CompatibleChatModel(OpenAIChatModel):
-    """A model on an OpenAI-compatible server (one of :data:`PRESETS`)."""
+    """A model on an OpenAI-compatible server (one of :data:`PRESETS`).
 
-    def __init__(
-        self,
-        preset: str,
-        model_name: str,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        profile: ModelProfile | None = None,
-        dialect: ChatDialect | None = None,
-        **options: Any,
-    ) -> None:
-        """Create a model for ``preset`` (a key of :data:`PRESETS`).
+    Args:
+        preset: ``openrouter``, ``deepseek``, ``vllm``, ``llamacpp``, ``together``, ``xai`` or
+            ``openai-compatible``.
+        model_name: The model as the server names it.
+        dialect: Override the preset's wire dialect.
+        **options: As for :class:`~podium.providers.openai.OpenAIChatModel`; ``base_url`` overrides the
+            preset's (required for ``openai-compatible``), ``api_key`` its key variable.
 
-        Args:
-            preset: ``openrouter``, ``deepseek``, ``vllm``, ``llamacpp``, ``together``, ``xai`` or
-                ``openai-compatible``.
-            model_name: The model as the server names it.
-            base_url: Override the preset's base URL (required for ``openai-compatible``).
-            api_key: API key (default: the preset's environment variable).
-            profile: Override the capability profile.
-            dialect: Override the wire dialect.
-            **options: ``retry=``, ``timeouts=`` and HTTP client options, as for
-                :class:`~podium.providers.openai.OpenAIChatModel`.
+    Raises:
+        UserError: unknown preset, or no base URL for ``openai-compatible``.
+    """
 
-        Raises:
-            UserError: unknown preset, or no base URL for ``openai-compatible``.
-        """
+    def __init__(self, preset: str, model_name: str, *, dialect: ChatDialect | None = None, **options: Any) -> None:
         spec = PRESETS.get(preset)
         if spec is None:
             raise UserError(f"unknown OpenAI-compatible preset {preset!r}; known: {', '.join(sorted(PRESETS))}")
         require_model_name(preset, model_name)
-        url = base_url or (os.environ.get(spec.base_url_env) if spec.base_url_env else None) or spec.base_url
+        self.preset = spec
+        """How this service is reached."""
+        url = options.pop("base_url", None) or (os.environ.get(spec.base_url_env) if spec.base_url_env else None)
+        url = url or spec.base_url
         if url is None:
             raise UserError(
                 f"{preset} needs a base URL: podium.model('{preset}:{model_name}', base_url='http://host:port/v1')"
             )
-        if api_key is None and not spec.key_required and not os.environ.get(spec.api_key_env):
-            api_key = "not-needed"
-        super().__init__(
-            model_name,
-            base_url=url,
-            api_key=api_key,
-            profile=profile or spec.profile(model_name),
-            dialect=dialect or spec.dialect,
-            api_key_env=spec.api_key_env,
-            **options,
-        )
+        if options.get("api_key") is None and not spec.key_required and not os.environ.get(spec.api_key_env):
+            options["api_key"] = "not-needed"
+        options.setdefault("api_key_env", spec.api_key_env)
+        super().__init__(model_name, dialect=dialect or spec.dialect, base_url=url, **options)
+
+    def default_profile(self) -> ModelProfile:
+        """The preset's profile of this model."""
+        return self.preset.profile(self.model_name)
 
     def cost(self, model: str | None, usage: Usage, extra: Mapping[str, Any] | None) -> CostValue:
         """What the server reported it charged (OpenRouter), none for self-hosted servers, else the price list's."""

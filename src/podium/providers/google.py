@@ -46,13 +46,12 @@ from podium.exceptions import UserError
 from podium.messages import JsonDict, Message, ModelResponse
 from podium.providers.google_wire import GeminiAccumulator, build_request
 from podium.providers.profiles import ModelProfile
-from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
+from podium.providers.retry import call_with_retries, call_with_retries_async
 from podium.providers.transport.auth import GoogleAuth, HeaderAuth, MissingCredentials, register_key
 from podium.providers.transport.guard import JSON, Deadline, resolve_timeouts
 from podium.providers.transport.http import Auth, Endpoint, dumps
-from podium.providers.transport.model import StreamState, WireModel
-from podium.secrets import register_automatic
-from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
+from podium.providers.transport.model import StreamState, WireCall, WireModel
+from podium.settings import ModelSettings, ToolDefinition
 
 __all__ = ["GoogleCache", "GoogleModel", "VertexTarget", "google_profile", "vertex_model", "vertex_target"]
 
@@ -211,49 +210,49 @@ class GoogleModel(WireModel):
 
     provider = "google"
     end_marker = "a finishReason"
+    family_profile = google_profile
 
     def __init__(
         self,
         model_name: str,
         *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        retry: RetryPolicy | None = None,
-        profile: ModelProfile | None = None,
         vertex: bool = False,
         project: str | None = None,
         location: str | None = None,
         credentials: Any = None,
         api_version: str | None = None,
-        timeouts: Timeouts | None = None,
-        **client_options: Any,
+        **options: Any,
     ) -> None:
         self.provider = "google-vertex" if vertex else "google"
         for name, hint in _SDK_OPTIONS.items():
-            if client_options.get(name) is not None:
+            if options.get(name) is not None:
                 raise UserError(f"{self.provider}: {name}= is not an option any more; {hint}")
-            client_options.pop(name, None)
-        register_automatic(api_key, "api_key")  # a key handed to a provider is a secret
+            options.pop(name, None)
         self._vertex: VertexTarget | None = None
         self._google_auth: GoogleAuth | None = None
         self._project: str | None = None
-        if vertex:
-            endpoint = self._vertex_endpoint(project, location, api_key, credentials, base_url)
-            env_version = os.environ.get("GOOGLE_GENAI_API_VERSION")
-            default_version = env_version if env_version and env_version != "beta" else VERTEX_VERSION
-        else:
+        self._place = (project, location, credentials)
+        if not vertex:
             given = [n for n, v in (("project", project), ("location", location), ("credentials", credentials)) if v]
             if given:
                 raise UserError(
                     f"{'=, '.join(given)}= are Vertex AI options: use the google-vertex provider "
                     f"(podium.model('google-vertex:{model_name}', ...)) or GoogleModel(..., vertex=True)"
                 )
-            endpoint = _gemini_endpoint(model_name, base_url, api_key)
+        if vertex:
+            env_version = os.environ.get("GOOGLE_GENAI_API_VERSION")
+            default_version = env_version if env_version and env_version != "beta" else VERTEX_VERSION
+        else:
             default_version = GEMINI_VERSION
         self._version = default_version if api_version is None else api_version.strip("/")
-        super().__init__(
-            model_name, endpoint=endpoint, options=client_options, retry=retry, profile=profile, timeouts=timeouts
-        )
+        super().__init__(model_name, **options)
+
+    def connect(self, base_url: str | None, api_key: str | None, options: dict[str, Any]) -> Endpoint:
+        """The Gemini API with its key, or Vertex AI (express mode's key, or Google credentials)."""
+        if self.provider == "google-vertex":
+            project, location, credentials = self._place
+            return self._vertex_endpoint(project, location, api_key, credentials, base_url)
+        return _gemini_endpoint(self.model_name, base_url, api_key)
 
     def _vertex_endpoint(
         self, project: str | None, location: str | None, api_key: str | None, credentials: Any, base_url: str | None
@@ -276,22 +275,11 @@ class GoogleModel(WireModel):
             auth = self._google_auth = GoogleAuth(credentials)
         return Endpoint(target.base_url, auth=auth)
 
-    def default_profile(self) -> ModelProfile:
-        """Capabilities of this model's family."""
-        return google_profile(self.model_name)
-
     # ------------------------------------------------------------------ the wire mapping
 
-    def build_body(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[ToolDefinition] | None,
-        settings: ModelSettings,
-        output: OutputSchema | None,
-        *,
-        stream: bool,
-    ) -> dict[str, Any]:
+    def wire_body(self, call: WireCall) -> dict[str, Any]:
         """The ``generateContent`` body (the same for a stream: the method is in the path)."""
+        messages, tools, settings, output, _ = call
         return build_request(
             messages, provider=self.provider, model_name=self.model_name, tools=tools, settings=settings, output=output
         )

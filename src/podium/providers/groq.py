@@ -31,11 +31,8 @@ from typing import Any
 from podium.providers.chat_dialect import ChatDialect
 from podium.providers.chat_profiles import groq_profile
 from podium.providers.openai import ChatCompletionsModel
-from podium.providers.profiles import ModelProfile
-from podium.providers.retry import RetryPolicy
 from podium.providers.transport.http import Endpoint
 from podium.providers.vendor_env import key_auth
-from podium.settings import Timeouts
 
 __all__ = ["GROQ_DIALECT", "GroqModel"]
 
@@ -53,44 +50,18 @@ GROQ_DIALECT = ChatDialect(
 
 
 class GroqModel(ChatCompletionsModel):
-    """A model served by Groq.
+    """A model served by Groq: ``GroqModel("llama-3.3-70b-versatile")``.
 
-    Example::
-
-        model = GroqModel("llama-3.3-70b-versatile")
-
-    Args:
-        model_name: Such as ``llama-3.3-70b-versatile`` or ``openai/gpt-oss-120b``.
-        base_url: API base URL without ``/openai/v1`` (default ``GROQ_BASE_URL``, else ``https://api.groq.com``).
-        api_key: API key (default: ``GROQ_API_KEY``).
-        retry: Retry policy.
-        profile: Override the capability profile.
-        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); a number
-            given as ``timeout=`` is taken as the total.
-        **client_options: HTTP client options (``default_headers``, ``proxy``, ``http_client`` ...).
+    Takes the arguments of :class:`~podium.providers.transport.model.WireModel`: ``base_url`` without
+    ``/openai/v1`` (default ``GROQ_BASE_URL``, else ``https://api.groq.com``), ``api_key`` (default
+    ``GROQ_API_KEY``).
     """
 
     chat_path = "/openai/v1/chat/completions"
+    dialect = GROQ_DIALECT
+    family_profile = groq_profile
 
-    def __init__(
-        self,
-        model_name: str,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        retry: RetryPolicy | None = None,
-        profile: ModelProfile | None = None,
-        timeouts: Timeouts | None = None,
-        **client_options: Any,
-    ) -> None:
+    def connect(self, base_url: str | None, api_key: str | None, options: dict[str, Any]) -> Endpoint:
+        """``https://api.groq.com`` with a bearer key."""
         url = base_url or os.environ.get("GROQ_BASE_URL") or GROQ_BASE_URL
-        auth = key_auth("groq", model_name, api_key or os.environ.get("GROQ_API_KEY"), "GROQ_API_KEY")
-        super().__init__(
-            model_name,
-            dialect=GROQ_DIALECT,
-            endpoint=Endpoint(url.rstrip("/"), auth=auth),
-            profile=profile or groq_profile(model_name),
-            options=client_options,
-            retry=retry,
-            timeouts=timeouts,
-        )
+        return Endpoint(url.rstrip("/"), auth=key_auth("groq", self.model_name, api_key, "GROQ_API_KEY"))

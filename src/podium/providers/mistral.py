@@ -18,17 +18,15 @@ Any Mistral-compatible server works with ``base_url=`` (it replaces ``https://ap
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
 from typing import Any
 
-from podium.messages import Message, ModelResponse
+from podium.messages import ModelResponse
 from podium.providers.mistral_wire import PROVIDER, MistralStreamState, build_body, parse_response
 from podium.providers.profiles import ModelProfile
-from podium.providers.retry import RetryPolicy
-from podium.providers.transport.auth import MissingCredentials, bearer
+from podium.providers.transport.auth import bearer
 from podium.providers.transport.http import Auth, Endpoint
-from podium.providers.transport.model import StreamState, WireModel
-from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
+from podium.providers.transport.model import StreamState, WireCall, WireModel
+from podium.providers.vendor_env import missing_key
 
 __all__ = ["MistralModel", "mistral_profile"]
 
@@ -62,64 +60,32 @@ def mistral_profile(model_name: str) -> ModelProfile:
 
 
 class MistralModel(WireModel):
-    """A Mistral chat model.
+    """A Mistral chat model: ``MistralModel("mistral-large-latest")``.
 
-    Args:
-        model_name: Such as ``mistral-large-latest`` or ``magistral-medium-latest``.
-        base_url: Server URL instead of ``https://api.mistral.ai`` (or ``MISTRAL_BASE_URL``).
-        api_key: API key instead of the ``MISTRAL_API_KEY`` environment variable.
-        retry: How failed requests are retried.
-        profile: Override the capability profile.
-        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); a number
-            given as ``timeout=`` (seconds) or ``timeout_ms=`` is the total.
-        **client_options: HTTP client options (:data:`~podium.providers.transport.http.CLIENT_OPTIONS`).
+    Takes the arguments of :class:`~podium.providers.transport.model.WireModel`: ``base_url`` replaces
+    ``https://api.mistral.ai`` (or ``MISTRAL_BASE_URL``), ``api_key`` the ``MISTRAL_API_KEY`` variable, and
+    a timeout may also be given the SDK's way, as ``timeout_ms=`` (the total).
     """
 
     provider = PROVIDER
+    family_profile = mistral_profile
+    extra_options = frozenset({"timeout_ms"})
 
-    def __init__(
-        self,
-        model_name: str,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        retry: RetryPolicy | None = None,
-        profile: ModelProfile | None = None,
-        timeouts: Timeouts | None = None,
-        **client_options: Any,
-    ) -> None:
-        options = dict(client_options)
+    def connect(self, base_url: str | None, api_key: str | None, options: dict[str, Any]) -> Endpoint:
+        """``https://api.mistral.ai`` with a bearer key."""
         timeout_ms = options.pop("timeout_ms", None)
-        if timeout_ms is not None and "timeout" not in options and isinstance(timeout_ms, (int, float)):
+        if isinstance(timeout_ms, (int, float)) and "timeout" not in options:
             options["timeout"] = timeout_ms / 1000
         base = base_url or os.environ.get("MISTRAL_BASE_URL") or DEFAULT_BASE_URL
         key = api_key or os.environ.get("MISTRAL_API_KEY")
         auth: Auth | None = bearer(key) if key else None
         if auth is None and base_url is None:  # a server of one's own may need no key; Mistral's does
-            auth = MissingCredentials(
-                "no API key for mistral: set the MISTRAL_API_KEY environment variable or pass api_key= "
-                f"(e.g. podium.model('mistral:{model_name}', api_key='...'))"
-            )
-        endpoint = Endpoint(base.rstrip("/"), auth=auth)
-        super().__init__(
-            model_name, endpoint=endpoint, options=options, retry=retry, profile=profile, timeouts=timeouts
-        )
+            auth = missing_key(PROVIDER, self.model_name, "MISTRAL_API_KEY")
+        return Endpoint(base.rstrip("/"), auth=auth)
 
-    def default_profile(self) -> ModelProfile:
-        """The profile of this model's family."""
-        return mistral_profile(self.model_name)
-
-    def build_body(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[ToolDefinition] | None,
-        settings: ModelSettings,
-        output: OutputSchema | None,
-        *,
-        stream: bool,
-    ) -> dict[str, Any]:
+    def wire_body(self, call: WireCall) -> dict[str, Any]:
         """The JSON body of a chat-completions request."""
-        return build_body(self.model_name, messages, tools, settings, output, stream=stream)
+        return build_body(self.model_name, *call[:4], stream=call.stream)
 
     def path(self, body: dict[str, Any], *, stream: bool) -> str:
         """``/v1/chat/completions``."""

@@ -32,11 +32,11 @@ from __future__ import annotations
 import ipaddress
 import os
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from podium.exceptions import UserError
-from podium.messages import Message, ModelResponse
+from podium.messages import ModelResponse
 from podium.providers.chat_dialect import ChatDialect
 from podium.providers.ollama_wire import (
     PROVIDER,
@@ -48,11 +48,9 @@ from podium.providers.ollama_wire import (
 )
 from podium.providers.openai import ChatCompletionsModel
 from podium.providers.profiles import ModelProfile
-from podium.providers.retry import RetryPolicy
 from podium.providers.transport.auth import bearer
 from podium.providers.transport.http import Endpoint
-from podium.providers.transport.model import StreamState, WireModel
-from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
+from podium.providers.transport.model import StreamState, WireCall, WireModel
 
 __all__ = ["OLLAMA_DIALECT", "OllamaModel", "OllamaOpenAIModel", "ollama_host", "ollama_profile"]
 
@@ -133,92 +131,38 @@ def _endpoint(base_url: str | None, api_key: str | None, options: dict[str, Any]
     return Endpoint(base, auth=bearer(key) if key else None, hint=hint)
 
 
-class _Ollama(WireModel):
-    """What the two Ollama APIs share: the host, the key, the profile."""
+class OllamaModel(WireModel):
+    """A model served by Ollama, through its native API: ``OllamaModel("llama3.1")``.
 
-    provider = PROVIDER
-    extra_options = frozenset({"headers"})
+    Takes the arguments of :class:`~podium.providers.transport.model.WireModel` (``base_url``: the Ollama
+    host instead of ``OLLAMA_HOST`` / ``http://127.0.0.1:11434``, read by :func:`ollama_host`; ``api_key``: a
+    bearer token for ollama.com instead of ``OLLAMA_API_KEY``) and:
 
-    def __init__(
-        self,
-        model_name: str,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        retry: RetryPolicy | None = None,
-        profile: ModelProfile | None = None,
-        timeouts: Timeouts | None = None,
-        **client_options: Any,
-    ) -> None:
-        options = dict(client_options)
-        endpoint = _endpoint(base_url, api_key, options)
-        super().__init__(
-            model_name, endpoint=endpoint, options=options, retry=retry, profile=profile, timeouts=timeouts
-        )
-
-    def default_profile(self) -> ModelProfile:
-        """The profile of this model's family."""
-        return ollama_profile(self.model_name)
-
-
-class OllamaModel(_Ollama):
-    """A model served by Ollama, through its native API.
-
-    Args:
-        model_name: Such as ``llama3.1`` or ``qwen3:0.6b``.
-        base_url: The Ollama host instead of ``OLLAMA_HOST`` / ``http://127.0.0.1:11434`` (read by
-            :func:`ollama_host`).
-        api_key: Bearer token (ollama.com) instead of ``OLLAMA_API_KEY``.
-        retry: How failed requests are retried.
-        profile: Override the capability profile.
-        endpoint: ``chat`` (``/api/chat``, the default) or ``generate`` (single-turn ``/api/generate``).
-        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); a number
-            given as ``timeout=`` (seconds, the SDK's option) is the total.
-        **client_options: ``headers`` (sent with every request, as the SDK's option) and the HTTP client
-            options (:data:`~podium.providers.transport.http.CLIENT_OPTIONS`).
+    * ``endpoint``: ``chat`` (``/api/chat``, the default) or ``generate`` (single-turn ``/api/generate``);
+    * ``headers``: sent with every request (the SDK's option; joins ``default_headers``).
     """
 
+    provider = PROVIDER
     stream_format = "ndjson"
     end_marker = '"done": true'
+    extra_options = frozenset({"headers"})
+    family_profile = ollama_profile
 
-    def __init__(
-        self,
-        model_name: str,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        retry: RetryPolicy | None = None,
-        profile: ModelProfile | None = None,
-        endpoint: Literal["chat", "generate"] = "chat",
-        timeouts: Timeouts | None = None,
-        **client_options: Any,
-    ) -> None:
+    def __init__(self, model_name: str, *, endpoint: Literal["chat", "generate"] = "chat", **options: Any) -> None:
         if endpoint not in ("chat", "generate"):
             raise UserError(f"endpoint={endpoint!r}: use 'chat' (Ollama's /api/chat) or 'generate' (/api/generate)")
-        super().__init__(
-            model_name,
-            base_url=base_url,
-            api_key=api_key,
-            retry=retry,
-            profile=profile,
-            timeouts=timeouts,
-            **client_options,
-        )
         self.endpoint = endpoint
         """Which native endpoint requests use."""
+        super().__init__(model_name, **options)
 
-    def build_body(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[ToolDefinition] | None,
-        settings: ModelSettings,
-        output: OutputSchema | None,
-        *,
-        stream: bool,
-    ) -> dict[str, Any]:
+    def connect(self, base_url: str | None, api_key: str | None, options: dict[str, Any]) -> Endpoint:
+        """The Ollama host, with an optional bearer key."""
+        return _endpoint(base_url, api_key, options)
+
+    def wire_body(self, call: WireCall) -> dict[str, Any]:
         """The JSON request body for the configured endpoint."""
         build = build_generate_body if self.endpoint == "generate" else build_chat_body
-        return build(self.model_name, messages, tools, settings, output, stream=stream)
+        return build(self.model_name, *call[:4], stream=call.stream)
 
     def path(self, body: dict[str, Any], *, stream: bool) -> str:
         """``/api/chat`` or ``/api/generate``."""
@@ -247,32 +191,15 @@ class OllamaOpenAIModel(ChatCompletionsModel):
     """
 
     chat_path = "/v1/chat/completions"
+    dialect = OLLAMA_DIALECT
     extra_options = frozenset({"headers"})
+    family_profile = ollama_profile
 
-    def __init__(
-        self,
-        model_name: str,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        retry: RetryPolicy | None = None,
-        profile: ModelProfile | None = None,
-        timeouts: Timeouts | None = None,
-        **client_options: Any,
-    ) -> None:
+    def connect(self, base_url: str | None, api_key: str | None, options: dict[str, Any]) -> Endpoint:
+        """The Ollama host, with an optional bearer key."""
         if base_url is not None:
             base_url = base_url.rstrip("/").removesuffix("/v1")
-        options = dict(client_options)
-        endpoint = _endpoint(base_url, api_key, options)
-        super().__init__(
-            model_name,
-            dialect=OLLAMA_DIALECT,
-            endpoint=endpoint,
-            profile=profile or ollama_profile(model_name),
-            options=options,
-            retry=retry,
-            timeouts=timeouts,
-        )
+        return _endpoint(base_url, api_key, options)
 
 
 def make_model(model_name: str, *, api: str = "native", **options: Any) -> OllamaModel | OllamaOpenAIModel:

@@ -32,23 +32,21 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from podium.exceptions import ProviderError
-from podium.messages import Message, ModelResponse
+from podium.messages import ModelResponse
 from podium.providers.chat_dialect import ChatDialect
 from podium.providers.chat_profiles import openai_dialect, openai_profile
 from podium.providers.chat_stream import ChatTranslator
 from podium.providers.chat_wire import build_body
 from podium.providers.pricing import cost_of
 from podium.providers.profiles import ModelProfile
-from podium.providers.retry import RetryPolicy
 from podium.providers.transport.auth import HeaderAuth, MissingCredentials, TokenAuth, bearer, register_key
 from podium.providers.transport.http import Auth, Endpoint
-from podium.providers.transport.model import WireModel
+from podium.providers.transport.model import WireCall, WireModel
 from podium.providers.vendor_env import openai_endpoint
-from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 from podium.usage import CostValue, Usage
 
 __all__ = ["AzureOpenAIChatModel", "ChatCompletionsModel", "OpenAIChatModel", "azure_model"]
@@ -74,47 +72,29 @@ class _ChatStream:
 class ChatCompletionsModel(WireModel):
     """A model that speaks Chat Completions (``POST <base>/chat/completions``).
 
-    Args:
-        model_name: The model's name at the provider.
-        dialect: The provider's wire variant (its name is the provider's).
-        endpoint: Base URL, credentials and headers.
-        profile: What the model can do.
-        options: Client options.
-        retry: Retry policy.
-        timeouts: Connect, read and total timeouts.
+    Subclasses say where requests go (:meth:`connect`) and which :class:`ChatDialect` they speak: the class's
+    :attr:`dialect`, a ``dialect=`` argument, or :meth:`default_dialect` of the model name. The provider's
+    name is the dialect's. Other arguments: those of :class:`~podium.providers.transport.model.WireModel`.
     """
 
-    chat_path = "/chat/completions"
+    chat_path: str = "/chat/completions"
     """The path of the chat endpoint under the base URL."""
+    dialect: ChatDialect
+    """The wire variant this model speaks."""
 
-    def __init__(
-        self,
-        model_name: str,
-        *,
-        dialect: ChatDialect,
-        endpoint: Endpoint,
-        profile: ModelProfile | None = None,
-        options: Mapping[str, Any] | None = None,
-        retry: RetryPolicy | None = None,
-        timeouts: Timeouts | None = None,
-    ) -> None:
-        self.provider = dialect.provider
-        self.dialect = dialect
-        """The wire variant this model speaks."""
-        super().__init__(
-            model_name, endpoint=endpoint, options=options, retry=retry, profile=profile, timeouts=timeouts
-        )
+    def __init__(self, model_name: str, *, dialect: ChatDialect | None = None, **options: Any) -> None:
+        if dialect is not None or not hasattr(self, "dialect"):
+            self.dialect = dialect or self.default_dialect(model_name)
+        self.provider = self.dialect.provider
+        super().__init__(model_name, **options)
 
-    def build_body(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-        *,
-        stream: bool = False,
-    ) -> JsonDict:
-        """The request body this model sends for these arguments (useful to inspect or log)."""
+    def default_dialect(self, model_name: str) -> ChatDialect:
+        """The dialect of a model name when neither the class nor the caller gives one."""
+        return openai_dialect(model_name)
+
+    def wire_body(self, call: WireCall) -> JsonDict:
+        """The Chat Completions body of ``call``."""
+        messages, tools, settings, output, stream = call
         return build_body(
             self.model_name, messages, self.dialect, tools=tools, settings=settings, output=output, stream=stream
         )
@@ -151,113 +131,73 @@ class OpenAIChatModel(ChatCompletionsModel):
         model = OpenAIChatModel("gpt-4o")
         response = model.request([Message.user("Hello")])
 
-    Args:
-        model_name: Such as ``gpt-4o`` or ``o3-mini``.
-        base_url: API base URL (default ``OPENAI_BASE_URL``, else ``https://api.openai.com/v1``).
-        api_key: API key (default: the ``api_key_env`` environment variable).
-        retry: Retry policy (default :class:`~podium.providers.retry.RetryPolicy`).
-        profile: Override the capability profile.
-        dialect: Override the wire dialect (OpenAI-compatible servers).
-        api_key_env: Environment variable holding the key.
-        organization: ``OpenAI-Organization`` header (default ``OPENAI_ORG_ID``).
-        project: ``OpenAI-Project`` header (default ``OPENAI_PROJECT_ID``).
-        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); a number
-            given as ``timeout=`` is taken as the total.
-        **client_options: HTTP client options (:data:`~podium.providers.transport.http.CLIENT_OPTIONS`:
-            ``default_headers``, ``proxy``, ``http_client`` ...).
+    Takes the arguments of :class:`~podium.providers.transport.model.WireModel` (``base_url`` defaults to
+    ``OPENAI_BASE_URL``, else ``https://api.openai.com/v1``; ``api_key`` to ``OPENAI_API_KEY``) and:
+
+    * ``dialect``: the wire dialect (OpenAI-compatible servers; default: OpenAI's for the model);
+    * ``organization`` / ``project``: the ``OpenAI-Organization`` / ``OpenAI-Project`` headers (default
+      ``OPENAI_ORG_ID`` / ``OPENAI_PROJECT_ID``);
+    * ``api_key_env``: the environment variable holding the key (default ``OPENAI_API_KEY``).
     """
 
-    def __init__(
-        self,
-        model_name: str,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        retry: RetryPolicy | None = None,
-        profile: ModelProfile | None = None,
-        dialect: ChatDialect | None = None,
-        api_key_env: str = "OPENAI_API_KEY",
-        organization: str | None = None,
-        project: str | None = None,
-        timeouts: Timeouts | None = None,
-        **client_options: Any,
-    ) -> None:
-        dialect = dialect or openai_dialect(model_name)
-        endpoint = openai_endpoint(
-            dialect.provider,
-            model_name,
-            client_options,
+    extra_options = frozenset({"organization", "project", "api_key_env"})
+    family_profile = openai_profile
+
+    def connect(self, base_url: str | None, api_key: str | None, options: dict[str, Any]) -> Endpoint:
+        """OpenAI's endpoint as the SDK finds it (arguments, then ``OPENAI_*`` variables)."""
+        return openai_endpoint(
+            self.provider,
+            self.model_name,
+            options,
             base_url=base_url,
             api_key=api_key,
-            api_key_env=api_key_env,
-            organization=organization,
-            project=project,
-        )
-        super().__init__(
-            model_name,
-            dialect=dialect,
-            endpoint=endpoint,
-            profile=profile or openai_profile(model_name),
-            options=client_options,
-            retry=retry,
-            timeouts=timeouts,
+            organization=options.pop("organization", None),
+            project=options.pop("project", None),
+            api_key_env=options.pop("api_key_env", "OPENAI_API_KEY"),
         )
 
 
 class AzureOpenAIChatModel(ChatCompletionsModel):
     """A deployment of an OpenAI model on Azure OpenAI.
 
-    Args:
-        deployment: The deployment name (the model name for Azure's v1 API).
-        base_url: The resource endpoint, ``https://<resource>.openai.azure.com`` (default ``AZURE_OPENAI_ENDPOINT``).
-        api_key: API key (default ``AZURE_OPENAI_API_KEY``).
-        api_version: Such as ``2024-10-21`` (default ``OPENAI_API_VERSION``; none: the v1 API).
-        azure_ad_token: A Microsoft Entra ID token (default ``AZURE_OPENAI_AD_TOKEN``).
-        azure_ad_token_provider: A function returning a fresh Entra ID token, called for each request.
-        model: The model family behind the deployment, for the dialect and profile (default: the deployment name).
-        retry: Retry policy.
-        profile: Override the capability profile.
-        timeouts: Connect, read and total timeouts.
-        **client_options: HTTP client options.
+    Takes the arguments of :class:`~podium.providers.transport.model.WireModel` (``base_url``: the resource
+    endpoint ``https://<resource>.openai.azure.com``, default ``AZURE_OPENAI_ENDPOINT``; ``api_key``: default
+    ``AZURE_OPENAI_API_KEY``) and:
+
+    * ``model``: the model family behind the deployment, for the dialect and profile (default: the deployment);
+    * ``api_version``: such as ``2024-10-21`` (default ``OPENAI_API_VERSION``; none: Azure's v1 API);
+    * ``azure_ad_token``: a Microsoft Entra ID token (default ``AZURE_OPENAI_AD_TOKEN``);
+    * ``azure_ad_token_provider``: a function returning a fresh Entra ID token, called for each request.
     """
 
-    def __init__(
-        self,
-        deployment: str,
-        *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        api_version: str | None = None,
-        azure_ad_token: str | None = None,
-        azure_ad_token_provider: Callable[[], str] | None = None,
-        model: str | None = None,
-        retry: RetryPolicy | None = None,
-        profile: ModelProfile | None = None,
-        timeouts: Timeouts | None = None,
-        **client_options: Any,
-    ) -> None:
-        family = model or deployment
-        dialect = dataclasses.replace(openai_dialect(family), provider="azure")
+    extra_options = frozenset({"api_version", "azure_ad_token", "azure_ad_token_provider"})
+
+    def __init__(self, deployment: str, *, model: str | None = None, **options: Any) -> None:
+        self.family = model or deployment
+        """The model family behind the deployment."""
+        super().__init__(
+            deployment, dialect=dataclasses.replace(openai_dialect(self.family), provider="azure"), **options
+        )
+
+    def default_profile(self) -> ModelProfile:
+        """The profile of the deployment's model family."""
+        return openai_profile(self.family)
+
+    def connect(self, base_url: str | None, api_key: str | None, options: dict[str, Any]) -> Endpoint:
+        """The resource's endpoint: the deployment path with ``?api-version=``, or the v1 API."""
         url = (base_url or os.environ.get("AZURE_OPENAI_ENDPOINT") or "").rstrip("/")
-        version = api_version or os.environ.get("OPENAI_API_VERSION")
+        version = options.pop("api_version", None) or os.environ.get("OPENAI_API_VERSION")
+        token, provider = options.pop("azure_ad_token", None), options.pop("azure_ad_token_provider", None)
         endpoint = Endpoint(
             url or "https://<resource>.openai.azure.com",
-            auth=_azure_auth(deployment, api_key, azure_ad_token, azure_ad_token_provider, has_url=bool(url)),
+            auth=_azure_auth(self.model_name, api_key, token, provider, has_url=bool(url)),
         )
         if version:
-            self.chat_path = f"/openai/deployments/{deployment}/chat/completions"
+            self.chat_path = f"/openai/deployments/{self.model_name}/chat/completions"
             endpoint.params["api-version"] = version
         else:
             self.chat_path = "/openai/v1/chat/completions"
-        super().__init__(
-            deployment,
-            dialect=dialect,
-            endpoint=endpoint,
-            profile=profile or openai_profile(family),
-            options=client_options,
-            retry=retry,
-            timeouts=timeouts,
-        )
+        return endpoint
 
 
 def _azure_auth(

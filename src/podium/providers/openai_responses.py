@@ -46,11 +46,11 @@ errors give as HTTP answers (their ``code`` gives the status), retried while not
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from podium.exceptions import ProviderError, UserError
-from podium.messages import Message, ModelResponse
+from podium.messages import ModelResponse
 from podium.providers.openai_responses_wire import (
     PROVIDER,
     StreamAccumulator,
@@ -59,11 +59,9 @@ from podium.providers.openai_responses_wire import (
     profile_for,
     response_error,
 )
-from podium.providers.profiles import ModelProfile
-from podium.providers.retry import RetryPolicy
-from podium.providers.transport.model import StreamState, WireModel
+from podium.providers.transport.http import Endpoint
+from podium.providers.transport.model import StreamState, WireCall, WireModel
 from podium.providers.vendor_env import openai_endpoint
-from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 
 __all__ = ["OpenAIResponsesModel"]
 
@@ -94,61 +92,47 @@ class OpenAIResponsesModel(WireModel):
 
     provider = PROVIDER
     end_marker = "response.completed"
+    extra_options = frozenset({"organization", "project"})
+    family_profile = profile_for
 
     def __init__(
         self,
         model_name: str,
         *,
-        base_url: str | None = None,
-        api_key: str | None = None,
-        organization: str | None = None,
-        project: str | None = None,
-        retry: RetryPolicy | None = None,
-        profile: ModelProfile | None = None,
         store: bool | None = None,
         previous_response_id: Literal["auto"] | None = None,
-        timeouts: Timeouts | None = None,
-        **client_options: Any,
+        **options: Any,
     ) -> None:
         if previous_response_id not in (None, "auto"):
             raise UserError(
                 f"previous_response_id={previous_response_id!r}: use 'auto' here; pass a specific response id per "
                 "request with ModelSettings(extra={'openai-responses': {'previous_response_id': ...}})"
             )
-        endpoint = openai_endpoint(
-            PROVIDER,
-            model_name,
-            client_options,
-            base_url=base_url,
-            api_key=api_key,
-            organization=organization,
-            project=project,
-        )
-        super().__init__(
-            model_name, endpoint=endpoint, options=client_options, retry=retry, profile=profile, timeouts=timeouts
-        )
         self.store = store
         """``store`` sent with every request (``None``: the API default)."""
         self.previous_response_id = previous_response_id
         """``"auto"``: continue from the last response in the history by its id."""
         self._warned_seed = False
+        super().__init__(model_name, **options)
 
-    def default_profile(self) -> ModelProfile:
-        """The profile of this model's family."""
-        return profile_for(self.model_name)
+    def connect(self, base_url: str | None, api_key: str | None, options: dict[str, Any]) -> Endpoint:
+        """OpenAI's endpoint as the SDK finds it (arguments, then ``OPENAI_*`` variables)."""
+        organization, project = options.pop("organization", None), options.pop("project", None)
+        return openai_endpoint(
+            PROVIDER,
+            self.model_name,
+            options,
+            base_url=base_url,
+            api_key=api_key,
+            organization=organization,
+            project=project,
+        )
 
     # ------------------------------------------------------------------ the wire mapping
 
-    def build_body(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[ToolDefinition] | None,
-        settings: ModelSettings,
-        output: OutputSchema | None,
-        *,
-        stream: bool,
-    ) -> dict[str, Any]:
+    def wire_body(self, call: WireCall) -> dict[str, Any]:
         """The Responses API body."""
+        messages, tools, settings, output, stream = call
         if settings.seed is not None and not self._warned_seed:
             self._warned_seed = True
             logger.warning("the OpenAI Responses API has no seed; seed=%s is ignored", settings.seed)

@@ -2,7 +2,7 @@
 
 A provider module subclasses :class:`WireModel` with its wire mapping and nothing else:
 
-* :meth:`~WireModel.build_body` -- universal messages, tools and settings to the request's JSON;
+* :meth:`~WireModel.wire_body` -- universal messages, tools and settings to the request's JSON;
 * :meth:`~WireModel.path` -- where it goes (relative to the endpoint's base URL);
 * :meth:`~WireModel.parse_response` -- a whole answer's JSON to a :class:`~podium.messages.ModelResponse`;
 * :meth:`~WireModel.stream_state` -- a fresh translator of one stream's payloads into deltas and, at
@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import json
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Literal, Protocol
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Literal, NamedTuple, Protocol
 
 from podium.exceptions import InvalidResponseError, ProviderError
 from podium.messages import Message, ModelResponse
@@ -56,7 +56,7 @@ from podium.providers.transport.http import Endpoint, HTTPTransport, check_clien
 from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
 from podium.streaming import StreamDelta, StreamEvent
 
-__all__ = ["StreamState", "WireModel"]
+__all__ = ["StreamState", "WireCall", "WireModel"]
 
 StreamFormat = Literal["sse", "ndjson", "eventstream"]
 
@@ -78,17 +78,32 @@ class StreamState(Protocol):
         ...
 
 
+class WireCall(NamedTuple):
+    """What one request is made of, before it is a body."""
+
+    messages: Sequence[Message]
+    tools: Sequence[ToolDefinition] | None
+    settings: ModelSettings
+    output: OutputSchema | None
+    stream: bool
+
+
 class WireModel(Model):
     """A model behind an HTTP API whose requests and answers Podium builds and parses itself.
 
+    Every remote provider takes these arguments; a provider's own ones (a region, an API version ...) are
+    keyword arguments of its class, listed in its docstring.
+
     Args:
         model_name: The model's name at the provider.
-        endpoint: Base URL, credentials and headers of every request.
-        options: Client options (:data:`~podium.providers.transport.http.CLIENT_OPTIONS`, and a number
-            given as ``timeout=`` taken as the total timeout).
+        base_url: Where requests go, instead of the provider's default (or its environment variable).
+        api_key: The key, instead of the provider's environment variable.
         retry: How failed requests are retried (default :class:`~podium.providers.retry.RetryPolicy`).
-        profile: What the model can do (default: :meth:`default_profile`).
-        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`).
+        profile: What the model can do (default: the profile of its family).
+        timeouts: Connect, read and total timeouts (default :class:`~podium.settings.Timeouts`); a number
+            given as ``timeout=`` is taken as the total.
+        **client_options: HTTP client options (:data:`~podium.providers.transport.http.CLIENT_OPTIONS`:
+            ``default_headers``, ``proxy``, ``http_client`` ...) and the provider's :attr:`extra_options`.
     """
 
     stream_format: ClassVar[StreamFormat] = "sse"
@@ -96,30 +111,43 @@ class WireModel(Model):
     end_marker: ClassVar[str] = "data: [DONE]"
     """The terminal signal of a stream, named in the error when a stream ends without it."""
     extra_options: ClassVar[frozenset[str]] = frozenset()
-    """Options this provider takes beyond the shared client options (popped by its constructor)."""
+    """Options this provider takes beyond the shared client options (popped by :meth:`connect`)."""
+    family_profile: ClassVar[Callable[[str], ModelProfile] | None] = None
+    """The profile of a model name (the default :attr:`profile`); ``None``: :class:`ModelProfile` defaults."""
 
     def __init__(
         self,
         model_name: str,
         *,
-        endpoint: Endpoint,
-        options: Mapping[str, Any] | None = None,
+        base_url: str | None = None,
+        api_key: str | None = None,
         retry: RetryPolicy | None = None,
         profile: ModelProfile | None = None,
         timeouts: Timeouts | None = None,
+        **client_options: Any,
     ) -> None:
         self.model_name = require_model_name(self.provider, model_name)
-        opts = dict(options or {})
-        self.timeouts = timeouts_option(timeouts, opts)
+        options = dict(client_options)
+        endpoint = self.connect(base_url, api_key, options)
+        self.timeouts = timeouts_option(timeouts, options)
         """Connect, read and total timeouts (``None``: the defaults); :class:`ModelSettings` overrides them."""
-        check_client_options(self.provider, opts, self.extra_options)
+        check_client_options(self.provider, options, self.extra_options)
         self.retry = retry if retry is not None else RetryPolicy()
         """How failed requests are retried."""
         self._profile = profile
         self.http = HTTPTransport(
-            provider=self.provider, model=self.model_name, endpoint=endpoint, options=opts, errors=self.status_error
+            provider=self.provider, model=self.model_name, endpoint=endpoint, options=options, errors=self.status_error
         )
         """The model's HTTP connections."""
+
+    @abstractmethod
+    def connect(self, base_url: str | None, api_key: str | None, options: dict[str, Any]) -> Endpoint:
+        """Where requests go and their credentials, from the arguments and the provider's environment variables.
+
+        Pops the provider's :attr:`extra_options` from ``options``; what is left must be client options.
+        Credentials that are missing are not an error here: return
+        :class:`~podium.providers.transport.auth.MissingCredentials`, so the first request says what to set.
+        """
 
     @property
     def profile(self) -> ModelProfile:
@@ -132,22 +160,27 @@ class WireModel(Model):
         return self.http.endpoint.base_url
 
     def default_profile(self) -> ModelProfile:
-        """The profile of this model when none is given (subclasses know their families)."""
-        return ModelProfile()
+        """The profile of this model when none is given: :attr:`family_profile` of its name."""
+        family = type(self).family_profile
+        return family(self.model_name) if family is not None else ModelProfile()
 
     # ------------------------------------------------------------------ the wire mapping
 
-    @abstractmethod
     def build_body(
         self,
         messages: Sequence[Message],
-        tools: Sequence[ToolDefinition] | None,
-        settings: ModelSettings,
-        output: OutputSchema | None,
+        tools: Sequence[ToolDefinition] | None = None,
+        settings: ModelSettings | None = None,
+        output: OutputSchema | None = None,
         *,
-        stream: bool,
+        stream: bool = False,
     ) -> dict[str, Any]:
-        """The JSON request body."""
+        """The request body this model sends for these arguments (to inspect or log it)."""
+        return self.wire_body(WireCall(messages, tools, settings or ModelSettings(), output, stream))
+
+    @abstractmethod
+    def wire_body(self, call: WireCall) -> dict[str, Any]:
+        """The JSON request body of ``call``."""
 
     @abstractmethod
     def path(self, body: dict[str, Any], *, stream: bool) -> str:
