@@ -40,6 +40,7 @@ from podium.exceptions import (
     UserError,
 )
 from podium.messages import Message, ModelResponse, Text, Thinking, ToolCall, ToolResult
+from podium.providers.base import WireCall
 from podium.providers.cohere import CohereModel, cohere_profile
 from podium.providers.pricing import compute_cost
 from podium.providers.retry import RetryPolicy
@@ -421,7 +422,7 @@ def test_failed_tool_results_start_with_error() -> None:
         Message("assistant", [ToolCall("f_1", "f", {}), ToolCall("f_2", "f", {})], provider="cohere"),
         Message("tool", [ToolResult("f_1", "f", [Text("boom")], is_error=True), ToolResult("f_2", "f", [Text("ok")])]),
     ]
-    body = build_body("command-a-03-2025", history, None, ModelSettings(), None, stream=False)
+    body = build_body("command-a-03-2025", WireCall(history, None, ModelSettings(), None, False))
     assert [m["content"] for m in body["messages"] if m["role"] == "tool"] == ["Error: boom", "ok"]
 
 
@@ -431,7 +432,8 @@ def test_an_assistant_message_with_nothing_to_send_is_left_out() -> None:
 
     turn = Message("assistant", [Thinking("hmm", signature="s", provider="anthropic")], provider="anthropic")
     body = build_body(
-        "command-a-03-2025", [Message.user("hi"), turn, Message.user("and?")], None, ModelSettings(), None, stream=False
+        "command-a-03-2025",
+        WireCall([Message.user("hi"), turn, Message.user("and?")], None, ModelSettings(), None, False),
     )
     assert [m["role"] for m in body["messages"]] == ["user", "user"]
 

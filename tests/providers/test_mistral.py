@@ -46,6 +46,7 @@ from podium.exceptions import (
     ServerError,
 )
 from podium.messages import File, Image, Message, ModelResponse, Text, Thinking, ToolCall, ToolResult
+from podium.providers.base import WireCall
 from podium.providers.mistral import MistralModel, mistral_profile
 from podium.providers.mistral_wire import build_body, tool_call_id
 from podium.providers.retry import RetryPolicy
@@ -283,11 +284,13 @@ def test_thinking_stream_magistral() -> None:
     # The thinking goes back to Mistral as a thinking chunk on the next turn.
     body = build_body(
         "magistral-medium-latest",
-        [Message.user("How do I cross the street?"), response.to_message(), Message.user("And at night?")],
-        None,
-        ModelSettings(),
-        None,
-        stream=False,
+        WireCall(
+            [Message.user("How do I cross the street?"), response.to_message(), Message.user("And at night?")],
+            None,
+            ModelSettings(),
+            None,
+            False,
+        ),
     )
     assistant = body["messages"][1]
     assert assistant["content"][0] == {"type": "thinking", "thinking": [{"type": "text", "text": thinking.text}]}
@@ -535,10 +538,10 @@ def test_settings_tools_and_structured_output_reach_the_wire() -> None:
 
 def test_required_tool_choice_and_unknown_tool_name() -> None:
     tools = [tool_def("get_weather", "Weather.", WEATHER)]
-    body = build_body("m", [Message.user("x")], tools, ModelSettings(tool_choice="required"), None, stream=False)
+    body = build_body("m", WireCall([Message.user("x")], tools, ModelSettings(tool_choice="required"), None, False))
     assert body["tool_choice"] == "any"
     with pytest.raises(podium.UserError, match="names no tool"):
-        build_body("m", [Message.user("x")], tools, ModelSettings(tool_choice="nope"), None, stream=False)
+        build_body("m", WireCall([Message.user("x")], tools, ModelSettings(tool_choice="nope"), None, False))
 
 
 def test_foreign_tool_call_ids_are_mapped_and_thinking_dropped() -> None:
@@ -550,14 +553,14 @@ def test_foreign_tool_call_ids_are_mapped_and_thinking_dropped() -> None:
         ),
         Message("tool", [ToolResult(call.id, call.name, [Text("sunny")])]),
     ]
-    body = build_body("m", history, None, ModelSettings(), None, stream=False)
+    body = build_body("m", WireCall(history, None, ModelSettings(), None, False))
     mapped = body["messages"][1]["tool_calls"][0]["id"]
     assert len(mapped) == 9
     assert mapped.isalnum()
     assert mapped == tool_call_id(call.id) == body["messages"][2]["tool_call_id"]
     assert tool_call_id("call_other_id_123") != mapped
     assert body["messages"][1]["content"] == []  # anthropic thinking is not sent to Mistral
-    as_text = build_body("m", history, None, ModelSettings(foreign_thinking="text"), None, stream=False)
+    as_text = build_body("m", WireCall(history, None, ModelSettings(foreign_thinking="text"), None, False))
     assert as_text["messages"][1]["content"] == [{"type": "text", "text": "<thinking>\nlet me think\n</thinking>"}]
     assert tool_call_id("KikbB849t") == "KikbB849t"
 
@@ -590,7 +593,7 @@ def test_thinking_signature_round_trips() -> None:
     assert thinking.signature == "c2ln"
     assert thinking.text == "hmm"
     assert response.parts[1] == podium.ProviderPart("mistral", {"type": "reference", "reference_ids": [1, 2]})
-    body = build_body("m", [response.to_message()], None, ModelSettings(), None, stream=False)
+    body = build_body("m", WireCall([response.to_message()], None, ModelSettings(), None, False))
     assert body["messages"][0]["content"] == copy.deepcopy(data["choices"][0]["message"]["content"])
 
 
@@ -701,7 +704,7 @@ def test_failed_tool_results_start_with_error() -> None:
             [ToolResult("aaaaaaaaa", "f", [Text("boom")], is_error=True), ToolResult("bbbbbbbbb", "f", [Text("ok")])],
         ),
     ]
-    body = build_body("mistral-large-latest", history, None, ModelSettings(), None, stream=False)
+    body = build_body("mistral-large-latest", WireCall(history, None, ModelSettings(), None, False))
     assert [m["content"] for m in body["messages"] if m["role"] == "tool"] == ["Error: boom", "ok"]
 
 
@@ -710,10 +713,6 @@ def test_an_assistant_message_with_nothing_to_send_is_left_out() -> None:
     turn = Message("assistant", [Thinking("hmm", signature="s", provider="anthropic")], provider="anthropic")
     body = build_body(
         "mistral-large-latest",
-        [Message.user("hi"), turn, Message.user("and?")],
-        None,
-        ModelSettings(),
-        None,
-        stream=False,
+        WireCall([Message.user("hi"), turn, Message.user("and?")], None, ModelSettings(), None, False),
     )
     assert [m["role"] for m in body["messages"]] == ["user", "user"]

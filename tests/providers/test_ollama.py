@@ -42,6 +42,7 @@ from podium.exceptions import (
     UserError,
 )
 from podium.messages import File, Image, Message, ModelResponse, Text, Thinking, ToolCall, ToolResult
+from podium.providers.base import WireCall
 from podium.providers.ollama import OllamaModel, OllamaOpenAIModel, make_model, ollama_profile
 from podium.providers.retry import RetryPolicy
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
@@ -637,7 +638,7 @@ def test_failed_tool_results_start_with_error() -> None:
         Message("assistant", [ToolCall("a", "f", {}), ToolCall("b", "f", {})], provider="ollama"),
         Message("tool", [ToolResult("a", "f", [Text("boom")], is_error=True), ToolResult("b", "f", [Text("ok")])]),
     ]
-    body = build_chat_body("llama3", history, None, ModelSettings(), None, stream=False)
+    body = build_chat_body("llama3", WireCall(history, None, ModelSettings(), None, False))
     assert [m["content"] for m in body["messages"] if m["role"] == "tool"] == ["Error: boom", "ok"]
 
 
@@ -646,5 +647,5 @@ def test_an_assistant_message_with_nothing_to_send_is_left_out() -> None:
 
     turn = Message("assistant", [Thinking("hmm", signature="s", provider="anthropic")], provider="anthropic")
     own = Message("assistant", [Thinking("mine", provider="ollama")], provider="ollama")
-    body = build_chat_body("llama3", [Message.user("hi"), turn, own], None, ModelSettings(), None, stream=False)
+    body = build_chat_body("llama3", WireCall([Message.user("hi"), turn, own], None, ModelSettings(), None, False))
     assert body["messages"][1:] == [{"role": "assistant", "content": "", "thinking": "mine"}]

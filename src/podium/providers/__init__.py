@@ -8,7 +8,8 @@ Names here are imported from their modules on first use.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from typing import Any
 
 if TYPE_CHECKING:
     from podium.providers.fallback import FallbackModel

@@ -45,22 +45,27 @@ from typing import Any
 
 from podium.exceptions import ProviderError
 from podium.messages import ModelResponse
-from podium.providers.anthropic_wire import (
-    API_VERSION,
-    PROVIDER,
-    RequestBody,
-    StreamAccumulator,
-    build_request,
-    needs_stream,
-    parse_message,
-    profile_for,
-    stream_error,
-)
-from podium.providers.transport.auth import HeaderAuth, bearer, register_key
+from podium.providers.anthropic_wire import API_VERSION
+from podium.providers.anthropic_wire import PROVIDER
+from podium.providers.anthropic_wire import RequestBody
+from podium.providers.anthropic_wire import StreamAccumulator
+from podium.providers.anthropic_wire import build_request
+from podium.providers.anthropic_wire import needs_stream
+from podium.providers.anthropic_wire import parse_message
+from podium.providers.anthropic_wire import profile_for
+from podium.providers.anthropic_wire import stream_error
+from podium.providers.base import WireCall
+from podium.providers.transport.auth import HeaderAuth
+from podium.providers.transport.auth import bearer
+from podium.providers.transport.auth import register_key
 from podium.providers.transport.guard import Deadline
-from podium.providers.transport.http import Auth, Endpoint
-from podium.providers.transport.model import StreamState, WireCall, WireModel
-from podium.providers.vendor_env import env_headers, given_header, missing_key
+from podium.providers.transport.http import Auth
+from podium.providers.transport.http import Endpoint
+from podium.providers.transport.model import StreamState
+from podium.providers.transport.model import WireModel
+from podium.providers.vendor_env import env_headers
+from podium.providers.vendor_env import given_header
+from podium.providers.vendor_env import missing_key
 from podium.settings import Timeouts
 from podium.streaming import StreamEvent
 

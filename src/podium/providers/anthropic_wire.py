@@ -45,32 +45,42 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from podium.exceptions import ProviderHTTPError, UserError
-from podium.messages import (
-    CachePoint,
-    File,
-    FinishReason,
-    Image,
-    Message,
-    ModelResponse,
-    Part,
-    ProviderPart,
-    Text,
-    Thinking,
-    ToolCall,
-    ToolResult,
-)
-from podium.providers.conversion import map_tool_call_id, prepare_parts, same_provider
+from podium.exceptions import ProviderHTTPError
+from podium.exceptions import UserError
+from podium.messages import CachePoint
+from podium.messages import File
+from podium.messages import FinishReason
+from podium.messages import Image
+from podium.messages import Message
+from podium.messages import ModelResponse
+from podium.messages import Part
+from podium.messages import ProviderPart
+from podium.messages import Text
+from podium.messages import Thinking
+from podium.messages import ToolCall
+from podium.messages import ToolResult
+from podium.providers.conversion import append_turn
+from podium.providers.conversion import map_tool_call_id
+from podium.providers.conversion import prepare_parts
+from podium.providers.conversion import same_provider
 from podium.providers.jsonbody import deep_merge
 from podium.providers.pricing import cost_of
 from podium.providers.profiles import ModelProfile
-from podium.providers.transport.errors import embedded_status, http_error
-from podium.settings import ModelSettings, OutputSchema, ToolDefinition
-from podium.streaming import StreamDelta, TextDelta, ThinkingDelta, ToolCallDelta, parse_tool_args
+from podium.providers.transport.errors import embedded_status
+from podium.providers.transport.errors import http_error
+from podium.settings import ModelSettings
+from podium.settings import OutputSchema
+from podium.settings import ToolDefinition
+from podium.streaming import StreamDelta
+from podium.streaming import TextDelta
+from podium.streaming import ThinkingDelta
+from podium.streaming import ToolCallDelta
+from podium.streaming import parse_tool_args
 from podium.usage import Usage
 
 __all__ = [
@@ -310,7 +320,6 @@ def _convert(messages: Sequence[Message], settings: ModelSettings) -> tuple[list
                 else:
                     raise UserError(f"a system message may hold only text, got a {part.type} part")
             continue
-        role = "assistant" if message.role == "assistant" else "user"
         blocks: list[dict[str, Any]] = []
         for block, point in _blocks_of(message, settings):
             if block is not None:
@@ -318,12 +327,7 @@ def _convert(messages: Sequence[Message], settings: ModelSettings) -> tuple[list
                 last_block = block
             elif point is not None and last_block is not None:
                 last_block["cache_control"] = _cache_control(point)
-        if not blocks:
-            continue
-        if wire and wire[-1]["role"] == role:
-            wire[-1]["content"].extend(blocks)
-        else:
-            wire.append({"role": role, "content": blocks})
+        append_turn(wire, message, blocks)
     for item in wire:
         content = item["content"]
         if item["role"] == "user" and any(b.get("type") == "tool_result" for b in content[1:]):

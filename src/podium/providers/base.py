@@ -8,16 +8,41 @@ method in a worker thread), which real providers override.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterator, Sequence
+from abc import ABC
+from abc import abstractmethod
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
+from collections.abc import Sequence
+from typing import NamedTuple
 
 from podium.exceptions import UserError
-from podium.messages import Message, ModelResponse, Text, Thinking, ToolCall
+from podium.messages import Message
+from podium.messages import ModelResponse
+from podium.messages import Text
+from podium.messages import Thinking
+from podium.messages import ToolCall
 from podium.providers.profiles import ModelProfile
-from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
-from podium.streaming import StreamDelta, StreamEvent, TextDelta, ThinkingDelta, ToolCallDelta
+from podium.settings import ModelSettings
+from podium.settings import OutputSchema
+from podium.settings import Timeouts
+from podium.settings import ToolDefinition
+from podium.streaming import StreamDelta
+from podium.streaming import StreamEvent
+from podium.streaming import TextDelta
+from podium.streaming import ThinkingDelta
+from podium.streaming import ToolCallDelta
 
-__all__ = ["Model", "deltas_of", "require_model_name"]
+__all__ = ["Model", "WireCall", "deltas_of", "require_model_name"]
+
+
+class WireCall(NamedTuple):
+    """What one request is made of, before a provider turns it into its body."""
+
+    messages: Sequence[Message]
+    tools: Sequence[ToolDefinition] | None
+    settings: ModelSettings
+    output: OutputSchema | None
+    stream: bool
 
 
 class Model(ABC):

@@ -38,22 +38,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from podium.exceptions import InvalidResponseError, ProviderError, UserError
+from podium.exceptions import InvalidResponseError
+from podium.exceptions import ProviderError
+from podium.exceptions import UserError
 from podium.messages import ModelResponse
-from podium.providers.bedrock_aws import (
-    AWSKeys,
-    bedrock_endpoint,
-    http_status_error,
-    model_path,
-    stream_exception,
-)
-from podium.providers.bedrock_wire import ConverseAccumulator, build_request, wire_json
+from podium.providers.base import WireCall
+from podium.providers.bedrock_aws import AWSKeys
+from podium.providers.bedrock_aws import bedrock_endpoint
+from podium.providers.bedrock_aws import http_status_error
+from podium.providers.bedrock_aws import model_path
+from podium.providers.bedrock_aws import stream_exception
+from podium.providers.bedrock_wire import ConverseAccumulator
+from podium.providers.bedrock_wire import build_request
+from podium.providers.bedrock_wire import wire_json
 from podium.providers.pricing import cost_of
 from podium.providers.profiles import ModelProfile
 from podium.providers.transport.http import Endpoint
-from podium.providers.transport.model import WireCall, WireModel
+from podium.providers.transport.model import WireModel
 from podium.streaming import StreamDelta
-from podium.usage import CostValue, Usage
+from podium.usage import CostValue
+from podium.usage import Usage
 
 try:
     import botocore  # noqa: F401 - the signer, credential chain and frame decoder are botocore's

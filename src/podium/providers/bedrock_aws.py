@@ -42,17 +42,20 @@ from urllib.parse import quote
 
 import httpx2
 
-from podium.exceptions import (
-    AuthenticationError,
-    ProviderError,
-    ProviderTimeoutError,
-    RateLimitError,
-    ServerError,
-    UserError,
-)
-from podium.providers.transport.auth import MissingCredentials, SigV4Auth, register_key
-from podium.providers.transport.errors import error_message, http_error, parse_retry_after
-from podium.providers.transport.http import Auth, Endpoint
+from podium.exceptions import AuthenticationError
+from podium.exceptions import ProviderError
+from podium.exceptions import ProviderTimeoutError
+from podium.exceptions import RateLimitError
+from podium.exceptions import ServerError
+from podium.exceptions import UserError
+from podium.providers.transport.auth import MissingCredentials
+from podium.providers.transport.auth import SigV4Auth
+from podium.providers.transport.auth import register_key
+from podium.providers.transport.errors import error_message
+from podium.providers.transport.errors import http_error
+from podium.providers.transport.errors import parse_retry_after
+from podium.providers.transport.http import Auth
+from podium.providers.transport.http import Endpoint
 from podium.secrets import register_automatic
 
 __all__ = ["AWSKeys", "aws_code", "aws_error", "bedrock_endpoint", "model_path"]

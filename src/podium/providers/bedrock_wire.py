@@ -34,29 +34,36 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import cast
 
-from podium.exceptions import InvalidResponseError, UserError
-from podium.messages import (
-    CachePoint,
-    File,
-    FinishReason,
-    Image,
-    JsonDict,
-    Message,
-    ModelResponse,
-    ProviderPart,
-    Text,
-    Thinking,
-    ToolCall,
-    ToolResult,
-)
-from podium.providers.conversion import map_tool_call_id, prepare_parts
+from podium.exceptions import InvalidResponseError
+from podium.exceptions import UserError
+from podium.messages import CachePoint
+from podium.messages import File
+from podium.messages import FinishReason
+from podium.messages import Image
+from podium.messages import JsonDict
+from podium.messages import Message
+from podium.messages import ModelResponse
+from podium.messages import ProviderPart
+from podium.messages import Text
+from podium.messages import Thinking
+from podium.messages import ToolCall
+from podium.messages import ToolResult
+from podium.providers.conversion import append_turn
+from podium.providers.conversion import map_tool_call_id
+from podium.providers.conversion import prepare_parts
 from podium.providers.jsonbody import deep_merge
-from podium.settings import ModelSettings, OutputSchema, ToolDefinition
-from podium.streaming import ResponseBuilder, StreamDelta
-from podium.usage import CostValue, Usage
+from podium.settings import ModelSettings
+from podium.settings import OutputSchema
+from podium.settings import ToolDefinition
+from podium.streaming import ResponseBuilder
+from podium.streaming import StreamDelta
+from podium.usage import CostValue
+from podium.usage import Usage
 
 __all__ = [
     "FAMILY",
@@ -307,14 +314,7 @@ def build_request(
     for message in messages:
         if message.role == "system":
             continue
-        role = "assistant" if message.role == "assistant" else "user"
-        blocks = _blocks(message, provider, settings, names)
-        if not blocks:
-            continue
-        if wire and wire[-1]["role"] == role:
-            wire[-1]["content"].extend(blocks)
-        else:
-            wire.append({"role": role, "content": blocks})
+        append_turn(wire, message, _blocks(message, provider, settings, names))
     body: JsonDict = {"messages": wire}
     system = _system(messages)
     if system:

@@ -11,7 +11,8 @@ translation in :mod:`podium.providers.chat_wire` and :mod:`podium.providers.chat
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Literal
+from typing import TypeAlias
 
 __all__ = ["CacheMarks", "ChatDialect", "ReasoningEcho", "ThinkingParam"]
 

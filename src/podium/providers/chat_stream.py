@@ -33,15 +33,21 @@ Where things land:
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 from podium.exceptions import ProviderHTTPError
-from podium.messages import FinishReason, ModelResponse, ProviderPart
+from podium.messages import FinishReason
+from podium.messages import ModelResponse
+from podium.messages import ProviderPart
 from podium.providers.chat_dialect import ChatDialect
-from podium.providers.transport.errors import embedded_status, http_error
-from podium.streaming import ResponseBuilder, StreamDelta
-from podium.usage import CostValue, Usage
+from podium.providers.transport.errors import embedded_status
+from podium.providers.transport.errors import http_error
+from podium.streaming import ResponseBuilder
+from podium.streaming import StreamDelta
+from podium.usage import CostValue
+from podium.usage import Usage
 
 __all__ = ["INLINE_TAGS", "ChatTranslator", "ThinkSplitter", "finish_reason_of", "usage_of"]
 

@@ -42,14 +42,29 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from podium.exceptions import UserError
-from podium.messages import CachePoint, File, Image, Message, Part, ProviderPart, Text, Thinking, ToolCall, ToolResult
+from podium.messages import CachePoint
+from podium.messages import File
+from podium.messages import Image
+from podium.messages import Message
+from podium.messages import Part
+from podium.messages import ProviderPart
+from podium.messages import Text
+from podium.messages import Thinking
+from podium.messages import ToolCall
+from podium.messages import ToolResult
 from podium.providers.chat_dialect import ChatDialect
-from podium.providers.conversion import error_text, map_tool_call_id, prepare_parts, same_provider
-from podium.settings import ModelSettings, OutputSchema, ToolDefinition
+from podium.providers.conversion import error_text
+from podium.providers.conversion import map_tool_call_id
+from podium.providers.conversion import prepare_parts
+from podium.providers.conversion import same_provider
+from podium.settings import ModelSettings
+from podium.settings import OutputSchema
+from podium.settings import ToolDefinition
 
 __all__ = ["build_body", "effort_of", "file_id", "messages_to_wire", "strict_schema", "tool_to_wire"]
 

@@ -25,11 +25,18 @@ from typing import Any
 
 from podium.exceptions import UserError
 from podium.messages import ModelResponse
-from podium.providers.cohere_wire import PROVIDER, CohereStreamState, build_body, parse_response
+from podium.providers.base import WireCall
+from podium.providers.cohere_wire import PROVIDER
+from podium.providers.cohere_wire import CohereStreamState
+from podium.providers.cohere_wire import build_body
+from podium.providers.cohere_wire import parse_response
 from podium.providers.profiles import ModelProfile
-from podium.providers.transport.auth import MissingCredentials, bearer
-from podium.providers.transport.http import Auth, Endpoint
-from podium.providers.transport.model import StreamState, WireCall, WireModel
+from podium.providers.transport.auth import MissingCredentials
+from podium.providers.transport.auth import bearer
+from podium.providers.transport.http import Auth
+from podium.providers.transport.http import Endpoint
+from podium.providers.transport.model import StreamState
+from podium.providers.transport.model import WireModel
 
 __all__ = ["CohereModel", "cohere_base_url", "cohere_profile"]
 
@@ -107,7 +114,7 @@ class CohereModel(WireModel):
 
     def wire_body(self, call: WireCall) -> dict[str, Any]:
         """The JSON body of a ``/v2/chat`` request."""
-        return build_body(self.model_name, *call[:4], stream=call.stream)
+        return build_body(self.model_name, call)
 
     def path(self, body: dict[str, Any], *, stream: bool) -> str:
         """``/v2/chat``."""

@@ -29,30 +29,36 @@ Used by :mod:`podium.providers.cohere`. Mapping rules:
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from podium.exceptions import UserError
-from podium.messages import (
-    CachePoint,
-    File,
-    FinishReason,
-    Image,
-    JsonDict,
-    Message,
-    ModelResponse,
-    Part,
-    Text,
-    Thinking,
-    ToolCall,
-    ToolResult,
-)
-from podium.providers.conversion import error_text, prepare_parts
+from podium.messages import CachePoint
+from podium.messages import File
+from podium.messages import FinishReason
+from podium.messages import Image
+from podium.messages import JsonDict
+from podium.messages import Message
+from podium.messages import ModelResponse
+from podium.messages import Part
+from podium.messages import Text
+from podium.messages import Thinking
+from podium.messages import ToolCall
+from podium.messages import ToolResult
+from podium.providers.base import WireCall
+from podium.providers.conversion import error_text
+from podium.providers.conversion import offered_tools
+from podium.providers.conversion import role_messages
 from podium.providers.pricing import cost_of
-from podium.providers.transport.errors import embedded_status, http_error
-from podium.settings import ModelSettings, OutputSchema, ToolDefinition
-from podium.streaming import ResponseBuilder, StreamDelta, parse_tool_args
-from podium.usage import CostValue, Usage
+from podium.providers.transport.errors import embedded_status
+from podium.providers.transport.errors import http_error
+from podium.settings import ModelSettings
+from podium.streaming import ResponseBuilder
+from podium.streaming import StreamDelta
+from podium.streaming import parse_tool_args
+from podium.usage import CostValue
+from podium.usage import Usage
 
 __all__ = ["PROVIDER", "CohereStreamState", "build_body", "parse_response", "parse_usage"]
 
@@ -138,45 +144,33 @@ def _tool_result(part: ToolResult) -> JsonDict:
     return {"role": "tool", "tool_call_id": part.call_id, "content": error_text(text) if part.is_error else text}
 
 
-def _messages(messages: Sequence[Message], settings: ModelSettings) -> list[JsonDict]:
+def _tool_messages(parts: Sequence[Part]) -> list[JsonDict]:
     wire: list[JsonDict] = []
-    for message in messages:
-        parts = prepare_parts(message, PROVIDER, foreign_thinking=settings.foreign_thinking)
-        if message.role == "system":
-            wire.append({"role": "system", "content": "".join(p.text for p in parts if isinstance(p, Text))})
-        elif message.role == "user":
-            wire.append({"role": "user", "content": _user_content(parts)})
-        elif message.role == "assistant":
-            assistant = _assistant(parts)
-            if len(assistant) > 1:  # nothing but the role: another provider's turn that held only thinking
-                wire.append(assistant)
-        else:
-            for part in parts:
-                if isinstance(part, CachePoint):
-                    continue
-                if not isinstance(part, ToolResult):
-                    raise UserError(f"a tool message holds tool results only, got a {part.type} part")
-                wire.append(_tool_result(part))
+    for part in parts:
+        if isinstance(part, CachePoint):
+            continue
+        if not isinstance(part, ToolResult):
+            raise UserError(f"a tool message holds tool results only, got a {part.type} part")
+        wire.append(_tool_result(part))
     return wire
 
 
-def build_body(
-    model: str,
-    messages: Sequence[Message],
-    tools: Sequence[ToolDefinition] | None,
-    settings: ModelSettings,
-    output: OutputSchema | None,
-    *,
-    stream: bool,
-) -> JsonDict:
+def _nonempty_assistant(parts: list[Part]) -> JsonDict | None:
+    assistant = _assistant(parts)
+    return assistant if len(assistant) > 1 else None  # nothing but the role: a turn that held only thinking
+
+
+def _messages(messages: Sequence[Message], settings: ModelSettings) -> list[JsonDict]:
+    rules = (_user_content, _nonempty_assistant, _tool_messages)
+    return role_messages(messages, PROVIDER, settings.foreign_thinking, *rules)
+
+
+def build_body(model: str, call: WireCall) -> JsonDict:
     """The JSON body of a ``/v2/chat`` request."""
+    messages, tools, settings, output, stream = call
     body: JsonDict = {"model": model, "messages": _messages(messages, settings)}
     choice = settings.tool_choice
-    offered = list(tools or ())
-    if choice not in (None, "auto", "none", "required"):
-        offered = [t for t in offered if t.name == choice]
-        if not offered:
-            raise UserError(f"tool_choice={choice!r} names no tool given to this request")
+    offered = offered_tools(tools, choice)
     if offered:
         body["tools"] = [
             {

@@ -29,22 +29,22 @@ of the local presets can also come from ``VLLM_BASE_URL`` / ``LLAMACPP_BASE_URL`
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from podium.exceptions import UserError
 from podium.providers.base import require_model_name
 from podium.providers.chat_dialect import ChatDialect
-from podium.providers.chat_profiles import (
-    deepseek_profile,
-    generic_profile,
-    openrouter_profile,
-    xai_profile,
-)
+from podium.providers.chat_profiles import deepseek_profile
+from podium.providers.chat_profiles import generic_profile
+from podium.providers.chat_profiles import openrouter_profile
+from podium.providers.chat_profiles import xai_profile
 from podium.providers.openai import OpenAIChatModel
 from podium.providers.profiles import ModelProfile
-from podium.usage import CostValue, Usage
+from podium.usage import CostValue
+from podium.usage import Usage
 
 __all__ = [
     "PRESETS",

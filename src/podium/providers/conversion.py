@@ -26,10 +26,18 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from collections.abc import Sequence
+from typing import Any
 from typing import Literal
 
-from podium.messages import Message, Part, ProviderPart, Text, Thinking
+from podium.exceptions import UserError
+from podium.messages import Message
+from podium.messages import Part
+from podium.messages import ProviderPart
+from podium.messages import Text
+from podium.messages import Thinking
+from podium.settings import ToolDefinition
 
 __all__ = ["error_text", "map_tool_call_id", "prepare_parts", "same_provider"]
 
@@ -88,3 +96,58 @@ def map_tool_call_id(
 def error_text(text: str) -> str:
     """The text of a failed tool result for an API with no error flag: ``Error: `` in front (once)."""
     return text if text.startswith("Error") else f"Error: {text}"
+
+
+def role_messages(
+    messages: Sequence[Message],
+    provider: str,
+    foreign_thinking: Literal["drop", "text"] | None,
+    user: Callable[[list[Part]], Any],
+    assistant: Callable[[list[Part]], dict[str, Any] | None],
+    tool: Callable[[list[Part]], list[dict[str, Any]]],
+) -> list[dict[str, Any]]:
+    """A chat-style API's messages, one role at a time (Mistral's and Cohere's wire formats).
+
+    Each message's parts are prepared for ``provider`` (:func:`prepare_parts`); a system message is its text;
+    a user message's content is ``user(parts)``; an assistant message is ``assistant(parts)`` (``None``: left
+    out, as when it has nothing to send); a tool message becomes the messages ``tool(parts)`` returns.
+    """
+    wire: list[dict[str, Any]] = []
+    for message in messages:
+        parts = prepare_parts(message, provider, foreign_thinking=foreign_thinking)
+        if message.role == "system":
+            wire.append({"role": "system", "content": "".join(p.text for p in parts if isinstance(p, Text))})
+        elif message.role == "user":
+            wire.append({"role": "user", "content": user(parts)})
+        elif message.role == "assistant":
+            item = assistant(parts)
+            if item is not None:
+                wire.append(item)
+        else:
+            wire.extend(tool(parts))
+    return wire
+
+
+def offered_tools(tools: Sequence[ToolDefinition] | None, choice: str | None) -> list[ToolDefinition]:
+    """The tools a request offers: all of them, or the one a ``tool_choice`` names (an unknown name is an error)."""
+    offered = list(tools or ())
+    if choice not in (None, "auto", "none", "required"):
+        offered = [t for t in offered if t.name == choice]
+        if not offered:
+            raise UserError(f"tool_choice={choice!r} names no tool given to this request")
+    return offered
+
+
+def append_turn(wire: list[dict[str, Any]], message: Message, blocks: list[dict[str, Any]]) -> None:
+    """Add ``message``'s content ``blocks`` to ``wire`` as a user or assistant turn (Anthropic, Bedrock).
+
+    APIs that alternate user and assistant turns take a tool message as a user turn, and consecutive turns of
+    one role as one: the blocks then join the last turn. Nothing is added for no blocks.
+    """
+    if not blocks:
+        return
+    role = "assistant" if message.role == "assistant" else "user"
+    if wire and wire[-1]["role"] == role:
+        wire[-1]["content"].extend(blocks)
+    else:
+        wire.append({"role": role, "content": blocks})

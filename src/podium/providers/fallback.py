@@ -37,18 +37,27 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any, TypeAlias
+from typing import Any
+from typing import TypeAlias
 
 from typing_extensions import override
 
-from podium.exceptions import ProviderError, ProviderHTTPError, UserError
-from podium.messages import Message, ModelResponse
+from podium.exceptions import ProviderError
+from podium.exceptions import ProviderHTTPError
+from podium.exceptions import UserError
+from podium.messages import Message
+from podium.messages import ModelResponse
 from podium.providers.base import Model
 from podium.providers.profiles import ModelProfile
 from podium.providers.transport.guard import partial_response
-from podium.settings import ModelSettings, OutputSchema, ToolDefinition
+from podium.settings import ModelSettings
+from podium.settings import OutputSchema
+from podium.settings import ToolDefinition
 from podium.streaming import StreamEvent
 from podium.usage import stored_cost
 

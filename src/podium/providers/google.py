@@ -38,20 +38,35 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from podium.exceptions import UserError
-from podium.messages import JsonDict, Message, ModelResponse
-from podium.providers.google_wire import GeminiAccumulator, build_request
+from podium.messages import JsonDict
+from podium.messages import Message
+from podium.messages import ModelResponse
+from podium.providers.base import WireCall
+from podium.providers.google_wire import GeminiAccumulator
+from podium.providers.google_wire import build_request
 from podium.providers.profiles import ModelProfile
-from podium.providers.retry import call_with_retries, call_with_retries_async
-from podium.providers.transport.auth import GoogleAuth, HeaderAuth, MissingCredentials, register_key
-from podium.providers.transport.guard import JSON, Deadline, resolve_timeouts
-from podium.providers.transport.http import Auth, Endpoint, dumps
-from podium.providers.transport.model import StreamState, WireCall, WireModel
-from podium.settings import ModelSettings, ToolDefinition
+from podium.providers.retry import call_with_retries
+from podium.providers.retry import call_with_retries_async
+from podium.providers.transport.auth import GoogleAuth
+from podium.providers.transport.auth import HeaderAuth
+from podium.providers.transport.auth import MissingCredentials
+from podium.providers.transport.auth import register_key
+from podium.providers.transport.guard import JSON
+from podium.providers.transport.guard import Deadline
+from podium.providers.transport.guard import resolve_timeouts
+from podium.providers.transport.http import Auth
+from podium.providers.transport.http import Endpoint
+from podium.providers.transport.http import dumps
+from podium.providers.transport.model import StreamState
+from podium.providers.transport.model import WireModel
+from podium.settings import ModelSettings
+from podium.settings import ToolDefinition
 
 __all__ = ["GoogleCache", "GoogleModel", "VertexTarget", "google_profile", "vertex_model", "vertex_target"]
 

@@ -35,30 +35,37 @@ import json
 import mimetypes
 import re
 import uuid
-from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import cast
 
-from podium.exceptions import InvalidResponseError, UserError
-from podium.messages import (
-    CachePoint,
-    File,
-    FinishReason,
-    Image,
-    JsonDict,
-    Message,
-    ModelResponse,
-    Part,
-    ProviderPart,
-    Text,
-    Thinking,
-    ToolCall,
-    ToolResult,
-)
-from podium.providers.conversion import map_tool_call_id, prepare_parts, same_provider
+from podium.exceptions import InvalidResponseError
+from podium.exceptions import UserError
+from podium.messages import CachePoint
+from podium.messages import File
+from podium.messages import FinishReason
+from podium.messages import Image
+from podium.messages import JsonDict
+from podium.messages import Message
+from podium.messages import ModelResponse
+from podium.messages import Part
+from podium.messages import ProviderPart
+from podium.messages import Text
+from podium.messages import Thinking
+from podium.messages import ToolCall
+from podium.messages import ToolResult
+from podium.providers.conversion import map_tool_call_id
+from podium.providers.conversion import prepare_parts
+from podium.providers.conversion import same_provider
 from podium.providers.pricing import cost_of
-from podium.providers.transport.errors import embedded_status, http_error
-from podium.settings import ModelSettings, OutputSchema, ToolDefinition
-from podium.streaming import ResponseBuilder, StreamDelta
+from podium.providers.transport.errors import embedded_status
+from podium.providers.transport.errors import http_error
+from podium.settings import ModelSettings
+from podium.settings import OutputSchema
+from podium.settings import ToolDefinition
+from podium.streaming import ResponseBuilder
+from podium.streaming import StreamDelta
 from podium.usage import Usage
 
 __all__ = [

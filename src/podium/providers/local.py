@@ -18,19 +18,30 @@ import importlib.util
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator
+from collections.abc import Iterator
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from typing_extensions import override
 
 from podium.exceptions import UserError
-from podium.messages import Message, ModelResponse, Part, Text, ToolCall
+from podium.messages import Message
+from podium.messages import ModelResponse
+from podium.messages import Part
+from podium.messages import Text
+from podium.messages import ToolCall
 from podium.providers.base import Model
-from podium.providers.local_format import parse_tool_calls, template_knows_tools, to_chat_messages
+from podium.providers.local_format import parse_tool_calls
+from podium.providers.local_format import template_knows_tools
+from podium.providers.local_format import to_chat_messages
 from podium.providers.profiles import ModelProfile
-from podium.settings import ModelSettings, OutputSchema, ToolDefinition
-from podium.streaming import StreamEvent, TextDelta
+from podium.settings import ModelSettings
+from podium.settings import OutputSchema
+from podium.settings import ToolDefinition
+from podium.streaming import StreamEvent
+from podium.streaming import TextDelta
 from podium.usage import Usage
 
 try:

@@ -18,10 +18,16 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
-from podium.messages import File, Image, Message, Text, ToolCall, ToolResult
+from podium.messages import File
+from podium.messages import Image
+from podium.messages import Message
+from podium.messages import Text
+from podium.messages import ToolCall
+from podium.messages import ToolResult
 from podium.settings import ToolDefinition
 
 __all__ = ["TOOL_INSTRUCTIONS", "parse_tool_calls", "template_knows_tools", "to_chat_messages"]

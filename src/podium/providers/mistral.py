@@ -21,11 +21,17 @@ import os
 from typing import Any
 
 from podium.messages import ModelResponse
-from podium.providers.mistral_wire import PROVIDER, MistralStreamState, build_body, parse_response
+from podium.providers.base import WireCall
+from podium.providers.mistral_wire import PROVIDER
+from podium.providers.mistral_wire import MistralStreamState
+from podium.providers.mistral_wire import build_body
+from podium.providers.mistral_wire import parse_response
 from podium.providers.profiles import ModelProfile
 from podium.providers.transport.auth import bearer
-from podium.providers.transport.http import Auth, Endpoint
-from podium.providers.transport.model import StreamState, WireCall, WireModel
+from podium.providers.transport.http import Auth
+from podium.providers.transport.http import Endpoint
+from podium.providers.transport.model import StreamState
+from podium.providers.transport.model import WireModel
 from podium.providers.vendor_env import missing_key
 
 __all__ = ["MistralModel", "mistral_profile"]
@@ -85,7 +91,7 @@ class MistralModel(WireModel):
 
     def wire_body(self, call: WireCall) -> dict[str, Any]:
         """The JSON body of a chat-completions request."""
-        return build_body(self.model_name, *call[:4], stream=call.stream)
+        return build_body(self.model_name, call)
 
     def path(self, body: dict[str, Any], *, stream: bool) -> str:
         """``/v1/chat/completions``."""

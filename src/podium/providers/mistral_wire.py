@@ -33,30 +33,35 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from podium.exceptions import UserError
-from podium.messages import (
-    CachePoint,
-    File,
-    FinishReason,
-    Image,
-    JsonDict,
-    Message,
-    ModelResponse,
-    Part,
-    ProviderPart,
-    Text,
-    Thinking,
-    ToolCall,
-    ToolResult,
-)
-from podium.providers.conversion import error_text, map_tool_call_id, prepare_parts
+from podium.messages import CachePoint
+from podium.messages import File
+from podium.messages import FinishReason
+from podium.messages import Image
+from podium.messages import JsonDict
+from podium.messages import Message
+from podium.messages import ModelResponse
+from podium.messages import Part
+from podium.messages import ProviderPart
+from podium.messages import Text
+from podium.messages import Thinking
+from podium.messages import ToolCall
+from podium.messages import ToolResult
+from podium.providers.base import WireCall
+from podium.providers.conversion import error_text
+from podium.providers.conversion import map_tool_call_id
+from podium.providers.conversion import role_messages
 from podium.providers.pricing import cost_of
-from podium.providers.transport.errors import embedded_status, http_error
-from podium.settings import ModelSettings, OutputSchema, ToolDefinition
-from podium.streaming import ResponseBuilder, StreamDelta
+from podium.providers.transport.errors import embedded_status
+from podium.providers.transport.errors import http_error
+from podium.settings import ModelSettings
+from podium.settings import ToolDefinition
+from podium.streaming import ResponseBuilder
+from podium.streaming import StreamDelta
 from podium.usage import Usage
 
 __all__ = [
@@ -200,21 +205,14 @@ def _tool_messages(parts: Sequence[Part]) -> list[JsonDict]:
     return out
 
 
+def _nonempty_assistant(parts: list[Part]) -> JsonDict | None:
+    assistant = _assistant_message(parts)
+    return assistant if assistant["content"] or assistant.get("tool_calls") else None  # Mistral rejects an empty one
+
+
 def _messages(messages: Sequence[Message], settings: ModelSettings) -> list[JsonDict]:
-    wire: list[JsonDict] = []
-    for message in messages:
-        parts = prepare_parts(message, PROVIDER, foreign_thinking=settings.foreign_thinking)
-        if message.role == "system":
-            wire.append({"role": "system", "content": "".join(p.text for p in parts if isinstance(p, Text))})
-        elif message.role == "user":
-            wire.append({"role": "user", "content": _user_content(parts)})
-        elif message.role == "assistant":
-            assistant = _assistant_message(parts)
-            if assistant["content"] or assistant.get("tool_calls"):  # Mistral rejects an empty assistant message
-                wire.append(assistant)
-        else:
-            wire.extend(_tool_messages(parts))
-    return wire
+    rules = (_user_content, _nonempty_assistant, _tool_messages)
+    return role_messages(messages, PROVIDER, settings.foreign_thinking, *rules)
 
 
 def _tool_choice(choice: str, tools: Sequence[ToolDefinition] | None) -> Any:
@@ -230,16 +228,9 @@ def _tool_choice(choice: str, tools: Sequence[ToolDefinition] | None) -> Any:
 _EFFORT = {"minimal": "minimal", "low": "low", "medium": "medium", "high": "high"}
 
 
-def build_body(
-    model: str,
-    messages: Sequence[Message],
-    tools: Sequence[ToolDefinition] | None,
-    settings: ModelSettings,
-    output: OutputSchema | None,
-    *,
-    stream: bool,
-) -> JsonDict:
+def build_body(model: str, call: WireCall) -> JsonDict:
     """The JSON body of a ``/v1/chat/completions`` request."""
+    messages, tools, settings, output, stream = call
     body: JsonDict = {"model": model, "messages": _messages(messages, settings), "stream": stream}
     if tools:
         wire_tools = []

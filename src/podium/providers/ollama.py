@@ -33,24 +33,25 @@ import ipaddress
 import os
 import urllib.parse
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
+from typing import Literal
 
 from podium.exceptions import UserError
 from podium.messages import ModelResponse
+from podium.providers.base import WireCall
 from podium.providers.chat_dialect import ChatDialect
-from podium.providers.ollama_wire import (
-    PROVIDER,
-    OllamaStreamState,
-    build_chat_body,
-    build_generate_body,
-    parse_chat_response,
-    parse_generate_response,
-)
+from podium.providers.ollama_wire import PROVIDER
+from podium.providers.ollama_wire import OllamaStreamState
+from podium.providers.ollama_wire import build_chat_body
+from podium.providers.ollama_wire import build_generate_body
+from podium.providers.ollama_wire import parse_chat_response
+from podium.providers.ollama_wire import parse_generate_response
 from podium.providers.openai import ChatCompletionsModel
 from podium.providers.profiles import ModelProfile
 from podium.providers.transport.auth import bearer
 from podium.providers.transport.http import Endpoint
-from podium.providers.transport.model import StreamState, WireCall, WireModel
+from podium.providers.transport.model import StreamState
+from podium.providers.transport.model import WireModel
 
 __all__ = ["OLLAMA_DIALECT", "OllamaModel", "OllamaOpenAIModel", "ollama_host", "ollama_profile"]
 
@@ -162,7 +163,7 @@ class OllamaModel(WireModel):
     def wire_body(self, call: WireCall) -> dict[str, Any]:
         """The JSON request body for the configured endpoint."""
         build = build_generate_body if self.endpoint == "generate" else build_chat_body
-        return build(self.model_name, *call[:4], stream=call.stream)
+        return build(self.model_name, call)
 
     def path(self, body: dict[str, Any], *, stream: bool) -> str:
         """``/api/chat`` or ``/api/generate``."""

@@ -40,29 +40,33 @@ import base64
 import hashlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from podium.exceptions import UserError
-from podium.messages import (
-    CachePoint,
-    File,
-    FinishReason,
-    Image,
-    JsonDict,
-    Message,
-    ModelResponse,
-    Part,
-    Text,
-    Thinking,
-    ToolCall,
-    ToolResult,
-)
-from podium.providers.conversion import error_text, prepare_parts
+from podium.messages import CachePoint
+from podium.messages import File
+from podium.messages import FinishReason
+from podium.messages import Image
+from podium.messages import JsonDict
+from podium.messages import Message
+from podium.messages import ModelResponse
+from podium.messages import Part
+from podium.messages import Text
+from podium.messages import Thinking
+from podium.messages import ToolCall
+from podium.messages import ToolResult
+from podium.providers.base import WireCall
+from podium.providers.conversion import error_text
+from podium.providers.conversion import offered_tools
+from podium.providers.conversion import prepare_parts
 from podium.providers.pricing import cost_of
 from podium.providers.transport.errors import http_error
-from podium.settings import ModelSettings, OutputSchema, ToolDefinition
-from podium.streaming import ResponseBuilder, StreamDelta
+from podium.settings import ModelSettings
+from podium.settings import OutputSchema
+from podium.streaming import ResponseBuilder
+from podium.streaming import StreamDelta
 from podium.usage import Usage
 
 __all__ = [
@@ -187,23 +191,12 @@ def _finish_body(body: JsonDict, settings: ModelSettings, output: OutputSchema |
     return body
 
 
-def build_chat_body(
-    model: str,
-    messages: Sequence[Message],
-    tools: Sequence[ToolDefinition] | None,
-    settings: ModelSettings,
-    output: OutputSchema | None,
-    *,
-    stream: bool,
-) -> JsonDict:
+def build_chat_body(model: str, call: WireCall) -> JsonDict:
     """The JSON body of an ``/api/chat`` request."""
+    messages, tools, settings, output, stream = call
     body: JsonDict = {"model": model, "messages": _messages(messages, settings), "stream": stream}
     choice = settings.tool_choice
-    offered = list(tools or ())
-    if choice not in (None, "auto", "none", "required"):
-        offered = [t for t in offered if t.name == choice]
-        if not offered:
-            raise UserError(f"tool_choice={choice!r} names no tool given to this request")
+    offered = offered_tools(tools, choice)
     if choice not in (None, "auto", "none"):
         logger.info("Ollama cannot force a tool call (tool_choice=%r): the tools are offered, not required", choice)
     if offered and choice != "none":
@@ -217,16 +210,9 @@ def build_chat_body(
     return _finish_body(body, settings, output)
 
 
-def build_generate_body(
-    model: str,
-    messages: Sequence[Message],
-    tools: Sequence[ToolDefinition] | None,
-    settings: ModelSettings,
-    output: OutputSchema | None,
-    *,
-    stream: bool,
-) -> JsonDict:
+def build_generate_body(model: str, call: WireCall) -> JsonDict:
     """The JSON body of an ``/api/generate`` request (one system and one user message at most)."""
+    messages, tools, settings, output, stream = call
     if tools:
         raise UserError("Ollama's /api/generate takes no tools; use the chat endpoint (the default)")
     system = [m for m in messages if m.role == "system"]

@@ -32,22 +32,31 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any
 
 from podium.exceptions import ProviderError
 from podium.messages import ModelResponse
+from podium.providers.base import WireCall
 from podium.providers.chat_dialect import ChatDialect
-from podium.providers.chat_profiles import openai_dialect, openai_profile
+from podium.providers.chat_profiles import openai_dialect
+from podium.providers.chat_profiles import openai_profile
 from podium.providers.chat_stream import ChatTranslator
 from podium.providers.chat_wire import build_body
 from podium.providers.pricing import cost_of
 from podium.providers.profiles import ModelProfile
-from podium.providers.transport.auth import HeaderAuth, MissingCredentials, TokenAuth, bearer, register_key
-from podium.providers.transport.http import Auth, Endpoint
-from podium.providers.transport.model import WireCall, WireModel
+from podium.providers.transport.auth import HeaderAuth
+from podium.providers.transport.auth import MissingCredentials
+from podium.providers.transport.auth import TokenAuth
+from podium.providers.transport.auth import bearer
+from podium.providers.transport.auth import register_key
+from podium.providers.transport.http import Auth
+from podium.providers.transport.http import Endpoint
+from podium.providers.transport.model import WireModel
 from podium.providers.vendor_env import openai_endpoint
-from podium.usage import CostValue, Usage
+from podium.usage import CostValue
+from podium.usage import Usage
 
 __all__ = ["AzureOpenAIChatModel", "ChatCompletionsModel", "OpenAIChatModel", "azure_model"]
 

@@ -47,20 +47,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
+from typing import Literal
 
-from podium.exceptions import ProviderError, UserError
+from podium.exceptions import ProviderError
+from podium.exceptions import UserError
 from podium.messages import ModelResponse
-from podium.providers.openai_responses_wire import (
-    PROVIDER,
-    StreamAccumulator,
-    build_request,
-    parse_response,
-    profile_for,
-    response_error,
-)
+from podium.providers.base import WireCall
+from podium.providers.openai_responses_wire import PROVIDER
+from podium.providers.openai_responses_wire import StreamAccumulator
+from podium.providers.openai_responses_wire import build_request
+from podium.providers.openai_responses_wire import parse_response
+from podium.providers.openai_responses_wire import profile_for
+from podium.providers.openai_responses_wire import response_error
 from podium.providers.transport.http import Endpoint
-from podium.providers.transport.model import StreamState, WireCall, WireModel
+from podium.providers.transport.model import StreamState
+from podium.providers.transport.model import WireModel
 from podium.providers.vendor_env import openai_endpoint
 
 __all__ = ["OpenAIResponsesModel"]

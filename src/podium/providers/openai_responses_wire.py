@@ -54,32 +54,42 @@ import base64
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
-from podium.exceptions import ProviderHTTPError, UserError
-from podium.messages import (
-    CachePoint,
-    File,
-    FinishReason,
-    Image,
-    Message,
-    ModelResponse,
-    Part,
-    ProviderPart,
-    Redaction,
-    Text,
-    Thinking,
-    ToolCall,
-    ToolResult,
-)
-from podium.providers.conversion import error_text, map_tool_call_id, prepare_parts, same_provider
+from podium.exceptions import ProviderHTTPError
+from podium.exceptions import UserError
+from podium.messages import CachePoint
+from podium.messages import File
+from podium.messages import FinishReason
+from podium.messages import Image
+from podium.messages import Message
+from podium.messages import ModelResponse
+from podium.messages import Part
+from podium.messages import ProviderPart
+from podium.messages import Redaction
+from podium.messages import Text
+from podium.messages import Thinking
+from podium.messages import ToolCall
+from podium.messages import ToolResult
+from podium.providers.conversion import error_text
+from podium.providers.conversion import map_tool_call_id
+from podium.providers.conversion import prepare_parts
+from podium.providers.conversion import same_provider
 from podium.providers.jsonbody import deep_merge
 from podium.providers.pricing import cost_of
 from podium.providers.profiles import ModelProfile
-from podium.providers.transport.errors import embedded_status, http_error
-from podium.settings import ModelSettings, OutputSchema, ToolDefinition
-from podium.streaming import StreamDelta, TextDelta, ThinkingDelta, ToolCallDelta, parse_tool_args
+from podium.providers.transport.errors import embedded_status
+from podium.providers.transport.errors import http_error
+from podium.settings import ModelSettings
+from podium.settings import OutputSchema
+from podium.settings import ToolDefinition
+from podium.streaming import StreamDelta
+from podium.streaming import TextDelta
+from podium.streaming import ThinkingDelta
+from podium.streaming import ToolCallDelta
+from podium.streaming import parse_tool_args
 from podium.usage import Usage
 
 __all__ = [

@@ -17,12 +17,15 @@ from __future__ import annotations
 import logging
 import threading
 import warnings
-from datetime import datetime, timezone
+from datetime import datetime
+from datetime import timezone
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from podium.usage import CostValue, DeferredCost, Usage
+from podium.usage import CostValue
+from podium.usage import DeferredCost
+from podium.usage import Usage
 
 __all__ = ["UnknownPriceWarning", "compute_cost", "cost_of"]
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from podium.exceptions import ProviderError, RateLimitError
+from podium.exceptions import ProviderError
+from podium.exceptions import RateLimitError
 
 __all__ = ["RetryPolicy", "call_with_retries", "call_with_retries_async"]
 

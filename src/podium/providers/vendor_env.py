@@ -12,8 +12,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from podium.providers.transport.auth import MissingCredentials, bearer
-from podium.providers.transport.http import Auth, Endpoint
+from podium.providers.transport.auth import MissingCredentials
+from podium.providers.transport.auth import bearer
+from podium.providers.transport.http import Auth
+from podium.providers.transport.http import Endpoint
 
 __all__ = ["OPENAI_BASE_URL", "env_headers", "given_header", "key_auth", "missing_key", "openai_endpoint"]
 

@@ -20,7 +20,8 @@ import codecs
 import json
 import struct
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
+from typing import Protocol
 
 from podium.exceptions import InvalidResponseError
 

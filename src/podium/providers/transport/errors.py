@@ -9,14 +9,12 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from podium.exceptions import (
-    AuthenticationError,
-    BadRequestError,
-    ContextWindowExceeded,
-    ProviderHTTPError,
-    RateLimitError,
-    ServerError,
-)
+from podium.exceptions import AuthenticationError
+from podium.exceptions import BadRequestError
+from podium.exceptions import ContextWindowExceeded
+from podium.exceptions import ProviderHTTPError
+from podium.exceptions import RateLimitError
+from podium.exceptions import ServerError
 
 __all__ = [
     "embedded_status",

@@ -27,14 +27,30 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
-from typing import Any, TypeVar
+from collections.abc import AsyncIterable
+from collections.abc import AsyncIterator
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Iterable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from typing import Any
+from typing import TypeVar
 
-from podium.exceptions import IncompleteStreamError, InvalidResponseError, ProviderError, ProviderTimeoutError
+from podium.exceptions import IncompleteStreamError
+from podium.exceptions import InvalidResponseError
+from podium.exceptions import ProviderError
+from podium.exceptions import ProviderTimeoutError
 from podium.messages import ModelResponse
 from podium.providers.retry import RetryPolicy
-from podium.settings import DEFAULT_TIMEOUTS, ModelSettings, Timeouts
-from podium.streaming import ResponseBuilder, StreamEvent, TextDelta, ThinkingDelta, ToolCallDelta
+from podium.settings import DEFAULT_TIMEOUTS
+from podium.settings import ModelSettings
+from podium.settings import Timeouts
+from podium.streaming import ResponseBuilder
+from podium.streaming import StreamEvent
+from podium.streaming import TextDelta
+from podium.streaming import ThinkingDelta
+from podium.streaming import ToolCallDelta
 
 __all__ = [
     "EVENTSTREAM",

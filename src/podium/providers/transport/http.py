@@ -22,22 +22,31 @@ import asyncio
 import json
 import logging
 import weakref
-from collections.abc import AsyncGenerator, Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from collections.abc import AsyncGenerator
+from collections.abc import Callable
+from collections.abc import Generator
+from collections.abc import Iterator
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import Generic
+from typing import Protocol
+from typing import TypeVar
 
 import httpx2
 
-from podium.exceptions import ProviderConnectionError, ProviderError, ProviderTimeoutError, UserError
+from podium.exceptions import ProviderConnectionError
+from podium.exceptions import ProviderError
+from podium.exceptions import ProviderTimeoutError
+from podium.exceptions import UserError
 from podium.providers.transport.errors import http_error
-from podium.providers.transport.guard import (
-    Deadline,
-    afirst_bytes,
-    content_type_error,
-    first_bytes,
-    http_timeouts,
-    wrong_content_type,
-)
+from podium.providers.transport.guard import Deadline
+from podium.providers.transport.guard import afirst_bytes
+from podium.providers.transport.guard import content_type_error
+from podium.providers.transport.guard import first_bytes
+from podium.providers.transport.guard import http_timeouts
+from podium.providers.transport.guard import wrong_content_type
 from podium.settings import Timeouts
 
 __all__ = ["CLIENT_OPTIONS", "Auth", "Endpoint", "HTTPTransport", "PerLoop", "dumps"]

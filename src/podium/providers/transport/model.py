@@ -21,40 +21,57 @@ from __future__ import annotations
 
 import json
 from abc import abstractmethod
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import Any, ClassVar, Literal, NamedTuple, Protocol
+from collections.abc import AsyncIterator
+from collections.abc import Callable
+from collections.abc import Iterator
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+from typing import ClassVar
+from typing import Literal
+from typing import Protocol
 
-from podium.exceptions import InvalidResponseError, ProviderError
-from podium.messages import Message, ModelResponse
-from podium.providers.base import Model, require_model_name
+from podium.exceptions import InvalidResponseError
+from podium.exceptions import ProviderError
+from podium.messages import Message
+from podium.messages import ModelResponse
+from podium.providers.base import Model
+from podium.providers.base import WireCall
+from podium.providers.base import require_model_name
 from podium.providers.profiles import ModelProfile
-from podium.providers.retry import RetryPolicy, call_with_retries, call_with_retries_async
-from podium.providers.transport.decoders import (
-    DONE,
-    Decoder,
-    ErrorEvent,
-    EventStreamDecoder,
-    NDJSONDecoder,
-    SSEDecoder,
-    loads,
-)
-from podium.providers.transport.errors import embedded_status, http_error
-from podium.providers.transport.guard import (
-    EVENTSTREAM,
-    JSON,
-    NDJSON,
-    SSE,
-    Deadline,
-    aguarded_stream,
-    guarded_stream,
-    incomplete_stream,
-    not_json,
-    resolve_timeouts,
-    timeouts_option,
-)
-from podium.providers.transport.http import Endpoint, HTTPTransport, check_client_options, dumps
-from podium.settings import ModelSettings, OutputSchema, Timeouts, ToolDefinition
-from podium.streaming import StreamDelta, StreamEvent
+from podium.providers.retry import RetryPolicy
+from podium.providers.retry import call_with_retries
+from podium.providers.retry import call_with_retries_async
+from podium.providers.transport.decoders import DONE
+from podium.providers.transport.decoders import Decoder
+from podium.providers.transport.decoders import ErrorEvent
+from podium.providers.transport.decoders import EventStreamDecoder
+from podium.providers.transport.decoders import NDJSONDecoder
+from podium.providers.transport.decoders import SSEDecoder
+from podium.providers.transport.decoders import loads
+from podium.providers.transport.errors import embedded_status
+from podium.providers.transport.errors import http_error
+from podium.providers.transport.guard import EVENTSTREAM
+from podium.providers.transport.guard import JSON
+from podium.providers.transport.guard import NDJSON
+from podium.providers.transport.guard import SSE
+from podium.providers.transport.guard import Deadline
+from podium.providers.transport.guard import aguarded_stream
+from podium.providers.transport.guard import guarded_stream
+from podium.providers.transport.guard import incomplete_stream
+from podium.providers.transport.guard import not_json
+from podium.providers.transport.guard import resolve_timeouts
+from podium.providers.transport.guard import timeouts_option
+from podium.providers.transport.http import Endpoint
+from podium.providers.transport.http import HTTPTransport
+from podium.providers.transport.http import check_client_options
+from podium.providers.transport.http import dumps
+from podium.settings import ModelSettings
+from podium.settings import OutputSchema
+from podium.settings import Timeouts
+from podium.settings import ToolDefinition
+from podium.streaming import StreamDelta
+from podium.streaming import StreamEvent
 
 __all__ = ["StreamState", "WireCall", "WireModel"]
 
@@ -76,16 +93,6 @@ class StreamState(Protocol):
     def finish(self) -> ModelResponse:
         """The final response, once the stream ended."""
         ...
-
-
-class WireCall(NamedTuple):
-    """What one request is made of, before it is a body."""
-
-    messages: Sequence[Message]
-    tools: Sequence[ToolDefinition] | None
-    settings: ModelSettings
-    output: OutputSchema | None
-    stream: bool
 
 
 class WireModel(Model):
