@@ -76,6 +76,9 @@ CLIENT_OPTIONS = frozenset(
 """Client options every remote model takes: the ``httpx2.Client`` arguments, extra headers and query
 parameters for every request, and ready clients (``http_client``, ``async_http_client``) to send through."""
 
+DEFAULT_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
+"""Connection limits of the clients a model makes (the ``limits`` option replaces them)."""
+
 _MAX_ERROR_BODY = 1 << 20  # an error body is read up to 1 MiB: enough for any message, bounded for a hostile one
 
 
@@ -186,6 +189,9 @@ class HTTPTransport:
         self.endpoint = endpoint
         self._client: httpx2.Client | None = options.pop("http_client", None)
         self._given_async: httpx2.AsyncClient | None = options.pop("async_http_client", None)
+        # as the vendor SDKs do: up to 1,000 connections at once (many concurrent async sessions on one model),
+        # 100 kept alive; httpx2's own default of 100 at once would queue the rest
+        options.setdefault("limits", DEFAULT_LIMITS)
         self._options = options
         self._aclients: PerLoop[httpx2.AsyncClient] = PerLoop(self._new_async)
 

@@ -1,0 +1,101 @@
+"""The one transport, whatever the provider: connection limits, options, errors and messages, SSE framing."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import httpx2
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import podium
+from podium.exceptions import ProviderConnectionError, RateLimitError, ServerError, UserError
+from podium.messages import Message
+from podium.providers.transport.decoders import DONE, ErrorEvent, NDJSONDecoder, SSEDecoder
+from podium.providers.transport.http import DEFAULT_LIMITS
+from podium.testing.fake_server import FakeProviderServer, Reply
+
+SPECS = ["openai:m", "anthropic:m", "google:m", "mistral:m", "cohere:m", "groq:m", "ollama:m", "bedrock:m"]
+
+
+def test_made_clients_allow_as_many_connections_as_the_sdks_and_a_given_limit_wins() -> None:
+    with FakeProviderServer(default=Reply.answer("hi")) as server:
+        model = server.model("openai:gpt-4o-mini")
+        assert model.http.client._transport._pool._max_connections == 1000
+
+        async def pool_size() -> int:
+            return int(model.http.async_client._transport._pool._max_connections)
+
+        assert asyncio.run(pool_size()) == 1000
+        mine = server.model("openai:gpt-4o-mini", limits=httpx2.Limits(max_connections=3))
+        assert mine.http.client._transport._pool._max_connections == 3
+    assert DEFAULT_LIMITS.max_keepalive_connections == 100
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_an_unknown_option_names_itself_and_the_options_there_are(spec: str) -> None:
+    with pytest.raises(UserError) as info:
+        podium.model(spec, base_url="http://127.0.0.1:9", api_key="k", colour="blue")
+    assert "colour" in str(info.value) and "http_client" in str(info.value) and "proxy" in str(info.value)
+
+
+@pytest.mark.parametrize("spec", SPECS)
+def test_every_provider_says_the_same_things_about_the_same_failures(spec: str) -> None:
+    with FakeProviderServer(Reply.error(429, "slow down", retry_after=7), Reply.error(503, "busy")) as server:
+        model = server.model(spec, retry=podium.RetryPolicy(max_retries=0))
+        with pytest.raises(RateLimitError) as limited:
+            model.request([Message.user("hi")])
+        assert limited.value.retry_after == 7 and limited.value.status == 429
+        with pytest.raises(ServerError) as busy:
+            model.request([Message.user("hi")])
+        assert busy.value.status == 503
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    spec_options = {"region": "us-east-1", "aws_access_key_id": "a", "aws_secret_access_key": "b"}
+    options = spec_options if spec.startswith("bedrock") else {"api_key": "k"}
+    dead = podium.model(spec, base_url=f"http://127.0.0.1:{port}", retry=podium.RetryPolicy(max_retries=0), **options)
+    with pytest.raises(ProviderConnectionError) as gone:
+        dead.request([Message.user("hi")])
+    assert f"could not reach {dead.provider} at http://127.0.0.1:{port}" in str(gone.value)
+
+
+SSE_BODY = (
+    b": a comment line\r\n\r\n"
+    b'data: {"a": 1}\r\n\r\n'
+    b'data: {"b":\ndata: 2}\n\n'
+    b'id: 7\nretry: 100\nevent: message\ndata:{"c": 3}\n\n'
+    b'event: error\ndata: {"error": {"message": "x"}}\n\n'
+    b"data: [DONE]\n\n"
+    b"data: \xc3\xa9"  # no final blank line; a two-byte character a cut may split
+)
+
+
+@given(st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=30))
+def test_sse_decoding_does_not_depend_on_where_the_bytes_are_cut(cuts: list[int]) -> None:
+    decoder = SSEDecoder()
+    out: list[object] = []
+    position = 0
+    for cut in cuts:
+        out += decoder.feed(SSE_BODY[position : position + cut])
+        position += cut
+    out += decoder.feed(SSE_BODY[position:])
+    out += decoder.flush()
+    shown = [f"error:{p.payload}" if isinstance(p, ErrorEvent) else p for p in out]
+    assert shown == ['{"a": 1}', '{"b":\n2}', '{"c": 3}', 'error:{"error": {"message": "x"}}', DONE, "é"]
+
+
+@given(st.lists(st.integers(min_value=1, max_value=20), min_size=1, max_size=20))
+def test_ndjson_decoding_does_not_depend_on_where_the_bytes_are_cut(cuts: list[int]) -> None:
+    body = b'{"a": 1}\n\n{"b": "\xc3\xa9"}\r\n{"done": true}'
+    decoder = NDJSONDecoder()
+    out: list[str] = []
+    position = 0
+    for cut in cuts:
+        out += decoder.feed(body[position : position + cut])
+        position += cut
+    out += decoder.feed(body[position:])
+    out += decoder.flush()
+    assert [line.strip() for line in out] == ['{"a": 1}', '{"b": "é"}', '{"done": true}']
