@@ -99,3 +99,54 @@ def test_ndjson_decoding_does_not_depend_on_where_the_bytes_are_cut(cuts: list[i
     out += decoder.feed(body[position:])
     out += decoder.flush()
     assert [line.strip() for line in out] == ['{"a": 1}', '{"b": "é"}', '{"done": true}']
+
+
+@pytest.mark.parametrize("follow", [False, True])
+def test_a_redirect_is_a_clear_error_unless_the_user_asks_to_follow_it(follow: bool) -> None:
+    from podium.exceptions import ProviderHTTPError
+
+    with FakeProviderServer(default=Reply.answer("moved here")) as target:
+        new_base = target.url + "/v1"
+        with _Redirector(new_base) as old:
+            model = podium.model("openai:gpt-4o-mini", base_url=old.url + "/v1", api_key="k", follow_redirects=follow)
+            if follow:
+                assert model.request([Message.user("hi")]).text == "moved here"
+            else:
+                with pytest.raises(ProviderHTTPError) as info:
+                    model.request([Message.user("hi")])
+                assert info.value.status == 307
+                assert new_base + "/chat/completions" in str(info.value) and "follow_redirects=True" in str(info.value)
+
+
+class _Redirector:
+    """A loopback server that answers every POST with a 307 to the same path under ``target``."""
+
+    def __init__(self, target: str) -> None:
+        import http.server
+        import threading
+
+        base = target
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                self.rfile.read(length)
+                self.send_response(307)
+                self.send_header("location", base + self.path.removeprefix("/v1"))
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> _Redirector:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

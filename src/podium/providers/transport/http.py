@@ -67,6 +67,7 @@ CLIENT_OPTIONS = frozenset(
         "transport",
         "mounts",
         "event_hooks",
+        "follow_redirects",
         "default_headers",
         "default_query",
         "http_client",
@@ -279,7 +280,7 @@ class HTTPTransport:
             if error is None:
                 raise
             raise error from exc
-        if response.status_code >= 400:
+        if response.status_code >= 300:
             raise self._status_error(response, self._read_error(response))
         wrong = wrong_content_type(response.headers, expected)
         if wrong is not None:
@@ -319,7 +320,7 @@ class HTTPTransport:
             if error is None:
                 raise
             raise error from exc
-        if response.status_code >= 400:
+        if response.status_code >= 300:
             raise self._status_error(response, await self._aread_error(response))
         wrong = wrong_content_type(response.headers, expected)
         if wrong is not None:
@@ -389,6 +390,17 @@ class HTTPTransport:
             body: Any = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", "replace")
+        status = response.status_code
+        if status < 400:  # a redirect the client was not told to follow
+            where = response.headers.get("location") or "(no Location header)"
+            message = (
+                f"{self.provider} answered HTTP {status}, a redirect to {where}: Podium does not follow redirects "
+                "of API calls by default (the request and its key would go elsewhere); set base_url to the new "
+                "address, or pass follow_redirects=True"
+            )
+            return http_error(
+                status, body, provider=self.provider, model=self.model, headers=dict(response.headers), message=message
+            )
         if self._errors is not None:
             return self._errors(response.status_code, body, dict(response.headers))
         return http_error(
