@@ -62,26 +62,43 @@ def test_every_provider_says_the_same_things_about_the_same_failures(spec: str) 
     assert f"could not reach {dead.provider} at http://127.0.0.1:{port}" in str(gone.value)
 
 
-SSE_BODY = (
-    b": a comment line\r\n\r\n"
-    b'data: {"a": 1}\r\n\r\n'
-    b'data: {"b":\ndata: 2}\n\n'
-    b'id: 7\nretry: 100\nevent: message\ndata:{"c": 3}\n\n'
-    b'event: error\ndata: {"error": {"message": "x"}}\n\n'
-    b"data: [DONE]\n\n"
-    b"data: \xc3\xa9"  # no final blank line; a two-byte character a cut may split
+SSE_LINES = [
+    b": a comment line",
+    b"",
+    b'data: {"a": 1}',
+    b"",
+    b'data: {"b":',
+    b"data: 2}",
+    b"",
+    b"id: 7",
+    b"retry: 100",
+    b"event: message",
+    b'data:{"c": 3}',
+    b"",
+    b"event: error",
+    b'data: {"error": {"message": "x"}}',
+    b"",
+    b"data: [DONE]",
+    b"",
+]
+SSE_TAIL = b"data: \xc3\xa9"  # no final blank line; a two-byte character that a cut may split
+
+
+@given(
+    st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=30),
+    st.sampled_from([b"\n", b"\r\n", b"\r"]),
 )
-
-
-@given(st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=30))
-def test_sse_decoding_does_not_depend_on_where_the_bytes_are_cut(cuts: list[int]) -> None:
+def test_sse_decoding_does_not_depend_on_where_the_bytes_are_cut_or_the_line_endings(
+    cuts: list[int], ending: bytes
+) -> None:
+    body = ending.join(SSE_LINES) + ending + SSE_TAIL
     decoder = SSEDecoder()
     out: list[object] = []
     position = 0
     for cut in cuts:
-        out += decoder.feed(SSE_BODY[position : position + cut])
+        out += decoder.feed(body[position : position + cut])
         position += cut
-    out += decoder.feed(SSE_BODY[position:])
+    out += decoder.feed(body[position:])
     out += decoder.flush()
     shown = [f"error:{p.payload}" if isinstance(p, ErrorEvent) else p for p in out]
     assert shown == ['{"a": 1}', '{"b":\n2}', '{"c": 3}', 'error:{"error": {"message": "x"}}', DONE, "é"]

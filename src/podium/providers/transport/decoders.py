@@ -73,8 +73,8 @@ class Decoder(Protocol):
 class SSEDecoder:
     """Server-sent events -> each event's ``data`` as text (comments, ``id:`` and ``retry:`` skipped).
 
-    Lines may end in LF or CRLF; multi-line data is joined with a newline; one space after ``data:`` is
-    dropped, as the SSE specification says.
+    Lines may end in LF, CRLF or a lone CR; multi-line data is joined with a newline; one space after
+    ``data:`` is dropped, as the SSE specification says.
     """
 
     __slots__ = ("_buffer", "_data", "_decode", "_event")
@@ -89,13 +89,16 @@ class SSEDecoder:
         """The payloads completed by ``chunk``."""
         text = self._decode(chunk)
         buffer = self._buffer + text if self._buffer else text
+        held = ""
+        if "\r" in buffer:  # CRLF or a lone CR ends a line too; a CR at the end may be half of a CRLF
+            if buffer[-1] == "\r":
+                buffer, held = buffer[:-1], "\r"
+            buffer = buffer.replace("\r\n", "\n").replace("\r", "\n")
         lines = buffer.split("\n")
-        self._buffer = lines.pop()
+        self._buffer = lines.pop() + held
         out: list[Any] = []
         data = self._data
         for line in lines:
-            if line[-1:] == "\r":
-                line = line[:-1]
             if not line:
                 if data:
                     payload = data[0] if len(data) == 1 else "\n".join(data)
