@@ -508,6 +508,8 @@ class GeminiAccumulator:
 
     def _part(self, part: Mapping[str, Any]) -> StreamDelta | None:
         b = self._builder
+        if len(part) == 1 and self._kind == "text" and "text" in part:  # the common chunk: more of the same text
+            return b.text(self._index, str(part["text"]))
         signature = part.get(_SIGNATURE)
         if "text" in part:
             text = str(part["text"])
