@@ -197,7 +197,7 @@ def test_unsigned_anthropic_thinking_is_dropped_and_empty_text_left_out() -> Non
 def test_seed_is_ignored_with_one_warning(caplog: pytest.LogCaptureFixture) -> None:
     model = AnthropicModel("claude-sonnet-4-5", api_key="k")
     with caplog.at_level(logging.WARNING, logger="podium.providers.anthropic"):
-        body, _ = model._prepare([Message.user("hi")], None, ModelSettings(seed=3), None, stream=False)
-        model._prepare([Message.user("hi")], None, ModelSettings(seed=3), None, stream=False)
+        body = model.build_body([Message.user("hi")], None, ModelSettings(seed=3), None, stream=False)
+        model.build_body([Message.user("hi")], None, ModelSettings(seed=3), None, stream=False)
     assert "seed" not in body
     assert [r.getMessage() for r in caplog.records] == ["anthropic has no seed setting; seed=3 is ignored"]

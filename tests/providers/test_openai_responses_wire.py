@@ -189,8 +189,8 @@ def test_seed_is_ignored_with_one_warning(caplog: pytest.LogCaptureFixture) -> N
 
     model = OpenAIResponsesModel("gpt-5", api_key="k")
     with caplog.at_level(logging.WARNING, logger="podium.providers.openai_responses"):
-        body, _ = model._prepare([Message.user("hi")], None, ModelSettings(seed=3), None, stream=False)
-        model._prepare([Message.user("hi")], None, ModelSettings(seed=3), None, stream=False)
+        body = model.build_body([Message.user("hi")], None, ModelSettings(seed=3), None, stream=False)
+        model.build_body([Message.user("hi")], None, ModelSettings(seed=3), None, stream=False)
     assert "seed" not in body
     assert [r.getMessage() for r in caplog.records] == ["the OpenAI Responses API has no seed; seed=3 is ignored"]
 

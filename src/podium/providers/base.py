@@ -14,6 +14,9 @@ from collections.abc import AsyncIterator
 from collections.abc import Iterator
 from collections.abc import Sequence
 from typing import NamedTuple
+from typing import TypedDict
+
+from typing_extensions import Unpack
 
 from podium.exceptions import UserError
 from podium.messages import Message
@@ -32,7 +35,18 @@ from podium.streaming import TextDelta
 from podium.streaming import ThinkingDelta
 from podium.streaming import ToolCallDelta
 
-__all__ = ["Model", "WireCall", "deltas_of", "require_model_name"]
+__all__ = ["Model", "RequestOptions", "WireCall", "deltas_of", "require_model_name"]
+
+
+class RequestOptions(TypedDict, total=False):
+    """What a request carries besides its messages (keyword arguments of :meth:`Model.request` and its twins)."""
+
+    tools: Sequence[ToolDefinition] | None
+    """The tools the model may call."""
+    settings: ModelSettings | None
+    """Sampling, limits, tool choice, timeouts and provider extras of this request."""
+    output: OutputSchema | None
+    """The structured output asked for, if any."""
 
 
 class WireCall(NamedTuple):
@@ -62,52 +76,30 @@ class Model(ABC):
         return ModelProfile()
 
     @abstractmethod
-    def request(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> ModelResponse:
-        """Send ``messages`` and return the whole response."""
+    def request(self, messages: Sequence[Message], **options: Unpack[RequestOptions]) -> ModelResponse:
+        """Send ``messages`` and return the whole response.
 
-    def stream(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> Iterator[StreamEvent]:
+        ``options`` (:class:`RequestOptions`, all optional): ``tools``, ``settings`` and ``output``, as
+        keyword arguments: ``model.request(messages, tools=tools, settings=ModelSettings(max_tokens=100))``.
+        """
+
+    def stream(self, messages: Sequence[Message], **options: Unpack[RequestOptions]) -> Iterator[StreamEvent]:
         """Send ``messages`` and yield deltas as they arrive, then the final :class:`ModelResponse`."""
-        response = self.request(messages, tools=tools, settings=settings, output=output)
+        response = self.request(messages, **options)
         yield from deltas_of(response)
         yield response
 
-    async def arequest(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> ModelResponse:
+    async def arequest(self, messages: Sequence[Message], **options: Unpack[RequestOptions]) -> ModelResponse:
         """Async twin of :meth:`request`."""
         import asyncio
 
-        return await asyncio.to_thread(self.request, messages, tools=tools, settings=settings, output=output)
+        return await asyncio.to_thread(self.request, messages, **options)
 
     async def astream(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
+        self, messages: Sequence[Message], **options: Unpack[RequestOptions]
     ) -> AsyncIterator[StreamEvent]:
         """Async twin of :meth:`stream`."""
-        response = await self.arequest(messages, tools=tools, settings=settings, output=output)
+        response = await self.arequest(messages, **options)
         for delta in deltas_of(response):
             yield delta
         yield response

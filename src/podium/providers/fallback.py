@@ -45,6 +45,7 @@ from dataclasses import replace
 from typing import Any
 from typing import TypeAlias
 
+from typing_extensions import Unpack
 from typing_extensions import override
 
 from podium.exceptions import ProviderError
@@ -53,11 +54,9 @@ from podium.exceptions import UserError
 from podium.messages import Message
 from podium.messages import ModelResponse
 from podium.providers.base import Model
+from podium.providers.base import RequestOptions
 from podium.providers.profiles import ModelProfile
 from podium.providers.transport.guard import partial_response
-from podium.settings import ModelSettings
-from podium.settings import OutputSchema
-from podium.settings import ToolDefinition
 from podium.streaming import StreamEvent
 from podium.usage import stored_cost
 
@@ -202,19 +201,12 @@ class FallbackModel(Model):
     # ------------------------------------------------------------------ Model
 
     @override
-    def request(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> ModelResponse:
+    def request(self, messages: Sequence[Message], **options: Unpack[RequestOptions]) -> ModelResponse:
         """The first answer in the chain (see the module docstring)."""
         failed: list[dict[str, Any]] = []
         for index in range(len(self._chain)):
             try:
-                response = self._model(index).request(messages, tools=tools, settings=settings, output=output)
+                response = self._model(index).request(messages, **options)
             except Exception as error:
                 if not self._failed(index, error, failed):
                     raise
@@ -223,20 +215,13 @@ class FallbackModel(Model):
         raise AssertionError("unreachable: the last model's error is raised")  # pragma: no cover
 
     @override
-    async def arequest(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> ModelResponse:
+    async def arequest(self, messages: Sequence[Message], **options: Unpack[RequestOptions]) -> ModelResponse:
         """Async twin of :meth:`request`."""
         failed: list[dict[str, Any]] = []
         for index in range(len(self._chain)):
             try:
                 model = self._model(index)
-                response = await model.arequest(messages, tools=tools, settings=settings, output=output)
+                response = await model.arequest(messages, **options)
             except Exception as error:
                 if not self._failed(index, error, failed):
                     raise
@@ -245,14 +230,7 @@ class FallbackModel(Model):
         raise AssertionError("unreachable: the last model's error is raised")  # pragma: no cover
 
     @override
-    def stream(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> Iterator[StreamEvent]:
+    def stream(self, messages: Sequence[Message], **options: Unpack[RequestOptions]) -> Iterator[StreamEvent]:
         """The first stream in the chain that starts; it moves on only while nothing reached the caller."""
         failed: list[dict[str, Any]] = []
         for index in range(len(self._chain)):
@@ -260,7 +238,7 @@ class FallbackModel(Model):
             events: Iterator[StreamEvent] | None = None
             try:
                 model = self._model(index)
-                events = model.stream(messages, tools=tools, settings=settings, output=output)
+                events = model.stream(messages, **options)
                 for event in events:
                     if isinstance(event, ModelResponse):
                         yield self._answered(event, index, failed)
@@ -281,12 +259,7 @@ class FallbackModel(Model):
 
     @override
     async def astream(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
+        self, messages: Sequence[Message], **options: Unpack[RequestOptions]
     ) -> AsyncIterator[StreamEvent]:
         """Async twin of :meth:`stream`."""
         failed: list[dict[str, Any]] = []
@@ -295,7 +268,7 @@ class FallbackModel(Model):
             events: AsyncIterator[StreamEvent] | None = None
             try:
                 model = self._model(index)
-                events = model.astream(messages, tools=tools, settings=settings, output=output)
+                events = model.astream(messages, **options)
                 async for event in events:
                     if isinstance(event, ModelResponse):
                         yield self._answered(event, index, failed)

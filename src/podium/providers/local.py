@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import Unpack
 from typing_extensions import override
 
 from podium.exceptions import UserError
@@ -33,12 +34,12 @@ from podium.messages import Part
 from podium.messages import Text
 from podium.messages import ToolCall
 from podium.providers.base import Model
+from podium.providers.base import RequestOptions
 from podium.providers.local_format import parse_tool_calls
 from podium.providers.local_format import template_knows_tools
 from podium.providers.local_format import to_chat_messages
 from podium.providers.profiles import ModelProfile
 from podium.settings import ModelSettings
-from podium.settings import OutputSchema
 from podium.settings import ToolDefinition
 from podium.streaming import StreamEvent
 from podium.streaming import TextDelta
@@ -222,29 +223,16 @@ class LocalModel(Model):
         )
 
     @override
-    def request(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> ModelResponse:
-        events = list(self.stream(messages, tools=tools, settings=settings, output=output))
+    def request(self, messages: Sequence[Message], **options: Unpack[RequestOptions]) -> ModelResponse:
+        events = list(self.stream(messages, **options))
         final = events[-1]
         assert isinstance(final, ModelResponse)
         return final
 
     @override
-    def stream(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> Iterator[StreamEvent]:
-        tool_list = list(tools or ())
+    def stream(self, messages: Sequence[Message], **options: Unpack[RequestOptions]) -> Iterator[StreamEvent]:
+        settings = options.get("settings")
+        tool_list = list(options.get("tools") or ())
         if settings is not None and settings.tool_choice == "none":
             tool_list = []
         with self._lock:
@@ -298,12 +286,7 @@ class LocalModel(Model):
 
     @override
     async def astream(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
+        self, messages: Sequence[Message], **options: Unpack[RequestOptions]
     ) -> AsyncIterator[StreamEvent]:
         """Runs the sync stream in a worker thread, passing events through a queue."""
         import asyncio
@@ -314,7 +297,7 @@ class LocalModel(Model):
 
         def produce() -> None:
             try:
-                for event in self.stream(messages, tools=tools, settings=settings, output=output):
+                for event in self.stream(messages, **options):
                     loop.call_soon_threadsafe(queue.put_nowait, event)
             except BaseException as exc:  # handed to the consumer
                 loop.call_soon_threadsafe(queue.put_nowait, exc)

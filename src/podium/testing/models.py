@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeAlias
 
-from typing_extensions import override
+from typing_extensions import Unpack, override
 
 from podium.exceptions import UserError
 from podium.messages import Message, ModelResponse, Part, Text, ToolCall
-from podium.providers.base import Model, deltas_of
+from podium.providers.base import Model, RequestOptions, deltas_of
 from podium.providers.profiles import ModelProfile
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 from podium.streaming import StreamEvent, TextDelta
@@ -116,50 +116,24 @@ class _TestModel(Model):
         return self._normalize(self._reply(msgs, info), msgs)
 
     @override
-    def request(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> ModelResponse:
-        return self._answer(messages, tools, settings, output)
+    def request(self, messages: Sequence[Message], **options: Unpack[RequestOptions]) -> ModelResponse:
+        return self._answer(messages, options.get("tools"), options.get("settings"), options.get("output"))
 
     @override
-    def stream(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> Iterator[StreamEvent]:
-        response = self._answer(messages, tools, settings, output)
+    def stream(self, messages: Sequence[Message], **options: Unpack[RequestOptions]) -> Iterator[StreamEvent]:
+        response = self._answer(messages, options.get("tools"), options.get("settings"), options.get("output"))
         yield from deltas_of(response, self.stream_chunk)
         yield response
 
     @override
-    async def arequest(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> ModelResponse:
-        return self._answer(messages, tools, settings, output)
+    async def arequest(self, messages: Sequence[Message], **options: Unpack[RequestOptions]) -> ModelResponse:
+        return self._answer(messages, options.get("tools"), options.get("settings"), options.get("output"))
 
     @override
     async def astream(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
+        self, messages: Sequence[Message], **options: Unpack[RequestOptions]
     ) -> AsyncIterator[StreamEvent]:
-        response = self._answer(messages, tools, settings, output)
+        response = self._answer(messages, options.get("tools"), options.get("settings"), options.get("output"))
         for delta in deltas_of(response, self.stream_chunk):
             yield delta
         yield response
@@ -234,17 +208,10 @@ class SlowEchoModel(FunctionModel):
         self.delay = delay
 
     @override
-    def stream(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> Iterator[StreamEvent]:
+    def stream(self, messages: Sequence[Message], **options: Unpack[RequestOptions]) -> Iterator[StreamEvent]:
         import time
 
-        response = self._answer(messages, tools, settings, output)
+        response = self._answer(messages, options.get("tools"), options.get("settings"), options.get("output"))
         for word in response.text.split(" "):
             time.sleep(self.delay)
             yield TextDelta(0, word + " ")

@@ -31,11 +31,14 @@ from typing import ClassVar
 from typing import Literal
 from typing import Protocol
 
+from typing_extensions import Unpack
+
 from podium.exceptions import InvalidResponseError
 from podium.exceptions import ProviderError
 from podium.messages import Message
 from podium.messages import ModelResponse
 from podium.providers.base import Model
+from podium.providers.base import RequestOptions
 from podium.providers.base import WireCall
 from podium.providers.base import require_model_name
 from podium.providers.profiles import ModelProfile
@@ -235,15 +238,10 @@ class WireModel(Model):
     # ------------------------------------------------------------------ requests
 
     def _prepare(
-        self,
-        messages: Sequence[Message],
-        tools: Sequence[ToolDefinition] | None,
-        settings: ModelSettings | None,
-        output: OutputSchema | None,
-        stream: bool,
+        self, messages: Sequence[Message], options: RequestOptions, stream: bool
     ) -> tuple[dict[str, Any], Timeouts]:
-        resolved = settings if settings is not None else ModelSettings()
-        body = self.build_body(messages, tools, resolved, output, stream=stream)
+        settings = options.get("settings")
+        body = self.build_body(messages, options.get("tools"), settings, options.get("output"), stream=stream)
         return body, resolve_timeouts(self.timeouts, settings)
 
     def _loads(self, raw: bytes) -> Any:
@@ -289,28 +287,14 @@ class WireModel(Model):
         )
         return self._loads(b"".join([chunk async for chunk in http.achunks(response, deadline)]))
 
-    def request(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> ModelResponse:
+    def request(self, messages: Sequence[Message], **options: Unpack[RequestOptions]) -> ModelResponse:
         """Send ``messages`` and return the whole response."""
-        body, timeouts = self._prepare(messages, tools, settings, output, False)
+        body, timeouts = self._prepare(messages, options, False)
         return self.parse_response_for(body, call_with_retries(lambda: self._whole(body, timeouts), self.retry))
 
-    async def arequest(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> ModelResponse:
+    async def arequest(self, messages: Sequence[Message], **options: Unpack[RequestOptions]) -> ModelResponse:
         """Async twin of :meth:`request`."""
-        body, timeouts = self._prepare(messages, tools, settings, output, False)
+        body, timeouts = self._prepare(messages, options, False)
         data = await call_with_retries_async(lambda: self._awhole(body, timeouts), self.retry)
         return self.parse_response_for(body, data)
 
@@ -342,16 +326,9 @@ class WireModel(Model):
         except ValueError as exc:
             raise incomplete_stream(self.provider, self.model_name, self.end_marker, payload) from exc
 
-    def stream(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
-    ) -> Iterator[StreamEvent]:
+    def stream(self, messages: Sequence[Message], **options: Unpack[RequestOptions]) -> Iterator[StreamEvent]:
         """Send ``messages``; yield deltas as they arrive, then the final response."""
-        body, timeouts = self._prepare(messages, tools, settings, output, True)
+        body, timeouts = self._prepare(messages, options, True)
         yield from guarded_stream(
             lambda deadline: self._stream_once(body, timeouts, deadline),
             self.retry,
@@ -407,15 +384,10 @@ class WireModel(Model):
         yield state.finish()
 
     async def astream(
-        self,
-        messages: Sequence[Message],
-        *,
-        tools: Sequence[ToolDefinition] | None = None,
-        settings: ModelSettings | None = None,
-        output: OutputSchema | None = None,
+        self, messages: Sequence[Message], **options: Unpack[RequestOptions]
     ) -> AsyncIterator[StreamEvent]:
         """Async twin of :meth:`stream`."""
-        body, timeouts = self._prepare(messages, tools, settings, output, True)
+        body, timeouts = self._prepare(messages, options, True)
         events = aguarded_stream(
             lambda deadline: self._astream_once(body, timeouts, deadline),
             self.retry,
