@@ -376,10 +376,10 @@ def build_request(
     messages: Sequence[Message],
     *,
     model_name: str,
+    profile: ModelProfile | None = None,
     tools: Sequence[ToolDefinition] | None = None,
     settings: ModelSettings | None = None,
     output: OutputSchema | None = None,
-    profile: ModelProfile | None = None,
 ) -> tuple[dict[str, Any], str | None]:
     """The Messages API body for a request, and the name of the tool that carries the output (if any).
 

@@ -417,11 +417,11 @@ def build_request(
     messages: Sequence[Message],
     *,
     model_name: str,
+    store: bool | None = None,
+    previous_response_id: str | None = None,
     tools: Sequence[ToolDefinition] | None = None,
     settings: ModelSettings | None = None,
     output: OutputSchema | None = None,
-    store: bool | None = None,
-    previous_response_id: str | None = None,
 ) -> dict[str, Any]:
     """The Responses API body for a request.
 
