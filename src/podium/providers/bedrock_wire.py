@@ -56,6 +56,7 @@ from podium.messages import ToolResult
 from podium.providers.conversion import append_turn
 from podium.providers.conversion import map_tool_call_id
 from podium.providers.conversion import prepare_parts
+from podium.providers.conversion import sampling
 from podium.providers.jsonbody import deep_merge
 from podium.settings import ModelSettings
 from podium.settings import OutputSchema
@@ -319,13 +320,7 @@ def build_request(
     system = _system(messages)
     if system:
         body["system"] = system
-    inference: JsonDict = {}
-    if settings.max_tokens is not None:
-        inference["maxTokens"] = settings.max_tokens
-    if settings.temperature is not None:
-        inference["temperature"] = settings.temperature
-    if settings.top_p is not None:
-        inference["topP"] = settings.top_p
+    inference = sampling(settings, max_tokens="maxTokens", temperature="temperature", top_p="topP")
     if settings.stop:
         inference["stopSequences"] = list(settings.stop)
     if inference:

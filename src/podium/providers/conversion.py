@@ -37,6 +37,7 @@ from podium.messages import Part
 from podium.messages import ProviderPart
 from podium.messages import Text
 from podium.messages import Thinking
+from podium.settings import ModelSettings
 from podium.settings import ToolDefinition
 
 __all__ = ["error_text", "map_tool_call_id", "prepare_parts", "same_provider"]
@@ -151,3 +152,18 @@ def append_turn(wire: list[dict[str, Any]], message: Message, blocks: list[dict[
         wire[-1]["content"].extend(blocks)
     else:
         wire.append({"role": role, "content": blocks})
+
+
+def sampling(settings: ModelSettings, **names: str) -> dict[str, Any]:
+    """The sampling settings that are set, under the wire's names: ``sampling(s, max_tokens="num_predict")``.
+
+    Each keyword names a :class:`~podium.settings.ModelSettings` field (``temperature``, ``top_p``,
+    ``max_tokens``, ``stop``, ``seed`` ...) and the body field it becomes; unset ones are left out and
+    ``stop`` is sent as a list.
+    """
+    out: dict[str, Any] = {}
+    for field, wire in names.items():
+        value = getattr(settings, field)
+        if value is not None:
+            out[wire] = list(value) if field == "stop" else value
+    return out

@@ -58,6 +58,7 @@ from podium.messages import ToolResult
 from podium.providers.conversion import map_tool_call_id
 from podium.providers.conversion import prepare_parts
 from podium.providers.conversion import same_provider
+from podium.providers.conversion import sampling
 from podium.providers.pricing import cost_of
 from podium.providers.transport.errors import embedded_status
 from podium.providers.transport.errors import http_error
@@ -292,17 +293,9 @@ def build_request(
     """
     contents, system = _contents(messages, provider, settings)
     body: JsonDict = {"contents": contents}
-    generation: JsonDict = {}
-    if settings.temperature is not None:
-        generation["temperature"] = settings.temperature
-    if settings.top_p is not None:
-        generation["topP"] = settings.top_p
-    if settings.max_tokens is not None:
-        generation["maxOutputTokens"] = settings.max_tokens
+    generation = sampling(settings, temperature="temperature", top_p="topP", max_tokens="maxOutputTokens", seed="seed")
     if settings.stop:
         generation["stopSequences"] = list(settings.stop)
-    if settings.seed is not None:
-        generation["seed"] = settings.seed
     if settings.thinking is not None:
         generation["thinkingConfig"] = thinking_config(model_name, settings.thinking)
     if output is not None:

@@ -55,6 +55,7 @@ from podium.providers.base import WireCall
 from podium.providers.conversion import error_text
 from podium.providers.conversion import map_tool_call_id
 from podium.providers.conversion import role_messages
+from podium.providers.conversion import sampling
 from podium.providers.pricing import cost_of
 from podium.providers.transport.errors import embedded_status
 from podium.providers.transport.errors import http_error
@@ -248,16 +249,11 @@ def build_body(model: str, call: WireCall) -> JsonDict:
         body["tool_choice"] = _tool_choice(settings.tool_choice, tools)
     if settings.parallel_tool_calls is not None:
         body["parallel_tool_calls"] = settings.parallel_tool_calls
-    if settings.temperature is not None:
-        body["temperature"] = settings.temperature
-    if settings.top_p is not None:
-        body["top_p"] = settings.top_p
-    if settings.max_tokens is not None:
-        body["max_tokens"] = settings.max_tokens
-    if settings.stop is not None:
-        body["stop"] = list(settings.stop)
-    if settings.seed is not None:
-        body["random_seed"] = settings.seed
+    body.update(
+        sampling(
+            settings, temperature="temperature", top_p="top_p", max_tokens="max_tokens", stop="stop", seed="random_seed"
+        )
+    )
     thinking = settings.thinking
     if thinking is not None:
         if thinking is False:

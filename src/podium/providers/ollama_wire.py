@@ -61,6 +61,7 @@ from podium.providers.base import WireCall
 from podium.providers.conversion import error_text
 from podium.providers.conversion import offered_tools
 from podium.providers.conversion import prepare_parts
+from podium.providers.conversion import sampling
 from podium.providers.pricing import cost_of
 from podium.providers.transport.errors import http_error
 from podium.settings import ModelSettings
@@ -162,18 +163,9 @@ def _think(value: bool | str | int) -> bool | str:
 
 
 def _options(settings: ModelSettings) -> JsonDict:
-    options: JsonDict = {}
-    if settings.temperature is not None:
-        options["temperature"] = settings.temperature
-    if settings.top_p is not None:
-        options["top_p"] = settings.top_p
-    if settings.max_tokens is not None:
-        options["num_predict"] = settings.max_tokens
-    if settings.stop is not None:
-        options["stop"] = list(settings.stop)
-    if settings.seed is not None:
-        options["seed"] = settings.seed
-    return options
+    return sampling(
+        settings, temperature="temperature", top_p="top_p", max_tokens="num_predict", stop="stop", seed="seed"
+    )
 
 
 def _finish_body(body: JsonDict, settings: ModelSettings, output: OutputSchema | None) -> JsonDict:
