@@ -20,18 +20,18 @@ from podium.testing.fake_server import FakeProviderServer, Reply
 SPECS = ["openai:m", "anthropic:m", "google:m", "mistral:m", "cohere:m", "groq:m", "ollama:m", "bedrock:m"]
 
 
-def test_made_clients_allow_as_many_connections_as_the_sdks_and_a_given_limit_wins() -> None:
+def test_made_clients_allow_500_connections_and_a_given_limit_wins() -> None:
     with FakeProviderServer(default=Reply.answer("hi")) as server:
         model = server.model("openai:gpt-4o-mini")
-        assert model.http.client._transport._pool._max_connections == 1000
+        assert model.http.client._transport._pool._max_connections == 500
 
         async def pool_size() -> int:
             return int(model.http.async_client._transport._pool._max_connections)
 
-        assert asyncio.run(pool_size()) == 1000
+        assert asyncio.run(pool_size()) == 500
         mine = server.model("openai:gpt-4o-mini", limits=httpx2.Limits(max_connections=3))
         assert mine.http.client._transport._pool._max_connections == 3
-    assert DEFAULT_LIMITS.max_keepalive_connections == 100
+    assert DEFAULT_LIMITS.max_keepalive_connections == 20
 
 
 @pytest.mark.parametrize("spec", SPECS)
