@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import functools
-import uuid
+import os
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
-from typing import Any, Generic, Literal, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, overload
 
-from podium.agent.approval import ApprovalPolicy, Approver, DecisionLike, PausedRun, decision_from
+from podium.agent.approval import Approver, DecisionLike, PausedRun, decision_from
 from podium.agent.cancel import CancelToken
 from podium.agent.drivers import drive_async, drive_sync
 from podium.agent.events import AgentEvent
@@ -22,6 +22,9 @@ from podium.settings import ModelSettings
 from podium.tools.context import RunContext
 from podium.tools.executor import DEFAULT_MAX_OUTPUT
 from podium.tools.toolset import ToolsetLike, resolve_tools
+
+if TYPE_CHECKING:
+    from podium.agent.rules import ApprovalPolicy
 
 __all__ = ["Agent", "AsyncRunStream", "Prompt", "RunStream"]
 
@@ -171,7 +174,7 @@ class Agent(Generic[OutputT]):
         self.max_tool_output = max_tool_output
         self.policy = policy
         self.approver = approver
-        self.id = uuid.uuid4().hex
+        self.id = os.urandom(16).hex()
         """Unique id of this agent (``RunContext.agent_id``), so tools can keep state per agent."""
         self.repeated_calls: Literal["answer", "allow"] = repeated_calls
         self._output: OutputHandler[OutputT] = OutputHandler(output_type, output_mode)

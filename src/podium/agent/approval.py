@@ -23,11 +23,13 @@ approval answers exactly the pending call it names: same id, tool and arguments 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from podium.agent.decisions import Allow, Ask, Decision, DecisionLike, Deny, decision_from
-from podium.agent.rules import ApprovalPolicy, Rule
 from podium.paused import ApprovalRequest, PausedRun
+
+if TYPE_CHECKING:
+    from podium.agent.rules import ApprovalPolicy, Rule
 
 __all__ = [
     "Allow",
@@ -46,3 +48,14 @@ __all__ = [
 
 Approver: TypeAlias = Callable[[ApprovalRequest], "DecisionLike"]
 """A callback that decides at once (a terminal prompt, a UI); returning ``Ask`` pauses the run."""
+
+
+def __getattr__(name: str) -> Any:
+    # the rules engine is loaded when a policy is first named: an agent without one does not pay for it
+    if name in ("ApprovalPolicy", "Rule"):
+        from podium.agent import rules
+
+        value = getattr(rules, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

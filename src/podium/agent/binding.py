@@ -10,13 +10,16 @@ import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from podium.agent.approval import Allow, ApprovalPolicy, ApprovalRequest, Decision, PausedRun
+from podium.agent.approval import Allow, ApprovalRequest, Decision, PausedRun
 from podium.exceptions import UserError
 from podium.messages import ModelResponse, Part, ToolCall
 from podium.tools.tool import Tool
 from podium.usage import stored_cost
+
+if TYPE_CHECKING:
+    from podium.agent.rules import ApprovalPolicy
 
 __all__ = ["bind", "check_unique_ids", "pending_approvals", "unique_ids"]
 

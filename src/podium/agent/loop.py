@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import inspect
 import json
-import uuid
+import os
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Generic, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias
 
-from podium.agent.approval import Allow, ApprovalPolicy, ApprovalRequest, Ask, Decision, Deny, PausedRun
+from podium.agent.approval import Allow, ApprovalRequest, Ask, Decision, Deny, PausedRun
 from podium.agent.binding import bind, check_unique_ids, pending_approvals, unique_ids
 from podium.agent.effects import (
     AbandonTools,
@@ -79,6 +79,9 @@ from podium.tools.context import RunContext
 from podium.tools.executor import ToolInvocation, ToolOutcome, interrupted_result, skipped_result
 from podium.tools.tool import Tool
 from podium.usage import CostValue, Usage, add_costs, resolve_cost, stored_cost
+
+if TYPE_CHECKING:
+    from podium.agent.rules import ApprovalPolicy
 
 __all__ = [
     "AbandonTools",
@@ -199,7 +202,7 @@ class _Run(Generic[OutputT]):
 
     def __init__(self, spec: LoopSpec[OutputT]) -> None:
         self.spec = spec
-        self.run_id = spec.run_id or uuid.uuid4().hex
+        self.run_id = spec.run_id or os.urandom(16).hex()
         self.tools: Mapping[str, Tool[..., Any]] = spec.tools if isinstance(spec.tools, Mapping) else {}
         self.history: list[Message] = list(spec.history)
         self.new: list[Message] = []

@@ -20,19 +20,19 @@ written. An opaque unit no rule decides is asked about (denied when the default 
 from __future__ import annotations
 
 import fnmatch
-import glob as globbing
 import itertools
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from podium.agent.decisions import Allow, Ask, Decision, Deny
 from podium.messages import ToolCall
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from podium.tools.tool import Tool
 
 # The command recognizer, the protected-path table and the path helpers are imported when a policy first
@@ -167,6 +167,8 @@ def _real_path(value: str) -> str:
 
 
 def _is_inside(value: str, root: Path) -> bool:
+    from pathlib import Path  # with the path rules only: `from podium import Agent` stays light
+
     candidate = Path(value)
     if not candidate.is_absolute():
         candidate = root / candidate
@@ -181,8 +183,10 @@ def _expand(value: str, root: Path | None, is_glob: bool) -> list[str]:
     """The paths a pattern names now (as the shell would expand it), or the pattern itself when none match."""
     if not is_glob or root is None:
         return [value]
+    import glob
+
     base = value if value.startswith("/") else str(root / value)
-    matches = list(itertools.islice(globbing.iglob(base), _MAX_GLOB_MATCHES))
+    matches = list(itertools.islice(glob.iglob(base), _MAX_GLOB_MATCHES))
     return matches or [value]
 
 
