@@ -1,6 +1,6 @@
 """Podium's overhead benchmark: Podium (sync and async) against the raw openai SDK and a plain httpx loop.
 
-One command (about 6-8 minutes on 2 busy cores)::
+One command (about 4-5 minutes on 2 quiet cores)::
 
     .venv/bin/python bench/run.py                 # everything; tables on stdout and in the output folder
     .venv/bin/python bench/run.py --quick         # fewer rounds and sessions, for a check (~2 minutes)
