@@ -499,8 +499,9 @@ def main() -> None:
             loads.append(loadavg())
     finally:
         server.stop()
+    kernel = ".".join(platform.release().split(".")[:2])  # major.minor: no build names
     data["meta"] = {
-        "machine": f"{os.cpu_count()} CPUs, {platform.machine()}, {platform.system()} {platform.release()}",
+        "machine": f"{os.cpu_count()} CPUs, {platform.machine()}, {platform.system()} {kernel}",
         "python": platform.python_version(),
         "versions": versions(args.python),
         "rounds": args.rounds,
