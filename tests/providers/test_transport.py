@@ -167,3 +167,52 @@ class _Redirector:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def test_a_proxy_given_as_an_option_or_in_the_environment_carries_the_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    import http.server
+    import json
+    import threading
+
+    seen: list[str] = []
+    answer = json.dumps(
+        {
+            "id": "c",
+            "object": "chat.completion",
+            "model": "gpt-4o-mini",
+            "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": "via proxy"}, "finish_reason": "stop"}
+            ],
+        }
+    ).encode()
+
+    class Proxy(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            seen.append(self.path)  # a proxy gets the absolute URL
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    proxy = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        # the API's host never resolves: only the proxy can answer
+        target = "http://api.podium-test.invalid/v1"
+        model = podium.model("openai:gpt-4o-mini", base_url=target, api_key="k", proxy=proxy)
+        assert model.request([Message.user("hi")]).text == "via proxy"
+        monkeypatch.setenv("HTTP_PROXY", proxy)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        from_env = podium.model("openai:gpt-4o-mini", base_url=target, api_key="k")
+        assert from_env.request([Message.user("hi")]).text == "via proxy"
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == [target + "/chat/completions"] * 2
