@@ -26,6 +26,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from podium.agent.agent import Agent, AsyncRunStream, RunStream
+    from podium.agent.budget import Budget
     from podium.agent.cancel import CancelToken
     from podium.agent.decisions import Allow, Ask, Deny
     from podium.agent.events import (
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from podium.exceptions import (
         AgentRunError,
         ApprovalRequired,
+        BudgetExceeded,
         IncompleteStreamError,
         InvalidResponseError,
         MaxStepsExceeded,
@@ -102,6 +104,8 @@ _EXPORTS: dict[str, str] = {
     "Injected": "podium.tools.schema",
     "InvalidResponseError": "podium.exceptions",
     "MaxStepsExceeded": "podium.exceptions",
+    "Budget": "podium.agent.budget",
+    "BudgetExceeded": "podium.exceptions",
     "Message": "podium.messages",
     "Model": "podium.providers.base",
     "ModelProfile": "podium.providers.profiles",
@@ -157,6 +161,8 @@ __all__ = [
     "ApprovalRequired",
     "Ask",
     "AsyncRunStream",
+    "Budget",
+    "BudgetExceeded",
     "CachePoint",
     "CancelToken",
     "Deny",

@@ -52,6 +52,7 @@ __all__ = [
     "ApprovalRequired",
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceeded",
     "ContextWindowExceeded",
     "IncompleteStreamError",
     "InvalidResponseError",
@@ -135,6 +136,20 @@ class AgentRunError(PodiumError):
 
 class MaxStepsExceeded(AgentRunError):
     """The run made ``max_steps`` model requests without finishing."""
+
+
+class BudgetExceeded(AgentRunError):
+    """The run reached one of its :class:`~podium.agent.budget.Budget` limits.
+
+    ``budget`` names it (``max_cost``, ``max_tool_calls`` ...), ``limit`` is its value and ``reached`` what
+    the run had used; ``.messages`` is a valid history.
+    """
+
+    def __init__(self, message: str, *, budget: str, limit: float, reached: float, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.budget = budget
+        self.limit = limit
+        self.reached = reached
 
 
 class RunCancelled(AgentRunError):

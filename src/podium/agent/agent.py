@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mappin
 from typing import TYPE_CHECKING, Any, Generic, Literal, overload
 
 from podium.agent.approval import Approver, DecisionLike, PausedRun, decision_from
+from podium.agent.budget import Budget
 from podium.agent.cancel import CancelToken
 from podium.agent.drivers import drive_async, drive_sync
 from podium.agent.events import AgentEvent
@@ -92,6 +93,7 @@ class Agent(Generic[OutputT]):
         policy: ApprovalPolicy | None = None,
         approver: Approver | None = None,
         repeated_calls: Literal["answer", "allow"] = "answer",
+        budget: Budget | None = None,
     ) -> None: ...
 
     @overload
@@ -114,6 +116,7 @@ class Agent(Generic[OutputT]):
         policy: ApprovalPolicy | None = None,
         approver: Approver | None = None,
         repeated_calls: Literal["answer", "allow"] = "answer",
+        budget: Budget | None = None,
     ) -> None: ...
 
     def __init__(
@@ -135,6 +138,7 @@ class Agent(Generic[OutputT]):
         policy: ApprovalPolicy | None = None,
         approver: Approver | None = None,
         repeated_calls: Literal["answer", "allow"] = "answer",
+        budget: Budget | None = None,
     ) -> None:
         """Create an agent.
 
@@ -157,6 +161,8 @@ class Agent(Generic[OutputT]):
             approver: Answers "ask" decisions at once (a terminal prompt, a UI); without one the run pauses.
             repeated_calls: ``answer`` (default): when the model only repeats calls it already has results
                 for, send those results again and ask for the answer with tools off; ``allow``: run them again.
+            budget: Limits of each run (requests, tokens, cost, tool calls, wall time; see
+                :mod:`podium.agent.budget`); a run's own ``budget=`` replaces it.
         """
         if max_steps < 1:
             raise UserError("max_steps must be at least 1")
@@ -173,6 +179,8 @@ class Agent(Generic[OutputT]):
         self.inject: Mapping[str, Any] = dict(inject or {})
         self.max_tool_output = max_tool_output
         self.policy = policy
+        self.budget = budget
+        """Limits of each run (:class:`~podium.agent.budget.Budget`), unless a run gives its own."""
         self.approver = approver
         self.id = os.urandom(16).hex()
         """Unique id of this agent (``RunContext.agent_id``), so tools can keep state per agent."""
@@ -199,6 +207,7 @@ class Agent(Generic[OutputT]):
         inject: Mapping[str, Any] | None,
         approvals: Mapping[str, DecisionLike] | None = None,
         resume: PausedRun | None = None,
+        budget: Budget | None = None,
     ) -> LoopSpec[OutputT]:
         if resume is not None:
             if message_history is not None:
@@ -232,6 +241,7 @@ class Agent(Generic[OutputT]):
             approvals={k: decision_from(v) for k, v in (approvals or {}).items()},
             resume=resume,
             repeated_calls=self.repeated_calls,
+            budget=budget if budget is not None else self.budget,
         )
 
     # -- sync
@@ -249,6 +259,7 @@ class Agent(Generic[OutputT]):
         approvals: Mapping[str, DecisionLike] | None = None,
         resume: PausedRun | None = None,
         approver: Approver | None = None,
+        budget: Budget | None = None,
     ) -> RunResult[OutputT]:
         """Run to completion in this thread and return the result.
 
@@ -267,10 +278,12 @@ class Agent(Generic[OutputT]):
             approvals: Decisions for calls waiting for approval (call id -> True/False/Allow/Deny).
             resume: A paused run to continue (``result.paused``, possibly loaded from JSON).
             approver: Answers "ask" decisions for this run (over the agent's).
+            budget: Limits of this run, replacing the agent's (:class:`~podium.agent.budget.Budget`).
 
         Raises:
             RunCancelled: ``cancel`` was triggered; ``.messages`` is a valid history.
             MaxStepsExceeded: the run needed more than ``max_steps`` requests.
+            BudgetExceeded: the run reached a limit of its budget; ``.messages`` is a valid history.
             ProviderError: the provider failed; ``.messages`` is the history up to the failure.
         """
         stream = self.stream(
@@ -284,6 +297,7 @@ class Agent(Generic[OutputT]):
             approvals=approvals,
             resume=resume,
             approver=approver,
+            budget=budget,
             _stream_model=False,
         )
         for _ in stream:
@@ -303,11 +317,12 @@ class Agent(Generic[OutputT]):
         approvals: Mapping[str, DecisionLike] | None = None,
         resume: PausedRun | None = None,
         approver: Approver | None = None,
+        budget: Budget | None = None,
         _stream_model: bool = True,
     ) -> RunStream[OutputT]:
         """Run in this thread, yielding events as they happen; ``.result`` holds the result afterwards."""
         resolved = self._model(model)
-        spec = self._spec(resolved, prompt, message_history, deps, settings, inject, approvals, resume)
+        spec = self._spec(resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget)
         token = cancel or CancelToken()
         gen = drive_sync(
             agent_loop(spec),
@@ -334,6 +349,7 @@ class Agent(Generic[OutputT]):
         approvals: Mapping[str, DecisionLike] | None = None,
         resume: PausedRun | None = None,
         approver: Approver | None = None,
+        budget: Budget | None = None,
     ) -> RunResult[OutputT]:
         """Async twin of :meth:`run`: tools run as tasks (sync tools on a thread pool)."""
         stream = self.astream(
@@ -347,6 +363,7 @@ class Agent(Generic[OutputT]):
             approvals=approvals,
             resume=resume,
             approver=approver,
+            budget=budget,
             _stream_model=False,
         )
         async for _ in stream:
@@ -366,11 +383,12 @@ class Agent(Generic[OutputT]):
         approvals: Mapping[str, DecisionLike] | None = None,
         resume: PausedRun | None = None,
         approver: Approver | None = None,
+        budget: Budget | None = None,
         _stream_model: bool = True,
     ) -> AsyncRunStream[OutputT]:
         """Async twin of :meth:`stream`: ``async for event in agent.astream(...)``."""
         resolved = self._model(model)
-        spec = self._spec(resolved, prompt, message_history, deps, settings, inject, approvals, resume)
+        spec = self._spec(resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget)
         token = cancel or CancelToken()
         box: list[RunResult[OutputT]] = []
         agen = drive_async(

@@ -30,6 +30,7 @@ from __future__ import annotations
 import inspect
 import json
 import os
+import time
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias
@@ -64,6 +65,7 @@ from podium.agent.output import FINAL_RESULT_TOOL, OutputHandler, OutputMode
 from podium.agent.result import OutputT, RunResult
 from podium.exceptions import (
     AgentRunError,
+    BudgetExceeded,
     MaxStepsExceeded,
     OutputValidationError,
     PodiumError,
@@ -81,6 +83,7 @@ from podium.tools.tool import Tool
 from podium.usage import CostValue, Usage, add_costs, resolve_cost, stored_cost
 
 if TYPE_CHECKING:
+    from podium.agent.budget import Budget
     from podium.agent.rules import ApprovalPolicy
 
 __all__ = [
@@ -151,6 +154,8 @@ class LoopSpec(Generic[OutputT]):
     never to calls the model makes later. Needs ``resume``."""
     resume: PausedRun | None = None
     """The paused run this run continues."""
+    budget: Budget | None = None
+    """Limits that end the run with :class:`~podium.exceptions.BudgetExceeded` (see :mod:`podium.agent.budget`)."""
     repeated_calls: Literal["answer", "allow"] = "answer"
     """``answer``: a message that only repeats calls already answered in this run gets the earlier
     results and the next request goes out with tools off, so the model answers (tools can opt out with
@@ -209,6 +214,8 @@ class _Run(Generic[OutputT]):
         self.usage = Usage()
         self.cost: CostValue = 0.0  # deferred while no one reads it (see podium.usage.DeferredCost)
         self.step = 0
+        self.started = time.monotonic()
+        self.tool_calls = 0
         self.tool_failures: dict[str, int] = {}  # tool name -> failing turns in a row
         self.unknown_turns = 0  # turns in a row with a call to an unknown tool
         self.output_failures = 0
@@ -347,9 +354,53 @@ class _Run(Generic[OutputT]):
         outcome = yield from self.run_tools(calls)
         return (yield from self.conclude(outcome))
 
+    def over_budget(self, name: str, limit: float, reached: float, what: str) -> BudgetExceeded:
+        return BudgetExceeded(
+            f"the run reached its budget {name}={limit:g} ({what}: {reached:g}); raise it or give the run less "
+            "to do. `.messages` has the history.",
+            budget=name,
+            limit=limit,
+            reached=reached,
+            messages=self.history,
+            new_messages=self.new,
+            usage=self.usage,
+        )
+
+    def check_budget(self) -> None:
+        """Raise :class:`BudgetExceeded` when a limit is reached, before the next model request."""
+        budget = self.spec.budget
+        if budget is None:
+            return
+        usage = self.usage
+        checks: list[tuple[str, float | None, float, str]] = [
+            ("max_requests", budget.max_requests, self.step, "model requests made"),
+            ("max_input_tokens", budget.max_input_tokens, usage.input_tokens, "input tokens used"),
+            ("max_output_tokens", budget.max_output_tokens, usage.output_tokens, "output tokens used"),
+            ("max_seconds", budget.max_seconds, time.monotonic() - self.started, "seconds since the start"),
+        ]
+        if budget.max_cost is not None:
+            spent = resolve_cost(self.cost)
+            self.cost = spent
+            checks.append(("max_cost", budget.max_cost, spent or 0.0, "USD spent"))
+        for name, limit, reached, what in checks:
+            if limit is not None and reached >= limit:
+                raise self.over_budget(name, limit, reached, what)
+
+    def check_tool_budget(self, calls: list[ToolCall], completed: Sequence[ToolResult]) -> None:
+        """Count this turn's calls; over ``max_tool_calls`` none is started, each gets a result saying why."""
+        budget = self.spec.budget
+        limit = budget.max_tool_calls if budget is not None else None
+        if limit is not None and self.tool_calls + len(calls) > limit:
+            reason = f"Not run: the run's budget of {limit:g} tool calls is used up."
+            done = {r.call_id for r in completed}
+            self.add(Message("tool", (*completed, *(skipped_result(c, reason) for c in calls if c.id not in done))))
+            raise self.over_budget("max_tool_calls", limit, self.tool_calls + len(calls), "tool calls asked for")
+        self.tool_calls += len(calls)
+
     def ask_model(self) -> Generator[Effect | AgentEvent, Any, ModelResponse]:
         """Send the next request; returns the response, already in the history."""
         spec = self.spec
+        self.check_budget()
         if self.step >= spec.max_steps:
             raise self.run_error(
                 MaxStepsExceeded,
@@ -468,6 +519,7 @@ class _Run(Generic[OutputT]):
         ``approvals`` the person's decisions for them, each with the request it answers (only when
         resuming a paused run).
         """
+        self.check_tool_budget(calls, completed)
         turn = _Turn(calls)
         yield from self.plan(turn, completed, approvals or {})
         if turn.final is not None:  # the answer is in: the other calls are not run (their results say so)
