@@ -87,6 +87,17 @@ connection on every request event: measured with 1,000 concurrent sessions (``be
 gave the most sessions per second and the least memory per session of 100/20, 250/20, 500/20, 1000/20,
 1000/100 and 1000/1000."""
 
+_CREDENTIAL_HEADERS = (
+    "authorization",
+    "x-api-key",
+    "api-key",
+    "x-goog-api-key",
+    "x-goog-user-project",
+    "x-amz-date",
+    "x-amz-security-token",
+)
+"""Headers that carry a credential: dropped from a request a redirect sends to another origin."""
+
 _MAX_ERROR_BODY = 1 << 20  # an error body is read up to 1 MiB: enough for any message, bounded for a hostile one
 
 
@@ -173,7 +184,17 @@ class HTTPTransport:
             say more than its statuses.
     """
 
-    __slots__ = ("_aclients", "_client", "_errors", "_given_async", "_options", "endpoint", "model", "provider")
+    __slots__ = (
+        "_aclients",
+        "_client",
+        "_errors",
+        "_given_async",
+        "_options",
+        "_strip",
+        "endpoint",
+        "model",
+        "provider",
+    )
 
     def __init__(
         self,
@@ -200,6 +221,9 @@ class HTTPTransport:
         options.setdefault("limits", DEFAULT_LIMITS)
         self._options = options
         self._aclients: PerLoop[httpx2.AsyncClient] = PerLoop(self._new_async)
+        self._strip: Callable[[httpx2.Request], None] | None = (
+            self._redirect_guard() if options.get("follow_redirects") else None
+        )
 
     # ------------------------------------------------------------------ clients
 
@@ -207,11 +231,42 @@ class HTTPTransport:
     def client(self) -> httpx2.Client:
         """The synchronous client (made on first use)."""
         if self._client is None:
-            self._client = httpx2.Client(**self._options)
+            self._client = httpx2.Client(**self._with_hook(self._strip))
         return self._client
 
     def _new_async(self) -> httpx2.AsyncClient:
-        return httpx2.AsyncClient(**self._options)
+        strip = self._strip
+        if strip is None:
+            return httpx2.AsyncClient(**self._options)
+
+        async def astrip(request: httpx2.Request) -> None:
+            strip(request)
+
+        return httpx2.AsyncClient(**self._with_hook(astrip))
+
+    def _with_hook(self, hook: Callable[[httpx2.Request], Any] | None) -> dict[str, Any]:
+        """The client options with ``hook`` run after the user's own request hooks."""
+        if hook is None:
+            return self._options
+        hooks = dict(self._options.get("event_hooks") or {})
+        return {**self._options, "event_hooks": {**hooks, "request": [*hooks.get("request", ()), hook]}}
+
+    def _redirect_guard(self) -> Callable[[httpx2.Request], None]:
+        """With ``follow_redirects``: a request a redirect sends to another origin loses every credential header.
+
+        httpx drops ``Authorization`` on such a redirect but not the API-key headers (``x-api-key``,
+        ``api-key``, ``x-goog-api-key``) nor AWS's signature headers: without this, a server that redirects
+        elsewhere would hand the key to whoever it names.
+        """
+        home = httpx2.URL(self.endpoint.base_url)
+
+        def strip(request: httpx2.Request) -> None:
+            url = request.url
+            if (url.scheme, url.host, url.port) != (home.scheme, home.host, home.port):
+                for name in _CREDENTIAL_HEADERS:
+                    request.headers.pop(name, None)
+
+        return strip
 
     @property
     def async_client(self) -> httpx2.AsyncClient:
