@@ -20,7 +20,6 @@ from podium.providers.chat_wire import build_body, messages_to_wire
 from podium.providers.compatible import PRESETS, CompatibleChatModel
 from podium.providers.groq import GroqModel
 from podium.providers.openai import ChatCompletionsModel, OpenAIChatModel
-from podium.providers.transport.decoders import ErrorEvent, SSEDecoder
 from podium.settings import ModelSettings
 from podium.testing.cassette import Cassette, ReplayServer
 
@@ -62,28 +61,6 @@ def test_stream_and_request_give_the_same_response(name: str, index: int) -> Non
     assert isinstance(final, ModelResponse)
     assert final == response
     assert response.parts, "a recorded response should translate to at least one part"
-
-
-@given(st.lists(st.integers(min_value=1, max_value=40), min_size=1, max_size=30))
-def test_sse_decoder_any_split(cuts: list[int]) -> None:
-    body = (
-        b": OPENROUTER PROCESSING\r\n\r\n"
-        b'data: {"a": 1}\r\n\r\n'
-        b'data: {"b":\ndata: 2}\n\n'
-        b'event: error\ndata: {"error": {"message": "x"}}\n\n'
-        b"data: [DONE]\n\n"
-        b"data: \xc3\xa9"  # no final blank line; a two-byte character that a cut may split
-    )
-    decoder = SSEDecoder()
-    out: list[str] = []
-    position = 0
-    for cut in cuts:
-        out += decoder.feed(body[position : position + cut])
-        position += cut
-    out += decoder.feed(body[position:])
-    out += decoder.flush()
-    shown = [f"error:{p.payload}" if isinstance(p, ErrorEvent) else p for p in out]
-    assert shown == ['{"a": 1}', '{"b":\n2}', 'error:{"error": {"message": "x"}}', "[DONE]", "é"]
 
 
 @given(st.text(alphabet="ab <>/thinkTHINK\n", max_size=30), st.lists(st.integers(1, 9), max_size=12))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from typing import Any
 
 import httpx2
 import pytest
@@ -62,6 +63,16 @@ def test_every_provider_says_the_same_things_about_the_same_failures(spec: str) 
     assert f"could not reach {dead.provider} at http://127.0.0.1:{port}" in str(gone.value)
 
 
+def _fed(decoder: SSEDecoder | NDJSONDecoder, body: bytes, cuts: list[int]) -> list[Any]:
+    """What ``decoder`` makes of ``body`` fed in pieces of the ``cuts`` lengths (the rest at once), then flushed."""
+    out: list[Any] = []
+    position = 0
+    for cut in cuts:
+        out += decoder.feed(body[position : position + cut])
+        position += cut
+    return out + decoder.feed(body[position:]) + decoder.flush()
+
+
 SSE_LINES = [
     b": a comment line",
     b"",
@@ -91,30 +102,14 @@ SSE_TAIL = b"data: \xc3\xa9"  # no final blank line; a two-byte character that a
 def test_sse_decoding_does_not_depend_on_where_the_bytes_are_cut_or_the_line_endings(
     cuts: list[int], ending: bytes
 ) -> None:
-    body = ending.join(SSE_LINES) + ending + SSE_TAIL
-    decoder = SSEDecoder()
-    out: list[object] = []
-    position = 0
-    for cut in cuts:
-        out += decoder.feed(body[position : position + cut])
-        position += cut
-    out += decoder.feed(body[position:])
-    out += decoder.flush()
+    out = _fed(SSEDecoder(), ending.join(SSE_LINES) + ending + SSE_TAIL, cuts)
     shown = [f"error:{p.payload}" if isinstance(p, ErrorEvent) else p for p in out]
     assert shown == ['{"a": 1}', '{"b":\n2}', '{"c": 3}', 'error:{"error": {"message": "x"}}', DONE, "é"]
 
 
 @given(st.lists(st.integers(min_value=1, max_value=20), min_size=1, max_size=20))
 def test_ndjson_decoding_does_not_depend_on_where_the_bytes_are_cut(cuts: list[int]) -> None:
-    body = b'{"a": 1}\n\n{"b": "\xc3\xa9"}\r\n{"done": true}'
-    decoder = NDJSONDecoder()
-    out: list[str] = []
-    position = 0
-    for cut in cuts:
-        out += decoder.feed(body[position : position + cut])
-        position += cut
-    out += decoder.feed(body[position:])
-    out += decoder.flush()
+    out = _fed(NDJSONDecoder(), b'{"a": 1}\n\n{"b": "\xc3\xa9"}\r\n{"done": true}', cuts)
     assert [line.strip() for line in out] == ['{"a": 1}', '{"b": "é"}', '{"done": true}']
 
 
@@ -135,10 +130,21 @@ def test_a_redirect_is_a_clear_error_unless_the_user_asks_to_follow_it(follow: b
                 assert new_base + "/chat/completions" in str(info.value) and "follow_redirects=True" in str(info.value)
 
 
+def test_a_followed_redirect_to_another_origin_carries_no_key_sync_or_async() -> None:
+    with FakeProviderServer(default=Reply.answer("moved here")) as target, _Redirector(target.url, strip="") as old:
+        model = podium.model("azure:gpt-4o", base_url=old.url, api_key="secret-azure-key", follow_redirects=True)
+        assert model.request([Message.user("hi")]).text == "moved here"
+        assert asyncio.run(model.arequest([Message.user("hi")])).text == "moved here"
+        seen = [{k.lower(): v for k, v in r.headers.items()} for r in target.requests]
+    assert len(seen) == 2
+    assert all("api-key" not in h and "authorization" not in h for h in seen)
+    assert all("secret-azure-key" not in str(h) for h in seen)
+
+
 class _Redirector:
     """A loopback server that answers every POST with a 307 to the same path under ``target``."""
 
-    def __init__(self, target: str) -> None:
+    def __init__(self, target: str, strip: str = "/v1") -> None:
         import http.server
         import threading
 
@@ -149,7 +155,7 @@ class _Redirector:
                 length = int(self.headers.get("content-length") or 0)
                 self.rfile.read(length)
                 self.send_response(307)
-                self.send_header("location", base + self.path.removeprefix("/v1"))
+                self.send_header("location", base + self.path.removeprefix(strip))
                 self.send_header("content-length", "0")
                 self.end_headers()
 
