@@ -36,6 +36,9 @@ class ApprovalRequest:
     """The call, with the arguments it would run with."""
     reason: str = ""
     """Why approval is needed."""
+    agent: str = ""
+    """The sub-agent that made the call, as a path of names (``"researcher"``, ``"researcher/searcher"``),
+    relative to the run that shows the request; empty for the run's own calls."""
 
     @property
     def call_id(self) -> str:
@@ -49,7 +52,9 @@ class PausedRun:
 
     ``messages`` ends with the assistant message whose calls are pending; ``completed`` holds the
     results of the other calls of that message (run, denied or skipped), kept until the pending ones
-    are decided.
+    are decided. A sub-agent that paused inside the run is in ``children`` under the id of the call that
+    started it, and its pending calls are in ``pending`` too (their ``agent`` names it), so answering
+    ``pending`` answers the whole tree.
     """
 
     messages: list[Message]
@@ -66,21 +71,40 @@ class PausedRun:
     """Model requests made before the pause."""
     cost: float | None = 0.0
     """Cost of the run up to the pause (``None`` when a price was unknown)."""
+    children: dict[str, PausedRun] = field(default_factory=dict)
+    """Sub-agent runs paused inside this one, by the id of the call (in the last message) that started them."""
+    usage_by_agent: dict[str, Usage] = field(default_factory=dict)
+    """Usage up to the pause per agent (paths of names, as ``RunResult.usage_by_agent``)."""
+    cost_by_agent: dict[str, float | None] = field(default_factory=dict)
+    """Cost up to the pause per agent."""
+
+    @property
+    def own_pending(self) -> list[ApprovalRequest]:
+        """The pending calls of this run itself (not of its sub-agents)."""
+        return [p for p in self.pending if not p.agent]
 
     def to_json(self) -> str:
         """Versioned JSON of the whole state."""
-        doc = {
+        return json.dumps(self._doc(), ensure_ascii=False)
+
+    def _doc(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {
             "version": FORMAT_VERSION,
             "kind": "paused_run",
             "messages": [message_to_dict(m) for m in self.messages],
-            "pending": [{"call": part_to_dict(p.call), "reason": p.reason} for p in self.pending],
+            "pending": [_request_doc(p) for p in self.pending],
             "completed": [part_to_dict(r) for r in self.completed],
             "usage": self.usage.to_dict(),
             "run_id": self.run_id,
             "steps": self.steps,
             "cost": self.cost,
         }
-        return json.dumps(doc, ensure_ascii=False)
+        if self.children:
+            doc["children"] = {call_id: child._doc() for call_id, child in self.children.items()}
+        if self.usage_by_agent:
+            doc["usage_by_agent"] = {name: u.to_dict() for name, u in self.usage_by_agent.items()}
+            doc["cost_by_agent"] = dict(self.cost_by_agent)
+        return doc
 
     @classmethod
     def from_json(cls, text: str | bytes) -> PausedRun:
@@ -89,29 +113,45 @@ class PausedRun:
             doc = json.loads(text)
         except ValueError as exc:
             raise SerializationError(f"not JSON: {exc}") from exc
+        return cls._from_doc(doc, "")
+
+    @classmethod
+    def _from_doc(cls, doc: Any, where: str) -> PausedRun:
         if not isinstance(doc, dict) or doc.get("kind") != "paused_run":
-            raise SerializationError("not a paused run (kind != 'paused_run')")
+            raise SerializationError(f"{where or 'document'}: not a paused run (kind != 'paused_run')")
         messages = load_messages({"version": doc.get("version"), "messages": doc.get("messages")})
         pending = []
         for i, item in enumerate(doc.get("pending", [])):
-            call = part_from_dict(item.get("call"), f"pending[{i}].call")
+            call = part_from_dict(item.get("call"), f"{where}pending[{i}].call")
             if not isinstance(call, ToolCall):
-                raise SerializationError(f"pending[{i}].call: expected a tool call")
-            pending.append(ApprovalRequest(call, str(item.get("reason", ""))))
+                raise SerializationError(f"{where}pending[{i}].call: expected a tool call")
+            pending.append(ApprovalRequest(call, str(item.get("reason", "")), str(item.get("agent", ""))))
         completed = []
         for i, item in enumerate(doc.get("completed", [])):
-            result = part_from_dict(item, f"completed[{i}]")
+            result = part_from_dict(item, f"{where}completed[{i}]")
             if not isinstance(result, ToolResult):
-                raise SerializationError(f"completed[{i}]: expected a tool result")
+                raise SerializationError(f"{where}completed[{i}]: expected a tool result")
             completed.append(result)
+        children = doc.get("children", {})
+        if not isinstance(children, dict):
+            raise SerializationError(f"{where}children: expected an object of paused runs by call id")
+        try:
+            usage = Usage.from_dict(doc.get("usage", {}))
+            by_agent = {str(k): Usage.from_dict(v) for k, v in dict(doc.get("usage_by_agent", {})).items()}
+            costs = {str(k): _cost(v) for k, v in dict(doc.get("cost_by_agent", {})).items()}
+        except (TypeError, ValueError) as exc:
+            raise SerializationError(f"{where}usage: {exc}") from exc
         return cls(
             messages,
             pending,
             completed,
-            Usage.from_dict(doc.get("usage", {})),
+            usage,
             str(doc.get("run_id", "")),
             int(doc.get("steps", 0)),
             _cost(doc.get("cost", 0.0)),
+            {str(k): cls._from_doc(v, f"{where}children[{k!r}].") for k, v in children.items()},
+            by_agent,
+            costs,
         )
 
     def request(self, call_id: str) -> ApprovalRequest:
@@ -120,6 +160,13 @@ class PausedRun:
             if request.call_id == call_id:
                 return request
         raise KeyError(f"no pending approval for call {call_id!r}; pending: {[p.call_id for p in self.pending]}")
+
+
+def _request_doc(request: ApprovalRequest) -> dict[str, Any]:
+    doc: dict[str, Any] = {"call": part_to_dict(request.call), "reason": request.reason}
+    if request.agent:
+        doc["agent"] = request.agent
+    return doc
 
 
 def _cost(value: Any) -> float | None:

@@ -26,6 +26,7 @@ from podium.tools.toolset import ToolsetLike, resolve_tools
 
 if TYPE_CHECKING:
     from podium.agent.rules import ApprovalPolicy
+    from podium.agent.subagent import Scope, SubAgentTool
 
 __all__ = ["Agent", "AsyncRunStream", "Prompt", "RunStream"]
 
@@ -78,7 +79,7 @@ class Agent(Generic[OutputT]):
         self: Agent[str],
         model: Model | str | None = None,
         *,
-        tools: Sequence[ToolsetLike] = (),
+        tools: Sequence[ToolsetLike | Agent[Any]] = (),
         instructions: str | Callable[[RunContext[Any]], str] | None = None,
         settings: ModelSettings | None = None,
         max_steps: int = 50,
@@ -101,7 +102,7 @@ class Agent(Generic[OutputT]):
         self,
         model: Model | str | None = None,
         *,
-        tools: Sequence[ToolsetLike] = (),
+        tools: Sequence[ToolsetLike | Agent[Any]] = (),
         instructions: str | Callable[[RunContext[Any]], str] | None = None,
         settings: ModelSettings | None = None,
         max_steps: int = 50,
@@ -123,7 +124,7 @@ class Agent(Generic[OutputT]):
         self,
         model: Model | str | None = None,
         *,
-        tools: Sequence[ToolsetLike] = (),
+        tools: Sequence[ToolsetLike | Agent[Any]] = (),
         instructions: str | Callable[[RunContext[Any]], str] | None = None,
         settings: ModelSettings | None = None,
         max_steps: int = 50,
@@ -146,6 +147,7 @@ class Agent(Generic[OutputT]):
             model: A :class:`~podium.providers.base.Model` or a ``"provider:model"`` string.
             tools: Tools, plain functions and toolsets the model may call. A toolset's ``get_tools`` is
                 called once per run, as it starts, with the run's context (``deps``, ``run_id``, history).
+                An :class:`Agent` here is a sub-agent (``agent.as_tool()``; it needs a ``name``).
             instructions: System instructions (or a function of the run context returning them).
             settings: Default model settings.
             max_steps: Maximum model requests per run.
@@ -167,7 +169,7 @@ class Agent(Generic[OutputT]):
         if max_steps < 1:
             raise UserError("max_steps must be at least 1")
         self.model = model
-        self.tools = list(tools)
+        self.tools: list[ToolsetLike] = [t.as_tool() if isinstance(t, Agent) else t for t in tools]
         self.instructions = instructions
         self.settings = settings or ModelSettings()
         self.max_steps = max_steps
@@ -208,6 +210,7 @@ class Agent(Generic[OutputT]):
         approvals: Mapping[str, DecisionLike] | None = None,
         resume: PausedRun | None = None,
         budget: Budget | None = None,
+        scope: Scope | None = None,
     ) -> LoopSpec[OutputT]:
         if resume is not None:
             if message_history is not None:
@@ -242,6 +245,7 @@ class Agent(Generic[OutputT]):
             resume=resume,
             repeated_calls=self.repeated_calls,
             budget=budget if budget is not None else self.budget,
+            scope=scope,
         )
 
     # -- sync
@@ -319,10 +323,11 @@ class Agent(Generic[OutputT]):
         approver: Approver | None = None,
         budget: Budget | None = None,
         _stream_model: bool = True,
+        _scope: Scope | None = None,
     ) -> RunStream[OutputT]:
         """Run in this thread, yielding events as they happen; ``.result`` holds the result afterwards."""
         resolved = self._model(model)
-        spec = self._spec(resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget)
+        spec = self._spec(resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget, _scope)
         token = cancel or CancelToken()
         gen = drive_sync(
             agent_loop(spec),
@@ -385,10 +390,11 @@ class Agent(Generic[OutputT]):
         approver: Approver | None = None,
         budget: Budget | None = None,
         _stream_model: bool = True,
+        _scope: Scope | None = None,
     ) -> AsyncRunStream[OutputT]:
         """Async twin of :meth:`stream`: ``async for event in agent.astream(...)``."""
         resolved = self._model(model)
-        spec = self._spec(resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget)
+        spec = self._spec(resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget, _scope)
         token = cancel or CancelToken()
         box: list[RunResult[OutputT]] = []
         agen = drive_async(
@@ -401,6 +407,55 @@ class Agent(Generic[OutputT]):
             approver=approver or self.approver,
         )
         return AsyncRunStream(agen, token, box)
+
+    # -- as a sub-agent
+
+    def as_tool(
+        self,
+        name: str | None = None,
+        description: str | None = None,
+        *,
+        budget: Budget | None = None,
+        max_depth: int | None = None,
+        timeout: float | None = None,
+        max_output: int | None = None,
+        retries: int | None = None,
+    ) -> SubAgentTool:
+        """This agent as a tool of another agent: a call runs it on the task the calling model writes.
+
+        The child run has this agent's model, tools, instructions and conversation (it starts fresh, with
+        the task as its prompt, and gets the parent run's ``deps``). Its events come out of the parent's
+        stream as :class:`~podium.agent.events.SubAgentEvent`; its usage and cost add to the parent's;
+        its approvals go to the parent's approver, or pause the parent; cancelling the parent cancels it.
+        The calling model gets its final output (text, or JSON of a structured output), or an error result
+        saying why it failed. See :mod:`podium.agent.subagent`.
+
+        Args:
+            name: The tool's name; this agent's ``name`` by default.
+            description: What the calling model is told the sub-agent does.
+            budget: Limits of each of its runs (:class:`~podium.agent.budget.Budget`); a run also never
+                gets more tokens, cost or time than its parent has left.
+            max_depth: The deepest nesting at which it runs (default 5; 1: only as a top-level run's
+                sub-agent). Deeper calls get an error result (an agent that calls itself stops there).
+            timeout: Seconds a call may take; the child run is cancelled after that.
+            max_output: Characters of its output kept in the result.
+            retries: Failing turns in a row allowed for this tool (as for any tool).
+        """
+        from podium.agent.subagent import DEFAULT_MAX_DEPTH, SubAgentTool
+
+        tool_name = name or self.name
+        if not tool_name:
+            raise UserError("a sub-agent needs a name: Agent(..., name='researcher') or agent.as_tool(name=...)")
+        return SubAgentTool(
+            self,
+            name=tool_name,
+            description=description,
+            budget=budget,
+            max_depth=max_depth if max_depth is not None else DEFAULT_MAX_DEPTH,
+            timeout=timeout,
+            max_output=max_output,
+            retries=retries,
+        )
 
     def __repr__(self) -> str:
         return f"Agent(model={self.model!r}, tools={len(self.tools)}, name={self.name!r})"

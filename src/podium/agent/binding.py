@@ -71,18 +71,19 @@ def pending_approvals(
                 "(an approval never applies to calls the model makes later)"
             )
         return {}
-    ids = [r.call_id for r in resume.pending]
+    ids = [r.call_id for r in resume.own_pending]  # a sub-agent's pending calls go to its own run
     batch = {c.id for c in unanswered}
     if len(set(ids)) != len(ids) or not set(ids) <= batch:
         raise UserError(
             "the paused run is inconsistent: its pending calls are not the unanswered calls of its last "
             f"message (pending {ids}, unanswered {sorted(batch)}); it cannot be resumed"
         )
-    unknown = sorted(set(approvals) - set(ids))
+    every = [r.call_id for r in resume.pending]
+    unknown = sorted(set(approvals) - set(every))
     if unknown:
-        raise UserError(f"approvals for calls that are not pending: {unknown}; pending: {ids}")
-    requests = {r.call_id: r for r in resume.pending}
-    return {call_id: (requests[call_id], decision) for call_id, decision in approvals.items()}
+        raise UserError(f"approvals for calls that are not pending: {unknown}; pending: {every}")
+    requests = {r.call_id: r for r in resume.own_pending}
+    return {call_id: (requests[call_id], decision) for call_id, decision in approvals.items() if call_id in requests}
 
 
 def bind(call: ToolCall, tool: Tool[..., Any], request: ApprovalRequest, policy: ApprovalPolicy | None) -> ToolCall:

@@ -35,6 +35,7 @@ from typing import Any
 
 from podium.agent.approval import Approver, Decision, decision_from
 from podium.agent.cancel import CancelToken
+from podium.agent.children import AsyncChildren, SyncChildren
 from podium.agent.effects import (
     AbandonTools,
     AskApproval,
@@ -47,6 +48,7 @@ from podium.agent.effects import (
 )
 from podium.agent.events import AgentEvent
 from podium.agent.result import OutputT, RunResult
+from podium.agent.subagent import ChildInvocation
 from podium.exceptions import RunCancelled, RunInterrupted, UnexpectedModelBehavior
 from podium.messages import ModelResponse, Text
 from podium.providers.base import Model
@@ -161,15 +163,30 @@ def _no_final_response(model: Model) -> Exception:
 
 
 class _SyncTools:
-    """The running tool calls of one ``StartTools`` effect (sync driver), each on a pool thread."""
+    """The running tool calls of one ``StartTools`` effect (sync driver), each on a pool thread.
 
-    def __init__(self, invocations: list[ToolInvocation], max_output: int) -> None:
+    Sub-agent calls run on threads of their own (:class:`~podium.agent.children.SyncChildren`).
+    """
+
+    def __init__(
+        self,
+        invocations: list[ToolInvocation],
+        max_output: int,
+        cancel: CancelToken | None = None,
+        approver: Approver | None = None,
+    ) -> None:
         self.invocations = invocations
         self.started = time.perf_counter()
+        self.children: SyncChildren | None = None
         pool = tool_pool()
-        self.futures: list[cf.Future[Any]] = [
-            pool.submit(_in_context(run_sync, inv, max_output)) for inv in invocations
-        ]
+        self.futures: list[cf.Future[Any]] = []
+        for i, inv in enumerate(invocations):
+            if isinstance(inv, ChildInvocation):
+                if self.children is None:
+                    self.children = SyncChildren(cancel, approver)
+                self.futures.append(self.children.start(i, inv, max_output))
+            else:
+                self.futures.append(pool.submit(_in_context(run_sync, inv, max_output)))
 
     def wait(self, index: int, cancel: CancelToken | None) -> ToolOutcome | Interrupted:
         """The outcome of call ``index``; ``Interrupted`` as soon as ``cancel`` fires; a timeout outcome."""
@@ -198,10 +215,12 @@ class _SyncTools:
 
     def abandon(self) -> None:
         """Calls not started never start; running ones are told (``ctx.abandoned``) and left to end."""
-        for inv, future in zip(self.invocations, self.futures, strict=True):
+        for i, (inv, future) in enumerate(zip(self.invocations, self.futures, strict=True)):
             if not future.done():
                 future.cancel()
                 inv.abandon()
+                if self.children is not None:
+                    self.children.abandon(i)
 
 
 class _Interrupt(KeyboardInterrupt):
@@ -308,10 +327,13 @@ def drive_sync(
                     continue
                 answer, throw = yield from _request_sync(model, item, stream, cancel, interrupter)
             elif isinstance(item, StartTools):
-                tools = _SyncTools(item.invocations, max_output)
+                tools = _SyncTools(item.invocations, max_output, cancel, approver)
             elif isinstance(item, AwaitTool):
                 assert tools is not None
-                answer = _await_tool_sync(tools, item.index, cancel, interrupter)
+                if tools.children is not None:
+                    answer = yield from _await_with_children(tools, item.index, cancel, interrupter)
+                else:
+                    answer = _await_tool_sync(tools, item.index, cancel, interrupter)
             elif isinstance(item, AbandonTools):
                 if tools is not None:
                     tools.abandon()
@@ -334,6 +356,21 @@ def _await_tool_sync(
         return Interrupted()
     try:
         return tools.wait(index, cancel)
+    except KeyboardInterrupt as exc:
+        interrupter.interrupted(exc, cancel)
+        return Interrupted()
+
+
+def _await_with_children(
+    tools: _SyncTools, index: int, cancel: CancelToken | None, interrupter: _Interrupter
+) -> Generator[AgentEvent, None, ToolOutcome | Interrupted]:
+    """Wait for call ``index`` of a batch with sub-agent calls, passing their events on as they come."""
+    assert tools.children is not None
+    if cancel is not None and cancel.cancelled:
+        return Interrupted()
+    try:
+        inv, future = tools.invocations[index], tools.futures[index]
+        return (yield from tools.children.wait(index, inv, future, tools.started))
     except KeyboardInterrupt as exc:
         interrupter.interrupted(exc, cancel)
         return Interrupted()
@@ -490,6 +527,7 @@ class _AsyncEffects:
         self.pump: _StreamPump | None = None
         self.invocations: list[ToolInvocation] = []
         self.tasks: list[asyncio.Future[ToolOutcome]] = []
+        self.children: AsyncChildren | None = None
         self.unregister: Callable[[], None] = lambda: None
         if cancel is not None:
             self.unregister = cancel.on_cancel(self._wake)
@@ -576,9 +614,15 @@ class _AsyncEffects:
 
         if isinstance(item, StartTools):
             self.invocations = item.invocations
-            self.tasks = [
-                asyncio.ensure_future(run_async(inv, self._in_thread, self.max_output)) for inv in item.invocations
-            ]
+            self.children = None
+            self.tasks = []
+            for i, inv in enumerate(item.invocations):
+                if isinstance(inv, ChildInvocation):
+                    if self.children is None:
+                        self.children = AsyncChildren(self.cancel, self.approver)
+                    self.tasks.append(asyncio.ensure_future(self.children.start(i, inv, self.max_output)))
+                else:
+                    self.tasks.append(asyncio.ensure_future(run_async(inv, self._in_thread, self.max_output)))
         elif isinstance(item, AwaitTool):
             finished, value = await self.race(asyncio.shield(self.tasks[item.index]))
             return _Answer(value if finished else Interrupted())
@@ -593,12 +637,23 @@ class _AsyncEffects:
                 return _Answer(throw=exc)
         return _Answer()
 
+    async def await_children(self, item: AwaitTool) -> AsyncIterator[AgentEvent | _Answer]:
+        """Wait for a call of a batch with sub-agent calls: their events as they come, then the :class:`_Answer`."""
+        assert self.children is not None
+        async for value in self.children.wait(self.tasks[item.index], self.is_cancelled, self.cancelled):
+            if isinstance(value, (ToolOutcome, Interrupted)):
+                yield _Answer(value)
+            else:
+                yield value
+
     def abandon(self) -> None:
         """Cancel the tool tasks still running (their calls are told through ``ctx.abandoned``)."""
-        for inv, task in zip(self.invocations, self.tasks, strict=True):
+        for i, (inv, task) in enumerate(zip(self.invocations, self.tasks, strict=True)):
             if not task.done():
                 task.cancel()
                 inv.abandon()
+                if self.children is not None:
+                    self.children.abandon(i)
 
     def close(self) -> None:
         self.unregister()
@@ -632,6 +687,12 @@ async def drive_async(
             answer = _Answer()
             if isinstance(item, RequestModel):
                 async for event in effects.request(item, stream):
+                    if isinstance(event, _Answer):
+                        answer = event
+                    else:
+                        yield event
+            elif isinstance(item, AwaitTool) and effects.children is not None:
+                async for event in effects.await_children(item):
                     if isinstance(event, _Answer):
                         answer = event
                     else:

@@ -4,7 +4,9 @@
 ``ThinkingDelta``, ``ToolCallDelta``; only when streaming), ``ModelResponseFinished``, then the
 approval decisions (``ApprovalDecided``, ``ApprovalRequested``) when a policy is set, then per tool call
 ``ToolCallStarted`` and ``ToolCallFinished`` (results in call order); finally ``RunFinished``, or
-``RunPaused`` when calls wait for a person.
+``RunPaused`` when calls wait for a person. The events of sub-agents (:mod:`podium.agent.subagent`) come
+wrapped in ``SubAgentEvent`` as they happen, while their call runs: after its ``ToolCallStarted`` and
+before its ``ToolCallFinished``.
 Every event has a ``kind`` string for serialization.
 """
 
@@ -30,6 +32,7 @@ __all__ = [
     "RunFinished",
     "RunPaused",
     "RunStarted",
+    "SubAgentEvent",
     "TextDelta",
     "ThinkingDelta",
     "ToolCallDelta",
@@ -139,6 +142,32 @@ class RunFinished:
     kind: ClassVar[Literal["run_finished"]] = "run_finished"
 
 
+@dataclass(frozen=True, slots=True)
+class SubAgentEvent:
+    """An event of a sub-agent's run, passed up through its parent's stream as it happens.
+
+    Grandchildren's events are not wrapped twice: ``path`` names every agent between this run and the one
+    that emitted ``event``, which is never itself a ``SubAgentEvent``.
+    """
+
+    agent: str
+    """Name of the sub-agent that emitted ``event`` (its tool name)."""
+    depth: int
+    """1 for a sub-agent this run called, 2 for one that sub-agent called, ..."""
+    path: tuple[str, ...]
+    """Names of the sub-agents from this run's child down to ``agent`` (``len(path) == depth``)."""
+    call_path: tuple[str, ...]
+    """Ids of the calls that started each sub-agent on ``path``: the first is a call of this run."""
+    event: AgentEvent
+    """The sub-agent's own event."""
+    kind: ClassVar[Literal["subagent_event"]] = "subagent_event"
+
+    @property
+    def call_id(self) -> str:
+        """Id of the call (in its parent) whose run emitted ``event``; unique across the whole run tree."""
+        return self.call_path[-1]
+
+
 AgentEvent: TypeAlias = (
     RunStarted
     | ModelRequestStarted
@@ -152,4 +181,5 @@ AgentEvent: TypeAlias = (
     | ApprovalDecided
     | RunPaused
     | RunFinished
+    | SubAgentEvent
 )

@@ -32,7 +32,7 @@ from dataclasses import replace
 from typing import Any
 
 from podium.agent.approval import PausedRun
-from podium.agent.binding import check_unique_ids, pending_approvals, unique_ids
+from podium.agent.binding import check_unique_ids, pending_approvals
 from podium.agent.effects import (
     AbandonTools,
     AskApproval,
@@ -123,6 +123,7 @@ class _Run(RunState[OutputT]):
             cost=self.cost,
             run_id=self.run_id,
             steps=self.step,
+            agents=self.subagents.by_agent(self.usage, self.cost),
         )
 
     def run(self) -> Generator[Effect | AgentEvent, Any, RunResult[OutputT]]:
@@ -199,9 +200,9 @@ class _Run(RunState[OutputT]):
             raise self.fail(exc) from None
         if isinstance(reply, Interrupted):
             if reply.partial is not None and reply.partial.text:
-                self.add(unique_ids(reply.partial, self.call_ids).to_message())
+                self.add(self.unique(reply.partial).to_message())
             raise self.run_error(RunCancelled, "the run was cancelled")
-        response: ModelResponse = unique_ids(reply, self.call_ids)
+        response: ModelResponse = self.unique(reply)
         self.usage = self.usage + response.usage
         self.cost = add_costs(self.cost, stored_cost(response))
         self.add(response.to_message())
@@ -252,6 +253,7 @@ class _Run(RunState[OutputT]):
                 steps=self.step,
                 status="paused",
                 paused=outcome,
+                agents=self.subagents.by_agent(self.usage, self.cost),
             )
         if outcome is not None:
             result = self.finish(outcome[0])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Generic, Literal
 
 from typing_extensions import TypeVar
@@ -21,7 +22,18 @@ OutputT = TypeVar("OutputT", default=str)
 class RunResult(Generic[OutputT]):
     """What a run gives back: finished (``status == "completed"``) or waiting for approvals (``"paused"``)."""
 
-    __slots__ = ("_cost", "_output", "messages", "new_messages", "paused", "run_id", "status", "steps", "usage")
+    __slots__ = (
+        "_agents",
+        "_cost",
+        "_output",
+        "messages",
+        "new_messages",
+        "paused",
+        "run_id",
+        "status",
+        "steps",
+        "usage",
+    )
 
     def __init__(
         self,
@@ -35,6 +47,7 @@ class RunResult(Generic[OutputT]):
         steps: int,
         status: Literal["completed", "paused"] = "completed",
         paused: PausedRun | None = None,
+        agents: Mapping[str, tuple[Usage, CostValue]] | None = None,
     ) -> None:
         self._output = output
         self.messages = messages
@@ -42,7 +55,7 @@ class RunResult(Generic[OutputT]):
         self.new_messages = new_messages
         """The messages this run added (the prompt, responses, tool results)."""
         self.usage = usage
-        """Usage summed over the run's requests."""
+        """Usage summed over the run's requests, and its sub-agents' (see :attr:`usage_by_agent`)."""
         self._cost = cost
         self.run_id = run_id
         """Id of the run."""
@@ -52,6 +65,26 @@ class RunResult(Generic[OutputT]):
         """``completed``, or ``paused`` when tool calls wait for a person's approval."""
         self.paused = paused
         """The state to resume from when paused (``agent.run(resume=result.paused, approvals=...)``)."""
+        self._agents = dict(agents) if agents is not None else {"agent": (usage, cost)}
+
+    @property
+    def usage_by_agent(self) -> dict[str, Usage]:
+        """Usage per agent; the entries sum to :attr:`usage`.
+
+        This run's own usage is under its agent's name (``"agent"`` when it has none), each sub-agent's
+        under its path of names (``"main/researcher"``, ``"main/researcher/searcher"``).
+        """
+        return {name: usage for name, (usage, _) in self._agents.items()}
+
+    @property
+    def cost_by_agent(self) -> dict[str, float | None]:
+        """Cost in USD per agent, keyed as :attr:`usage_by_agent` (``None`` where a price was unknown)."""
+        out: dict[str, float | None] = {}
+        for name, (usage, cost) in self._agents.items():
+            value = resolve_cost(cost)
+            self._agents[name] = (usage, value)
+            out[name] = value
+        return out
 
     @property
     def cost(self) -> float | None:

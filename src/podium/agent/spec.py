@@ -19,6 +19,7 @@ from podium.tools.tool import Tool
 if TYPE_CHECKING:
     from podium.agent.budget import Budget
     from podium.agent.rules import ApprovalPolicy
+    from podium.agent.subagent import Scope
 
 __all__ = ["LoopSpec"]
 
@@ -79,3 +80,5 @@ class LoopSpec(Generic[OutputT]):
     """``answer``: a message that only repeats calls already answered in this run gets the earlier
     results and the next request goes out with tools off, so the model answers (tools can opt out with
     ``metadata={"repeatable": True}``). ``allow``: run them again."""
+    scope: Scope | None = None
+    """Where the run sits in a tree of runs (given to a sub-agent's run by its parent; ``None``: top level)."""

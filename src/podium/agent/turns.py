@@ -19,11 +19,13 @@ from typing import Any, Generic, Literal, TypeAlias
 
 from podium.agent.approval import Allow, ApprovalRequest, Ask, Decision, Deny, PausedRun
 from podium.agent.binding import bind
+from podium.agent.budget import Budget
 from podium.agent.effects import AbandonTools, AskApproval, AwaitTool, Effect, Interrupted, RunAwaitable, StartTools
 from podium.agent.events import AgentEvent, ApprovalDecided, ApprovalRequested, ToolCallFinished, ToolCallStarted
 from podium.agent.output import FINAL_RESULT_TOOL, OutputMode
 from podium.agent.result import OutputT
 from podium.agent.spec import LoopSpec
+from podium.agent.subagent import SubAgentOutcome, SubAgents, budget_left
 from podium.exceptions import (
     AgentRunError,
     BudgetExceeded,
@@ -33,11 +35,11 @@ from podium.exceptions import (
     ToolRetriesExceeded,
     UnexpectedModelBehavior,
 )
-from podium.messages import Message, Text, ToolCall, ToolResult
+from podium.messages import Message, ModelResponse, Text, ToolCall, ToolResult
 from podium.tools.context import RunContext
 from podium.tools.executor import ToolInvocation, ToolOutcome, interrupted_result, skipped_result
 from podium.tools.tool import Tool
-from podium.usage import CostValue, Usage, resolve_cost
+from podium.usage import CostValue, Usage, add_costs, resolve_cost
 
 __all__ = ["RunState", "call_key", "short"]
 
@@ -104,13 +106,23 @@ class RunState(Generic[OutputT]):
         self.announced = 0  # messages of self.new already reported by an event
         self.answered: dict[str, ToolResult] = {}
         self.tools_off = False
-        self.call_ids: set[str] = {c.id for m in self.history for c in m.tool_calls}
-        self.call_ids.update(r.call_id for m in self.history for r in m.tool_results)
+        self.subagents = SubAgents(spec.scope, spec.agent_name, spec.resume)
+        """Sub-agent bookkeeping; its ``ids`` are the call ids of the whole tree of runs."""
+        self.subagents.ids.add(c.id for m in self.history for c in m.tool_calls)
+        self.subagents.ids.add(r.call_id for m in self.history for r in m.tool_results)
         if spec.resume is not None:
             self.run_id = spec.resume.run_id or self.run_id
             self.usage = spec.resume.usage
             self.step = spec.resume.steps
             self.cost = spec.resume.cost
+
+    def unique(self, response: ModelResponse) -> ModelResponse:
+        """``response`` with tool call ids unique across the run and its sub-agents."""
+        return self.subagents.ids.unique(response)
+
+    def budget_left(self) -> Budget | None:
+        """What a sub-agent started now may use of this run's budget."""
+        return budget_left(self.spec.budget, self.usage, self.cost, self.started)
 
     def ctx(self) -> RunContext[Any]:
         """The run's context as tools and hooks see it now."""
@@ -218,7 +230,7 @@ class RunState(Generic[OutputT]):
             waiting = yield from self.ask(turn, turn.asks, turn.to_run)
         yield from self.execute(turn, turn.to_run)
         waiting += yield from self.ask_late(turn)
-        if waiting:
+        if waiting or self.subagents.paused:
             return self.pause(turn, waiting)
         self.close(turn)
         return turn.final
@@ -232,6 +244,11 @@ class RunState(Generic[OutputT]):
         for i, call in enumerate(turn.calls):
             if call.id in done:
                 turn.results[i] = done[call.id]
+            elif call.id in self.subagents.resumes:  # a paused sub-agent: it goes on with the person's decisions
+                ctx = base.for_call(call, self.tool_failures.get(call.name, 0))
+                tool = self.tools.get(call.name)
+                inv = self.subagents.resumed(tool, call, ctx, self.spec.approvals, self.budget_left())
+                turn.to_run.append((i, inv))
             elif call.name == FINAL_RESULT_TOOL and self.mode == "tool":
                 self.take_final(turn, i, call)
             elif call.name not in self.tools:
@@ -295,7 +312,10 @@ class RunState(Generic[OutputT]):
                 call = replace(call, args=dict(decision.args), raw_args=None)
             # a person's "yes" also answers an ApprovalRequired the tool may raise
             ctx = ctx.for_call(call, ctx.retry, approved=source == "user")
-        invocation = ToolInvocation(tool, call, ctx)
+        invocation = self.subagents.invocation(tool, call, ctx, self.budget_left())
+        if isinstance(invocation, ToolResult):  # a sub-agent too deep
+            turn.results[i] = invocation
+            return
         if isinstance(decision, Ask):
             turn.asks.append((i, ApprovalRequest(call, decision.reason), invocation))
         else:
@@ -379,6 +399,10 @@ class RunState(Generic[OutputT]):
                 turn.results[i] = interrupted_result(inv.call)
                 continue
             assert isinstance(outcome, ToolOutcome)
+            if isinstance(outcome, SubAgentOutcome):
+                self.count_child(outcome, inv)
+                if outcome.paused is not None:  # the run pauses with it (see pause)
+                    continue
             if outcome.kind == "approval" and not inv.ctx.approved:
                 turn.late.append((i, inv, outcome.result.text))
                 continue
@@ -391,16 +415,27 @@ class RunState(Generic[OutputT]):
             turn.record(inv.tool, outcome, result)
             yield ToolCallFinished(inv.call, result, outcome.duration)
 
+    def count_child(self, outcome: SubAgentOutcome, inv: ToolInvocation) -> None:
+        """Add what a sub-agent's run used to this run's totals."""
+        self.subagents.record(outcome, inv)
+        usage, cost = outcome.tally.total()
+        self.usage = self.usage + usage
+        self.cost = add_costs(self.cost, cost)
+
     def pause(self, turn: _Turn, waiting: _Waiting) -> PausedRun:
-        """The paused run: calls wait for a person; the results so far are kept with it."""
+        """The paused run: calls wait for a person (its own, and its paused sub-agents'); the results so far."""
+        by_agent = self.subagents.by_agent(self.usage, self.cost)
         return PausedRun(
             messages=list(self.history),
-            pending=[req for _, req, _ in waiting],
+            pending=[req for _, req, _ in waiting] + self.subagents.pending({c.id: c for c in turn.calls}),
             completed=[r for r in turn.results if r is not None],
             usage=self.usage,
             run_id=self.run_id,
             steps=self.step,
             cost=resolve_cost(self.cost),
+            children=dict(self.subagents.paused),
+            usage_by_agent={k: u for k, (u, _) in by_agent.items()} if len(by_agent) > 1 else {},
+            cost_by_agent={k: resolve_cost(c) for k, (_, c) in by_agent.items()} if len(by_agent) > 1 else {},
         )
 
     def close(self, turn: _Turn) -> None:
