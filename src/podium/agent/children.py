@@ -199,6 +199,7 @@ class SyncChildren:
         """Start the child run of call ``index`` on a thread of its own."""
         link = self.links[index] = SyncLink(inv, self.cancel, self.inbox)
         future: cf.Future[Any] = cf.Future()
+        future.set_running_or_notify_cancel()  # running: cancel() cannot take it from the thread that sets it
         context = contextvars.copy_context()
 
         def target() -> None:
