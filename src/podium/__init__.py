@@ -35,6 +35,7 @@ if TYPE_CHECKING:
         ModelResponseFinished,
         RunFinished,
         RunStarted,
+        SubAgentEvent,
         ToolCallFinished,
         ToolCallStarted,
     )
@@ -128,6 +129,7 @@ _EXPORTS: dict[str, str] = {
     "RunResult": "podium.agent.result",
     "RunStarted": "podium.agent.events",
     "RunStream": "podium.agent.agent",
+    "SubAgentEvent": "podium.agent.events",
     "Text": "podium.messages",
     "TextDelta": "podium.streaming",
     "Thinking": "podium.messages",
@@ -195,6 +197,7 @@ __all__ = [
     "RunResult",
     "RunStarted",
     "RunStream",
+    "SubAgentEvent",
     "Text",
     "TextDelta",
     "Thinking",

@@ -36,6 +36,7 @@ from podium.agent.events import (
     RunFinished,
     RunPaused,
     RunStarted,
+    SubAgentEvent,
 )
 from podium.agent.result import RunResult
 from podium.exceptions import AgentRunError, RunCancelled, UserError
@@ -89,6 +90,9 @@ class RunRecorder:
             self._pause(event.paused)
         elif isinstance(event, RunFinished):
             self._finish(event.result)
+        elif isinstance(event, SubAgentEvent) and isinstance(event.event, ModelResponseFinished):
+            cost = event.event.response.cost  # a sub-agent's messages are its own; its cost is the run's
+            self._cost = None if cost is None or self._cost is None else self._cost + cost
 
     def _start(self, run_id: str) -> None:
         if self.run is not None:

@@ -403,6 +403,11 @@ def check_paused_tree(paused: PausedRun, calls: Mapping[str, ToolCall]) -> None:
     ``calls`` are the unanswered calls of its last message. Each child must belong to one of them, and the
     pending requests that name a sub-agent must be exactly the children's, with the same calls.
     """
+    if not {r.call_id for r in paused.own_pending} <= set(calls):
+        raise UserError(
+            "the paused run is inconsistent: its pending calls are not unanswered calls of its last message; "
+            "it cannot be resumed"
+        )
     shown = [r for r in paused.pending if r.agent]
     expected: list[ApprovalRequest] = []
     for call_id, child in paused.children.items():

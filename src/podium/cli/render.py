@@ -17,6 +17,7 @@ from podium.agent.events import (
     ModelRequestStarted,
     ModelResponseFinished,
     RunFinished,
+    SubAgentEvent,
     ToolCallFinished,
     ToolCallStarted,
 )
@@ -101,6 +102,21 @@ class EventRenderer:
             self.console.print(RichText(f"✗ {event.call.name} denied: {_short(event.decision.reason)}", style="red"))
         elif isinstance(event, RunFinished):
             self._flush()
+        elif isinstance(event, SubAgentEvent):
+            self._nested(event)
+
+    def _nested(self, event: SubAgentEvent) -> None:
+        """A sub-agent's tool calls, results and denials, indented under its name (its text is its result)."""
+        inner, who = event.event, "  " * event.depth + f"[{'/'.join(event.path)}] "
+        if isinstance(inner, ToolCallStarted):
+            self._flush()
+            self.console.print(RichText(f"{who}→ {inner.call.name}({_short(inner.call.args)})", style="dim cyan"))
+        elif isinstance(inner, ToolCallFinished):
+            style = "red" if inner.result.is_error else "dim green"
+            self.console.print(RichText(f"{who}← {inner.call.name}: {_short(inner.result.text)}", style=style))
+        elif isinstance(inner, ApprovalDecided) and inner.decision.kind == "deny":
+            reason = _short(inner.decision.reason)
+            self.console.print(RichText(f"{who}✗ {inner.call.name} denied: {reason}", style="red"))
 
     def close(self) -> None:
         """Stop any live display (after an interruption)."""
@@ -109,4 +125,5 @@ class EventRenderer:
     def approval_prompt(self, request: ApprovalRequest) -> str:
         """The question to ask a person about a call."""
         reason = f" ({request.reason})" if request.reason else ""
-        return f"Allow {request.call.name}({_short(request.call.args, 300)}){reason}? [y/N] "
+        who = f"[sub-agent {request.agent}] " if request.agent else ""
+        return f"{who}Allow {request.call.name}({_short(request.call.args, 300)}){reason}? [y/N] "

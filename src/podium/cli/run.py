@@ -187,7 +187,7 @@ def _report(session: Session, outcome: TurnOutcome, err: Console, *, as_json: bo
             "cost": result.cost if result else None,
             "messages": [message_to_dict(m) for m in session.history()],
             "pending_approvals": [
-                {"call_id": r.call_id, "tool": r.call.name, "args": r.call.args, "reason": r.reason}
+                {"call_id": r.call_id, "tool": r.call.name, "args": r.call.args, "reason": r.reason, "agent": r.agent}
                 for r in (result.pending_approvals if result else [])
             ],
         }
@@ -200,7 +200,8 @@ def _report(session: Session, outcome: TurnOutcome, err: Console, *, as_json: bo
         err.print(RichText(error_line(outcome.error), style="red"))
     elif outcome.result is not None and outcome.result.status == "paused":
         for request in outcome.result.pending_approvals:
-            line = f"waiting for approval: {request.call.name}({request.call.args}) {request.reason}"
+            who = f"[sub-agent {request.agent}] " if request.agent else ""
+            line = f"waiting for approval: {who}{request.call.name}({request.call.args}) {request.reason}"
             err.print(RichText(str(scrub_value(line)), style="yellow"))
     elif outcome.result is not None:
         err.print(RichText(format_usage(outcome.result.usage, outcome.result.cost), style="dim"))
