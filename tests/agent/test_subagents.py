@@ -486,3 +486,57 @@ def test_prefixed_toolsets_keep_a_subagent_a_subagent() -> None:
     script = [reply([call("team_calc", {"task": "1+2"})], Usage()), reply("three", Usage())]
     result = parent_of(toolset, script=script).run("go")
     assert result.messages[2].tool_results[0].text == "three"
+
+
+# --------------------------------------------------------------------------- docs, store, terminal
+
+
+def test_the_docs_example_runs() -> None:
+    import re
+
+    text = (HERE.parents[1] / "docs" / "subagents.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.DOTALL)
+    assert blocks
+    for block in blocks:
+        namespace: dict[str, Any] = {}
+        exec(compile(block, "docs/subagents.md", "exec"), namespace)
+        assert namespace["result"].output == "Oslo has about 709,000 people."
+
+
+def test_a_recorded_run_costs_what_its_subagents_cost_too(tmp_path: Path) -> None:
+    from podium.agent.recording import RunRecorder
+    from podium.store.sqlite import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "db.sqlite")
+    try:
+        conversation = store.create(model="test")
+        with RunRecorder(store, conversation.id) as recorder:
+            stream = parent_of(calc_agent()).stream("go")
+            for event in stream:
+                recorder.record(event)
+        assert recorder.run is not None
+        run = store.get_run(recorder.run.id)
+        assert run.cost == pytest.approx(0.33)
+        assert run.usage == Usage(330, 17, requests=4)
+        assert [m.role for m in store.messages(conversation.id)] == ["user", "assistant", "tool", "assistant"]
+    finally:
+        store.close()
+
+
+def test_the_terminal_shows_nested_calls_and_names_the_subagent_when_asking() -> None:
+    import io
+
+    from rich.console import Console
+
+    from podium.cli.render import EventRenderer
+
+    out = io.StringIO()
+    renderer = EventRenderer(Console(file=out, width=200, color_system=None), markdown=False)
+    events, _ = collect(parent_of(calc_agent()), "go", "sync")
+    for event in events:
+        renderer(event)
+    text = out.getvalue()
+    assert "→ calc(" in text
+    assert "  [calc] → add(" in text and "  [calc] ← add: 3" in text
+    request = ApprovalRequest(ToolCall("x", "shell", {"command": "rm -rf build"}), "asks", agent="cleaner")
+    assert renderer.approval_prompt(request).startswith("[sub-agent cleaner] Allow shell(")
