@@ -304,6 +304,45 @@ def test_without_approver_the_parent_pauses_with_the_childs_calls_and_resumes_th
     del log
 
 
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_two_paused_siblings_resume_one_at_a_time(driver: str) -> None:
+    def cleaner(name: str, first: bool) -> Agent:
+        script = [reply(f"{name} cleaned", Usage(3, 3, requests=1))]
+        if first:
+            script.insert(0, reply([call("shell", {"command": f"rm {name}"}, id="c1")], Usage(2, 2, requests=1)))
+        model = ScriptedModel(script, model_name=name)
+        return Agent(model, tools=[app.shell], policy=app.ASK_SHELL, name=name)
+
+    def parent(first: bool) -> Agent:
+        script = [reply("both cleaned", Usage(1, 1, requests=1))]
+        if first:
+            calls = [call("a", {"task": "x"}, id="c1"), call("b", {"task": "y"}, id="c2")]
+            script.insert(0, reply(calls, Usage(1, 1, requests=1)))
+        return parent_of(cleaner("a", first), cleaner("b", first), script=script)
+
+    _, paused = collect(parent(True), "go", driver)
+    ids = [(r.call_id, r.agent) for r in paused.pending_approvals]
+    assert ids == [("c1_2", "a"), ("c1_3", "b")]  # three calls named c1 in the tree, three ids
+    assert paused.paused is not None
+    _, again = collect(parent(False), None, driver, resume=paused.paused, approvals={"c1_2": True})
+    assert again.status == "paused"
+    assert again.paused is not None
+    assert [(r.call_id, r.agent) for r in again.pending_approvals] == [("c1_3", "b")]
+    assert [r.text for r in again.paused.completed] == ["a cleaned"]
+    restored = PausedRun.from_json(again.paused.to_json())
+    only_b = parent(False)
+    only_b.tools = [t for t in only_b.tools if getattr(t, "name", "") == "b"]  # a finished: it is not run again
+    _, done = collect(only_b, None, driver, resume=restored, approvals={"c1_3": True})
+    assert done.output == "both cleaned"
+    assert [r.text for r in done.messages[2].tool_results] == ["a cleaned", "b cleaned"]
+    assert done.usage == Usage(12, 12, requests=6)
+    assert done.usage_by_agent == {
+        "main": Usage(2, 2, requests=2),
+        "main/a": Usage(5, 5, requests=2),
+        "main/b": Usage(5, 5, requests=2),
+    }
+
+
 def test_an_approval_answers_only_the_call_it_names() -> None:
     """Parent and child both made a call ``c1``; approving ``c1`` runs the parent's only, the child stays paused."""
     paused = app.parent_agent(resumed=False).run("tidy").paused

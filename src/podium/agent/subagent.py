@@ -55,6 +55,7 @@ __all__ = [
     "SubAgentTool",
     "SubAgents",
     "Tally",
+    "usage_minus",
 ]
 
 DEFAULT_MAX_DEPTH = 5
@@ -247,7 +248,8 @@ class SubAgentOutcome(ToolOutcome):
     """The child's paused run when it waits for approvals (the parent pauses too)."""
 
 
-def _minus(a: Usage, b: Usage) -> Usage:
+def usage_minus(a: Usage, b: Usage) -> Usage:
+    """``a - b``, counter by counter."""
     details = {k: v - b.details.get(k, 0) for k, v in a.details.items() if v - b.details.get(k, 0)}
     return Usage(
         a.input_tokens - b.input_tokens,
@@ -379,7 +381,7 @@ class SubAgents:
         if not self.tally.usage:
             return {self.key: (usage, cost)}
         own_cost: CostValue = DeferredCost(lambda: _cost_minus(resolve_cost(cost), resolve_cost(child_cost)))
-        out = {self.key: (_minus(usage, child_usage), own_cost)}
+        out = {self.key: (usage_minus(usage, child_usage), own_cost)}
         for key, u in self.tally.usage.items():
             out[key] = (u, self.tally.cost.get(key, 0.0))
         return out

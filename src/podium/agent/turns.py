@@ -25,7 +25,7 @@ from podium.agent.events import AgentEvent, ApprovalDecided, ApprovalRequested, 
 from podium.agent.output import FINAL_RESULT_TOOL, OutputMode
 from podium.agent.result import OutputT
 from podium.agent.spec import LoopSpec
-from podium.agent.subagent import SubAgentOutcome, SubAgents, budget_left
+from podium.agent.subagent import SubAgentOutcome, SubAgents, budget_left, usage_minus
 from podium.exceptions import (
     AgentRunError,
     BudgetExceeded,
@@ -120,9 +120,12 @@ class RunState(Generic[OutputT]):
         """``response`` with tool call ids unique across the run and its sub-agents."""
         return self.subagents.ids.unique(response)
 
-    def budget_left(self) -> Budget | None:
-        """What a sub-agent started now may use of this run's budget."""
-        return budget_left(self.spec.budget, self.usage, self.cost, self.started)
+    def budget_left(self, resuming: PausedRun | None = None) -> Budget | None:
+        """What a sub-agent started now may use of this run's budget (a resumed one: plus what it used already)."""
+        if resuming is None:
+            return budget_left(self.spec.budget, self.usage, self.cost, self.started)
+        cost = add_costs(self.cost, -resuming.cost if resuming.cost is not None else None)
+        return budget_left(self.spec.budget, usage_minus(self.usage, resuming.usage), cost, self.started)
 
     def ctx(self) -> RunContext[Any]:
         """The run's context as tools and hooks see it now."""
@@ -247,7 +250,8 @@ class RunState(Generic[OutputT]):
             elif call.id in self.subagents.resumes:  # a paused sub-agent: it goes on with the person's decisions
                 ctx = base.for_call(call, self.tool_failures.get(call.name, 0))
                 tool = self.tools.get(call.name)
-                inv = self.subagents.resumed(tool, call, ctx, self.spec.approvals, self.budget_left())
+                left = self.budget_left(self.subagents.resumes[call.id])
+                inv = self.subagents.resumed(tool, call, ctx, self.spec.approvals, left)
                 turn.to_run.append((i, inv))
             elif call.name == FINAL_RESULT_TOOL and self.mode == "tool":
                 self.take_final(turn, i, call)
