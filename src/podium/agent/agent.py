@@ -327,7 +327,8 @@ class Agent(Generic[OutputT]):
     ) -> RunStream[OutputT]:
         """Run in this thread, yielding events as they happen; ``.result`` holds the result afterwards."""
         resolved = self._model(model)
-        spec = self._spec(resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget, _scope)
+        scope = _scope if _scope is not None or _stream_model else self._quiet_scope()
+        spec = self._spec(resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget, scope)
         token = cancel or CancelToken()
         gen = drive_sync(
             agent_loop(spec),
@@ -394,7 +395,8 @@ class Agent(Generic[OutputT]):
     ) -> AsyncRunStream[OutputT]:
         """Async twin of :meth:`stream`: ``async for event in agent.astream(...)``."""
         resolved = self._model(model)
-        spec = self._spec(resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget, _scope)
+        scope = _scope if _scope is not None or _stream_model else self._quiet_scope()
+        spec = self._spec(resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget, scope)
         token = cancel or CancelToken()
         box: list[RunResult[OutputT]] = []
         agen = drive_async(
@@ -409,6 +411,12 @@ class Agent(Generic[OutputT]):
         return AsyncRunStream(agen, token, box)
 
     # -- as a sub-agent
+
+    def _quiet_scope(self) -> Scope:
+        """The scope of a top-level run that does not stream: its sub-agents do not stream either."""
+        from podium.agent.subagent import CallIds, Scope
+
+        return Scope(self.name or "agent", 0, CallIds(), stream=False)
 
     def as_tool(
         self,
