@@ -440,13 +440,19 @@ def test_cancelling_the_parent_stops_the_child(driver: str) -> None:
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_a_subagent_timeout_cancels_its_run(driver: str) -> None:
     blocker = Blocker()
-    child_model = ScriptedModel([[call("block")], "never"], model_name="child")
+    child_model = ScriptedModel([reply([call("block")], Usage(7, 7, requests=1)), "never"], model_name="child")
     worker = Agent(child_model, tools=[blocker.tool], name="worker").as_tool(timeout=0.5)
-    parent = parent_of(worker, script=[reply([call("worker", {"task": "block"})], Usage()), reply("gave up", Usage())])
-    _, result = collect(parent, "go", driver)
+    script = [
+        reply([call("worker", {"task": "block"}), call("add", {"a": 2, "b": 2})], Usage(1, 1, requests=1)),
+        reply("gave up", Usage(1, 1, requests=1)),
+    ]
+    _, result = collect(parent_of(worker, add, script=script), "go", driver)
     assert result.output == "gave up"
     assert "timeout" in result.messages[2].tool_results[0].text
+    assert result.messages[2].tool_results[1].text == "4"  # the plain tool of the same batch
     assert blocker.abandoned.wait(10)
+    assert result.usage_by_agent["main/worker"] == Usage(7, 7, requests=1)  # what it used before the timeout
+    assert result.usage == Usage(9, 9, requests=3)
 
 
 # --------------------------------------------------------------------------- depth, failures, budgets
@@ -579,3 +585,61 @@ def test_the_terminal_shows_nested_calls_and_names_the_subagent_when_asking() ->
     assert "  [calc] → add(" in text and "  [calc] ← add: 3" in text
     request = ApprovalRequest(ToolCall("x", "shell", {"command": "rm -rf build"}), "asks", agent="cleaner")
     assert renderer.approval_prompt(request).startswith("[sub-agent cleaner] Allow shell(")
+
+
+def test_podium_chat_asks_about_a_childs_call_at_its_prompt_and_resumes_a_stored_pause(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chat's approver (a terminal prompt) answers a sub-agent's ask; a paused tree is answered on --continue."""
+    import io
+
+    from rich.console import Console
+
+    from podium.cli import chat as chat_cli
+    from podium.cli.config import ModelChoice
+    from podium.cli.session import Session
+    from podium.store.sqlite import SQLiteStore
+
+    def session_with(agent: Agent, store: SQLiteStore, conversation_id: str) -> Session:
+        model = agent.model
+        assert not isinstance(model, str) and model is not None
+        return Session(store, ModelChoice("test:parent", "test"), model, agent, conversation_id, tmp_path, True)
+
+    def chat(session: Session, lines: list[str]) -> tuple[str, list[str]]:
+        prompts: list[str] = []
+
+        def fake_input(prompt: str = "") -> str:
+            prompts.append(prompt)
+            if not lines:
+                raise EOFError
+            return lines.pop(0)
+
+        monkeypatch.setattr("builtins.input", fake_input)
+        out = io.StringIO()
+        chat_cli._chat(Console(file=out, width=200, color_system=None), session, show_history=False, yes=False)
+        return out.getvalue(), prompts
+
+    store = SQLiteStore(tmp_path / "chat.sqlite")
+    try:
+        conversation = store.create(model="test:parent")
+        shown, prompts = chat(session_with(ask_child(), store, conversation.id), ["clean up", "y"])
+        asked = [p for p in prompts if "Allow" in p]
+        assert len(asked) == 1 and asked[0].startswith('[sub-agent cleaner] Allow shell({"command": "rm -rf build"})')
+        assert "parent done" in shown
+        assert store.paused_run(conversation.id) is None
+
+        # no one to ask (a pause stored by a run without an approver): `podium chat --continue` asks at its prompt
+        second = store.create(model="test:parent")
+        from podium.agent.recording import record_result
+
+        paused = app.parent_agent(resumed=False).run("tidy")
+        record_result(store, second.id, paused, model="test:parent")
+        assert store.paused_run(second.id) is not None
+        shown, prompts = chat(session_with(app.parent_agent(resumed=True), store, second.id), ["y", "y"])
+        asked = [p for p in prompts if "Allow" in p]
+        assert len(asked) == 2 and asked[1].startswith("[sub-agent cleaner] Allow shell(")
+        assert "all clean" in shown
+        assert store.paused_run(second.id) is None
+        assert [m.text for m in store.messages(second.id)][-1] == "all clean"
+    finally:
+        store.close()

@@ -124,6 +124,14 @@ def _failed(inv: ChildInvocation, link: _Link, exc: Exception, started: float) -
     return SubAgentOutcome(result, "error", duration, exc, link.tally)
 
 
+def _timed_out(inv: ToolInvocation, timeout: float, started: float, link: _Link | None) -> ToolOutcome:
+    """The timeout outcome of a call; for a sub-agent, with what its run used until then."""
+    outcome = timeout_outcome(inv, timeout, started)
+    if link is None:
+        return outcome
+    return SubAgentOutcome(outcome.result, "timeout", outcome.duration, None, link.tally.snapshot())
+
+
 # --------------------------------------------------------------------------- sync
 
 
@@ -239,7 +247,7 @@ class SyncChildren:
                     future.cancel()
                     inv.abandon()
                     self.abandon(index)
-                    return timeout_outcome(inv, timeout or 0.0, started)
+                    return _timed_out(inv, timeout or 0.0, started, self.links.get(index))
                 try:
                     item = self.inbox.get(timeout=left)
                 except queue.Empty:
@@ -324,7 +332,8 @@ async def run_child_async(inv: ChildInvocation, link: AsyncLink, max_output: int
             return await asyncio.wait_for(_run_child_async(inv, link, max_output, started), inv.tool.timeout)
         except asyncio.TimeoutError:
             inv.abandon()
-            return timeout_outcome(inv, inv.tool.timeout, started)
+            link.cancel()
+            return _timed_out(inv, inv.tool.timeout, started, link)
     finally:
         link.unlink()
 

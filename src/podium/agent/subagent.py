@@ -208,16 +208,25 @@ class ChildInvocation(ToolInvocation):
 class Tally:
     """Usage and cost of the model responses of sub-agents, per agent path (``"child"``, ``"child/grandchild"``)."""
 
-    __slots__ = ("cost", "usage")
+    __slots__ = ("_lock", "cost", "usage")
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self.usage: dict[str, Usage] = {}
         self.cost: dict[str, CostValue] = {}
 
     def add(self, key: str, usage: Usage, cost: CostValue) -> None:
         """Count ``usage`` and ``cost`` for the agent ``key``."""
-        self.usage[key] = self.usage.get(key, Usage()) + usage
-        self.cost[key] = add_costs(self.cost.get(key, 0.0), cost)
+        with self._lock:
+            self.usage[key] = self.usage.get(key, Usage()) + usage
+            self.cost[key] = add_costs(self.cost.get(key, 0.0), cost)
+
+    def snapshot(self) -> Tally:
+        """A copy (of a tally a child run may still add to)."""
+        copy = Tally()
+        with self._lock:
+            copy.usage, copy.cost = dict(self.usage), dict(self.cost)
+        return copy
 
     def add_response(self, key: str, response: ModelResponse) -> None:
         """Count a model response of the agent ``key``."""
