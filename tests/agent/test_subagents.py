@@ -321,18 +321,19 @@ def test_two_paused_siblings_resume_one_at_a_time(driver: str) -> None:
         return parent_of(cleaner("a", first), cleaner("b", first), script=script)
 
     _, paused = collect(parent(True), "go", driver)
-    ids = [(r.call_id, r.agent) for r in paused.pending_approvals]
-    assert ids == [("c1_2", "a"), ("c1_3", "b")]  # three calls named c1 in the tree, three ids
+    ids = {r.agent: r.call_id for r in paused.pending_approvals}
+    assert [r.agent for r in paused.pending_approvals] == ["a", "b"]
+    assert sorted(ids.values()) == ["c1_2", "c1_3"]  # three calls named c1 in the tree (a and b run at once)
     assert paused.paused is not None
-    _, again = collect(parent(False), None, driver, resume=paused.paused, approvals={"c1_2": True})
+    _, again = collect(parent(False), None, driver, resume=paused.paused, approvals={ids["a"]: True})
     assert again.status == "paused"
     assert again.paused is not None
-    assert [(r.call_id, r.agent) for r in again.pending_approvals] == [("c1_3", "b")]
+    assert [(r.call_id, r.agent) for r in again.pending_approvals] == [(ids["b"], "b")]
     assert [r.text for r in again.paused.completed] == ["a cleaned"]
     restored = PausedRun.from_json(again.paused.to_json())
     only_b = parent(False)
     only_b.tools = [t for t in only_b.tools if getattr(t, "name", "") == "b"]  # a finished: it is not run again
-    _, done = collect(only_b, None, driver, resume=restored, approvals={"c1_3": True})
+    _, done = collect(only_b, None, driver, resume=restored, approvals={ids["b"]: True})
     assert done.output == "both cleaned"
     assert [r.text for r in done.messages[2].tool_results] == ["a cleaned", "b cleaned"]
     assert done.usage == Usage(12, 12, requests=6)
@@ -643,3 +644,59 @@ def test_podium_chat_asks_about_a_childs_call_at_its_prompt_and_resumes_a_stored
         assert [m.text for m in store.messages(second.id)][-1] == "all clean"
     finally:
         store.close()
+
+
+def test_a_consumer_that_stops_reading_stops_the_children() -> None:
+    import gc
+
+    blocker = Blocker()
+    child = Agent(ScriptedModel([[call("block")], "never"]), tools=[blocker.tool], name="worker")
+    parent = parent_of(child, script=[reply([call("worker", {"task": "block"})], Usage()), reply("never", Usage())])
+    stream = parent.stream("go")
+    for event in stream:
+        if isinstance(event, SubAgentEvent) and isinstance(event.event, ToolCallStarted):
+            break
+    assert blocker.started.wait(10)
+    del stream, event
+    gc.collect()  # the run's generator is closed: its tools, the child run among them, are abandoned
+    assert blocker.abandoned.wait(10)
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_child_events_come_while_the_parent_waits_for_another_call(driver: str) -> None:
+    """Call 0 (a plain tool) only returns once the consumer has seen the child's (call 1) whole run."""
+    seen = threading.Event()
+
+    @tool
+    def waiter() -> str:
+        """Waits until the consumer saw the sub-agent finish."""
+        return "after the child" if seen.wait(10) else "timed out"
+
+    child = Agent(ScriptedModel(["child done"]), name="worker")
+    script = [reply([call("waiter"), call("worker", {"task": "x"})], Usage()), reply("fine", Usage())]
+    parent = parent_of(child, waiter, script=script)
+    order: list[str] = []
+
+    def consume(event: AgentEvent) -> None:
+        if isinstance(event, SubAgentEvent) and isinstance(event.event, RunFinished):
+            seen.set()
+            order.append("child finished")
+        elif isinstance(event, ToolCallFinished):
+            order.append(f"{event.call.name} finished")
+
+    if driver == "sync":
+        stream = parent.stream("go")
+        for event in stream:
+            consume(event)
+        result = stream.result
+    else:
+
+        async def main() -> RunResult[Any]:
+            astream = parent.astream("go")
+            async for event in astream:
+                consume(event)
+            return astream.result
+
+        result = asyncio.run(main())
+    assert order == ["child finished", "waiter finished", "worker finished"]
+    assert [r.text for r in result.messages[2].tool_results] == ["after the child", "child done"]

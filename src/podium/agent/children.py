@@ -216,7 +216,6 @@ class SyncChildren:
             except BaseException as exc:  # handed to the parent's driver, raised there
                 future.set_exception(exc)
 
-        future.add_done_callback(lambda _: self.inbox.put(None))  # wakes the driver
         threading.Thread(target=target, name=f"podium-subagent-{inv.scope.name}", daemon=True).start()
         return future
 
@@ -233,6 +232,7 @@ class SyncChildren:
         timeout = inv.tool.timeout
         deadline = None if timeout is None else started + timeout
         unregister = self.cancel.on_cancel(lambda: self.inbox.put(None)) if self.cancel is not None else None
+        future.add_done_callback(lambda _: self.inbox.put(None))  # a plain tool's future wakes the wait too
         try:
             while True:
                 done = future.done()  # before draining: what the call emitted before it finished is queued
@@ -242,6 +242,8 @@ class SyncChildren:
                     return outcome
                 if self.cancel is not None and self.cancel.cancelled:
                     return Interrupted()
+                if future.done():  # it finished while we drained, and its wake-up may be gone with the drain
+                    continue
                 left = None if deadline is None else deadline - time.perf_counter()
                 if left is not None and left <= 0:
                     future.cancel()
