@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, overload
 from podium.agent.approval import Approver, DecisionLike, PausedRun, decision_from
 from podium.agent.budget import Budget
 from podium.agent.cancel import CancelToken
+from podium.agent.compaction import DEFAULT_COMPACTION, Compaction, Strategy, Summarize
 from podium.agent.drivers import drive_async, drive_sync
 from podium.agent.events import AgentEvent
 from podium.agent.hooks import AgentHooks
@@ -94,6 +96,7 @@ class Agent(Generic[OutputT]):
         approver: Approver | None = None,
         repeated_calls: Literal["answer", "allow"] = "answer",
         budget: Budget | None = None,
+        compaction: Compaction | None = DEFAULT_COMPACTION,
     ) -> None: ...
 
     @overload
@@ -117,6 +120,7 @@ class Agent(Generic[OutputT]):
         approver: Approver | None = None,
         repeated_calls: Literal["answer", "allow"] = "answer",
         budget: Budget | None = None,
+        compaction: Compaction | None = DEFAULT_COMPACTION,
     ) -> None: ...
 
     def __init__(
@@ -139,6 +143,7 @@ class Agent(Generic[OutputT]):
         approver: Approver | None = None,
         repeated_calls: Literal["answer", "allow"] = "answer",
         budget: Budget | None = None,
+        compaction: Compaction | None = DEFAULT_COMPACTION,
     ) -> None:
         """Create an agent.
 
@@ -163,6 +168,9 @@ class Agent(Generic[OutputT]):
                 for, send those results again and ask for the answer with tools off; ``allow``: run them again.
             budget: Limits of each run (requests, tokens, cost, tool calls, wall time; see
                 :mod:`podium.agent.budget`); a run's own ``budget=`` replaces it.
+            compaction: When and how to compact what is sent once a conversation nears the model's context
+                window (:class:`~podium.agent.compaction.Compaction`; by default at 80% of the window, when
+                the model's window is known); ``None`` never compacts.
         """
         if max_steps < 1:
             raise UserError("max_steps must be at least 1")
@@ -181,6 +189,9 @@ class Agent(Generic[OutputT]):
         self.policy = policy
         self.budget = budget
         """Limits of each run (:class:`~podium.agent.budget.Budget`), unless a run gives its own."""
+        self.compaction = compaction
+        """When and how runs compact what they send (``None``: never)."""
+        self._summarizers: dict[str, Model] = {}
         self.approver = approver
         self.id = os.urandom(16).hex()
         """Unique id of this agent (``RunContext.agent_id``), so tools can keep state per agent."""
@@ -208,6 +219,7 @@ class Agent(Generic[OutputT]):
         approvals: Mapping[str, DecisionLike] | None = None,
         resume: PausedRun | None = None,
         budget: Budget | None = None,
+        compaction: Compaction | Literal[False] | None = None,
     ) -> LoopSpec[OutputT]:
         if resume is not None:
             if message_history is not None:
@@ -242,7 +254,24 @@ class Agent(Generic[OutputT]):
             resume=resume,
             repeated_calls=self.repeated_calls,
             budget=budget if budget is not None else self.budget,
+            compaction=self._compaction(compaction),
+            token_counter=model.token_counter(),
         )
+
+    def _compaction(self, override: Compaction | Literal[False] | None) -> Compaction | None:
+        """The run's compaction, with summariser models given as strings resolved (once per agent)."""
+        chosen = self.compaction if override is None else override or None
+        if chosen is None:
+            return None
+        strategies: list[Strategy] = []
+        for strategy in chosen.strategies:
+            if isinstance(strategy, Summarize) and isinstance(strategy.model, str):
+                name = strategy.model
+                if name not in self._summarizers:
+                    self._summarizers[name] = _resolve_model(name)
+                strategy = dataclasses.replace(strategy, model=self._summarizers[name])
+            strategies.append(strategy)
+        return dataclasses.replace(chosen, strategies=tuple(strategies))
 
     # -- sync
 
@@ -260,6 +289,7 @@ class Agent(Generic[OutputT]):
         resume: PausedRun | None = None,
         approver: Approver | None = None,
         budget: Budget | None = None,
+        compaction: Compaction | Literal[False] | None = None,
     ) -> RunResult[OutputT]:
         """Run to completion in this thread and return the result.
 
@@ -279,6 +309,7 @@ class Agent(Generic[OutputT]):
             resume: A paused run to continue (``result.paused``, possibly loaded from JSON).
             approver: Answers "ask" decisions for this run (over the agent's).
             budget: Limits of this run, replacing the agent's (:class:`~podium.agent.budget.Budget`).
+            compaction: Compaction for this run, replacing the agent's; ``False`` turns it off.
 
         Raises:
             RunCancelled: ``cancel`` was triggered; ``.messages`` is a valid history.
@@ -298,6 +329,7 @@ class Agent(Generic[OutputT]):
             resume=resume,
             approver=approver,
             budget=budget,
+            compaction=compaction,
             _stream_model=False,
         )
         for _ in stream:
@@ -318,11 +350,14 @@ class Agent(Generic[OutputT]):
         resume: PausedRun | None = None,
         approver: Approver | None = None,
         budget: Budget | None = None,
+        compaction: Compaction | Literal[False] | None = None,
         _stream_model: bool = True,
     ) -> RunStream[OutputT]:
         """Run in this thread, yielding events as they happen; ``.result`` holds the result afterwards."""
         resolved = self._model(model)
-        spec = self._spec(resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget)
+        spec = self._spec(
+            resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget, compaction
+        )
         token = cancel or CancelToken()
         gen = drive_sync(
             agent_loop(spec),
@@ -350,6 +385,7 @@ class Agent(Generic[OutputT]):
         resume: PausedRun | None = None,
         approver: Approver | None = None,
         budget: Budget | None = None,
+        compaction: Compaction | Literal[False] | None = None,
     ) -> RunResult[OutputT]:
         """Async twin of :meth:`run`: tools run as tasks (sync tools on a thread pool)."""
         stream = self.astream(
@@ -364,6 +400,7 @@ class Agent(Generic[OutputT]):
             resume=resume,
             approver=approver,
             budget=budget,
+            compaction=compaction,
             _stream_model=False,
         )
         async for _ in stream:
@@ -384,11 +421,14 @@ class Agent(Generic[OutputT]):
         resume: PausedRun | None = None,
         approver: Approver | None = None,
         budget: Budget | None = None,
+        compaction: Compaction | Literal[False] | None = None,
         _stream_model: bool = True,
     ) -> AsyncRunStream[OutputT]:
         """Async twin of :meth:`stream`: ``async for event in agent.astream(...)``."""
         resolved = self._model(model)
-        spec = self._spec(resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget)
+        spec = self._spec(
+            resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget, compaction
+        )
         token = cancel or CancelToken()
         box: list[RunResult[OutputT]] = []
         agen = drive_async(

@@ -306,7 +306,9 @@ def drive_sync(
                 if cancel is not None and cancel.cancelled:
                     answer = Interrupted()
                     continue
-                answer, throw = yield from _request_sync(model, item, stream, cancel, interrupter)
+                answer, throw = yield from _request_sync(
+                    item.model or model, item, stream and item.stream is not False, cancel, interrupter
+                )
             elif isinstance(item, StartTools):
                 tools = _SyncTools(item.invocations, max_output)
             elif isinstance(item, AwaitTool):
@@ -531,21 +533,22 @@ class _AsyncEffects:
         if self.is_cancelled():
             yield _Answer(Interrupted())
             return
+        model = item.model or self.model
         try:
-            if stream:
-                async for event in self._streamed(item):
+            if stream and item.stream is not False:
+                async for event in self._streamed(model, item):
                     yield event
                 return
-            call = self.model.arequest(item.messages, tools=item.tools, settings=item.settings, output=item.output)
+            call = model.arequest(item.messages, tools=item.tools, settings=item.settings, output=item.output)
             finished, value = await self.race(call)
             yield _Answer(value if finished else Interrupted())
         except Exception as exc:
             yield _Answer(throw=exc)
 
-    async def _streamed(self, item: RequestModel) -> AsyncIterator[AgentEvent | _Answer]:
+    async def _streamed(self, model: Model, item: RequestModel) -> AsyncIterator[AgentEvent | _Answer]:
         texts: dict[int, list[str]] = {}
         response: ModelResponse | None = None
-        events = self.model.astream(item.messages, tools=item.tools, settings=item.settings, output=item.output)
+        events = model.astream(item.messages, tools=item.tools, settings=item.settings, output=item.output)
         pump = self.pump = _StreamPump(events)
         try:
             while (event := await pump.next()) is not None and not self.is_cancelled():
@@ -565,7 +568,7 @@ class _AsyncEffects:
         elif pump.error is not None:
             yield _Answer(throw=pump.error)
         else:
-            yield _Answer(throw=_no_final_response(self.model))
+            yield _Answer(throw=_no_final_response(model))
 
     def _in_thread(self, fn: Callable[[], Any]) -> Awaitable[Any]:
         return self.loop.run_in_executor(tool_pool(), _in_context(fn))

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Generator
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from podium.agent.approval import ApprovalRequest
 from podium.agent.events import AgentEvent
 from podium.agent.result import OutputT, RunResult
 from podium.messages import Message, ModelResponse
+from podium.providers.base import Model
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 from podium.tools.executor import ToolInvocation
 
@@ -44,6 +45,12 @@ class RequestModel:
     """Settings for this request."""
     output: OutputSchema | None
     """Native structured output schema, if any."""
+    model: Model | None = None
+    """The model to ask instead of the run's (a compaction's summariser)."""
+    stream: bool | None = None
+    """``False``: do not stream this request even when the run streams (its deltas are not the answer)."""
+    purpose: Literal["answer", "compaction"] = "answer"
+    """``answer``: one of the run's steps; ``compaction``: a summary written to save context."""
 
 
 @dataclass(frozen=True, slots=True)

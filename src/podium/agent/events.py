@@ -5,6 +5,7 @@
 approval decisions (``ApprovalDecided``, ``ApprovalRequested``) when a policy is set, then per tool call
 ``ToolCallStarted`` and ``ToolCallFinished`` (results in call order); finally ``RunFinished``, or
 ``RunPaused`` when calls wait for a person.
+``ContextCompacted`` comes before a ``ModelRequestStarted`` when the loop compacted what it sends.
 Every event has a ``kind`` string for serialization.
 """
 
@@ -25,6 +26,7 @@ __all__ = [
     "AgentEvent",
     "ApprovalDecided",
     "ApprovalRequested",
+    "ContextCompacted",
     "ModelRequestStarted",
     "ModelResponseFinished",
     "RunFinished",
@@ -122,6 +124,27 @@ class ApprovalDecided:
 
 
 @dataclass(frozen=True, slots=True)
+class ContextCompacted:
+    """What is sent was compacted before request ``step`` (see :mod:`podium.agent.compaction`)."""
+
+    step: int
+    """The request the compaction made room for."""
+    tokens_before: int
+    """Prompt tokens before (exact, or the calibrated estimate)."""
+    tokens_after: int
+    """Prompt tokens after."""
+    limit: int
+    """Tokens a prompt may take (the window minus room for the answer)."""
+    strategies: tuple[str, ...]
+    """The strategies that changed something, in order."""
+    record: Message
+    """The record appended to the history (it says what the view of the earlier history is)."""
+    errors: tuple[str, ...] = ()
+    """Why a strategy could not do its part (a summariser that failed), if any."""
+    kind: ClassVar[Literal["context_compacted"]] = "context_compacted"
+
+
+@dataclass(frozen=True, slots=True)
 class RunPaused:
     """The run stopped to wait for approvals; resume it from ``paused``."""
 
@@ -150,6 +173,7 @@ AgentEvent: TypeAlias = (
     | ToolCallFinished
     | ApprovalRequested
     | ApprovalDecided
+    | ContextCompacted
     | RunPaused
     | RunFinished
 )

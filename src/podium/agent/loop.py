@@ -33,6 +33,7 @@ from typing import Any
 
 from podium.agent.approval import PausedRun
 from podium.agent.binding import check_unique_ids, pending_approvals, unique_ids
+from podium.agent.compaction import Strategy, Summarize, SummaryRequest, compaction_record, with_cache_points
 from podium.agent.effects import (
     AbandonTools,
     AskApproval,
@@ -46,6 +47,7 @@ from podium.agent.effects import (
 )
 from podium.agent.events import (
     AgentEvent,
+    ContextCompacted,
     ModelRequestStarted,
     ModelResponseFinished,
     RunFinished,
@@ -59,6 +61,7 @@ from podium.agent.result import OutputT, RunResult
 from podium.agent.spec import LoopSpec
 from podium.agent.turns import RunState, call_key, short
 from podium.exceptions import (
+    ContextWindowExceeded,
     MaxStepsExceeded,
     OutputValidationError,
     PodiumError,
@@ -67,7 +70,8 @@ from podium.exceptions import (
     UserError,
 )
 from podium.messages import Message, ModelResponse, Text, ToolCall, ToolResult
-from podium.settings import OutputSchema
+from podium.providers.base import Model
+from podium.settings import ModelSettings, OutputSchema
 from podium.usage import add_costs, stored_cost
 
 __all__ = [
@@ -98,7 +102,7 @@ class _Run(RunState[OutputT]):
             instructions = instructions(self.ctx())
         if instructions:
             messages.append(Message.system(instructions))
-        messages.extend(self.history)
+        messages.extend(self.window.view(self.history))
         tools = [t.definition for t in self.tools.values()]
         settings = spec.settings
         if self.tools_off:  # the model repeated a call it already has the result of: ask for the answer
@@ -123,6 +127,7 @@ class _Run(RunState[OutputT]):
             cost=self.cost,
             run_id=self.run_id,
             steps=self.step,
+            requests=self.window.requests,
         )
 
     def run(self) -> Generator[Effect | AgentEvent, Any, RunResult[OutputT]]:
@@ -187,7 +192,7 @@ class _Run(RunState[OutputT]):
                 "raise max_steps or check why the model keeps calling tools. `.messages` has the history.",
             )
         self.step += 1
-        effect = self.request()
+        effect = yield from self.prepare()
         for hook in spec.hooks:
             yield from self.hook(hook.on_model_request(self.ctx(), effect.messages))
         appended = tuple(self.new[self.announced :])
@@ -204,12 +209,109 @@ class _Run(RunState[OutputT]):
         response: ModelResponse = unique_ids(reply, self.call_ids)
         self.usage = self.usage + response.usage
         self.cost = add_costs(self.cost, stored_cost(response))
+        if self.counted is not None:
+            self.window.observe(self.step, "answer", self.counted, response.usage)
         self.add(response.to_message())
         self.announced = len(self.new)
         for hook in spec.hooks:
             yield from self.hook(hook.on_model_response(self.ctx(), response))
         yield ModelResponseFinished(self.step, response)
         return response
+
+    # -- context: token accounting and compaction
+
+    def prepare(self) -> Generator[Effect | AgentEvent, Any, RequestModel]:
+        """The next request, counted; compacted first when it would pass the threshold of the window."""
+        effect = self.request()
+        counted = self.window.count(effect.messages, effect.tools)
+        compaction = self.spec.compaction
+        usable = self.window.usable(effect.settings)
+        if compaction is not None and usable is not None and counted.tokens > compaction.threshold * usable:
+            yield from self.compact(effect, counted.tokens, usable)
+            effect = self.request()
+            counted = self.window.count(effect.messages, effect.tools)
+            if counted.tokens > usable and (counted.exact or counted.tokens > (self.window.window or usable)):
+                raise self.fail(self.too_long(counted.tokens, usable))
+        self.counted = counted
+        if compaction is not None and compaction.cache_points and self.spec.profile.cache_points:
+            effect = replace(effect, messages=with_cache_points(effect.messages))
+        return effect
+
+    def compact(self, effect: RequestModel, before: int, usable: int) -> Generator[Effect | AgentEvent, Any, None]:
+        """Run the strategies until the request fits the target; append the record; announce it."""
+        compaction = self.spec.compaction
+        assert compaction is not None
+        view = self.window.view(self.history)
+        system = effect.messages[: len(effect.messages) - len(view)]  # the instructions
+        target = compaction.target * usable
+        used: list[str] = []
+        errors: list[str] = []
+        after = before
+        for strategy in compaction.strategies:
+            room = usable - (strategy.max_tokens if isinstance(strategy, Summarize) else 0)
+            shorter = yield from self.apply(strategy, view, room, errors)
+            if len(shorter) == len(view) and all(a is b for a, b in zip(shorter, view, strict=True)):
+                continue
+            view = shorter
+            used.append(strategy.name)
+            after = self.window.count([*system, *view], effect.tools).tokens
+            if after <= target:
+                break
+        if not used:
+            return
+        info = {"step": self.step, "tokens_before": before, "tokens_after": after, "strategies": used}
+        record = compaction_record(self.history, view, info=info)
+        self.add(record)
+        self.window.reset(len(self.history) - 1, view)
+        yield ContextCompacted(self.step, before, after, usable, tuple(used), record, tuple(errors))
+
+    def apply(
+        self, strategy: Strategy, view: list[Message], room: int, errors: list[str]
+    ) -> Generator[Effect | AgentEvent, Any, list[Message]]:
+        """Run one strategy, answering its summary requests with model requests."""
+        steps = strategy.apply(view)
+        try:
+            ask = next(steps)
+            while True:
+                summary = yield from self.summary(ask, room, errors)
+                ask = steps.send(summary)
+        except StopIteration as stop:
+            result: list[Message] = stop.value
+            return result
+
+    def summary(
+        self, ask: SummaryRequest, room: int, errors: list[str]
+    ) -> Generator[Effect | AgentEvent, Any, str | None]:
+        """The summary a strategy asked for, from a model request (``None`` when the model failed)."""
+        text = ask.text
+        if ask.model is None:  # the agent's own model: the transcript must fit its window
+            text = text[-max(1_000, room * 3) :]
+        model = ask.model if isinstance(ask.model, Model) else None
+        messages = [Message.system(ask.prompt), Message.user(text)]
+        settings = ModelSettings(max_tokens=ask.max_tokens)
+        counted = self.window.count(messages, ())
+        try:
+            reply = yield RequestModel(
+                self.step, messages, [], settings, None, model=model, stream=False, purpose="compaction"
+            )
+        except PodiumError as exc:
+            errors.append(f"summary failed: {exc}")
+            return None
+        if isinstance(reply, Interrupted):
+            raise self.run_error(RunCancelled, "the run was cancelled while compacting its context")
+        self.usage = self.usage + reply.usage
+        self.cost = add_costs(self.cost, stored_cost(reply))
+        self.window.observe(self.step, "compaction", counted, reply.usage)
+        return str(reply.text)
+
+    def too_long(self, tokens: int, usable: int) -> PodiumError:
+        window = self.window.window
+        return ContextWindowExceeded(
+            f"the request takes {tokens:,} tokens after compaction, over the {usable:,} a prompt may take in this "
+            f"model's window of {window:,} tokens: the instructions, the first message or the last turn alone "
+            "are too long. Shorten them, raise Compaction(reserve=...) or use a model with a larger window.",
+            status=400,
+        )
 
     def all_repeated(self, calls: list[ToolCall]) -> bool:
         """Whether every call repeats one already answered in this run (same tool, same arguments)."""
@@ -252,6 +354,7 @@ class _Run(RunState[OutputT]):
                 steps=self.step,
                 status="paused",
                 paused=outcome,
+                requests=self.window.requests,
             )
         if outcome is not None:
             result = self.finish(outcome[0])

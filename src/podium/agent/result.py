@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Generic, Literal
 
 from typing_extensions import TypeVar
@@ -12,6 +13,7 @@ from podium.usage import CostValue, Usage, resolve_cost
 
 if TYPE_CHECKING:
     from podium.agent.approval import ApprovalRequest, PausedRun
+    from podium.agent.window import RequestRecord
 
 __all__ = ["OutputT", "RunResult"]
 
@@ -21,7 +23,18 @@ OutputT = TypeVar("OutputT", default=str)
 class RunResult(Generic[OutputT]):
     """What a run gives back: finished (``status == "completed"``) or waiting for approvals (``"paused"``)."""
 
-    __slots__ = ("_cost", "_output", "messages", "new_messages", "paused", "run_id", "status", "steps", "usage")
+    __slots__ = (
+        "_cost",
+        "_output",
+        "messages",
+        "new_messages",
+        "paused",
+        "requests",
+        "run_id",
+        "status",
+        "steps",
+        "usage",
+    )
 
     def __init__(
         self,
@@ -35,6 +48,7 @@ class RunResult(Generic[OutputT]):
         steps: int,
         status: Literal["completed", "paused"] = "completed",
         paused: PausedRun | None = None,
+        requests: Sequence[RequestRecord] = (),
     ) -> None:
         self._output = output
         self.messages = messages
@@ -52,6 +66,9 @@ class RunResult(Generic[OutputT]):
         """``completed``, or ``paused`` when tool calls wait for a person's approval."""
         self.paused = paused
         """The state to resume from when paused (``agent.run(resume=result.paused, approvals=...)``)."""
+        self.requests: list[RequestRecord] = list(requests)
+        """Every model request of the run, in order: the prompt tokens counted before it was sent (and the
+        window they were checked against) and the usage the provider reported."""
 
     @property
     def cost(self) -> float | None:

@@ -24,6 +24,7 @@ from podium.agent.events import AgentEvent, ApprovalDecided, ApprovalRequested, 
 from podium.agent.output import FINAL_RESULT_TOOL, OutputMode
 from podium.agent.result import OutputT
 from podium.agent.spec import LoopSpec
+from podium.agent.window import ContextWindow, Counted
 from podium.exceptions import (
     AgentRunError,
     BudgetExceeded,
@@ -104,6 +105,8 @@ class RunState(Generic[OutputT]):
         self.announced = 0  # messages of self.new already reported by an event
         self.answered: dict[str, ToolResult] = {}
         self.tools_off = False
+        self.window = ContextWindow(self.history, spec.profile, spec.compaction, spec.token_counter)
+        self.counted: Counted | None = None  # tokens of the request in flight
         self.call_ids: set[str] = {c.id for m in self.history for c in m.tool_calls}
         self.call_ids.update(r.call_id for m in self.history for r in m.tool_results)
         if spec.resume is not None:
