@@ -37,7 +37,9 @@ def provider_tokens(messages: Sequence[Message], tools: Sequence[ToolDefinition]
 
 def read_shard(n: int) -> str:
     """Read one log shard."""
-    lines = [f"shard {n} line {i}: status=ok latency={(n * 31 + i * 7) % 997}ms errors={(n + i) % 3}" for i in range(45)]
+    lines = [
+        f"shard {n} line {i}: status=ok latency={(n * 31 + i * 7) % 997}ms errors={(n + i) % 3}" for i in range(45)
+    ]
     return "\n".join(lines)  # about 2,200 characters, ~800 provider tokens
 
 
