@@ -11,13 +11,14 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, overload
 from podium.agent.approval import Approver, DecisionLike, PausedRun, decision_from
 from podium.agent.budget import Budget
 from podium.agent.cancel import CancelToken
-from podium.agent.compaction import DEFAULT_COMPACTION, Compaction, Strategy, Summarize
+from podium.agent.compaction import DEFAULT_COMPACTION, Compaction, CompactionResult, Strategy, Summarize
 from podium.agent.drivers import drive_async, drive_sync
-from podium.agent.events import AgentEvent
+from podium.agent.events import AgentEvent, ContextCompacted
 from podium.agent.hooks import AgentHooks
-from podium.agent.loop import LoopSpec, agent_loop
+from podium.agent.loop import LoopSpec, agent_loop, compaction_loop
 from podium.agent.output import OutputHandler, OutputMode
 from podium.agent.result import OutputT, RunResult
+from podium.agent.window import ContextWindow
 from podium.exceptions import UserError
 from podium.messages import Message, Part, Text
 from podium.providers.base import Model
@@ -442,6 +443,63 @@ class Agent(Generic[OutputT]):
         )
         return AsyncRunStream(agen, token, box)
 
+    # -- compaction on demand
+
+    def compact(
+        self,
+        messages: Sequence[Message],
+        *,
+        model: Model | str | None = None,
+        compaction: Compaction | None = None,
+        settings: ModelSettings | None = None,
+        deps: Any = None,
+    ) -> CompactionResult:
+        """Compact a conversation now, as a run would before a request that nears the window.
+
+        The strategies of ``compaction`` (else the agent's, else the default) run until what would be sent
+        is under the target share of the window and at most half its current size. ``messages`` is not
+        changed: the result's ``messages`` are ``messages`` plus a compaction record (continue the
+        conversation from them), and ``view`` is what the next request will send.
+        """
+        resolved = self._model(model)
+        spec = self._compaction_spec(resolved, messages, compaction, settings, deps)
+        steps = drive_sync(compaction_loop(spec), resolved, stream=False)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as stop:
+                return _compaction_result(spec, stop.value)
+
+    async def acompact(
+        self,
+        messages: Sequence[Message],
+        *,
+        model: Model | str | None = None,
+        compaction: Compaction | None = None,
+        settings: ModelSettings | None = None,
+        deps: Any = None,
+    ) -> CompactionResult:
+        """Async twin of :meth:`compact`."""
+        resolved = self._model(model)
+        spec = self._compaction_spec(resolved, messages, compaction, settings, deps)
+        box: list[Any] = []
+        async for _ in drive_async(compaction_loop(spec), resolved, stream=False, result_box=box):
+            pass
+        return _compaction_result(spec, box[0] if box else None)
+
+    def _compaction_spec(
+        self,
+        model: Model,
+        messages: Sequence[Message],
+        compaction: Compaction | None,
+        settings: ModelSettings | None,
+        deps: Any,
+    ) -> LoopSpec[OutputT]:
+        if not messages:
+            raise UserError("nothing to compact: give the conversation's messages")
+        chosen = compaction or self.compaction or DEFAULT_COMPACTION
+        return self._spec(model, None, messages, deps, settings, None, compaction=chosen)
+
     def __repr__(self) -> str:
         return f"Agent(model={self.model!r}, tools={len(self.tools)}, name={self.name!r})"
 
@@ -497,3 +555,15 @@ class AsyncRunStream(Generic[OutputT]):
         if not self._box:
             raise UserError("the run has not finished: iterate over all events first")
         return self._box[0]
+
+
+def _compaction_result(spec: LoopSpec[Any], event: ContextCompacted | None) -> CompactionResult:
+    history = list(spec.history)
+    window = ContextWindow(history, spec.profile, spec.compaction, spec.token_counter)
+    if event is None:
+        view = window.view(history)
+        tokens = window.count(view, ()).tokens
+        return CompactionResult(history, view, tokens, tokens)
+    messages = [*history, event.record]
+    window = ContextWindow(messages, spec.profile, spec.compaction, spec.token_counter)
+    return CompactionResult(messages, window.view(messages), event.tokens_before, event.tokens_after, event.strategies)

@@ -46,6 +46,7 @@ from podium.providers.base import Model
 __all__ = [
     "DEFAULT_COMPACTION",
     "Compaction",
+    "CompactionResult",
     "KeepLast",
     "Strategy",
     "Summarize",
@@ -492,3 +493,24 @@ def with_cache_points(messages: list[Message]) -> list[Message]:
 
 DEFAULT_COMPACTION = Compaction()
 """What agents use unless told otherwise."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompactionResult:
+    """What ``agent.compact(messages)`` did."""
+
+    messages: list[Message]
+    """The history to continue from: the messages given, and the compaction record when one was made."""
+    view: list[Message]
+    """What the next request will send of it (without the instructions)."""
+    tokens_before: int
+    """Prompt tokens before (exact, or estimated)."""
+    tokens_after: int
+    """Prompt tokens after."""
+    strategies: tuple[str, ...] = ()
+    """The strategies that changed something (empty: there was nothing to shorten)."""
+
+    @property
+    def compacted(self) -> bool:
+        """Whether anything was compacted."""
+        return bool(self.strategies)

@@ -31,7 +31,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from podium.agent.approval import Approver, Decision, decision_from
 from podium.agent.cancel import CancelToken
@@ -39,14 +39,13 @@ from podium.agent.effects import (
     AbandonTools,
     AskApproval,
     AwaitTool,
+    Effect,
     Interrupted,
-    LoopGen,
     RequestModel,
     RunAwaitable,
     StartTools,
 )
 from podium.agent.events import AgentEvent
-from podium.agent.result import OutputT, RunResult
 from podium.exceptions import RunCancelled, RunInterrupted, UnexpectedModelBehavior
 from podium.messages import ModelResponse, Text
 from podium.providers.base import Model
@@ -62,6 +61,9 @@ from podium.tools.executor import (
 )
 
 __all__ = ["ToolThreads", "drive_async", "drive_sync", "tool_pool"]
+
+ResultT = TypeVar("ResultT")
+"""What the driven generator returns (a ``RunResult`` for a run)."""
 
 
 class ToolThreads(cf.Executor):
@@ -277,14 +279,14 @@ def _request_sync(
 
 
 def drive_sync(
-    gen: LoopGen[OutputT],
+    gen: Generator[Effect | AgentEvent, Any, ResultT],
     model: Model,
     *,
     stream: bool,
     cancel: CancelToken | None = None,
     max_output: int = DEFAULT_MAX_OUTPUT,
     approver: Approver | None = None,
-) -> Generator[AgentEvent, None, RunResult[OutputT]]:
+) -> Generator[AgentEvent, None, ResultT]:
     """Run the loop in this thread, tools on the tool pool; yields events, returns the result."""
     answer: Any = None
     throw: BaseException | None = None
@@ -295,7 +297,7 @@ def drive_sync(
             try:
                 item = gen.throw(throw) if throw is not None else gen.send(answer)
             except StopIteration as stop:
-                result: RunResult[OutputT] = stop.value
+                result: ResultT = stop.value
                 return result
             except RunCancelled as exc:
                 if interrupter.keyboard and not isinstance(exc, RunInterrupted):
@@ -612,13 +614,13 @@ _TOOL_EFFECTS = (StartTools, AwaitTool, AbandonTools, AskApproval, RunAwaitable)
 
 
 async def drive_async(
-    gen: LoopGen[OutputT],
+    gen: Generator[Effect | AgentEvent, Any, ResultT],
     model: Model,
     *,
     stream: bool,
     cancel: CancelToken | None = None,
     max_output: int = DEFAULT_MAX_OUTPUT,
-    result_box: list[RunResult[OutputT]] | None = None,
+    result_box: list[ResultT] | None = None,
     approver: Approver | None = None,
 ) -> AsyncIterator[AgentEvent]:
     """Run the loop on the event loop, tools as tasks; yields events; the result goes to ``result_box``."""

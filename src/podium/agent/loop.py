@@ -86,6 +86,7 @@ __all__ = [
     "RunAwaitable",
     "StartTools",
     "agent_loop",
+    "compaction_loop",
 ]
 
 # --------------------------------------------------------------------------- the loop
@@ -237,13 +238,16 @@ class _Run(RunState[OutputT]):
             effect = replace(effect, messages=with_cache_points(effect.messages))
         return effect
 
-    def compact(self, effect: RequestModel, before: int, usable: int) -> Generator[Effect | AgentEvent, Any, None]:
+    def compact(
+        self, effect: RequestModel, before: int, usable: int, target: float | None = None
+    ) -> Generator[Effect | AgentEvent, Any, ContextCompacted | None]:
         """Run the strategies until the request fits the target; append the record; announce it."""
         compaction = self.spec.compaction
         assert compaction is not None
         view = self.window.view(self.history)
         system = effect.messages[: len(effect.messages) - len(view)]  # the instructions
-        target = compaction.target * usable
+        if target is None:
+            target = compaction.target * usable
         used: list[str] = []
         errors: list[str] = []
         after = before
@@ -258,12 +262,14 @@ class _Run(RunState[OutputT]):
             if after <= target:
                 break
         if not used:
-            return
+            return None
         info = {"step": self.step, "tokens_before": before, "tokens_after": after, "strategies": used}
         record = compaction_record(self.history, view, info=info)
         self.add(record)
         self.window.reset(len(self.history) - 1, view)
-        yield ContextCompacted(self.step, before, after, usable, tuple(used), record, tuple(errors))
+        event = ContextCompacted(self.step, before, after, usable, tuple(used), record, tuple(errors))
+        yield event
+        return event
 
     def apply(
         self, strategy: Strategy, view: list[Message], room: int, errors: list[str]
@@ -392,6 +398,24 @@ def _dangling_calls(history: Sequence[Message]) -> list[ToolCall]:
     if history and history[-1].role == "assistant":
         return history[-1].tool_calls
     return []
+
+
+def compaction_loop(spec: LoopSpec[Any]) -> Generator[Effect | AgentEvent, Any, ContextCompacted | None]:
+    """Compact ``spec.history`` now (``agent.compact``), with the protocol of :func:`agent_loop`.
+
+    The target is the compaction's share of the window, and at most half the current size. Returns the
+    event, or ``None`` when no strategy found anything to shorten.
+    """
+    run = _Run(spec)
+    if not isinstance(spec.tools, Mapping):
+        run.tools = spec.tools(run.ctx())
+    effect = run.request()
+    counted = run.window.count(effect.messages, effect.tools)
+    usable = run.window.usable(effect.settings) or counted.tokens
+    compaction = spec.compaction
+    assert compaction is not None
+    target = min(compaction.target * usable, counted.tokens / 2)
+    return (yield from run.compact(effect, counted.tokens, usable, target))
 
 
 def agent_loop(spec: LoopSpec[OutputT]) -> Generator[Effect | AgentEvent, Any, RunResult[OutputT]]:
