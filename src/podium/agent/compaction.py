@@ -42,6 +42,7 @@ from podium.messages import (
     message_to_dict,
 )
 from podium.providers.base import Model
+from podium.providers.tokens import estimate_message
 
 __all__ = [
     "DEFAULT_COMPACTION",
@@ -66,6 +67,7 @@ logger = logging.getLogger("podium.agent.compaction")
 
 RECORD_KEY = "compaction"
 SUMMARY_KEY = "summary_of"
+DROPPED_KEY = "dropped"
 TRIMMED_MARK = "[Podium: "
 SUMMARY_HEADER = "[Summary of the earlier conversation, written to save context]"
 
@@ -182,11 +184,23 @@ def keep_last(messages: Sequence[Message], *, turns: int = 4) -> list[Message]:
     head, recent = _split(messages, turns)
     while head < recent and is_summary(messages[head]):  # earlier summaries stay
         head += 1
-    dropped = recent - head
-    if dropped <= 0:
-        return list(messages)
-    marker = Message.user(f"{TRIMMED_MARK}{dropped} earlier messages were removed here to save context.]")
+    dropped = sum(_dropped_count(m) for m in messages[head:recent])
+    if dropped <= 0 or (recent - head == 1 and _dropped_count(messages[head]) > 1):
+        return list(messages)  # nothing, or only the marker of an earlier drop
+    marker = Message(
+        "user",
+        (Text(f"{TRIMMED_MARK}{dropped} earlier messages were removed here to save context.]"),),
+        provider_details={"podium": {DROPPED_KEY: dropped}},
+    )
     return [*messages[:head], marker, *messages[recent:]]
+
+
+def _dropped_count(message: Message) -> int:
+    """How many messages ``message`` stands for: an earlier drop's marker stands for those it replaced."""
+    podium = (message.provider_details or {}).get("podium")
+    if message.role == "user" and isinstance(podium, dict) and isinstance(podium.get(DROPPED_KEY), int):
+        return int(podium[DROPPED_KEY])
+    return 1
 
 
 def transcript(messages: Sequence[Message], *, max_chars: int = 24_000) -> str:
@@ -267,6 +281,10 @@ def _summarize(
     text = transcript(messages[head:recent], max_chars=max_chars)
     summary = yield SummaryRequest(text, model, max_tokens, prompt)
     if not summary or not summary.strip():
+        return list(messages)
+    replaced = sum(estimate_message(m) for m in messages[head:recent])
+    if estimate_message(Message.user(summary)) >= replaced:
+        logger.warning("the summary is not shorter than the %d messages it would replace; not used", recent - head)
         return list(messages)
     message = Message(
         "user",

@@ -17,7 +17,7 @@ from rich.text import Text as RichText
 
 from podium.agent.approval import ApprovalRequest, DecisionLike
 from podium.cli.errors import MAX_PROMPT_BYTES, clean_input, error_line
-from podium.cli.render import EventRenderer, TerminalConsole, format_usage
+from podium.cli.render import EventRenderer, TerminalConsole, compaction_line, format_usage
 from podium.cli.session import Session, open_session
 from podium.cli.signals import Terminated
 from podium.exceptions import PodiumError, RunCancelled
@@ -31,6 +31,7 @@ HELP = """Commands:
   /undo                   hide the last exchange (it can be redone)
   /redo                   bring back the last undone exchange
   /cost                   tokens and cost of this conversation
+  /compact                compact the conversation now (what is sent; the full one stays saved)
   /save [file]            save the conversation as JSON
   /new                    start a new conversation
   /history                show the conversation
@@ -217,6 +218,20 @@ def _turn(
         )
 
 
+def _compact(session: Session, say: Callable[[str, str], None]) -> None:
+    """``/compact``: compact the conversation with the session's model; the record is saved with it."""
+    try:
+        result = session.agent.compact(session.history())
+    except PodiumError as exc:
+        say(f"error: {error_line(exc, name=False)}", "red")
+        return
+    if not result.compacted:
+        say(f"nothing to compact ({result.tokens_before:,} tokens)", "dim")
+        return
+    session.store.append(session.conversation_id, result.messages[-1])
+    say(compaction_line(result.tokens_before, result.tokens_after, result.strategies), "dim")
+
+
 def _command(console: Console, session: Session, text: str) -> bool:
     """Handle a slash command; False means quit."""
     name, _, arg = text.partition(" ")
@@ -266,6 +281,8 @@ def _command(console: Console, session: Session, text: str) -> bool:
         say(f"new conversation {session.conversation_id}", "dim")
     elif name == "/history":
         _show_history(console, session.history())
+    elif name == "/compact":
+        _compact(session, say)
     else:
         say(f"unknown command {name}; /help lists them")
     return True

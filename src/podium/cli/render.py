@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -14,6 +15,7 @@ from podium.agent.approval import ApprovalRequest
 from podium.agent.events import (
     AgentEvent,
     ApprovalDecided,
+    ContextCompacted,
     ModelRequestStarted,
     ModelResponseFinished,
     RunFinished,
@@ -99,6 +101,10 @@ class EventRenderer:
             self.console.print(RichText(f"← {event.call.name}: {_short(event.result.text)}", style=style))
         elif isinstance(event, ApprovalDecided) and event.decision.kind == "deny":
             self.console.print(RichText(f"✗ {event.call.name} denied: {_short(event.decision.reason)}", style="red"))
+        elif isinstance(event, ContextCompacted):
+            self._flush()
+            line = compaction_line(event.tokens_before, event.tokens_after, event.strategies)
+            self.console.print(RichText(line, style="dim"))
         elif isinstance(event, RunFinished):
             self._flush()
 
@@ -110,3 +116,9 @@ class EventRenderer:
         """The question to ask a person about a call."""
         reason = f" ({request.reason})" if request.reason else ""
         return f"Allow {request.call.name}({_short(request.call.args, 300)}){reason}? [y/N] "
+
+
+def compaction_line(before: int, after: int, strategies: Sequence[str]) -> str:
+    """One line saying what a compaction did."""
+    how = ", ".join(s.replace("_", " ") for s in strategies)
+    return f"[context compacted: {before:,} -> {after:,} tokens ({how}); the full conversation stays saved]"
