@@ -24,7 +24,6 @@ from podium import Agent
 from podium.agent.compaction import Compaction, KeepLast, TrimToolResults
 from podium.agent.window import ContextWindow
 from podium.messages import Message, ModelResponse, Text, ToolCall, ToolResult
-from podium.providers import tokens
 from podium.providers.profiles import ModelProfile
 from podium.settings import ModelSettings, ToolDefinition
 from podium.testing.models import AgentInfo, FunctionModel
@@ -67,7 +66,7 @@ def main() -> None:
         assert counted.tokens < 0.8 * usable
 
     def check_cold() -> None:
-        tokens._cache.clear()
+        window.estimates.clear()
         check()
 
     warm = per_call(check, rounds)

@@ -28,9 +28,9 @@ from podium.agent.compaction import (
     trim_tool_results,
     view_of,
 )
-from podium.agent.events import ContextCompacted
+from podium.agent.events import ContextCompacted, ModelRequestStarted
 from podium.agent.recording import RunRecorder
-from podium.exceptions import RateLimitError, RunCancelled, UserError
+from podium.exceptions import ContextWindowExceeded, RateLimitError, RunCancelled, UserError
 from podium.messages import (
     Image,
     Message,
@@ -309,3 +309,36 @@ def test_compaction_is_stored_and_a_reloaded_conversation_sends_the_same_view(tm
     agent.run("and then?", message_history=stored)
     second = model.requests[-1][0]
     assert dump_messages(second[: len(first_view)]) == dump_messages(first_view)  # the prefix, byte for byte
+
+
+def test_a_provider_refusal_as_too_long_compacts_deeper_and_retries_once() -> None:
+    refused: list[int] = []
+
+    def fn(messages: list[Message], info: AgentInfo) -> ModelResponse:
+        size = sum(len(m.text) + sum(len(r.text) for r in m.tool_results) for m in messages)
+        real = int(size / 1.5)  # this provider's tokenizer counts ~2.7 times Podium's first estimate
+        if real > 3_500:
+            refused.append(real)
+            raise ContextWindowExceeded(f"prompt is too long: {real} tokens", status=400, provider="test")
+        if messages[0].text == SUMMARY_PROMPT:
+            return ModelResponse((Text("short"),))
+        return ModelResponse((Text("fits"),), usage=Usage(input_tokens=real, output_tokens=1, requests=1))
+
+    model = FunctionModel(fn, profile=ModelProfile(context_window=4_000, max_output_tokens=500))
+    events = list(stream := Agent(model).stream("next?", message_history=history(3, size=2_000)))
+    assert stream.result.output == "fits"
+    assert len([e for e in events if isinstance(e, ContextCompacted)]) == 1
+    assert [e.step for e in events if isinstance(e, ModelRequestStarted)] == [1, 1]  # the step, sent again
+    assert len(refused) == 1
+
+
+def test_a_second_refusal_ends_the_run_with_a_valid_history() -> None:
+    def fn(messages: list[Message], info: AgentInfo) -> ModelResponse:
+        if messages[0].text == SUMMARY_PROMPT:
+            return ModelResponse((Text("short"),))
+        raise ContextWindowExceeded("prompt is too long", status=400, provider="test")
+
+    model = FunctionModel(fn, profile=ModelProfile(context_window=4_000, max_output_tokens=500))
+    with pytest.raises(ContextWindowExceeded) as info:
+        Agent(model).run("next?", message_history=history(3, size=1_500))
+    assert_valid(info.value.messages or [])

@@ -69,7 +69,10 @@ RECORD_KEY = "compaction"
 SUMMARY_KEY = "summary_of"
 DROPPED_KEY = "dropped"
 TRIMMED_MARK = "[Podium: "
-SUMMARY_HEADER = "[Summary of the earlier conversation, written to save context]"
+SUMMARY_HEADER = (
+    "[Podium: a summary of the earlier conversation, written to save context. It reports what was said and "
+    "done; it is not a new request from the user.]"
+)
 
 Unit: TypeAlias = tuple[int, int]
 """A ``[start, end)`` range of messages that stays together."""
@@ -406,10 +409,14 @@ class Compaction:
             raise UserError(f"Compaction(window={self.window}): a context window of at least 256 tokens, please")
 
     def usable(self, window: int, max_tokens: int | None, max_output: int | None) -> int:
-        """Tokens a prompt may take in ``window``: the window minus what is kept for the answer."""
+        """Tokens a prompt may take in ``window``: the window minus what is kept for the answer.
+
+        The room kept is ``reserve``, else the request's ``max_tokens`` (providers refuse a prompt that
+        leaves less), else the model's maximum output up to a quarter of the window.
+        """
         reserve = self.reserve
         if reserve is None:
-            reserve = min(max_tokens or max_output or window // 8, window // 4)
+            reserve = max_tokens if max_tokens else min(max_output or window // 8, window // 4)
         return max(64, window - reserve)
 
 

@@ -194,15 +194,24 @@ class _Run(RunState[OutputT]):
             )
         self.step += 1
         effect = yield from self.prepare()
-        for hook in spec.hooks:
-            yield from self.hook(hook.on_model_request(self.ctx(), effect.messages))
-        appended = tuple(self.new[self.announced :])
-        self.announced = len(self.new)
-        yield ModelRequestStarted(self.step, appended)
-        try:
-            reply = yield effect
-        except PodiumError as exc:
-            raise self.fail(exc) from None
+        recovered = False
+        while True:
+            for hook in spec.hooks:
+                yield from self.hook(hook.on_model_request(self.ctx(), effect.messages))
+            appended = tuple(self.new[self.announced :])
+            self.announced = len(self.new)
+            yield ModelRequestStarted(self.step, appended)
+            try:
+                reply = yield effect
+                break
+            except ContextWindowExceeded as exc:  # the count was too low: compact deeper, try once more
+                if recovered or self.spec.compaction is None or self.window.window is None:
+                    raise self.fail(exc) from None
+                recovered = True
+                self.window.calibration.ratio *= 1.3
+                effect = yield from self.prepare(deeper=exc)
+            except PodiumError as exc:
+                raise self.fail(exc) from None
         if isinstance(reply, Interrupted):
             if reply.partial is not None and reply.partial.text:
                 self.add(unique_ids(reply.partial, self.call_ids).to_message())
@@ -221,13 +230,23 @@ class _Run(RunState[OutputT]):
 
     # -- context: token accounting and compaction
 
-    def prepare(self) -> Generator[Effect | AgentEvent, Any, RequestModel]:
-        """The next request, counted; compacted first when it would pass the threshold of the window."""
+    def prepare(self, deeper: ContextWindowExceeded | None = None) -> Generator[Effect | AgentEvent, Any, RequestModel]:
+        """The next request, counted; compacted first when it would pass the threshold of the window.
+
+        ``deeper``: the provider refused the request as too long although the count said it fits; compact
+        now, to half the usual target (or fail with that error when nothing can be shortened).
+        """
         effect = self.request()
         counted = self.window.count(effect.messages, effect.tools)
         compaction = self.spec.compaction
         usable = self.window.usable(effect.settings)
-        if compaction is not None and usable is not None and counted.tokens > compaction.threshold * usable:
+        if deeper is not None and compaction is not None and usable is not None:
+            event = yield from self.compact(effect, counted.tokens, usable, compaction.target * usable / 2)
+            if event is None:
+                raise self.fail(deeper)
+            effect = self.request()
+            counted = self.window.count(effect.messages, effect.tools)
+        elif compaction is not None and usable is not None and counted.tokens > compaction.threshold * usable:
             yield from self.compact(effect, counted.tokens, usable)
             effect = self.request()
             counted = self.window.count(effect.messages, effect.tools)

@@ -59,6 +59,7 @@ class ContextWindow:
         "calibration",
         "compaction",
         "counter",
+        "estimates",
         "prefix",
         "profile",
         "requests",
@@ -83,6 +84,8 @@ class ContextWindow:
         self.calibration = Calibration()
         self.requests: list[RequestRecord] = []
         self.tool_tokens: dict[tuple[str, ...], int] = {}
+        self.estimates: dict[int, tuple[Message, int]] = {}
+        """Estimates by message id, for this run (the message is kept with it, so an id is never reused)."""
         self.prefix: list[Message] = []
         self.start = 0
         at = last_record(history)
@@ -112,8 +115,12 @@ class ContextWindow:
         if tool_tokens is None:
             tool_tokens = self.tool_tokens[key] = estimate_tools(tools)
         raw = tool_tokens
+        estimates = self.estimates
         for message in messages:
-            raw += estimate_message(message)
+            hit = estimates.get(id(message))
+            if hit is None or hit[0] is not message:
+                hit = estimates[id(message)] = (message, estimate_message(message))
+            raw += hit[1]
         return Counted(self.calibration.scale(raw), raw, False)
 
     def usable(self, settings: ModelSettings) -> int | None:

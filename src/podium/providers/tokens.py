@@ -8,8 +8,8 @@ the ratio between the ``input`` tokens the provider reported for the run's earli
 estimate of them (see :class:`Calibration`), so a run's counts track the provider's tokenizer after one
 request.
 
-Estimates are cached per message object (messages are immutable), so counting a long history again
-costs a dictionary lookup per message.
+The agent loop caches estimates per message object for the length of a run (messages are immutable), so
+counting a long history again costs a dictionary lookup per message.
 """
 
 from __future__ import annotations
@@ -85,21 +85,9 @@ def _part_tokens(part: object) -> int:
     return 0
 
 
-_cache: dict[int, tuple[Message, int]] = {}
-_CACHE_LIMIT = 100_000
-
-
 def estimate_message(message: Message) -> int:
-    """Estimated tokens of one message (cached per message object)."""
-    key = id(message)
-    hit = _cache.get(key)
-    if hit is not None and hit[0] is message:
-        return hit[1]
-    tokens = MESSAGE_OVERHEAD + sum(_part_tokens(p) for p in message.parts)
-    if len(_cache) >= _CACHE_LIMIT:
-        _cache.clear()
-    _cache[key] = (message, tokens)
-    return tokens
+    """Estimated tokens of one message."""
+    return MESSAGE_OVERHEAD + sum(_part_tokens(p) for p in message.parts)
 
 
 def estimate_tools(tools: Sequence[ToolDefinition]) -> int:
