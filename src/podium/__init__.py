@@ -28,9 +28,11 @@ if TYPE_CHECKING:
     from podium.agent.agent import Agent, AsyncRunStream, RunStream
     from podium.agent.budget import Budget
     from podium.agent.cancel import CancelToken
+    from podium.agent.compaction import Compaction
     from podium.agent.decisions import Allow, Ask, Deny
     from podium.agent.events import (
         AgentEvent,
+        ContextCompacted,
         ModelRequestStarted,
         ModelResponseFinished,
         RunFinished,
@@ -97,6 +99,8 @@ _EXPORTS: dict[str, str] = {
     "AsyncRunStream": "podium.agent.agent",
     "CachePoint": "podium.messages",
     "CancelToken": "podium.agent.cancel",
+    "Compaction": "podium.agent.compaction",
+    "ContextCompacted": "podium.agent.events",
     "Deny": "podium.agent.decisions",
     "File": "podium.messages",
     "Image": "podium.messages",
@@ -165,6 +169,8 @@ __all__ = [
     "BudgetExceeded",
     "CachePoint",
     "CancelToken",
+    "Compaction",
+    "ContextCompacted",
     "Deny",
     "FallbackModel",
     "File",
