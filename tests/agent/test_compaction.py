@@ -342,3 +342,13 @@ def test_a_second_refusal_ends_the_run_with_a_valid_history() -> None:
     with pytest.raises(ContextWindowExceeded) as info:
         Agent(model).run("next?", message_history=history(3, size=1_500))
     assert_valid(info.value.messages or [])
+
+
+def test_the_summary_records_the_range_of_the_history_it_replaces() -> None:
+    agent = Agent(counting(), compaction=Compaction(strategies=(TrimToolResults(), Summarize(keep_recent=2))))
+    msgs = history(8)
+    result = agent.compact(msgs)
+    [summary] = [m for m in result.view if is_summary(m)]
+    start, end = summary.provider_details["podium"]["range"]  # type: ignore[index]
+    assert (start, end) == (2, len(msgs) - 4)  # after the system message and the goal, up to the last 2 turns
+    assert summary.provider_details["podium"]["summary_of"] == end - start  # type: ignore[index]

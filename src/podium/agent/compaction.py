@@ -423,6 +423,40 @@ class Compaction:
 # --------------------------------------------------------------------------- records and views
 
 
+class Origins:
+    """Which history message each message of a view stands for, followed through the strategies.
+
+    Used to record, on each new summary, the range of the history it replaces
+    (``provider_details["podium"]["range"]``: ``[start, end)`` indices of the history).
+    """
+
+    def __init__(self, history: Sequence[Message]) -> None:
+        """Start from ``history``: each of its messages stands for itself."""
+        self.of = {id(m): i for i, m in enumerate(history)}
+        self.alive: list[Message] = list(history)  # keeps the objects, so an id is never reused
+
+    def follow(self, before: Sequence[Message], after: Sequence[Message]) -> list[Message]:
+        """``after`` (a strategy's result on ``before``), with the range marked on each new summary."""
+        self.alive.extend(after)
+        if len(before) == len(after):  # replaced in place (shortened results): same origin
+            for old, new in zip(before, after, strict=True):
+                if old is not new and id(old) in self.of:
+                    self.of[id(new)] = self.of[id(old)]
+            return list(after)
+        kept = {id(m) for m in after}
+        gone = sorted(self.of[id(m)] for m in before if id(m) not in kept and id(m) in self.of)
+        known = {id(m) for m in before}
+        out = []
+        for message in after:
+            if gone and id(message) not in known and is_summary(message):
+                podium = dict((message.provider_details or {}).get("podium", {}))
+                podium["range"] = [gone[0], gone[-1] + 1]
+                message = Message(message.role, message.parts, provider_details={"podium": podium})
+                self.alive.append(message)
+            out.append(message)
+        return out
+
+
 def is_record(message: Message) -> bool:
     """Whether ``message`` is a compaction record (never sent to a model)."""
     details = message.provider_details

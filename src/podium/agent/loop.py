@@ -33,7 +33,14 @@ from typing import Any
 
 from podium.agent.approval import PausedRun
 from podium.agent.binding import check_unique_ids, pending_approvals, unique_ids
-from podium.agent.compaction import Strategy, Summarize, SummaryRequest, compaction_record, with_cache_points
+from podium.agent.compaction import (
+    Origins,
+    Strategy,
+    Summarize,
+    SummaryRequest,
+    compaction_record,
+    with_cache_points,
+)
 from podium.agent.effects import (
     AbandonTools,
     AskApproval,
@@ -270,12 +277,13 @@ class _Run(RunState[OutputT]):
         used: list[str] = []
         errors: list[str] = []
         after = before
+        origins = Origins(self.history)
         for strategy in compaction.strategies:
             room = usable - (strategy.max_tokens if isinstance(strategy, Summarize) else 0)
             shorter = yield from self.apply(strategy, view, room, errors)
             if len(shorter) == len(view) and all(a is b for a, b in zip(shorter, view, strict=True)):
                 continue
-            view = shorter
+            view = origins.follow(view, shorter)
             used.append(strategy.name)
             after = self.window.count([*system, *view], effect.tools).tokens
             if after <= target:
