@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         ToolCallStarted,
     )
     from podium.agent.hooks import AgentHooks
+    from podium.agent.memory import Memory
     from podium.agent.result import RunResult
     from podium.agent.rules import ApprovalPolicy, Rule
     from podium.exceptions import (
@@ -104,6 +105,7 @@ _EXPORTS: dict[str, str] = {
     "Injected": "podium.tools.schema",
     "InvalidResponseError": "podium.exceptions",
     "MaxStepsExceeded": "podium.exceptions",
+    "Memory": "podium.agent.memory",
     "Budget": "podium.agent.budget",
     "BudgetExceeded": "podium.exceptions",
     "Message": "podium.messages",
@@ -173,6 +175,7 @@ __all__ = [
     "Injected",
     "InvalidResponseError",
     "MaxStepsExceeded",
+    "Memory",
     "Message",
     "Model",
     "ModelProfile",

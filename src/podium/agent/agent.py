@@ -25,6 +25,7 @@ from podium.tools.executor import DEFAULT_MAX_OUTPUT
 from podium.tools.toolset import ToolsetLike, resolve_tools
 
 if TYPE_CHECKING:
+    from podium.agent.memory import Memory
     from podium.agent.rules import ApprovalPolicy
 
 __all__ = ["Agent", "AsyncRunStream", "Prompt", "RunStream"]
@@ -94,6 +95,7 @@ class Agent(Generic[OutputT]):
         approver: Approver | None = None,
         repeated_calls: Literal["answer", "allow"] = "answer",
         budget: Budget | None = None,
+        memory: Memory | None = None,
     ) -> None: ...
 
     @overload
@@ -117,6 +119,7 @@ class Agent(Generic[OutputT]):
         approver: Approver | None = None,
         repeated_calls: Literal["answer", "allow"] = "answer",
         budget: Budget | None = None,
+        memory: Memory | None = None,
     ) -> None: ...
 
     def __init__(
@@ -139,6 +142,7 @@ class Agent(Generic[OutputT]):
         approver: Approver | None = None,
         repeated_calls: Literal["answer", "allow"] = "answer",
         budget: Budget | None = None,
+        memory: Memory | None = None,
     ) -> None:
         """Create an agent.
 
@@ -163,6 +167,9 @@ class Agent(Generic[OutputT]):
                 for, send those results again and ask for the answer with tools off; ``allow``: run them again.
             budget: Limits of each run (requests, tokens, cost, tool calls, wall time; see
                 :mod:`podium.agent.budget`); a run's own ``budget=`` replaces it.
+            memory: Notes kept across conversations (:class:`~podium.agent.memory.Memory`): adds the
+                ``remember``, ``recall``, ``forget`` and ``list_memories`` tools and recalls the notes that
+                match the prompt into the instructions, once per run.
         """
         if max_steps < 1:
             raise UserError("max_steps must be at least 1")
@@ -180,6 +187,8 @@ class Agent(Generic[OutputT]):
         self.max_tool_output = max_tool_output
         self.policy = policy
         self.budget = budget
+        self.memory = memory
+        """Notes kept across conversations (:class:`~podium.agent.memory.Memory`), or ``None``."""
         """Limits of each run (:class:`~podium.agent.budget.Budget`), unless a run gives its own."""
         self.approver = approver
         self.id = os.urandom(16).hex()
@@ -221,13 +230,23 @@ class Agent(Generic[OutputT]):
                     f"approvals for calls that are not pending: {sorted(unknown)}; "
                     f"pending: {[r.call_id for r in resume.pending]}"
                 )
+        parts = _prompt_parts(prompt)
+        history = list(message_history or ())
+        tools: tuple[ToolsetLike, ...] = tuple(self.tools)
+        instructions = self.instructions
+        if self.memory is not None:  # the recall is computed here, once: every request of the run is the same
+            from podium.agent.memory import recall_query
+
+            if self.memory.toolset is not None:
+                tools += (self.memory.toolset,)
+            instructions = self.memory.instructions(instructions, recall_query(parts, history))
         return LoopSpec(
-            prompt=_prompt_parts(prompt),
-            history=list(message_history or ()),
-            tools=functools.partial(resolve_tools, tuple(self.tools)),
+            prompt=parts,
+            history=history,
+            tools=functools.partial(resolve_tools, tools),
             output=self._output,
             profile=model.profile,
-            instructions=self.instructions,
+            instructions=instructions,
             settings=self.settings.merge(settings),
             max_steps=self.max_steps,
             tool_retries=self.retries,

@@ -121,9 +121,7 @@ def _now() -> str:
 
 
 def _note(row: sqlite3.Row, score: float | None = None) -> Note:
-    return Note(
-        row["id"], row["text"], row["user"], row["project"], datetime.fromisoformat(row["created"]), score
-    )
+    return Note(row["id"], row["text"], row["user"], row["project"], datetime.fromisoformat(row["created"]), score)
 
 
 def _limit(limit: int) -> int:
@@ -140,8 +138,7 @@ def check_id(note_id: object) -> str:
             return candidate
     shown = repr(note_id)[:40]
     raise InvalidNoteError(
-        f"{shown} is not a memory id; ids are 12 hex digits such as 3f9a2c1b7d0e, as shown by recall or "
-        "list_memories"
+        f"{shown} is not a memory id; ids are 12 hex digits such as 3f9a2c1b7d0e, as shown by recall or list_memories"
     )
 
 

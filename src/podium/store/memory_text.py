@@ -58,11 +58,12 @@ _CJK = (
 _CJK_CHAR = re.compile(f"[{_CJK}]")
 _WORD = re.compile(f"[{_CJK}]+|[^\\W_{_CJK}]+")
 # Words so common that searching for them finds everything; dropped from a query unless it has nothing else.
-_STOP_WORDS = frozenset(
+_STOP_WORDS_TEXT = (
     "a an and are as at be but by can could did do does for from had has have he her his how i if in into is "
     "it its me my no not of on or our she so that the their them then there these they this to us was we were "
-    "what when where which who why will with would you your".split()
+    "what when where which who why will with would you your"
 )
+_STOP_WORDS = frozenset(_STOP_WORDS_TEXT.split())
 
 
 def clean_note(text: object, *, what: str = "note", limit: int = MAX_NOTE_CHARS) -> str:
