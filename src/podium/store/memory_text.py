@@ -7,8 +7,8 @@ exactly what is wrong with a bad one; :func:`index_terms` is what the full-text 
 ``NOT``, ``column:`` filters, parentheses) in the text is never parsed as syntax.
 
 Scripts written without spaces between words (Chinese, Japanese, Korean) are indexed one character per
-token and searched as phrases of consecutive characters, so ``茶`` finds ``我喜欢喝茶`` and ``喝茶`` does
-not match ``喝水 ... 茶``. Latin-script text goes through SQLite's ``porter unicode61 remove_diacritics 2``
+token and searched by overlapping pairs of consecutive characters (bigrams, as phrases), so ``茶`` and
+``你喜欢喝茶吗`` find ``我喜欢喝茶``, while ``喝茶`` does not match ``喝水 ... 茶``. Latin-script text goes through SQLite's ``porter unicode61 remove_diacritics 2``
 tokenizer: case and accents are ignored (``cafe`` finds ``Café``) and English endings are stemmed
 (``preference`` finds ``prefers``).
 """
@@ -125,16 +125,22 @@ def query_terms(query: str) -> list[str]:
     """The words of ``query`` that are searched for, in order, each once (case-insensitively).
 
     Stop words (``the``, ``is`` ...) are dropped unless the query has nothing else; at most
-    :data:`MAX_TERMS` words are kept. A run of CJK characters is one term (searched as a phrase).
+    :data:`MAX_TERMS` words are kept. A run of CJK characters gives its overlapping pairs of characters
+    (``喜欢喝茶`` -> ``喜欢``, ``欢喝``, ``喝茶``), each searched as a phrase.
     """
     words: list[str] = []
     seen: set[str] = set()
     for match in _WORD.finditer(unicodedata.normalize("NFKC", query)):
-        word = match.group(0)
-        key = word.casefold()
-        if key not in seen:
-            seen.add(key)
-            words.append(word)
+        run = match.group(0)
+        if _CJK_CHAR.match(run) and len(run) > 1:  # no spaces between words: overlapping pairs of characters
+            pieces = [run[i : i + 2] for i in range(len(run) - 1)]
+        else:
+            pieces = [run]
+        for word in pieces:
+            key = word.casefold()
+            if key not in seen:
+                seen.add(key)
+                words.append(word)
     useful = [w for w in words if w.casefold() not in _STOP_WORDS]
     return (useful or words)[:MAX_TERMS]
 
@@ -142,7 +148,7 @@ def query_terms(query: str) -> list[str]:
 def match_expression(query: str) -> str | None:
     """An FTS5 ``MATCH`` expression that finds notes with any word of ``query``; ``None`` if it has no words.
 
-    Each term is an FTS5 string (``"word"``); a CJK run becomes a phrase of its characters
+    Each term is an FTS5 string (``"word"``); a CJK pair becomes a phrase of its two characters
     (``"喝 茶"``). Terms contain only letters and digits, so no FTS5 syntax survives; notes with more of the
     words, and rarer ones, rank first (bm25).
     """
