@@ -109,6 +109,7 @@ def test_memory_from_the_config_file_and_its_errors(cli_env: dict[str, str], tmp
         ("[memory]\ncolour = 1\n", "unknown key 'colour'"),
         ("memory = true\n", "memory must be a table"),
         ('[memory]\nuser = "a\\u0000b"\n', "control character"),
+        (f'[memory]\ndb = "{tmp_path}"\n', "[memory] db ="),
     ):
         config.write_text(bad)
         failed = podium(["run", "--memory", "-m", "test:echo", "hi"], cli_env, cwd=tmp_path)

@@ -14,13 +14,13 @@ from podium.agent.events import AgentEvent
 from podium.agent.memory import MEMORY_TOOLS, Memory
 from podium.agent.recording import RunRecorder
 from podium.agent.result import RunResult
-from podium.cli.config import ModelChoice, choose_model, memory_config
+from podium.cli.config import ModelChoice, choose_model, config_path, memory_config
 from podium.cli.errors import clean_input
 from podium.cli.signals import stop_on_signals
 from podium.exceptions import UserError
 from podium.messages import Message
 from podium.providers.base import Model
-from podium.store import SQLiteStore
+from podium.store import MemoryStore, SQLiteStore, StoreError
 
 __all__ = ["EMBEDDED_NOTE", "Session", "TurnOutcome", "open_session"]
 
@@ -190,8 +190,15 @@ def open_memory(option: bool | None, db: Path, workspace: Path) -> Memory | None
     enabled = option if option is not None else bool(config.get("enabled", False))
     if not enabled:
         return None
+    if "db" not in config:
+        store = MemoryStore(db)
+    else:
+        try:
+            store = MemoryStore(Path(config["db"]).expanduser())
+        except StoreError as exc:  # its messages speak of "the conversation database": say which file this is
+            raise UserError(f"[memory] db = {config['db']!r} in {config_path()} cannot be used: {exc}") from exc
     return Memory(
-        Path(config["db"]).expanduser() if "db" in config else db,
+        store,
         user=config.get("user"),
         project=config.get("project", str(workspace)),
         auto_recall=config.get("recall", 5),
