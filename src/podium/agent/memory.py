@@ -147,7 +147,7 @@ class Memory:
         """
         if self.auto_recall == 0:
             return ""
-        query = _NOT_TEXT.sub(" ", query)[:MAX_QUERY_CHARS].strip()
+        query = _NOT_TEXT.sub(" ", query[:MAX_QUERY_CHARS]).strip()
         if not query:
             return ""
         try:
