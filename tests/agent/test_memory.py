@@ -224,9 +224,12 @@ def test_a_tool_named_like_a_memory_tool_is_a_clear_error(memory: Memory) -> Non
 
 def test_read_only_memory_offers_no_tools(tmp_path: Path) -> None:
     memory = Memory(tmp_path / "db", user="ada", project="p", tools=False)
+    memory.store.add("the cat is called Miso", memory.scope)
     model = ScriptedModel(["ok"])
-    Agent(model, memory=memory).run("hi")
-    assert model.requests[0][1].tools == ()
+    Agent(model, memory=memory).run("cat?")
+    messages, info = model.requests[0]
+    assert info.tools == ()
+    assert "Miso" in system_of(messages) and "recall tool" not in system_of(messages)
 
 
 def test_memory_defaults_and_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
