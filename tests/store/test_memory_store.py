@@ -78,6 +78,9 @@ def test_the_same_note_saved_twice_is_kept_once(memories: MemoryStore) -> None:
     assert memories.count(A) == 1
     other = memories.add("The staging DB is db-stage-2", B)  # another scope: its own note
     assert other.created and other.note.id != first.note.id
+    mine = memories.add("Prefers tabs", A, level="user")
+    assert memories.add("prefers tabs", B).note.id == mine.note.id  # already seen from every project
+    assert memories.add("Prefers tabs", BOB).created  # not another user's
 
 
 @pytest.mark.parametrize(

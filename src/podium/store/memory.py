@@ -231,8 +231,9 @@ class MemoryStore:
     def add(self, text: str, scope: MemoryScope, *, level: Literal["project", "user"] = "project") -> SavedNote:
         """Save a note in ``scope`` (``level="user"``: for every project of the user).
 
-        The same note (same words, ignoring case and spacing) saved again in the same place is not
-        duplicated: the existing note comes back with ``created=False``. Known secrets and what looks like a
+        The same note (same words, ignoring case and spacing) saved again where ``scope`` already sees it
+        (the same level, or a project note the user already has for every project) is not duplicated: the
+        existing note comes back with ``created=False``. Known secrets and what looks like a
         credential are replaced by a marker before the note is written (``scrubbed=True``).
 
         Raises:
@@ -245,9 +246,10 @@ class MemoryStore:
         safe = scrub(clean, shapes=True)
         project = scope.project if level == "project" else ""
         digest = note_digest(safe)
-        with self.db.transaction(write=True) as conn:
+        with self.db.transaction(write=True) as conn:  # a project note the user already has for all projects: kept
             row = conn.execute(
-                "SELECT * FROM memories WHERE user = ? AND project = ? AND digest = ?", (scope.user, project, digest)
+                "SELECT * FROM memories WHERE user = ? AND project IN (?, '') AND digest = ? ORDER BY project DESC",
+                (scope.user, project, digest),
             ).fetchone()
             if row is not None:
                 return SavedNote(_note(row), created=False, scrubbed=safe != clean)
