@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.cli.conftest import podium, script
+from tests.cli.conftest import PODIUM, podium, script
 
 FACT = "The staging database is db-stage-2"
 
@@ -137,3 +138,31 @@ def test_chat_lists_and_forgets_memories(cli_env: dict[str, str], tmp_path: Path
     assert out.rstrip().count("Cat: Miso") == 2 and out.count(FACT) == 1  # listed twice; forgotten once
     off = podium(["chat", "-m", "test:echo"], cli_env, cwd=tmp_path, input="/memories\n/quit\n")
     assert "memory is off" in off.stdout
+
+
+def test_two_podium_processes_remember_at_once(cli_env: dict[str, str], tmp_path: Path) -> None:
+    procs = []
+    for name in ("alpha", "beta"):
+        turns: list[Any] = [
+            {"calls": [{"name": "remember", "args": {"text": f"{name} fact {i}-{j}"}} for j in range(5)]}
+            for i in range(4)
+        ]
+        model = script(tmp_path / f"{name}.json", [*turns, "done"])
+        procs.append(
+            subprocess.Popen(
+                [*PODIUM, "run", "--memory", "--json", "-m", model, f"{name} remembers"],
+                env=cli_env,
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert all(not error for _, error, _ in tool_texts(json.loads(out)))
+    listed = podium(["chat", "--memory", "-m", "test:echo"], cli_env, cwd=tmp_path, input="/memories\n/quit\n")
+    assert "memory on (40 notes" in listed.stdout
+    for name in ("alpha", "beta"):
+        assert all(f"{name} fact {i}-{j}" in listed.stdout for i in range(4) for j in range(5))
