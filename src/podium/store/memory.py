@@ -185,11 +185,24 @@ class MemoryStore:
             self.db.close()
             raise
 
+    @staticmethod
+    def _index_state(conn: sqlite3.Connection) -> tuple[bool, bool]:
+        """Whether the index exists, and whether it holds exactly the notes."""
+        if not conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (_FTS,)).fetchone():
+            return False, False
+        notes = conn.execute("SELECT COUNT(*) FROM memories").fetchone()[0]
+        return True, notes == conn.execute(f"SELECT COUNT(*) FROM {_FTS}").fetchone()[0]
+
     def _ensure_index(self, conn: sqlite3.Connection) -> None:
-        """Create the FTS5 index when missing, and rebuild it when it does not hold every note."""
+        """Create the FTS5 index when missing, and rebuild it when it does not hold every note.
+
+        The common case (the index is there and whole) is one read: no write lock is taken.
+        """
+        if self._index_state(conn) == (True, True):
+            return
         conn.execute("BEGIN IMMEDIATE")
         try:
-            exists = conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (_FTS,)).fetchone()
+            exists, whole = self._index_state(conn)  # again, under the lock: another process may have done it
             if not exists:
                 try:
                     conn.execute(f"CREATE VIRTUAL TABLE {_FTS} USING fts5(terms, tokenize = '{_TOKENIZER}')")
@@ -201,10 +214,8 @@ class MemoryStore:
                         f"({sqlite3.sqlite_version}) was built without it; use a Python whose sqlite3 has FTS5 "
                         "(python.org, Debian/Ubuntu, Homebrew and conda builds do)"
                     ) from exc
-            notes = conn.execute("SELECT COUNT(*) FROM memories").fetchone()[0]
-            indexed = conn.execute(f"SELECT COUNT(*) FROM {_FTS}").fetchone()[0]
-            if notes != indexed:
-                logger.info("%s: rebuilding the memory index (%d notes, %d indexed)", self.path, notes, indexed)
+            if not whole:
+                logger.info("%s: building the memory index", self.path)
                 conn.execute(f"DELETE FROM {_FTS}")
                 for rowid, text in conn.execute("SELECT rowid, text FROM memories").fetchall():
                     conn.execute(f"INSERT INTO {_FTS} (rowid, terms) VALUES (?, ?)", (rowid, index_terms(text)))
