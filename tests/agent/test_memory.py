@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 
 from podium import Agent, Memory
 from podium.exceptions import UserError
 from podium.messages import Message, ToolResult
-from podium.store import MemoryStore, StoreError
+from podium.store import MemoryScope, MemoryStore, Note, NoteStore, NotFoundError, SavedNote, StoreError
 from podium.testing.models import AgentInfo, FunctionModel, ScriptedModel, call
 from podium.tools.context import RunContext
 
@@ -241,3 +242,56 @@ def test_memory_defaults_and_checks(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     for bad in ({"auto_recall": -1}, {"auto_recall": 1000}, {"recall_chars": 10}, {"user": ""}):
         with pytest.raises(UserError):
             Memory(memory.store, **bad)  # type: ignore[arg-type]
+
+
+class ListNotes:
+    """Another backend: a list in memory, with substring search (proves Memory needs only the protocol)."""
+
+    def __init__(self) -> None:
+        self.items: list[Note] = []
+
+    def add(self, text: str, scope: MemoryScope, *, level: Literal["project", "user"] = "project") -> SavedNote:
+        project = scope.project if level == "project" else ""
+        note = Note(f"{len(self.items):012x}", text, scope.user, project, datetime.now(timezone.utc))
+        self.items.append(note)
+        return SavedNote(note, created=True)
+
+    def _seen(self, scope: MemoryScope) -> list[Note]:
+        return [n for n in self.items if n.user == scope.user and n.project in (scope.project, "")]
+
+    def search(self, query: str, scope: MemoryScope, *, limit: int = 5) -> list[Note]:
+        words = query.lower().split()
+        return [n for n in self._seen(scope) if any(w in n.text.lower() for w in words)][:limit]
+
+    def notes(self, scope: MemoryScope, *, limit: int = 50, offset: int = 0) -> list[Note]:
+        return self._seen(scope)[::-1][offset : offset + limit]
+
+    def count(self, scope: MemoryScope) -> int:
+        return len(self._seen(scope))
+
+    def get(self, note_id: str, scope: MemoryScope) -> Note:
+        for note in self._seen(scope):
+            if note.id == note_id:
+                return note
+        raise NotFoundError(f"no memory {note_id}")
+
+    def delete(self, note_id: str, scope: MemoryScope) -> Note:
+        note = self.get(note_id, scope)
+        self.items.remove(note)
+        return note
+
+
+def test_memory_works_over_any_note_store() -> None:
+    backend = ListNotes()
+    assert isinstance(backend, NoteStore)
+    memory = Memory(backend, user="ada", project="p")
+    script = [[call("remember", {"text": "the cat is Miso"})], "ok", [call("forget", {"id": "0" * 12})], "gone"]
+    model = ScriptedModel(script)
+    agent = Agent(model, memory=memory)
+    agent.run("remember the cat")
+    assert "Miso" not in system_of(model.requests[1][0])  # recalled once, at the start of the run
+    agent.run("what is the cat called?")
+    assert "Miso" in system_of(model.requests[2][0])  # the next run recalls it, then forgets it
+    assert backend.count(memory.scope) == 0
+    with pytest.raises(UserError, match="takes a NoteStore"):
+        Memory(object(), user="ada", project="p")  # type: ignore[arg-type]

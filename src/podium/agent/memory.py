@@ -38,7 +38,7 @@ from typing_extensions import override
 from podium.exceptions import ModelRetry, UserError
 from podium.messages import Message, Part, Text
 from podium.store.base import NotFoundError, StoreError
-from podium.store.memory import MAX_LIMIT, MemoryScope, MemoryStore, Note
+from podium.store.memory import MAX_LIMIT, MemoryScope, MemoryStore, Note, NoteStore
 from podium.store.memory_text import MAX_QUERY_CHARS, InvalidNoteError, match_expression
 from podium.tools.context import RunContext
 from podium.tools.tool import Tool
@@ -97,7 +97,8 @@ class Memory:
     unless ``auto_recall=0``, the best-matching notes in its instructions at the start of each run.
 
     Args:
-        store: A :class:`~podium.store.memory.MemoryStore`, or the path of its database; default: the
+        store: Where the notes are: a :class:`~podium.store.memory_base.NoteStore` (such as a
+            :class:`~podium.store.memory.MemoryStore`), or the path of a SQLite database for one; default: the
             conversation database (``PODIUM_DB`` or the user's data directory).
         user: Whose notes (default: the OS user name).
         project: Which project: a key (``str``, used as is) or a directory (``os.PathLike``, resolved);
@@ -110,7 +111,7 @@ class Memory:
 
     def __init__(
         self,
-        store: MemoryStore | str | os.PathLike[str] | None = None,
+        store: NoteStore | str | os.PathLike[str] | None = None,
         *,
         user: str | None = None,
         project: str | os.PathLike[str] | None = None,
@@ -128,7 +129,11 @@ class Memory:
             key = str(Path(project if project is not None else Path.cwd()).resolve())
         self.scope = MemoryScope(user if user is not None else default_user(), key)
         """Whose notes this memory reads and writes."""
-        self.store = store if isinstance(store, MemoryStore) else MemoryStore(store)
+        if store is None or isinstance(store, (str, os.PathLike)):
+            store = MemoryStore(store)
+        elif not isinstance(store, NoteStore):
+            raise UserError(f"Memory(store=...) takes a NoteStore (such as MemoryStore) or a path, not {store!r}")
+        self.store: NoteStore = store
         """Where the notes are."""
         self.auto_recall = auto_recall
         self.recall_chars = recall_chars

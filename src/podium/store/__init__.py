@@ -22,7 +22,7 @@ from podium.store.base import (
     StoreError,
     UnusableDatabaseError,
 )
-from podium.store.memory import MemoryScope, MemoryStore, Note, SavedNote
+from podium.store.memory import MemoryScope, MemoryStore, Note, NoteStore, SavedNote
 from podium.store.memory_text import InvalidNoteError
 from podium.store.sqlite import SQLiteStore, default_db_path
 
@@ -36,6 +36,7 @@ __all__ = [
     "MemoryStore",
     "NotFoundError",
     "Note",
+    "NoteStore",
     "ReadOnlyDatabaseError",
     "Run",
     "RunStatus",

@@ -23,7 +23,6 @@ import os
 import re
 import sqlite3
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
@@ -32,6 +31,7 @@ from podium.exceptions import UserError
 from podium.secrets import scrub
 from podium.store.base import NotFoundError, StoreError
 from podium.store.connection import Database, check_database_path, database_error
+from podium.store.memory_base import MemoryScope, Note, NoteStore, SavedNote
 from podium.store.memory_text import (
     MAX_QUERY_CHARS,
     InvalidNoteError,
@@ -43,7 +43,7 @@ from podium.store.memory_text import (
 from podium.store.migrations import migrate
 from podium.store.rows import refuse_foreign
 
-__all__ = ["MemoryScope", "MemoryStore", "Note", "SavedNote"]
+__all__ = ["MemoryScope", "MemoryStore", "Note", "NoteStore", "SavedNote", "check_id"]
 
 logger = logging.getLogger("podium.store")
 
@@ -52,68 +52,6 @@ _FTS = "memories_fts"
 _TOKENIZER = "porter unicode61 remove_diacritics 2"
 MAX_LIMIT = 200
 """The most notes one search or listing returns."""
-
-
-@dataclass(frozen=True, slots=True)
-class MemoryScope:
-    """Whose notes: a user, and a project of theirs.
-
-    Example::
-
-        scope = MemoryScope(user="ada", project="/home/ada/src/engine")
-    """
-
-    user: str
-    """The user the notes belong to (the CLI uses the OS user name)."""
-    project: str
-    """The project (the CLI uses the workspace's resolved path); ``''`` sees only the user's own notes."""
-
-    def __post_init__(self) -> None:
-        for name in ("user", "project"):
-            value = getattr(self, name)
-            if name == "project" and value == "":
-                continue  # the user's own notes only
-            try:
-                clean_note(value, what=f"memory {name} key", limit=1000)
-            except InvalidNoteError as exc:
-                raise UserError(f"MemoryScope: {exc}") from None
-            if value != value.strip():
-                raise UserError(f"MemoryScope: the {name} key {value!r} has whitespace around it; give it trimmed")
-
-
-@dataclass(frozen=True, slots=True)
-class Note:
-    """One remembered note."""
-
-    id: str
-    """Twelve hex digits, e.g. ``3f9a2c1b7d0e``."""
-    text: str
-    """The note."""
-    user: str
-    """The user it belongs to."""
-    project: str
-    """The project it belongs to; ``''`` for a note every project of the user sees."""
-    created: datetime
-    """When it was saved (UTC)."""
-    score: float | None = None
-    """Relevance to the search that found it (bm25: lower is better); ``None`` outside a search."""
-
-    @property
-    def level(self) -> Literal["project", "user"]:
-        """``user`` for a note every project of the user sees, else ``project``."""
-        return "user" if self.project == "" else "project"
-
-
-@dataclass(frozen=True, slots=True)
-class SavedNote:
-    """What :meth:`MemoryStore.add` did."""
-
-    note: Note
-    """The stored note (the existing one when it was a duplicate)."""
-    created: bool
-    """``False`` when the same note was already saved in that scope (nothing new was written)."""
-    scrubbed: bool = False
-    """``True`` when a secret (an API key, a password ...) in the text was replaced by a marker."""
 
 
 def _now() -> str:
@@ -143,7 +81,9 @@ def check_id(note_id: object) -> str:
 
 
 class MemoryStore:
-    """Notes in a SQLite file, with an FTS5 index, shared safely by threads and processes.
+    """Notes in a SQLite file with an FTS5 index (a :class:`~podium.store.memory_base.NoteStore`).
+
+    Threads and processes share it safely.
 
     Example::
 
