@@ -38,8 +38,8 @@ from typing_extensions import override
 from podium.exceptions import ModelRetry, UserError
 from podium.messages import Message, Part, Text
 from podium.store.base import NotFoundError, StoreError
-from podium.store.memory import MAX_LIMIT, MemoryScope, MemoryStore, Note, NoteStore
-from podium.store.memory_text import MAX_QUERY_CHARS, InvalidNoteError, match_expression
+from podium.store.memory import MAX_LIMIT, MemoryScope, MemoryStore, Note, NoteStore, check_id
+from podium.store.memory_text import MAX_QUERY_CHARS, InvalidNoteError, clean_note, match_expression
 from podium.tools.context import RunContext
 from podium.tools.tool import Tool
 from podium.tools.toolset import Toolset
@@ -231,8 +231,8 @@ class MemoryToolset(Toolset):
             scope: "project" (default): seen in this project's conversations; "user": in every project.
         """
         memory = self.memory
-        try:
-            saved = memory.store.add(text, memory.scope, level=scope)
+        try:  # checked here too, whatever the store: no backend ever gets an empty or binary note
+            saved = memory.store.add(clean_note(text), memory.scope, level=scope)
         except InvalidNoteError as exc:
             raise ModelRetry(str(exc)) from None
         where = "every project of the user" if saved.note.level == "user" else "this project"
@@ -255,6 +255,7 @@ class MemoryToolset(Toolset):
             raise ModelRetry(f"limit must be from 1 to 50, got {limit!r}")
         memory = self.memory
         try:
+            query = clean_note(query, what="query", limit=MAX_QUERY_CHARS)
             notes = memory.store.search(query, memory.scope, limit=limit)
         except InvalidNoteError as exc:
             raise ModelRetry(str(exc)) from None
@@ -276,7 +277,7 @@ class MemoryToolset(Toolset):
         """
         memory = self.memory
         try:
-            note = memory.store.delete(id, memory.scope)
+            note = memory.store.delete(check_id(id), memory.scope)
         except (InvalidNoteError, NotFoundError) as exc:
             raise ModelRetry(str(exc)) from None
         return f"Forgot {note.id}: {note.text[:200]}"
