@@ -41,6 +41,7 @@ if TYPE_CHECKING:
         ToolCallStarted,
     )
     from podium.agent.hooks import AgentHooks
+    from podium.agent.memory import Memory
     from podium.agent.result import RunResult
     from podium.agent.rules import ApprovalPolicy, Rule
     from podium.exceptions import (
@@ -108,6 +109,7 @@ _EXPORTS: dict[str, str] = {
     "Injected": "podium.tools.schema",
     "InvalidResponseError": "podium.exceptions",
     "MaxStepsExceeded": "podium.exceptions",
+    "Memory": "podium.agent.memory",
     "Budget": "podium.agent.budget",
     "BudgetExceeded": "podium.exceptions",
     "Message": "podium.messages",
@@ -179,6 +181,7 @@ __all__ = [
     "Injected",
     "InvalidResponseError",
     "MaxStepsExceeded",
+    "Memory",
     "Message",
     "Model",
     "ModelProfile",

@@ -28,6 +28,7 @@ from podium.tools.executor import DEFAULT_MAX_OUTPUT
 from podium.tools.toolset import ToolsetLike, resolve_tools
 
 if TYPE_CHECKING:
+    from podium.agent.memory import Memory
     from podium.agent.rules import ApprovalPolicy
 
 __all__ = ["Agent", "AsyncRunStream", "Prompt", "RunStream"]
@@ -98,6 +99,7 @@ class Agent(Generic[OutputT]):
         repeated_calls: Literal["answer", "allow"] = "answer",
         budget: Budget | None = None,
         compaction: Compaction | None = DEFAULT_COMPACTION,
+        memory: Memory | None = None,
     ) -> None: ...
 
     @overload
@@ -122,6 +124,7 @@ class Agent(Generic[OutputT]):
         repeated_calls: Literal["answer", "allow"] = "answer",
         budget: Budget | None = None,
         compaction: Compaction | None = DEFAULT_COMPACTION,
+        memory: Memory | None = None,
     ) -> None: ...
 
     def __init__(
@@ -145,6 +148,7 @@ class Agent(Generic[OutputT]):
         repeated_calls: Literal["answer", "allow"] = "answer",
         budget: Budget | None = None,
         compaction: Compaction | None = DEFAULT_COMPACTION,
+        memory: Memory | None = None,
     ) -> None:
         """Create an agent.
 
@@ -172,6 +176,9 @@ class Agent(Generic[OutputT]):
             compaction: When and how to compact what is sent once a conversation nears the model's context
                 window (:class:`~podium.agent.compaction.Compaction`; by default at 80% of the window, when
                 the model's window is known); ``None`` never compacts.
+            memory: Notes kept across conversations (:class:`~podium.agent.memory.Memory`): adds the
+                ``remember``, ``recall``, ``forget`` and ``list_memories`` tools and recalls the notes that
+                match the prompt into the instructions, once per run.
         """
         if max_steps < 1:
             raise UserError("max_steps must be at least 1")
@@ -190,6 +197,8 @@ class Agent(Generic[OutputT]):
         self.policy = policy
         self.budget = budget
         """Limits of each run (:class:`~podium.agent.budget.Budget`), unless a run gives its own."""
+        self.memory = memory
+        """Notes kept across conversations (:class:`~podium.agent.memory.Memory`), or ``None``."""
         self.compaction = compaction
         """When and how runs compact what they send (``None``: never)."""
         self._summarizers: dict[str, Model] = {}
@@ -234,13 +243,23 @@ class Agent(Generic[OutputT]):
                     f"approvals for calls that are not pending: {sorted(unknown)}; "
                     f"pending: {[r.call_id for r in resume.pending]}"
                 )
+        parts = _prompt_parts(prompt)
+        history = list(message_history or ())
+        tools: tuple[ToolsetLike, ...] = tuple(self.tools)
+        instructions = self.instructions
+        if self.memory is not None:  # the recall is computed here, once: every request of the run is the same
+            from podium.agent.memory import recall_query
+
+            if self.memory.toolset is not None:
+                tools += (self.memory.toolset,)
+            instructions = self.memory.instructions(instructions, recall_query(parts, history))
         return LoopSpec(
-            prompt=_prompt_parts(prompt),
-            history=list(message_history or ()),
-            tools=functools.partial(resolve_tools, tuple(self.tools)),
+            prompt=parts,
+            history=history,
+            tools=functools.partial(resolve_tools, tools),
             output=self._output,
             profile=model.profile,
-            instructions=self.instructions,
+            instructions=instructions,
             settings=self.settings.merge(settings),
             max_steps=self.max_steps,
             tool_retries=self.retries,

@@ -23,6 +23,7 @@ from podium.cli.signals import Terminated
 from podium.exceptions import PodiumError, RunCancelled
 from podium.messages import Message, dump_messages
 from podium.secrets import scrub
+from podium.store.base import StoreError
 
 __all__ = ["chat"]
 
@@ -35,6 +36,8 @@ HELP = """Commands:
   /save [file]            save the conversation as JSON
   /new                    start a new conversation
   /history                show the conversation
+  /memories [words]       list the notes remembered (with --memory), or those matching the words
+  /forget ID              forget a remembered note
   /help                   this help
   /quit                   leave (Ctrl-D works too)
 Ctrl-C stops the current answer; the conversation is kept."""
@@ -116,6 +119,12 @@ def _line_reader(console: Console) -> Callable[[str], str]:
     help="Directory the tools work in (default: the current one).",
 )
 @click.option("-y", "--yes", is_flag=True, help="Approve every tool call the policy would ask about.")
+@click.option(
+    "--memory/--no-memory",
+    default=None,
+    help="Remember notes across conversations (remember/recall/forget tools; notes matching the prompt are "
+    "recalled at each turn). Scoped to you and the workspace. Default: [memory] enabled in the config file.",
+)
 def chat(
     model: str | None,
     continue_latest: bool,
@@ -125,6 +134,7 @@ def chat(
     only_tools: tuple[str, ...],
     workspace: Path,
     yes: bool,
+    memory: bool | None,
 ) -> None:
     """Chat with a model in the terminal."""
     console = TerminalConsole(highlight=False)
@@ -136,6 +146,7 @@ def chat(
         tools=tools,
         workspace=workspace,
         include=only_tools or None,
+        memory=memory,
     )
     try:
         _chat(console, session, show_history=bool(continue_latest or conversation), yes=yes)
@@ -148,6 +159,8 @@ def _chat(console: Console, session: Session, *, show_history: bool, yes: bool) 
     for note in session.notes:
         console.print(RichText(note, style="yellow"))
     tools_line = f"tools on in {session.workspace}" if session.tools else "tools off (--tools to enable)"
+    if session.memory is not None:
+        tools_line += f"; memory on ({session.memory.store.count(session.memory.scope)} notes, /memories)"
     console.print(
         RichText(
             f"model {session.choice.spec} ({session.choice.source}); {tools_line}; "
@@ -283,6 +296,38 @@ def _command(console: Console, session: Session, text: str) -> bool:
         _show_history(console, session.history())
     elif name == "/compact":
         _compact(session, say)
+    elif name in ("/memories", "/forget"):
+        _memory_command(say, session, name, arg)
     else:
         say(f"unknown command {name}; /help lists them")
     return True
+
+
+def _memory_command(say: Callable[..., None], session: Session, name: str, arg: str) -> None:
+    """``/memories [words]`` lists (or searches) the notes; ``/forget ID`` deletes one."""
+    memory = session.memory
+    if memory is None:
+        say("memory is off; start podium chat with --memory (or set enabled = true under [memory] in the config)")
+        return
+    store, scope = memory.store, memory.scope
+    try:
+        if name == "/forget":
+            if not arg:
+                say("usage: /forget ID (the ids are in /memories)", "red")
+                return
+            note = store.delete(arg, scope)
+            say(f"forgot {note.id}: {note.text[:80]}", "dim")
+            return
+        notes = store.search(arg, scope, limit=50) if arg else store.notes(scope, limit=200)
+    except StoreError as exc:  # a malformed or unknown id, an unusable query, a failing database
+        say(f"error: {exc}", "red")
+        return
+    if not notes:
+        say("no notes match" if arg else f"no notes yet for {scope.user} in {scope.project}", "dim")
+        return
+    total = store.count(scope)
+    shown = "matching" if arg else ("newest first" if len(notes) == total else f"the newest {len(notes)}")
+    say(f"{len(notes)} of {total} note(s), {shown}:", "dim")
+    for note in notes:
+        where = " (all projects)" if note.level == "user" else ""
+        say(f"{note.id}  {note.created:%Y-%m-%d %H:%M}{where}  {note.text}")
