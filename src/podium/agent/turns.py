@@ -101,6 +101,9 @@ class RunState(Generic[OutputT]):
         self.output_failures = 0
         self.mode: OutputMode = spec.output.mode_for(spec.profile)
         self.interrupted = False
+        self.preempted = False  # a message sent with interrupt=True stopped this turn's tools
+        self.queued: list[Message] = list(spec.resume.queued) if spec.resume is not None else []
+        """Sent messages not delivered yet (those a paused run kept, until the resumed run's next request)."""
         self.announced = 0  # messages of self.new already reported by an event
         self.answered: dict[str, ToolResult] = {}
         self.tools_off = False
@@ -369,12 +372,15 @@ class RunState(Generic[OutputT]):
             yield ToolCallStarted(inv.call)
         yield StartTools([inv for _, inv in to_run])
         for n, (i, inv) in enumerate(to_run):
-            if self.interrupted:
+            if self.interrupted or self.preempted:
                 turn.results[i] = interrupted_result(inv.call)
                 continue
             outcome = yield AwaitTool(n)
             if isinstance(outcome, Interrupted):
-                self.interrupted = True
+                if outcome.steered:  # a sent message interrupts: the run goes on with it
+                    self.preempted = True
+                else:
+                    self.interrupted = True
                 yield AbandonTools()
                 turn.results[i] = interrupted_result(inv.call)
                 continue
@@ -411,6 +417,7 @@ class RunState(Generic[OutputT]):
                 self.answered[call_key(call)] = result
         if self.interrupted:
             raise self.run_error(RunCancelled, "the run was cancelled during tool calls")
+        self.preempted = False
         exhausted = self.count_failures(turn)
         if exhausted is not None:
             raise self.run_error(
