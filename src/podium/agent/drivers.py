@@ -179,6 +179,16 @@ class _SyncTools:
             pool.submit(_in_context(run_sync, inv, max_output)) for inv in self.invocations
         ]
 
+    def finished(self, index: int) -> ToolOutcome | None:
+        """The outcome of call ``index`` if it has finished (not when it was never started or was cancelled)."""
+        if index >= len(self.futures):
+            return None
+        future = self.futures[index]
+        if future.done() and not future.cancelled():
+            outcome: ToolOutcome = future.result()
+            return outcome
+        return None
+
     def wait(self, index: int, cancel: CancelToken | None, inbox: Inbox | None) -> ToolOutcome | Interrupted:
         """The outcome of call ``index``, or a timeout outcome.
 
@@ -364,8 +374,8 @@ def _await_tool_sync(
 ) -> ToolOutcome | Interrupted:
     if cancel is not None and cancel.cancelled:
         return Interrupted()
-    if inbox is not None and inbox.interrupting:
-        return Interrupted(steered=True)
+    if inbox is not None and inbox.interrupting:  # a call that already finished keeps its result
+        return tools.finished(index) or Interrupted(steered=True)
     try:
         return tools.wait(index, cancel, inbox)
     except KeyboardInterrupt as exc:
@@ -658,7 +668,8 @@ class _AsyncEffects:
         elif isinstance(item, AwaitTool):
             stopped = self.interruption()
             if stopped is not None:
-                return _Answer(stopped)
+                done = self.finished(item.index) if stopped.steered else None
+                return _Answer(done or stopped)
             finished, value = await self.race(asyncio.shield(self.tasks[item.index]))
             return _Answer(value if finished else self.interruption())
         elif isinstance(item, AbandonTools):
@@ -671,6 +682,13 @@ class _AsyncEffects:
             except Exception as exc:
                 return _Answer(throw=exc)
         return _Answer()
+
+    def finished(self, index: int) -> ToolOutcome | None:
+        """The outcome of tool task ``index`` if it has finished (not when never started or cancelled)."""
+        if index >= len(self.tasks):
+            return None
+        task = self.tasks[index]
+        return task.result() if task.done() and not task.cancelled() else None
 
     def abandon(self) -> None:
         """Cancel the tool tasks still running (their calls are told through ``ctx.abandoned``)."""

@@ -372,15 +372,18 @@ class RunState(Generic[OutputT]):
             yield ToolCallStarted(inv.call)
         yield StartTools([inv for _, inv in to_run])
         for n, (i, inv) in enumerate(to_run):
-            if self.interrupted or self.preempted:
+            if self.interrupted:
                 turn.results[i] = interrupted_result(inv.call)
                 continue
             outcome = yield AwaitTool(n)
-            if isinstance(outcome, Interrupted):
-                if outcome.steered:  # a sent message interrupts: the run goes on with it
+            if isinstance(outcome, Interrupted) and outcome.steered:  # a sent message: the run goes on with it
+                if not self.preempted:  # calls already finished keep their results (the driver answers at once)
                     self.preempted = True
-                else:
-                    self.interrupted = True
+                    yield AbandonTools()
+                turn.results[i] = _steered_result(inv.call)
+                continue
+            if isinstance(outcome, Interrupted):
+                self.interrupted = True
                 yield AbandonTools()
                 turn.results[i] = interrupted_result(inv.call)
                 continue
@@ -451,6 +454,12 @@ class RunState(Generic[OutputT]):
                 exhausted = f"tool {name!r} failed {how} (every call in {turns}): {result.text[:300]}"
         self.unknown_turns = self.unknown_turns + 1 if turn.unknown else 0
         return exhausted
+
+
+def _steered_result(call: ToolCall) -> ToolResult:
+    """The result of a call abandoned because the user sent a message with ``interrupt=True``."""
+    text = "Interrupted: the user sent a new message before this tool call finished; it was stopped."
+    return ToolResult(call.id, call.name, (Text(text),), is_error=True, interrupted=True)
 
 
 def _denied(call: ToolCall, decision: Deny) -> ToolResult:
