@@ -14,6 +14,7 @@ from podium.agent.approval import ApprovalRequest
 from podium.agent.events import (
     AgentEvent,
     ApprovalDecided,
+    MessageDelivered,
     ModelRequestStarted,
     ModelResponseFinished,
     RunFinished,
@@ -89,6 +90,9 @@ class EventRenderer:
                 self.console.print(RichText(event.text, style="dim italic"), end="")
         elif isinstance(event, ModelRequestStarted):
             self._text = []
+        elif isinstance(event, MessageDelivered):
+            self._flush()
+            self.console.print(RichText(f"+ you: {_short(event.message.text, 300)}", style="bold"))
         elif isinstance(event, ModelResponseFinished):
             self._flush()
         elif isinstance(event, ToolCallStarted):
