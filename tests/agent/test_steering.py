@@ -608,3 +608,45 @@ def test_take_messages_answered_with_a_non_user_message_is_refused() -> None:
         item = gen.send(None)
     with pytest.raises(UserError, match="user messages"):
         gen.send([Message.assistant("injected")])
+
+
+def test_a_pausing_run_looks_again_until_the_inbox_is_empty() -> None:
+    """Messages that arrive while the loop hands the first ones to the pause also go with it (none left behind)."""
+    from podium.agent.effects import AskApproval, RequestModel, TakeMessages
+    from podium.agent.loop import LoopSpec, agent_loop
+    from podium.agent.output import OutputHandler
+    from podium.messages import ModelResponse
+
+    @tool
+    def deploy() -> str:
+        """Needs a yes."""
+        return "deployed"
+
+    spec: LoopSpec[str] = LoopSpec(
+        prompt=(Text("q"),),
+        history=[],
+        tools={"deploy": deploy},
+        output=OutputHandler(None, "auto"),
+        policy=ApprovalPolicy([Rule("ask", tool="deploy")]),
+    )
+    gen = agent_loop(spec)
+    finals = [[Message.user("first")], [Message.user("second")], []]
+    answer: Any = None
+    final_takes = 0
+    while True:
+        try:
+            item = gen.send(answer)
+        except StopIteration as stop:
+            result = stop.value
+            break
+        answer = None
+        if isinstance(item, TakeMessages) and item.final:
+            final_takes += 1
+            answer = finals.pop(0)
+        elif isinstance(item, RequestModel):
+            answer = ModelResponse((ToolCall("d1", "deploy", {}),))
+        elif isinstance(item, AskApproval):
+            answer = {}
+    assert final_takes == 3
+    assert result.status == "paused"
+    assert [m.text for m in result.paused.queued] == ["first", "second"]

@@ -28,6 +28,7 @@ are not started.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -554,7 +555,8 @@ class _AsyncEffects:
         self._stop()
 
     def _wake_steer(self) -> None:  # from any thread (or task)
-        self.loop.call_soon_threadsafe(self._on_steer)
+        with contextlib.suppress(RuntimeError):  # the run's event loop closed: nothing left to wake
+            self.loop.call_soon_threadsafe(self._on_steer)
 
     def _on_steer(self) -> None:
         if self.inbox is not None and self.inbox.interrupting:  # not already taken by the loop

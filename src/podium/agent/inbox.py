@@ -22,6 +22,7 @@ request.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Sequence
 
@@ -29,6 +30,8 @@ from podium.exceptions import UserError
 from podium.messages import File, Image, Message, Part, Text
 
 __all__ = ["Inbox", "user_message"]
+
+logger = logging.getLogger("podium.agent")
 
 _ALLOWED = (Text, Image, File)
 
@@ -100,8 +103,11 @@ class Inbox:
             if wake:
                 self._interrupt = True
             callbacks = list(self._callbacks) if wake else []
-        for callback in callbacks:
-            callback()
+        for callback in callbacks:  # the message is in: a failing wake-up must not make the sender think otherwise
+            try:
+                callback()
+            except Exception:
+                logger.exception("waking the run for an interrupting message failed")
 
     @property
     def interrupting(self) -> bool:

@@ -263,7 +263,10 @@ class _Run(RunState[OutputT]):
             return None
         sent = yield _TAKE_FINAL
         if isinstance(outcome, PausedRun):
-            queued = [*self.queued, *self.checked(sent)]
+            queued = [*self.queued]
+            while sent:  # until a look finds none (and closes the inbox): nothing sent is left behind
+                queued += self.checked(sent)
+                sent = yield _TAKE_FINAL
             if queued:
                 outcome = replace(outcome, queued=queued)
             yield RunPaused(outcome)
