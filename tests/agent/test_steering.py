@@ -650,3 +650,17 @@ def test_a_pausing_run_looks_again_until_the_inbox_is_empty() -> None:
     assert final_takes == 3
     assert result.status == "paused"
     assert [m.text for m in result.paused.queued] == ["first", "second"]
+
+
+def test_the_docs_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+    from pathlib import Path
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "steering.md"
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), re.DOTALL)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, str(page), "exec"), {})
+    out = capsys.readouterr().out
+    assert "delivered: also add tests" in out
+    assert "['user', 'assistant', 'tool', 'user', 'assistant']" in out
