@@ -191,7 +191,9 @@ class _Run(RunState[OutputT]):
         ``None`` when a message sent with ``interrupt=True`` cut the request short.
         """
         spec = self.spec
-        yield from self.deliver((yield _TAKE))
+        sent = yield _TAKE
+        if sent or self.queued:
+            yield from self.deliver(sent)
         self.check_budget()
         if self.step >= spec.max_steps:
             raise self.run_error(
