@@ -101,7 +101,8 @@ class TakeMessages:
 
 @dataclass(frozen=True, slots=True)
 class Interrupted:
-    """Answer to a model request or a tool once the run is cancelled, or interrupted by a sent message."""
+    """Answer to any effect once the run is cancelled; to a model request or a tool also when a message sent
+    with ``interrupt=True`` stops the wait (``steered``)."""
 
     partial: ModelResponse | None = None
     """What the model had streamed before the interruption, if anything."""
