@@ -101,8 +101,10 @@ class TakeMessages:
 
 @dataclass(frozen=True, slots=True)
 class Interrupted:
-    """Answer to any effect once the run is cancelled; to a model request or a tool also when a message sent
-    with ``interrupt=True`` stops the wait (``steered``)."""
+    """Answer to any effect once the run is cancelled (and to a model request or a tool, with ``steered``).
+
+    ``steered``: a message sent with ``interrupt=True`` stopped the wait; the run goes on with it.
+    """
 
     partial: ModelResponse | None = None
     """What the model had streamed before the interruption, if anything."""
