@@ -664,3 +664,97 @@ def test_the_docs_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "delivered: also add tests" in out
     assert "['user', 'assistant', 'tool', 'user', 'assistant']" in out
+
+
+def test_async_sent_while_the_final_answer_streams_and_from_many_tasks_in_order() -> None:
+    model = ScriptedModel(["a long final answer " * 5, "the answer with all of it"], stream_chunk=3)
+
+    async def main() -> None:
+        stream = Agent(model).astream("question")
+        sent = False
+        async for event in stream:
+            if isinstance(event, TextDelta) and not sent:
+                sent = True
+
+                async def burst(who: int) -> None:
+                    for n in range(10):
+                        await stream.send(f"{who}:{n}")
+                        await asyncio.sleep(0)
+
+                await asyncio.gather(*(burst(w) for w in range(3)))
+        assert stream.result.output == "the answer with all of it"
+
+    asyncio.run(main())
+    second = request_messages(model, 1)
+    assert [m.role for m in second[:2]] == ["user", "assistant"]
+    texts = [m.text for m in second[2:]]
+    assert len(texts) == 30
+    for who in range(3):
+        assert [t for t in texts if t.startswith(f"{who}:")] == [f"{who}:{n}" for n in range(10)]
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+def test_no_message_is_lost_or_doubled_whenever_it_is_sent(use_async: bool) -> None:
+    """Sends at random moments (some interrupting) from another thread: each is delivered once, in order, or refused."""
+    import random
+
+    rng = random.Random(12)
+
+    @tool
+    def work(n: int) -> str:
+        """A short piece of work."""
+        threading.Event().wait(rng.random() * 0.004)
+        return f"worked {n}"
+
+    def reply(messages: list[Message], info: AgentInfo) -> Any:
+        if info.step < 3:
+            return [call("work", {"n": info.step}), call("work", {"n": info.step + 10})]
+        return "finished"
+
+    for _ in range(15):
+        model = FunctionModel(reply, stream_chunk=2)
+        agent = Agent(model, tools=[work])
+        accepted: list[str] = []
+        refused: list[str] = []
+        go = threading.Event()
+
+        def sender(stream: Any, sync_send: Any) -> None:
+            go.wait(10)
+            for n in range(12):
+                threading.Event().wait(rng.random() * 0.003)
+                text = f"m{n}"
+                try:
+                    sync_send(stream, text, n % 5 == 4)
+                except UserError:
+                    refused.append(text)
+                else:
+                    accepted.append(text)
+
+        if use_async:
+
+            async def main() -> Any:
+                stream = agent.astream("start")
+                thread = threading.Thread(
+                    target=sender, args=(stream, lambda s, t, i: asyncio.run(s.send(t, interrupt=i)))
+                )
+                thread.start()
+                go.set()
+                async for _ in stream:
+                    pass
+                await asyncio.to_thread(thread.join)
+                return stream
+
+            stream = asyncio.run(main())
+        else:
+            stream = agent.stream("start")
+            thread = threading.Thread(target=sender, args=(stream, lambda s, t, i: s.send(t, interrupt=i)))
+            thread.start()
+            go.set()
+            list(stream)
+            thread.join()
+        messages = stream.result.messages
+        check_valid(messages)
+        delivered = [m.text for m in messages if m.role == "user"][1:]
+        assert delivered == accepted  # every accepted message, once, in the order sent
+        assert not refused or refused == [f"m{n}" for n in range(12 - len(refused), 12)]  # only after the end
+        assert stream.undelivered == ()
