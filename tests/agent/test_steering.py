@@ -693,12 +693,8 @@ def test_async_sent_while_the_final_answer_streams_and_from_many_tasks_in_order(
         assert [t for t in texts if t.startswith(f"{who}:")] == [f"{who}:{n}" for n in range(10)]
 
 
-@pytest.mark.parametrize("use_async", [False, True])
-def test_no_message_is_lost_or_doubled_whenever_it_is_sent(use_async: bool) -> None:
-    """Sends at random moments (some interrupting) from another thread: each is delivered once, in order, or refused."""
-    import random
-
-    rng = random.Random(12)
+def random_sends_during_a_run(rng: Any, use_async: bool) -> None:
+    """One run of 3 tool turns; another thread sends 12 messages at random moments (every 5th interrupting)."""
 
     @tool
     def work(n: int) -> str:
@@ -711,50 +707,54 @@ def test_no_message_is_lost_or_doubled_whenever_it_is_sent(use_async: bool) -> N
             return [call("work", {"n": info.step}), call("work", {"n": info.step + 10})]
         return "finished"
 
+    agent = Agent(FunctionModel(reply, stream_chunk=2), tools=[work])
+    accepted: list[str] = []
+    refused: list[str] = []
+    go = threading.Event()
+
+    def sender(send: Any) -> None:
+        go.wait(10)
+        for n in range(12):
+            threading.Event().wait(rng.random() * 0.003)
+            try:
+                send(f"m{n}", n % 5 == 4)
+            except UserError:
+                refused.append(f"m{n}")
+            else:
+                accepted.append(f"m{n}")
+
+    async def main() -> Any:
+        stream = agent.astream("start")
+        thread = threading.Thread(target=sender, args=(lambda t, i: asyncio.run(stream.send(t, interrupt=i)),))
+        thread.start()
+        go.set()
+        async for _ in stream:
+            pass
+        await asyncio.to_thread(thread.join)
+        return stream
+
+    if use_async:
+        stream: Any = asyncio.run(main())
+    else:
+        stream = agent.stream("start")
+        thread = threading.Thread(target=sender, args=(lambda t, i: stream.send(t, interrupt=i),))
+        thread.start()
+        go.set()
+        list(stream)
+        thread.join()
+    messages = stream.result.messages
+    check_valid(messages)
+    delivered = [m.text for m in messages if m.role == "user"][1:]
+    assert delivered == accepted  # every accepted message, once, in the order sent
+    assert refused == [f"m{n}" for n in range(12 - len(refused), 12)]  # refused only once the run has ended
+    assert stream.undelivered == ()
+
+
+@pytest.mark.parametrize("use_async", [False, True])
+def test_no_message_is_lost_or_doubled_whenever_it_is_sent(use_async: bool) -> None:
+    """Sends at random moments from another thread: each is delivered once, in order, or refused after the end."""
+    import random
+
+    rng = random.Random(12)
     for _ in range(15):
-        model = FunctionModel(reply, stream_chunk=2)
-        agent = Agent(model, tools=[work])
-        accepted: list[str] = []
-        refused: list[str] = []
-        go = threading.Event()
-
-        def sender(stream: Any, sync_send: Any) -> None:
-            go.wait(10)
-            for n in range(12):
-                threading.Event().wait(rng.random() * 0.003)
-                text = f"m{n}"
-                try:
-                    sync_send(stream, text, n % 5 == 4)
-                except UserError:
-                    refused.append(text)
-                else:
-                    accepted.append(text)
-
-        if use_async:
-
-            async def main() -> Any:
-                stream = agent.astream("start")
-                thread = threading.Thread(
-                    target=sender, args=(stream, lambda s, t, i: asyncio.run(s.send(t, interrupt=i)))
-                )
-                thread.start()
-                go.set()
-                async for _ in stream:
-                    pass
-                await asyncio.to_thread(thread.join)
-                return stream
-
-            stream = asyncio.run(main())
-        else:
-            stream = agent.stream("start")
-            thread = threading.Thread(target=sender, args=(stream, lambda s, t, i: s.send(t, interrupt=i)))
-            thread.start()
-            go.set()
-            list(stream)
-            thread.join()
-        messages = stream.result.messages
-        check_valid(messages)
-        delivered = [m.text for m in messages if m.role == "user"][1:]
-        assert delivered == accepted  # every accepted message, once, in the order sent
-        assert not refused or refused == [f"m{n}" for n in range(12 - len(refused), 12)]  # only after the end
-        assert stream.undelivered == ()
+        random_sends_during_a_run(rng, use_async)
