@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from podium.agent.decisions import Allow, Ask, Deny
     from podium.agent.events import (
         AgentEvent,
+        MessageDelivered,
         ModelRequestStarted,
         ModelResponseFinished,
         RunFinished,
@@ -107,6 +108,7 @@ _EXPORTS: dict[str, str] = {
     "Budget": "podium.agent.budget",
     "BudgetExceeded": "podium.exceptions",
     "Message": "podium.messages",
+    "MessageDelivered": "podium.agent.events",
     "Model": "podium.providers.base",
     "ModelProfile": "podium.providers.profiles",
     "ModelRequestStarted": "podium.agent.events",
@@ -174,6 +176,7 @@ __all__ = [
     "InvalidResponseError",
     "MaxStepsExceeded",
     "Message",
+    "MessageDelivered",
     "Model",
     "ModelProfile",
     "ModelRequestStarted",
