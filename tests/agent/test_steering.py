@@ -758,3 +758,18 @@ def test_no_message_is_lost_or_doubled_whenever_it_is_sent(use_async: bool) -> N
     rng = random.Random(12)
     for _ in range(15):
         random_sends_during_a_run(rng, use_async)
+
+
+def test_a_stream_whose_driver_has_no_inbox_refuses_messages() -> None:
+    from podium.agent.agent import RunStream
+    from podium.agent.drivers import drive_sync
+    from podium.agent.loop import LoopSpec, agent_loop
+    from podium.agent.output import OutputHandler
+
+    model = ScriptedModel(["ok"])
+    spec: LoopSpec[str] = LoopSpec(prompt=(Text("q"),), history=[], tools={}, output=OutputHandler(None, "auto"))
+    stream = RunStream(drive_sync(agent_loop(spec), model, stream=True), CancelToken())
+    with pytest.raises(UserError, match="no inbox"):
+        stream.send("lost?")
+    list(stream)
+    assert stream.result.output == "ok"

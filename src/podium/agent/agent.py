@@ -41,6 +41,13 @@ def _prompt_parts(prompt: Prompt | None) -> tuple[Part, ...] | None:
     return tuple(Text(p) if isinstance(p, str) else p for p in prompt)
 
 
+def _no_inbox() -> Inbox:
+    """An inbox for a stream whose driver takes no messages: ``send`` says so instead of losing the message."""
+    inbox = Inbox()
+    inbox.close("no way to take messages (its driver was given no inbox)")
+    return inbox
+
+
 def _resolve_model(model: Model | str | None) -> Model:
     if model is None:
         raise UserError("no model: pass model= to the Agent or to run(), e.g. Agent('openai:gpt-4o')")
@@ -426,7 +433,7 @@ class RunStream(Generic[OutputT]):
     ) -> None:
         self._gen = gen
         self._token = token
-        self._inbox = inbox or Inbox()
+        self._inbox = inbox if inbox is not None else _no_inbox()
         self._result: RunResult[OutputT] | None = None
 
     def __iter__(self) -> Iterator[AgentEvent]:
@@ -491,7 +498,7 @@ class AsyncRunStream(Generic[OutputT]):
         self._agen = agen
         self._token = token
         self._box = box
-        self._inbox = inbox or Inbox()
+        self._inbox = inbox if inbox is not None else _no_inbox()
 
     def __aiter__(self) -> AsyncIterator[AgentEvent]:
         return self._agen
