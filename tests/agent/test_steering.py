@@ -773,3 +773,46 @@ def test_a_stream_whose_driver_has_no_inbox_refuses_messages() -> None:
         stream.send("lost?")
     list(stream)
     assert stream.result.output == "ok"
+
+
+class StallingModel(ScriptedModel):
+    """Its first async request waits until cancelled (a slow provider); the others answer at once."""
+
+    def __init__(self, responses: Sequence[Any]) -> None:
+        super().__init__(responses)
+        self.waiting = asyncio.Event()
+        self.cancelled = False
+
+    async def arequest(self, messages: Sequence[Message], **options: Any) -> Any:
+        if not self.requests:
+            self.requests.append((list(messages), AgentInfo((), options["settings"], None, 0)))
+            self.waiting.set()
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                self.cancelled = True
+                raise
+        return await super().arequest(messages, **options)
+
+
+def test_interrupt_abandons_an_async_request_that_is_out() -> None:
+    model = StallingModel(["(stalled)", "answer to the new message"])
+
+    async def main() -> Any:
+        stream = Agent(model).astream("q", _stream_model=False)
+
+        async def steer() -> None:
+            await model.waiting.wait()
+            await stream.send("forget it, answer this", interrupt=True)
+
+        task = asyncio.create_task(steer())
+        async for _ in stream:
+            pass
+        await task
+        return stream.result
+
+    result = asyncio.run(asyncio.wait_for(main(), 20))
+    assert model.cancelled
+    assert result.output == "answer to the new message"
+    assert [m.role for m in result.messages] == ["user", "user", "assistant"]
+    assert result.messages[1].text == "forget it, answer this"
