@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from podium.agent.events import (
         AgentEvent,
         ContextCompacted,
+        MessageDelivered,
         ModelRequestStarted,
         ModelResponseFinished,
         RunFinished,
@@ -113,6 +114,7 @@ _EXPORTS: dict[str, str] = {
     "Budget": "podium.agent.budget",
     "BudgetExceeded": "podium.exceptions",
     "Message": "podium.messages",
+    "MessageDelivered": "podium.agent.events",
     "Model": "podium.providers.base",
     "ModelProfile": "podium.providers.profiles",
     "ModelRequestStarted": "podium.agent.events",
@@ -183,6 +185,7 @@ __all__ = [
     "MaxStepsExceeded",
     "Memory",
     "Message",
+    "MessageDelivered",
     "Model",
     "ModelProfile",
     "ModelRequestStarted",

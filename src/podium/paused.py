@@ -66,6 +66,9 @@ class PausedRun:
     """Model requests made before the pause."""
     cost: float | None = 0.0
     """Cost of the run up to the pause (``None`` when a price was unknown)."""
+    queued: list[Message] = field(default_factory=list)
+    """User messages sent into the run (``stream.send``) that it had not delivered when it paused; the resumed
+    run delivers them after the pending calls' results, before its next model request."""
 
     def to_json(self) -> str:
         """Versioned JSON of the whole state."""
@@ -80,6 +83,8 @@ class PausedRun:
             "steps": self.steps,
             "cost": self.cost,
         }
+        if self.queued:
+            doc["queued"] = [message_to_dict(m) for m in self.queued]
         return json.dumps(doc, ensure_ascii=False)
 
     @classmethod
@@ -104,6 +109,9 @@ class PausedRun:
             if not isinstance(result, ToolResult):
                 raise SerializationError(f"completed[{i}]: expected a tool result")
             completed.append(result)
+        queued = load_messages({"version": doc.get("version"), "messages": doc.get("queued", [])})
+        if any(m.role != "user" for m in queued):
+            raise SerializationError("queued: expected user messages")
         return cls(
             messages,
             pending,
@@ -112,6 +120,7 @@ class PausedRun:
             str(doc.get("run_id", "")),
             int(doc.get("steps", 0)),
             _cost(doc.get("cost", 0.0)),
+            queued,
         )
 
     def request(self, call_id: str) -> ApprovalRequest:

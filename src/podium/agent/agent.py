@@ -15,6 +15,7 @@ from podium.agent.compaction import DEFAULT_COMPACTION, Compaction, CompactionRe
 from podium.agent.drivers import drive_async, drive_sync
 from podium.agent.events import AgentEvent, ContextCompacted
 from podium.agent.hooks import AgentHooks
+from podium.agent.inbox import Inbox, user_message
 from podium.agent.loop import LoopSpec, agent_loop, compaction_loop
 from podium.agent.output import OutputHandler, OutputMode
 from podium.agent.result import OutputT, RunResult
@@ -44,6 +45,13 @@ def _prompt_parts(prompt: Prompt | None) -> tuple[Part, ...] | None:
     return tuple(Text(p) if isinstance(p, str) else p for p in prompt)
 
 
+def _no_inbox() -> Inbox:
+    """An inbox for a stream whose driver takes no messages: ``send`` says so instead of losing the message."""
+    inbox = Inbox()
+    inbox.close("no way to take messages (its driver was given no inbox)")
+    return inbox
+
+
 def _resolve_model(model: Model | str | None) -> Model:
     if model is None:
         raise UserError("no model: pass model= to the Agent or to run(), e.g. Agent('openai:gpt-4o')")
@@ -70,6 +78,10 @@ class Agent(Generic[OutputT]):
     ``ToolRetriesExceeded`` once a tool has failed in more consecutive turns than its budget (``retries``
     here, or the tool's own); a model that reads three missing files in parallel spends one retry, not
     three. Calls to unknown tools count the same way, per turn, against ``retries + 1``.
+
+    A running run can be steered: ``stream.send("also do X")`` (``await astream.send(...)``) from any thread
+    or task adds a user message that the model sees in its next request, after the current turn's tool
+    results (see :mod:`podium.agent.inbox`).
 
     Cancelling a run (``cancel=`` token, ``stream.cancel()``, Ctrl-C) returns at once with every unfinished
     call marked interrupted. Python cannot stop a thread: a sync tool still running goes on in the
@@ -373,12 +385,16 @@ class Agent(Generic[OutputT]):
         compaction: Compaction | Literal[False] | None = None,
         _stream_model: bool = True,
     ) -> RunStream[OutputT]:
-        """Run in this thread, yielding events as they happen; ``.result`` holds the result afterwards."""
+        """Run in this thread, yielding events as they happen; ``.result`` holds the result afterwards.
+
+        ``stream.send(message)`` steers the run from any thread (see :meth:`RunStream.send`).
+        """
         resolved = self._model(model)
         spec = self._spec(
             resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget, compaction
         )
         token = cancel or CancelToken()
+        inbox = Inbox()
         gen = drive_sync(
             agent_loop(spec),
             resolved,
@@ -386,8 +402,9 @@ class Agent(Generic[OutputT]):
             cancel=token,
             max_output=self.max_tool_output,
             approver=approver or self.approver,
+            inbox=inbox,
         )
-        return RunStream(gen, token)
+        return RunStream(gen, token, inbox)
 
     # -- async
 
@@ -444,13 +461,14 @@ class Agent(Generic[OutputT]):
         compaction: Compaction | Literal[False] | None = None,
         _stream_model: bool = True,
     ) -> AsyncRunStream[OutputT]:
-        """Async twin of :meth:`stream`: ``async for event in agent.astream(...)``."""
+        """Async twin of :meth:`stream`: ``async for event in agent.astream(...)``; ``await stream.send(...)``."""
         resolved = self._model(model)
         spec = self._spec(
             resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget, compaction
         )
         token = cancel or CancelToken()
         box: list[RunResult[OutputT]] = []
+        inbox = Inbox()
         agen = drive_async(
             agent_loop(spec),
             resolved,
@@ -459,8 +477,9 @@ class Agent(Generic[OutputT]):
             max_output=self.max_tool_output,
             result_box=box,
             approver=approver or self.approver,
+            inbox=inbox,
         )
-        return AsyncRunStream(agen, token, box)
+        return AsyncRunStream(agen, token, box, inbox)
 
     # -- compaction on demand
 
@@ -524,11 +543,14 @@ class Agent(Generic[OutputT]):
 
 
 class RunStream(Generic[OutputT]):
-    """Iterator over a run's events; :attr:`result` once exhausted; :meth:`cancel` from any thread."""
+    """Iterator over a run's events; :attr:`result` once exhausted; :meth:`cancel` and :meth:`send` from any thread."""
 
-    def __init__(self, gen: Generator[AgentEvent, None, RunResult[OutputT]], token: CancelToken) -> None:
+    def __init__(
+        self, gen: Generator[AgentEvent, None, RunResult[OutputT]], token: CancelToken, inbox: Inbox | None = None
+    ) -> None:
         self._gen = gen
         self._token = token
+        self._inbox = inbox if inbox is not None else _no_inbox()
         self._result: RunResult[OutputT] | None = None
 
     def __iter__(self) -> Iterator[AgentEvent]:
@@ -545,6 +567,33 @@ class RunStream(Generic[OutputT]):
         """Cancel the run at the next effect boundary."""
         self._token.cancel(reason)
 
+    def send(self, message: str | Sequence[str | Part] | Message, *, interrupt: bool = False) -> None:
+        """Send a user message into the running run (steering); safe from any thread or task.
+
+        The message is delivered at the next effect boundary, before the next model request: it goes into
+        the history after the current turn's tool results, with a ``MessageDelivered`` event, and the model
+        sees it in that request. Messages keep the order they were sent in. A message sent before the run
+        starts follows the prompt; one sent while the final answer streams makes the run go on with another
+        request instead of ending; one waiting when the run pauses for approvals is kept in
+        ``PausedRun.queued`` and delivered when the run resumes. Budgets and ``max_steps`` still apply.
+
+        Args:
+            message: Text, a sequence of text, ``Image`` and ``File`` parts (like a prompt), or a user ``Message``.
+            interrupt: Stop waiting at once: tool calls still running are abandoned and marked interrupted
+                (as with a cancel), an answer being streamed stops where it is (its text so far is kept), and
+                the run goes on with the message. By default started tool calls finish first.
+
+        Raises:
+            UserError: the run has ended (finished, failed, cancelled or paused), so the message would never
+                reach the model; or the message is empty or holds parts a user message cannot.
+        """
+        self._inbox.put(user_message(message), interrupt=interrupt)
+
+    @property
+    def undelivered(self) -> tuple[Message, ...]:
+        """Messages sent but never delivered because the run failed or was cancelled before its next request."""
+        return self._inbox.undelivered
+
     @property
     def result(self) -> RunResult[OutputT]:
         """The run's result (after the events are exhausted)."""
@@ -556,10 +605,17 @@ class RunStream(Generic[OutputT]):
 class AsyncRunStream(Generic[OutputT]):
     """Async iterator over a run's events; :attr:`result` once exhausted."""
 
-    def __init__(self, agen: AsyncIterator[AgentEvent], token: CancelToken, box: list[RunResult[OutputT]]) -> None:
+    def __init__(
+        self,
+        agen: AsyncIterator[AgentEvent],
+        token: CancelToken,
+        box: list[RunResult[OutputT]],
+        inbox: Inbox | None = None,
+    ) -> None:
         self._agen = agen
         self._token = token
         self._box = box
+        self._inbox = inbox if inbox is not None else _no_inbox()
 
     def __aiter__(self) -> AsyncIterator[AgentEvent]:
         return self._agen
@@ -567,6 +623,19 @@ class AsyncRunStream(Generic[OutputT]):
     def cancel(self, reason: str = "cancelled") -> None:
         """Cancel the run at the next effect boundary."""
         self._token.cancel(reason)
+
+    async def send(self, message: str | Sequence[str | Part] | Message, *, interrupt: bool = False) -> None:
+        """Send a user message into the running run (steering), from any task or thread; see :meth:`RunStream.send`.
+
+        Raises:
+            UserError: the run has ended, or the message is empty or holds parts a user message cannot.
+        """
+        self._inbox.put(user_message(message), interrupt=interrupt)
+
+    @property
+    def undelivered(self) -> tuple[Message, ...]:
+        """Messages sent but never delivered because the run failed or was cancelled before its next request."""
+        return self._inbox.undelivered
 
     @property
     def result(self) -> RunResult[OutputT]:

@@ -17,11 +17,18 @@ with a valid ``.messages``). A cancel token triggered *in the driver's thread* w
 model (a SIGINT handler such as the CLI's calls ``token.cancel()``) interrupts the request at once; one
 triggered from another thread takes effect at the next stream event, or when the request's read timeout
 ends a stalled answer.
+
+Steering (:mod:`podium.agent.inbox`): both drivers answer ``TakeMessages`` from the run's inbox and close
+it when the run ends. A message sent with ``interrupt=True`` stops the wait on tools or on a model stream
+the same way a cancel does (the sync driver sees it at the next stream event), but the run goes on:
+the answer is ``Interrupted(steered=True)``. Tools a model message asks for while such a message waits
+are not started.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -30,7 +37,7 @@ import queue
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from podium.agent.approval import Approver, Decision, decision_from
@@ -44,10 +51,12 @@ from podium.agent.effects import (
     RequestModel,
     RunAwaitable,
     StartTools,
+    TakeMessages,
 )
 from podium.agent.events import AgentEvent
+from podium.agent.inbox import Inbox
 from podium.exceptions import RunCancelled, RunInterrupted, UnexpectedModelBehavior
-from podium.messages import ModelResponse, Text
+from podium.messages import Message, ModelResponse, Text
 from podium.providers.base import Model
 from podium.streaming import TextDelta
 from podium.tools.executor import (
@@ -165,16 +174,29 @@ def _no_final_response(model: Model) -> Exception:
 class _SyncTools:
     """The running tool calls of one ``StartTools`` effect (sync driver), each on a pool thread."""
 
-    def __init__(self, invocations: list[ToolInvocation], max_output: int) -> None:
-        self.invocations = invocations
+    def __init__(self, invocations: list[ToolInvocation], max_output: int, *, start: bool = True) -> None:
+        self.invocations = invocations if start else []
         self.started = time.perf_counter()
         pool = tool_pool()
         self.futures: list[cf.Future[Any]] = [
-            pool.submit(_in_context(run_sync, inv, max_output)) for inv in invocations
+            pool.submit(_in_context(run_sync, inv, max_output)) for inv in self.invocations
         ]
 
-    def wait(self, index: int, cancel: CancelToken | None) -> ToolOutcome | Interrupted:
-        """The outcome of call ``index``; ``Interrupted`` as soon as ``cancel`` fires; a timeout outcome."""
+    def finished(self, index: int) -> ToolOutcome | None:
+        """The outcome of call ``index`` if it has finished (not when it was never started or was cancelled)."""
+        if index >= len(self.futures):
+            return None
+        future = self.futures[index]
+        if future.done() and not future.cancelled():
+            outcome: ToolOutcome = future.result()
+            return outcome
+        return None
+
+    def wait(self, index: int, cancel: CancelToken | None, inbox: Inbox | None) -> ToolOutcome | Interrupted:
+        """The outcome of call ``index``, or a timeout outcome.
+
+        ``Interrupted`` as soon as ``cancel`` fires or an interrupting message arrives in ``inbox``.
+        """
         inv, future = self.invocations[index], self.futures[index]
         timeout = inv.tool.timeout
         remaining = None if timeout is None else max(0.0, self.started + timeout - time.perf_counter())
@@ -185,15 +207,19 @@ class _SyncTools:
                 waker.set_result(None)
 
         unregister = cancel.on_cancel(wake) if cancel is not None else (lambda: None)
+        unsteer = inbox.on_interrupt(wake) if inbox is not None else (lambda: None)
         try:
+            if inbox is not None and inbox.interrupting:  # arrived before the callback was registered
+                wake()
             done, _ = cf.wait([future, waker], timeout=remaining, return_when=cf.FIRST_COMPLETED)
         finally:
             unregister()
+            unsteer()
         if future in done:
             outcome: ToolOutcome = future.result()
             return outcome
         if waker in done:
-            return Interrupted()
+            return Interrupted(steered=not (cancel is not None and cancel.cancelled))
         future.cancel()  # still queued (a busy pool): it never starts
         inv.abandon()
         return timeout_outcome(inv, timeout or 0.0, self.started)
@@ -245,10 +271,17 @@ def _next(events: Any, interrupter: _Interrupter) -> Any:
 
 
 def _request_sync(
-    model: Model, item: RequestModel, stream: bool, cancel: CancelToken | None, interrupter: _Interrupter
+    model: Model,
+    item: RequestModel,
+    stream: bool,
+    cancel: CancelToken | None,
+    interrupter: _Interrupter,
+    inbox: Inbox | None,
 ) -> Generator[AgentEvent, None, tuple[Any, BaseException | None]]:
     """Perform one model request (yielding stream events); returns ``(answer, error to throw)``."""
     texts: dict[int, list[str]] = {}
+    if inbox is not None and inbox.interrupting:  # sent after the loop's last look: no request to cut short
+        return Interrupted(steered=True), None
     try:
         if not stream:
             interrupter.armed = True
@@ -266,6 +299,8 @@ def _request_sync(
                 yield event
                 if cancel is not None and cancel.cancelled:
                     return Interrupted(_partial(texts)), None
+                if inbox is not None and inbox.interrupting:
+                    return Interrupted(_partial(texts), steered=True), None
         finally:
             close = getattr(events, "close", None)
             if close is not None:
@@ -286,8 +321,12 @@ def drive_sync(
     cancel: CancelToken | None = None,
     max_output: int = DEFAULT_MAX_OUTPUT,
     approver: Approver | None = None,
+    inbox: Inbox | None = None,
 ) -> Generator[AgentEvent, None, ResultT]:
-    """Run the loop in this thread, tools on the tool pool; yields events, returns the result."""
+    """Run the loop in this thread, tools on the tool pool; yields events, returns the result.
+
+    ``inbox`` holds the messages sent into the run (steering); it is closed when the run ends.
+    """
     answer: Any = None
     throw: BaseException | None = None
     tools: _SyncTools | None = None
@@ -309,13 +348,15 @@ def drive_sync(
                     answer = Interrupted()
                     continue
                 answer, throw = yield from _request_sync(
-                    item.model or model, item, stream and item.stream is not False, cancel, interrupter
+                    item.model or model, item, stream and item.stream is not False, cancel, interrupter, inbox
                 )
+            elif isinstance(item, TakeMessages):
+                answer = inbox.take(final=item.final) if inbox is not None else ()
             elif isinstance(item, StartTools):
-                tools = _SyncTools(item.invocations, max_output)
+                tools = _SyncTools(item.invocations, max_output, start=inbox is None or not inbox.interrupting)
             elif isinstance(item, AwaitTool):
                 assert tools is not None
-                answer = _await_tool_sync(tools, item.index, cancel, interrupter)
+                answer = _await_tool_sync(tools, item.index, cancel, interrupter, inbox)
             elif isinstance(item, AbandonTools):
                 if tools is not None:
                     tools.abandon()
@@ -327,17 +368,21 @@ def drive_sync(
                 yield item
     finally:
         interrupter.unregister()
+        if inbox is not None:
+            inbox.close()
         if tools is not None:
             tools.abandon()  # the run ended early (an error, or the caller stopped iterating)
 
 
 def _await_tool_sync(
-    tools: _SyncTools, index: int, cancel: CancelToken | None, interrupter: _Interrupter
+    tools: _SyncTools, index: int, cancel: CancelToken | None, interrupter: _Interrupter, inbox: Inbox | None
 ) -> ToolOutcome | Interrupted:
     if cancel is not None and cancel.cancelled:
         return Interrupted()
+    if inbox is not None and inbox.interrupting:  # a call that already finished keeps its result
+        return tools.finished(index) or Interrupted(steered=True)
     try:
-        return tools.wait(index, cancel)
+        return tools.wait(index, cancel, inbox)
     except KeyboardInterrupt as exc:
         interrupter.interrupted(exc, cancel)
         return Interrupted()
@@ -482,27 +527,47 @@ class _Answer:
 class _AsyncEffects:
     """Performs the effects of one run on the running event loop (the async driver's state)."""
 
-    def __init__(self, model: Model, cancel: CancelToken | None, max_output: int, approver: Approver | None) -> None:
+    def __init__(
+        self, model: Model, cancel: CancelToken | None, max_output: int, approver: Approver | None, inbox: Inbox | None
+    ) -> None:
         import asyncio
 
         self.model = model
         self.cancel = cancel
         self.max_output = max_output
         self.approver = approver
+        self.inbox = inbox
         self.loop = asyncio.get_running_loop()
         self.cancelled = asyncio.Event()
+        self.halt = asyncio.Event()
+        """Set when the run is cancelled or an interrupting message arrives: stop waiting."""
         self.pump: _StreamPump | None = None
         self.invocations: list[ToolInvocation] = []
         self.tasks: list[asyncio.Future[ToolOutcome]] = []
         self.unregister: Callable[[], None] = lambda: None
+        self.unsteer: Callable[[], None] = lambda: None
         if cancel is not None:
             self.unregister = cancel.on_cancel(self._wake)
+        if inbox is not None:
+            self.unsteer = inbox.on_interrupt(self._wake_steer)
 
     def _wake(self) -> None:  # from any thread
         self.loop.call_soon_threadsafe(self._on_cancel)
 
     def _on_cancel(self) -> None:
         self.cancelled.set()
+        self._stop()
+
+    def _wake_steer(self) -> None:  # from any thread (or task)
+        with contextlib.suppress(RuntimeError):  # the run's event loop closed: nothing left to wake
+            self.loop.call_soon_threadsafe(self._on_steer)
+
+    def _on_steer(self) -> None:
+        if self.inbox is not None and self.inbox.interrupting:  # not already taken by the loop
+            self._stop()
+
+    def _stop(self) -> None:
+        self.halt.set()
         if self.pump is not None:
             self.pump.stop()
 
@@ -510,17 +575,34 @@ class _AsyncEffects:
         """Whether the run is cancelled (the token's flag is seen before its callback reaches the loop)."""
         return self.cancelled.is_set() or (self.cancel is not None and self.cancel.cancelled)
 
+    def interruption(self) -> Interrupted | None:
+        """The answer for a wait stopped by a cancel or by an interrupting message; ``None`` if neither."""
+        if self.is_cancelled():
+            return Interrupted()
+        if self.inbox is not None and self.inbox.interrupting:
+            return Interrupted(steered=True)
+        return None
+
+    def take(self, final: bool) -> tuple[Message, ...]:
+        """Answer ``TakeMessages`` from the inbox (an interrupt it held is over)."""
+        if self.inbox is None:
+            return ()
+        taken = self.inbox.take(final=final)
+        if self.halt.is_set() and not self.is_cancelled():
+            self.halt.clear()
+        return taken
+
     async def race(self, aw: Awaitable[Any]) -> tuple[bool, Any]:
-        """Await ``aw`` unless the run is cancelled first; returns (finished, value)."""
+        """Await ``aw`` unless the run is cancelled or interrupted first; returns (finished, value)."""
         import asyncio
 
         task = asyncio.ensure_future(aw)
-        if self.cancel is None:
+        if self.cancel is None and self.inbox is None:
             return True, await task
-        if self.is_cancelled():
+        if self.interruption() is not None:
             task.cancel()
             return False, None
-        waiter = asyncio.ensure_future(self.cancelled.wait())
+        waiter = asyncio.ensure_future(self.halt.wait())
         try:
             done, _ = await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -532,8 +614,9 @@ class _AsyncEffects:
 
     async def request(self, item: RequestModel, stream: bool) -> AsyncIterator[AgentEvent | _Answer]:
         """Perform one model request: its stream events, then the :class:`_Answer`."""
-        if self.is_cancelled():
-            yield _Answer(Interrupted())
+        stopped = self.interruption()
+        if stopped is not None:
+            yield _Answer(stopped)
             return
         model = item.model or self.model
         try:
@@ -543,7 +626,7 @@ class _AsyncEffects:
                 return
             call = model.arequest(item.messages, tools=item.tools, settings=item.settings, output=item.output)
             finished, value = await self.race(call)
-            yield _Answer(value if finished else Interrupted())
+            yield _Answer(value if finished else self.interruption())
         except Exception as exc:
             yield _Answer(throw=exc)
 
@@ -553,9 +636,12 @@ class _AsyncEffects:
         events = model.astream(item.messages, tools=item.tools, settings=item.settings, output=item.output)
         pump = self.pump = _StreamPump(events)
         try:
+            inbox = self.inbox
             while (event := await pump.next()) is not None and not self.is_cancelled():
                 if isinstance(event, ModelResponse):
                     response = event
+                    break
+                if inbox is not None and inbox.interrupting:
                     break
                 if isinstance(event, TextDelta):
                     texts.setdefault(event.index, []).append(event.text)
@@ -563,10 +649,11 @@ class _AsyncEffects:
         finally:
             await pump.close()
             self.pump = None
+        stopped = self.interruption() if response is None else None
         if response is not None:
             yield _Answer(response)
-        elif self.is_cancelled():
-            yield _Answer(Interrupted(_partial(texts)))
+        elif stopped is not None:
+            yield _Answer(replace(stopped, partial=_partial(texts)))
         elif pump.error is not None:
             yield _Answer(throw=pump.error)
         else:
@@ -580,13 +667,18 @@ class _AsyncEffects:
         import asyncio
 
         if isinstance(item, StartTools):
-            self.invocations = item.invocations
+            steering = self.inbox is not None and self.inbox.interrupting  # the calls are not started
+            self.invocations = [] if steering else item.invocations
             self.tasks = [
-                asyncio.ensure_future(run_async(inv, self._in_thread, self.max_output)) for inv in item.invocations
+                asyncio.ensure_future(run_async(inv, self._in_thread, self.max_output)) for inv in self.invocations
             ]
         elif isinstance(item, AwaitTool):
+            stopped = self.interruption()
+            if stopped is not None:
+                done = self.finished(item.index) if stopped.steered else None
+                return _Answer(done or stopped)
             finished, value = await self.race(asyncio.shield(self.tasks[item.index]))
-            return _Answer(value if finished else Interrupted())
+            return _Answer(value if finished else self.interruption())
         elif isinstance(item, AbandonTools):
             self.abandon()
         elif isinstance(item, AskApproval):
@@ -598,6 +690,13 @@ class _AsyncEffects:
                 return _Answer(throw=exc)
         return _Answer()
 
+    def finished(self, index: int) -> ToolOutcome | None:
+        """The outcome of tool task ``index`` if it has finished (not when never started or cancelled)."""
+        if index >= len(self.tasks):
+            return None
+        task = self.tasks[index]
+        return task.result() if task.done() and not task.cancelled() else None
+
     def abandon(self) -> None:
         """Cancel the tool tasks still running (their calls are told through ``ctx.abandoned``)."""
         for inv, task in zip(self.invocations, self.tasks, strict=True):
@@ -607,6 +706,9 @@ class _AsyncEffects:
 
     def close(self) -> None:
         self.unregister()
+        self.unsteer()
+        if self.inbox is not None:
+            self.inbox.close()
         self.abandon()
 
 
@@ -622,9 +724,13 @@ async def drive_async(
     max_output: int = DEFAULT_MAX_OUTPUT,
     result_box: list[ResultT] | None = None,
     approver: Approver | None = None,
+    inbox: Inbox | None = None,
 ) -> AsyncIterator[AgentEvent]:
-    """Run the loop on the event loop, tools as tasks; yields events; the result goes to ``result_box``."""
-    effects = _AsyncEffects(model, cancel, max_output, approver)
+    """Run the loop on the event loop, tools as tasks; yields events; the result goes to ``result_box``.
+
+    ``inbox`` holds the messages sent into the run (steering); it is closed when the run ends.
+    """
+    effects = _AsyncEffects(model, cancel, max_output, approver, inbox)
     answer = _Answer()
     try:
         while True:
@@ -641,6 +747,8 @@ async def drive_async(
                         answer = event
                     else:
                         yield event
+            elif isinstance(item, TakeMessages):
+                answer = _Answer(effects.take(item.final))
             elif isinstance(item, _TOOL_EFFECTS):
                 answer = await effects.perform(item)
             else:

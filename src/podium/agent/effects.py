@@ -28,6 +28,7 @@ __all__ = [
     "RequestModel",
     "RunAwaitable",
     "StartTools",
+    "TakeMessages",
 ]
 
 
@@ -91,13 +92,33 @@ class RunAwaitable:
 
 
 @dataclass(frozen=True, slots=True)
+class TakeMessages:
+    """Effect: hand over the user messages sent into the run since the last ``TakeMessages`` (steering).
+
+    Answer a sequence of user :class:`~podium.messages.Message` in the order they were sent (empty, or
+    ``None``, when there are none). Yielded before each model request, and once more when the run has its
+    output or pauses (``final``): a driver that answers ``final`` with nothing must refuse later messages in
+    the same step (:meth:`podium.agent.inbox.Inbox.take`), so that no message is lost between the loop's
+    last look and the end of the run.
+    """
+
+    final: bool = False
+    """The run ends (or pauses) unless messages are waiting."""
+
+
+@dataclass(frozen=True, slots=True)
 class Interrupted:
-    """Answer to any effect once the run is cancelled."""
+    """Answer to any effect once the run is cancelled (and to a model request or a tool, with ``steered``).
+
+    ``steered``: a message sent with ``interrupt=True`` stopped the wait; the run goes on with it.
+    """
 
     partial: ModelResponse | None = None
-    """What the model had streamed before the cancellation, if anything."""
+    """What the model had streamed before the interruption, if anything."""
+    steered: bool = False
+    """A message sent with ``interrupt=True`` stopped the wait, not a cancel: the run goes on with it."""
 
 
-Effect: TypeAlias = RequestModel | StartTools | AwaitTool | AbandonTools | AskApproval | RunAwaitable
+Effect: TypeAlias = RequestModel | StartTools | AwaitTool | AbandonTools | AskApproval | RunAwaitable | TakeMessages
 LoopGen: TypeAlias = Generator[Effect | AgentEvent, Any, RunResult[OutputT]]
 """The loop generator of a run whose output is ``OutputT``."""

@@ -1,6 +1,7 @@
 """Typed events of an agent run, in the order a run emits them.
 
-``RunStarted``; then per step ``ModelRequestStarted``, the model's deltas (``TextDelta``,
+``RunStarted``; then per step ``MessageDelivered`` for each message sent into the run since the last
+request (``stream.send``), ``ModelRequestStarted``, the model's deltas (``TextDelta``,
 ``ThinkingDelta``, ``ToolCallDelta``; only when streaming), ``ModelResponseFinished``, then the
 approval decisions (``ApprovalDecided``, ``ApprovalRequested``) when a policy is set, then per tool call
 ``ToolCallStarted`` and ``ToolCallFinished`` (results in call order); finally ``RunFinished``, or
@@ -27,6 +28,7 @@ __all__ = [
     "ApprovalDecided",
     "ApprovalRequested",
     "ContextCompacted",
+    "MessageDelivered",
     "ModelRequestStarted",
     "ModelResponseFinished",
     "RunFinished",
@@ -50,6 +52,15 @@ class RunStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageDelivered:
+    """A message sent into the running run (``stream.send``) entered the history; the next request has it."""
+
+    message: Message
+    """The user message, as added to the history (also in the next ``ModelRequestStarted.appended``)."""
+    kind: ClassVar[Literal["message_delivered"]] = "message_delivered"
+
+
+@dataclass(frozen=True, slots=True)
 class ModelRequestStarted:
     """The loop is about to send request number ``step`` to the model."""
 
@@ -57,7 +68,8 @@ class ModelRequestStarted:
     """1 for the first request of the run."""
     appended: tuple[Message, ...] = ()
     """Messages the loop added to the history since the previous model response (or since the run
-    started): the user prompt, the previous turn's tool results, a request to fix an invalid output.
+    started): the user prompt, the previous turn's tool results, messages sent into the run (after those
+    results), a request to fix an invalid output, the text of an answer an interrupting message cut short.
     With each ``ModelResponseFinished``'s response they are the run's messages in order, so a store
     can commit them as the run goes."""
     kind: ClassVar[Literal["model_request_started"]] = "model_request_started"
@@ -164,6 +176,7 @@ class RunFinished:
 
 AgentEvent: TypeAlias = (
     RunStarted
+    | MessageDelivered
     | ModelRequestStarted
     | TextDelta
     | ThinkingDelta

@@ -4,8 +4,8 @@
 
 * **events** (:mod:`podium.agent.events`), which a driver passes on to the user, and
 * **effects** (:mod:`podium.agent.effects`: :class:`RequestModel`, :class:`StartTools`, :class:`AwaitTool`,
-  :class:`AbandonTools`, :class:`AskApproval`, :class:`RunAwaitable`), which a driver performs and answers
-  by ``send()``-ing the result back.
+  :class:`AbandonTools`, :class:`AskApproval`, :class:`RunAwaitable`, :class:`TakeMessages`), which a driver
+  performs and answers by ``send()``-ing the result back.
 
 Drivers (:mod:`podium.agent.drivers`) perform effects synchronously (threads) or asynchronously
 (tasks); a replay driver can answer them from a recording. Whatever the driver, the loop owns the
@@ -16,9 +16,10 @@ answer another.
 
 Answers a driver sends: a ``ModelResponse`` for ``RequestModel``, ``None`` for ``StartTools`` and
 ``AbandonTools``, a ``ToolOutcome`` for ``AwaitTool``, ``{call_id: Decision}`` for ``AskApproval``, the
-awaited value for ``RunAwaitable``; :class:`Interrupted` for a model request or a tool once the run is
-cancelled. A provider exception, or one raised while awaiting, is thrown into the generator
-(``gen.throw``).
+awaited value for ``RunAwaitable``, the user messages sent into the run for ``TakeMessages`` (steering, see
+:mod:`podium.agent.inbox`); :class:`Interrupted` for a model request or a tool once the run is cancelled, or
+``Interrupted(steered=True)`` when a message sent with ``interrupt=True`` stops the wait (the run goes on).
+A provider exception, or one raised while awaiting, is thrown into the generator (``gen.throw``).
 
 Retry budgets count model turns: a tool's count goes up by one for a turn in which every call of it
 failed, and back to zero in a turn where one succeeded; the run stops with ``ToolRetriesExceeded`` when
@@ -51,10 +52,12 @@ from podium.agent.effects import (
     RequestModel,
     RunAwaitable,
     StartTools,
+    TakeMessages,
 )
 from podium.agent.events import (
     AgentEvent,
     ContextCompacted,
+    MessageDelivered,
     ModelRequestStarted,
     ModelResponseFinished,
     RunFinished,
@@ -92,11 +95,15 @@ __all__ = [
     "RequestModel",
     "RunAwaitable",
     "StartTools",
+    "TakeMessages",
     "agent_loop",
     "compaction_loop",
 ]
 
 # --------------------------------------------------------------------------- the loop
+
+_TAKE = TakeMessages()
+_TAKE_FINAL = TakeMessages(final=True)
 
 
 class _Run(RunState[OutputT]):
@@ -180,6 +187,8 @@ class _Run(RunState[OutputT]):
     def model_turn(self) -> Generator[Effect | AgentEvent, Any, RunResult[OutputT] | None]:
         """One request and what follows from its answer; the run's result when it ends the run."""
         response = yield from self.ask_model()
+        if response is None:  # a sent message interrupted the answer: the next request has it
+            return None
         calls = response.tool_calls
         if not calls:
             return (yield from self.conclude(self.text_output(response)))
@@ -189,9 +198,15 @@ class _Run(RunState[OutputT]):
         outcome = yield from self.run_tools(calls)
         return (yield from self.conclude(outcome))
 
-    def ask_model(self) -> Generator[Effect | AgentEvent, Any, ModelResponse]:
-        """Send the next request; returns the response, already in the history."""
+    def ask_model(self) -> Generator[Effect | AgentEvent, Any, ModelResponse | None]:
+        """Send the next request (after delivering sent messages); returns the response, already in the history.
+
+        ``None`` when a message sent with ``interrupt=True`` cut the request short.
+        """
         spec = self.spec
+        sent = yield _TAKE
+        if sent or self.queued:
+            yield from self.deliver(sent)
         self.check_budget()
         if self.step >= spec.max_steps:
             raise self.run_error(
@@ -222,6 +237,8 @@ class _Run(RunState[OutputT]):
         if isinstance(reply, Interrupted):
             if reply.partial is not None and reply.partial.text:
                 self.add(unique_ids(reply.partial, self.call_ids).to_message())
+            if reply.steered:
+                return None
             raise self.run_error(RunCancelled, "the run was cancelled")
         response: ModelResponse = unique_ids(reply, self.call_ids)
         self.usage = self.usage + response.usage
@@ -331,6 +348,9 @@ class _Run(RunState[OutputT]):
             errors.append(f"summary failed: {exc}")
             return None
         if isinstance(reply, Interrupted):
+            if reply.steered:  # a message sent with interrupt=True: go on without this summary
+                errors.append("summary interrupted by a message sent into the run")
+                return None
             raise self.run_error(RunCancelled, "the run was cancelled while compacting its context")
         self.usage = self.usage + reply.usage
         self.cost = add_costs(self.cost, stored_cost(reply))
@@ -374,8 +394,21 @@ class _Run(RunState[OutputT]):
     def conclude(
         self, outcome: tuple[OutputT] | PausedRun | None
     ) -> Generator[Effect | AgentEvent, Any, RunResult[OutputT] | None]:
-        """The run's result when ``outcome`` ends it (a final output, or a pause), else ``None``."""
+        """The run's result when ``outcome`` ends it (a final output, or a pause), else ``None``.
+
+        Messages sent into the run before it ends keep it going (with a final output; the model answers
+        again with them in view) or travel with the pause (``PausedRun.queued``).
+        """
+        if outcome is None:
+            return None
+        sent = yield _TAKE_FINAL
         if isinstance(outcome, PausedRun):
+            queued = [*self.queued]
+            while sent:  # until a look finds none (and closes the inbox): nothing sent is left behind
+                queued += self.checked(sent)
+                sent = yield _TAKE_FINAL
+            if queued:
+                outcome = replace(outcome, queued=queued)
             yield RunPaused(outcome)
             return RunResult(
                 output=None,
@@ -389,13 +422,34 @@ class _Run(RunState[OutputT]):
                 paused=outcome,
                 requests=self.window.requests,
             )
-        if outcome is not None:
-            result = self.finish(outcome[0])
-            for hook in self.spec.hooks:
-                yield from self.hook(hook.on_run_end(self.ctx(), result))
-            yield RunFinished(result)
-            return result
-        return None
+        if sent or self.queued:
+            yield from self.deliver(sent)
+            return None
+        result = self.finish(outcome[0])
+        for hook in self.spec.hooks:
+            yield from self.hook(hook.on_run_end(self.ctx(), result))
+        yield RunFinished(result)
+        return result
+
+    def deliver(self, sent: Sequence[Message] | None) -> Generator[Effect | AgentEvent, Any, None]:
+        """Add the messages sent into the run (``TakeMessages``' answer) to the history, after the tool results."""
+        if not sent and not self.queued:
+            return
+        messages = [*self.queued, *self.checked(sent)]
+        self.queued = []
+        for message in messages:
+            self.add(message)
+            yield MessageDelivered(message)
+
+    def checked(self, sent: Sequence[Message] | None) -> list[Message]:
+        """The answer to ``TakeMessages``, checked: user messages only (a replay driver may feed anything)."""
+        if not sent:
+            return []
+        messages = list(sent)
+        for message in messages:
+            if not isinstance(message, Message) or message.role != "user":
+                raise UserError(f"TakeMessages must be answered with user messages, got {message!r:.200}")
+        return messages
 
     def text_output(self, response: ModelResponse) -> tuple[OutputT] | None:
         """The output from a response without tool calls, or ``None`` after queueing a retry."""

@@ -2,12 +2,18 @@
 
 Ctrl-C during an answer stops that answer and keeps the conversation; Ctrl-D (or /quit) leaves.
 Every message is saved as it arrives, so ``podium chat --continue`` picks up where you left off.
+
+On a terminal, a line typed while an answer streams (or tools run) is sent into the running turn
+(:mod:`podium.cli.typeahead`): the model sees it in its next request, after the tool results, and a
+final answer that was streaming is followed by another one that takes it into account. Commands typed
+then (``/cost`` ...) run after the answer; a line that arrives just as the turn ends starts the next turn.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -15,12 +21,14 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.text import Text as RichText
 
+from podium.agent.agent import RunStream
 from podium.agent.approval import ApprovalRequest, DecisionLike
 from podium.cli.errors import MAX_PROMPT_BYTES, clean_input, error_line
 from podium.cli.render import EventRenderer, TerminalConsole, compaction_line, format_usage
 from podium.cli.session import Session, open_session
 from podium.cli.signals import Terminated
-from podium.exceptions import PodiumError, RunCancelled
+from podium.cli.typeahead import TypeAhead, typeahead_supported
+from podium.exceptions import PodiumError, RunCancelled, UserError
 from podium.messages import Message, dump_messages
 from podium.secrets import scrub
 from podium.store.base import StoreError
@@ -40,7 +48,8 @@ HELP = """Commands:
   /forget ID              forget a remembered note
   /help                   this help
   /quit                   leave (Ctrl-D works too)
-Ctrl-C stops the current answer; the conversation is kept."""
+Ctrl-C stops the current answer; the conversation is kept.
+Typing while an answer streams adds your line to the running turn: the model sees it next."""
 
 
 def _show_history(console: Console, messages: list[Message]) -> None:
@@ -81,6 +90,54 @@ def _reader() -> Callable[[str], str]:
         session: PromptSession[str] = PromptSession(history=history)
         return lambda prompt: session.prompt(prompt)
     return input
+
+
+class _TypedLines:
+    """Lines typed during a turn: sent into the running run, or kept for after it (commands, lines too late)."""
+
+    def __init__(self) -> None:
+        self.later: list[str] = []
+        """Lines to handle after the turn, in order: commands, and lines that came as the run ended."""
+        self._stream: RunStream[str] | None = None
+        self._reader: TypeAhead | None = None
+
+    def start(self, stream: RunStream[str]) -> None:
+        """Send what is typed from now on into ``stream`` (on a terminal only)."""
+        self._stream = stream
+        if typeahead_supported():
+            self._reader = TypeAhead(sys.stdin.fileno(), self._line)
+            self._reader.__enter__()
+
+    def stop(self) -> None:
+        """Stop reading (the turn ended)."""
+        if self._reader is not None:
+            self._reader.close()
+        self._reader = self._stream = None
+
+    def paused(self) -> contextlib.AbstractContextManager[None]:
+        """Not reading while the turn asks a question on the terminal."""
+        return self._reader.paused() if self._reader is not None else contextlib.nullcontext()
+
+    def _line(self, line: str) -> None:  # on the reader's thread
+        text = clean_input(line)[0].strip()
+        if not text:
+            return
+        stream = self._stream
+        if text.startswith("/") or stream is None:
+            self.later.append(text)
+            return
+        try:
+            stream.send(text)
+        except UserError:  # the run has just ended: the line starts the next turn instead
+            self.later.append(text)
+
+    @contextlib.contextmanager
+    def during_turn(self) -> Iterator[Callable[[RunStream[str]], None]]:
+        """The ``on_stream`` callback for one turn; reading stops when the turn ends, however it ends."""
+        try:
+            yield self.start
+        finally:
+            self.stop()
 
 
 def _line_reader(console: Console) -> Callable[[str], str]:
@@ -171,12 +228,14 @@ def _chat(console: Console, session: Session, *, show_history: bool, yes: bool) 
     if show_history:
         _show_history(console, session.history())
     read = _line_reader(console)
+    typed = _TypedLines()
 
     def approver(request: ApprovalRequest) -> DecisionLike:
         if yes:
             return True
         try:
-            answer = read(EventRenderer(console).approval_prompt(request))
+            with typed.paused():
+                answer = read(EventRenderer(console).approval_prompt(request))
         except (EOFError, KeyboardInterrupt):
             return False
         return answer.strip().lower() in ("y", "yes")
@@ -185,15 +244,19 @@ def _chat(console: Console, session: Session, *, show_history: bool, yes: bool) 
     if paused is not None:
         console.print(RichText("This conversation has tool calls waiting for approval.", style="yellow"))
         decisions = {r.call_id: approver(r) for r in paused.pending}
-        _turn(console, session, None, approver, resume=paused, approvals=decisions)
+        _turn(console, session, None, approver, typed, resume=paused, approvals=decisions)
 
     while True:
-        try:
-            line = read("you> ")
-        except KeyboardInterrupt:
-            continue
-        except EOFError:
-            break
+        if typed.later:  # typed during the last answer: a command, or a line that came as it ended
+            line = typed.later.pop(0)
+            console.print(RichText(f"you> {line}", style="bold"), soft_wrap=True)
+        else:
+            try:
+                line = read("you> ")
+            except KeyboardInterrupt:
+                continue
+            except EOFError:
+                break
         text = line.strip()
         if not text:
             continue
@@ -201,7 +264,7 @@ def _chat(console: Console, session: Session, *, show_history: bool, yes: bool) 
             if not _command(console, session, text):
                 break
             continue
-        _turn(console, session, text, approver)
+        _turn(console, session, text, approver, typed)
     console.print(RichText("bye", style="dim"))
 
 
@@ -210,13 +273,17 @@ def _turn(
     session: Session,
     prompt: str | None,
     approver: Callable[[ApprovalRequest], DecisionLike],
+    typed: _TypedLines,
     **resume: object,
 ) -> None:
     renderer = EventRenderer(console)
-    outcome = session.turn(prompt, renderer, approver, **resume)  # type: ignore[arg-type]
+    with typed.during_turn() as on_stream:
+        outcome = session.turn(prompt, renderer, approver, on_stream=on_stream, **resume)  # type: ignore[arg-type]
     renderer.close()
     if outcome.signal is not None:  # SIGTERM/SIGHUP: the turn stopped and was saved; leave
         raise Terminated(outcome.signal)
+    for message in outcome.undelivered:
+        console.print(RichText(f"(not sent, the answer was stopped first: {message.text!r})", style="yellow"))
     if isinstance(outcome.error, RunCancelled):
         console.print(RichText("[interrupted]", style="yellow"))
     elif outcome.error is not None:

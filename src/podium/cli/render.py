@@ -16,6 +16,7 @@ from podium.agent.events import (
     AgentEvent,
     ApprovalDecided,
     ContextCompacted,
+    MessageDelivered,
     ModelRequestStarted,
     ModelResponseFinished,
     RunFinished,
@@ -91,6 +92,9 @@ class EventRenderer:
                 self.console.print(RichText(event.text, style="dim italic"), end="")
         elif isinstance(event, ModelRequestStarted):
             self._text = []
+        elif isinstance(event, MessageDelivered):
+            self._flush()
+            self.console.print(RichText(f"+ you: {_short(event.message.text, 300)}", style="bold"))
         elif isinstance(event, ModelResponseFinished):
             self._flush()
         elif isinstance(event, ToolCallStarted):

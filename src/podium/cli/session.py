@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from podium.agent.agent import Agent
+from podium.agent.agent import Agent, RunStream
 from podium.agent.approval import ApprovalPolicy, ApprovalRequest, DecisionLike, Rule
 from podium.agent.cancel import CancelToken
 from podium.agent.events import AgentEvent
@@ -86,6 +86,8 @@ class TurnOutcome:
     """The error that stopped it (``RunCancelled`` after Ctrl-C, a provider error ...)."""
     signal: int | None = None
     """The terminating signal (SIGTERM, SIGHUP) that stopped the turn, if one did."""
+    undelivered: tuple[Message, ...] = ()
+    """Messages sent into the turn (typed during the answer) that it never delivered (it failed or was cancelled)."""
 
     @property
     def cancelled(self) -> bool:
@@ -135,11 +137,13 @@ class Session:
         resume: Any = None,
         approvals: dict[str, DecisionLike] | None = None,
         cancel: CancelToken | None = None,
+        on_stream: Callable[[RunStream[str]], None] | None = None,
     ) -> TurnOutcome:
         """Run one turn, recording every message as it becomes final.
 
         Ctrl-C cancels the turn only; SIGTERM and SIGHUP cancel it and set ``outcome.signal`` (see
         :mod:`podium.cli.signals`). ``cancel`` lets the caller stop the turn too (its output was closed).
+        ``on_stream`` gets the run's stream as it starts, to send messages into it (typed during the answer).
         """
         token = cancel or CancelToken()
         outcome = TurnOutcome()
@@ -154,9 +158,14 @@ class Session:
                         stream = self.agent.stream(
                             prompt, message_history=self.history(), cancel=token, approver=approver
                         )
-                    for event in stream:
-                        recorder.record(event)
-                        on_event(event)
+                    if on_stream is not None:
+                        on_stream(stream)
+                    try:
+                        for event in stream:
+                            recorder.record(event)
+                            on_event(event)
+                    finally:
+                        outcome.undelivered = stream.undelivered
                     outcome.result = stream.result
             except Exception as exc:  # reported by the caller; the store already holds a valid history
                 outcome.error = exc
