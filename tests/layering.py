@@ -82,6 +82,7 @@ AGENT_PUBLIC = frozenset(
         "podium.agent.decisions",
         "podium.agent.events",
         "podium.agent.hooks",
+        "podium.agent.memory",
         "podium.agent.recording",
         "podium.agent.result",
         "podium.agent.rules",

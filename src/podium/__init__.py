@@ -28,9 +28,12 @@ if TYPE_CHECKING:
     from podium.agent.agent import Agent, AsyncRunStream, RunStream
     from podium.agent.budget import Budget
     from podium.agent.cancel import CancelToken
+    from podium.agent.compaction import Compaction
     from podium.agent.decisions import Allow, Ask, Deny
     from podium.agent.events import (
         AgentEvent,
+        ContextCompacted,
+        MessageDelivered,
         ModelRequestStarted,
         ModelResponseFinished,
         RunFinished,
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
         ToolCallStarted,
     )
     from podium.agent.hooks import AgentHooks
+    from podium.agent.memory import Memory
     from podium.agent.result import RunResult
     from podium.agent.rules import ApprovalPolicy, Rule
     from podium.exceptions import (
@@ -98,6 +102,8 @@ _EXPORTS: dict[str, str] = {
     "AsyncRunStream": "podium.agent.agent",
     "CachePoint": "podium.messages",
     "CancelToken": "podium.agent.cancel",
+    "Compaction": "podium.agent.compaction",
+    "ContextCompacted": "podium.agent.events",
     "Deny": "podium.agent.decisions",
     "File": "podium.messages",
     "Image": "podium.messages",
@@ -105,9 +111,11 @@ _EXPORTS: dict[str, str] = {
     "Injected": "podium.tools.schema",
     "InvalidResponseError": "podium.exceptions",
     "MaxStepsExceeded": "podium.exceptions",
+    "Memory": "podium.agent.memory",
     "Budget": "podium.agent.budget",
     "BudgetExceeded": "podium.exceptions",
     "Message": "podium.messages",
+    "MessageDelivered": "podium.agent.events",
     "Model": "podium.providers.base",
     "ModelProfile": "podium.providers.profiles",
     "ModelRequestStarted": "podium.agent.events",
@@ -167,6 +175,8 @@ __all__ = [
     "BudgetExceeded",
     "CachePoint",
     "CancelToken",
+    "Compaction",
+    "ContextCompacted",
     "Deny",
     "FallbackModel",
     "File",
@@ -175,7 +185,9 @@ __all__ = [
     "Injected",
     "InvalidResponseError",
     "MaxStepsExceeded",
+    "Memory",
     "Message",
+    "MessageDelivered",
     "Model",
     "ModelProfile",
     "ModelRequestStarted",

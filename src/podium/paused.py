@@ -71,6 +71,9 @@ class PausedRun:
     """Model requests made before the pause."""
     cost: float | None = 0.0
     """Cost of the run up to the pause (``None`` when a price was unknown)."""
+    queued: list[Message] = field(default_factory=list)
+    """User messages sent into the run (``stream.send``) that it had not delivered when it paused; the resumed
+    run delivers them after the pending calls' results, before its next model request."""
     children: dict[str, PausedRun] = field(default_factory=dict)
     """Sub-agent runs paused inside this one, by the id of the call (in the last message) that started them."""
     usage_by_agent: dict[str, Usage] = field(default_factory=dict)
@@ -99,6 +102,8 @@ class PausedRun:
             "steps": self.steps,
             "cost": self.cost,
         }
+        if self.queued:
+            doc["queued"] = [message_to_dict(m) for m in self.queued]
         if self.children:
             doc["children"] = {call_id: child._doc() for call_id, child in self.children.items()}
         if self.usage_by_agent:
@@ -132,6 +137,9 @@ class PausedRun:
             if not isinstance(result, ToolResult):
                 raise SerializationError(f"{where}completed[{i}]: expected a tool result")
             completed.append(result)
+        queued = load_messages({"version": doc.get("version"), "messages": doc.get("queued", [])})
+        if any(m.role != "user" for m in queued):
+            raise SerializationError(f"{where}queued: expected user messages")
         children = doc.get("children", {})
         if not isinstance(children, dict):
             raise SerializationError(f"{where}children: expected an object of paused runs by call id")
@@ -149,6 +157,7 @@ class PausedRun:
             str(doc.get("run_id", "")),
             int(doc.get("steps", 0)),
             _cost(doc.get("cost", 0.0)),
+            queued,
             {str(k): cls._from_doc(v, f"{where}children[{k!r}].") for k, v in children.items()},
             by_agent,
             costs,

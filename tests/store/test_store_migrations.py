@@ -17,6 +17,7 @@ from podium.store.migrations import MIGRATIONS, applied_migrations, migrate
 # in the wild already ran it): to change the schema, append a new migration and add its hash here.
 PINNED = {
     "m001_initial": "85b08489d305ddce",
+    "m002_memories": "5b9b8fc4135a15ae",
 }
 
 

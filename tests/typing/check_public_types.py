@@ -67,3 +67,15 @@ def wait_a_bit(ctx: RunContext[None], seconds: float) -> bool:
 
 def check_hooks_and_context() -> None:
     Agent(ScriptedModel(["x"]), hooks=[AsyncAudit(), SyncAudit()], tools=[wait_a_bit])
+
+
+async def check_steering() -> None:
+    from podium.messages import Image, Message
+
+    stream = Agent(ScriptedModel(["x"])).stream("hi")
+    assert_type(stream.send("also this"), None)
+    stream.send(["look", Image(data=b"x", media_type="image/png")], interrupt=True)
+    stream.send(Message.user("as a message"))
+    assert_type(stream.undelivered, tuple[Message, ...])
+    astream = Agent(ScriptedModel(["x"])).astream("hi")
+    assert_type(await astream.send("also this"), None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
@@ -10,12 +11,15 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, overload
 from podium.agent.approval import Approver, DecisionLike, PausedRun, decision_from
 from podium.agent.budget import Budget
 from podium.agent.cancel import CancelToken
+from podium.agent.compaction import DEFAULT_COMPACTION, Compaction, CompactionResult, Strategy, Summarize
 from podium.agent.drivers import drive_async, drive_sync
-from podium.agent.events import AgentEvent
+from podium.agent.events import AgentEvent, ContextCompacted
 from podium.agent.hooks import AgentHooks
-from podium.agent.loop import LoopSpec, agent_loop
+from podium.agent.inbox import Inbox, user_message
+from podium.agent.loop import LoopSpec, agent_loop, compaction_loop
 from podium.agent.output import OutputHandler, OutputMode
 from podium.agent.result import OutputT, RunResult
+from podium.agent.window import ContextWindow
 from podium.exceptions import UserError
 from podium.messages import Message, Part, Text
 from podium.providers.base import Model
@@ -25,6 +29,7 @@ from podium.tools.executor import DEFAULT_MAX_OUTPUT
 from podium.tools.toolset import ToolsetLike, resolve_tools
 
 if TYPE_CHECKING:
+    from podium.agent.memory import Memory
     from podium.agent.rules import ApprovalPolicy
     from podium.agent.subagent import Scope, SubAgentTool
 
@@ -39,6 +44,13 @@ def _prompt_parts(prompt: Prompt | None) -> tuple[Part, ...] | None:
     if isinstance(prompt, str):
         return (Text(prompt),)
     return tuple(Text(p) if isinstance(p, str) else p for p in prompt)
+
+
+def _no_inbox() -> Inbox:
+    """An inbox for a stream whose driver takes no messages: ``send`` says so instead of losing the message."""
+    inbox = Inbox()
+    inbox.close("no way to take messages (its driver was given no inbox)")
+    return inbox
 
 
 def _resolve_model(model: Model | str | None) -> Model:
@@ -68,6 +80,10 @@ class Agent(Generic[OutputT]):
     here, or the tool's own); a model that reads three missing files in parallel spends one retry, not
     three. Calls to unknown tools count the same way, per turn, against ``retries + 1``.
 
+    A running run can be steered: ``stream.send("also do X")`` (``await astream.send(...)``) from any thread
+    or task adds a user message that the model sees in its next request, after the current turn's tool
+    results (see :mod:`podium.agent.inbox`).
+
     Cancelling a run (``cancel=`` token, ``stream.cancel()``, Ctrl-C) returns at once with every unfinished
     call marked interrupted. Python cannot stop a thread: a sync tool still running goes on in the
     background until it returns; it is told through ``RunContext.abandoned`` and should check it if it
@@ -95,6 +111,8 @@ class Agent(Generic[OutputT]):
         approver: Approver | None = None,
         repeated_calls: Literal["answer", "allow"] = "answer",
         budget: Budget | None = None,
+        compaction: Compaction | None = DEFAULT_COMPACTION,
+        memory: Memory | None = None,
     ) -> None: ...
 
     @overload
@@ -118,6 +136,8 @@ class Agent(Generic[OutputT]):
         approver: Approver | None = None,
         repeated_calls: Literal["answer", "allow"] = "answer",
         budget: Budget | None = None,
+        compaction: Compaction | None = DEFAULT_COMPACTION,
+        memory: Memory | None = None,
     ) -> None: ...
 
     def __init__(
@@ -140,6 +160,8 @@ class Agent(Generic[OutputT]):
         approver: Approver | None = None,
         repeated_calls: Literal["answer", "allow"] = "answer",
         budget: Budget | None = None,
+        compaction: Compaction | None = DEFAULT_COMPACTION,
+        memory: Memory | None = None,
     ) -> None:
         """Create an agent.
 
@@ -165,6 +187,12 @@ class Agent(Generic[OutputT]):
                 for, send those results again and ask for the answer with tools off; ``allow``: run them again.
             budget: Limits of each run (requests, tokens, cost, tool calls, wall time; see
                 :mod:`podium.agent.budget`); a run's own ``budget=`` replaces it.
+            compaction: When and how to compact what is sent once a conversation nears the model's context
+                window (:class:`~podium.agent.compaction.Compaction`; by default at 80% of the window, when
+                the model's window is known); ``None`` never compacts.
+            memory: Notes kept across conversations (:class:`~podium.agent.memory.Memory`): adds the
+                ``remember``, ``recall``, ``forget`` and ``list_memories`` tools and recalls the notes that
+                match the prompt into the instructions, once per run.
         """
         if max_steps < 1:
             raise UserError("max_steps must be at least 1")
@@ -183,6 +211,11 @@ class Agent(Generic[OutputT]):
         self.policy = policy
         self.budget = budget
         """Limits of each run (:class:`~podium.agent.budget.Budget`), unless a run gives its own."""
+        self.memory = memory
+        """Notes kept across conversations (:class:`~podium.agent.memory.Memory`), or ``None``."""
+        self.compaction = compaction
+        """When and how runs compact what they send (``None``: never)."""
+        self._summarizers: dict[str, Model] = {}
         self.approver = approver
         self.id = os.urandom(16).hex()
         """Unique id of this agent (``RunContext.agent_id``), so tools can keep state per agent."""
@@ -210,6 +243,7 @@ class Agent(Generic[OutputT]):
         approvals: Mapping[str, DecisionLike] | None = None,
         resume: PausedRun | None = None,
         budget: Budget | None = None,
+        compaction: Compaction | Literal[False] | None = None,
         scope: Scope | None = None,
     ) -> LoopSpec[OutputT]:
         if resume is not None:
@@ -224,13 +258,23 @@ class Agent(Generic[OutputT]):
                     f"approvals for calls that are not pending: {sorted(unknown)}; "
                     f"pending: {[r.call_id for r in resume.pending]}"
                 )
+        parts = _prompt_parts(prompt)
+        history = list(message_history or ())
+        tools: tuple[ToolsetLike, ...] = tuple(self.tools)
+        instructions = self.instructions
+        if self.memory is not None:  # the recall is computed here, once: every request of the run is the same
+            from podium.agent.memory import recall_query
+
+            if self.memory.toolset is not None:
+                tools += (self.memory.toolset,)
+            instructions = self.memory.instructions(instructions, recall_query(parts, history))
         return LoopSpec(
-            prompt=_prompt_parts(prompt),
-            history=list(message_history or ()),
-            tools=functools.partial(resolve_tools, tuple(self.tools)),
+            prompt=parts,
+            history=history,
+            tools=functools.partial(resolve_tools, tools),
             output=self._output,
             profile=model.profile,
-            instructions=self.instructions,
+            instructions=instructions,
             settings=self.settings.merge(settings),
             max_steps=self.max_steps,
             tool_retries=self.retries,
@@ -245,8 +289,25 @@ class Agent(Generic[OutputT]):
             resume=resume,
             repeated_calls=self.repeated_calls,
             budget=budget if budget is not None else self.budget,
+            compaction=self._compaction(compaction),
+            token_counter=model.token_counter(),
             scope=scope,
         )
+
+    def _compaction(self, override: Compaction | Literal[False] | None) -> Compaction | None:
+        """The run's compaction, with summariser models given as strings resolved (once per agent)."""
+        chosen = self.compaction if override is None else override or None
+        if chosen is None:
+            return None
+        strategies: list[Strategy] = []
+        for strategy in chosen.strategies:
+            if isinstance(strategy, Summarize) and isinstance(strategy.model, str):
+                name = strategy.model
+                if name not in self._summarizers:
+                    self._summarizers[name] = _resolve_model(name)
+                strategy = dataclasses.replace(strategy, model=self._summarizers[name])
+            strategies.append(strategy)
+        return dataclasses.replace(chosen, strategies=tuple(strategies))
 
     # -- sync
 
@@ -264,6 +325,7 @@ class Agent(Generic[OutputT]):
         resume: PausedRun | None = None,
         approver: Approver | None = None,
         budget: Budget | None = None,
+        compaction: Compaction | Literal[False] | None = None,
     ) -> RunResult[OutputT]:
         """Run to completion in this thread and return the result.
 
@@ -283,6 +345,7 @@ class Agent(Generic[OutputT]):
             resume: A paused run to continue (``result.paused``, possibly loaded from JSON).
             approver: Answers "ask" decisions for this run (over the agent's).
             budget: Limits of this run, replacing the agent's (:class:`~podium.agent.budget.Budget`).
+            compaction: Compaction for this run, replacing the agent's; ``False`` turns it off.
 
         Raises:
             RunCancelled: ``cancel`` was triggered; ``.messages`` is a valid history.
@@ -302,6 +365,7 @@ class Agent(Generic[OutputT]):
             resume=resume,
             approver=approver,
             budget=budget,
+            compaction=compaction,
             _stream_model=False,
         )
         for _ in stream:
@@ -322,14 +386,21 @@ class Agent(Generic[OutputT]):
         resume: PausedRun | None = None,
         approver: Approver | None = None,
         budget: Budget | None = None,
+        compaction: Compaction | Literal[False] | None = None,
         _stream_model: bool = True,
         _scope: Scope | None = None,
     ) -> RunStream[OutputT]:
-        """Run in this thread, yielding events as they happen; ``.result`` holds the result afterwards."""
+        """Run in this thread, yielding events as they happen; ``.result`` holds the result afterwards.
+
+        ``stream.send(message)`` steers the run from any thread (see :meth:`RunStream.send`).
+        """
         resolved = self._model(model)
         scope = _scope if _scope is not None or _stream_model else self._quiet_scope()
-        spec = self._spec(resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget, scope)
+        spec = self._spec(
+            resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget, compaction, scope
+        )
         token = cancel or CancelToken()
+        inbox = Inbox()
         gen = drive_sync(
             agent_loop(spec),
             resolved,
@@ -337,8 +408,9 @@ class Agent(Generic[OutputT]):
             cancel=token,
             max_output=self.max_tool_output,
             approver=approver or self.approver,
+            inbox=inbox,
         )
-        return RunStream(gen, token)
+        return RunStream(gen, token, inbox)
 
     # -- async
 
@@ -356,6 +428,7 @@ class Agent(Generic[OutputT]):
         resume: PausedRun | None = None,
         approver: Approver | None = None,
         budget: Budget | None = None,
+        compaction: Compaction | Literal[False] | None = None,
     ) -> RunResult[OutputT]:
         """Async twin of :meth:`run`: tools run as tasks (sync tools on a thread pool)."""
         stream = self.astream(
@@ -370,6 +443,7 @@ class Agent(Generic[OutputT]):
             resume=resume,
             approver=approver,
             budget=budget,
+            compaction=compaction,
             _stream_model=False,
         )
         async for _ in stream:
@@ -390,15 +464,19 @@ class Agent(Generic[OutputT]):
         resume: PausedRun | None = None,
         approver: Approver | None = None,
         budget: Budget | None = None,
+        compaction: Compaction | Literal[False] | None = None,
         _stream_model: bool = True,
         _scope: Scope | None = None,
     ) -> AsyncRunStream[OutputT]:
-        """Async twin of :meth:`stream`: ``async for event in agent.astream(...)``."""
+        """Async twin of :meth:`stream`: ``async for event in agent.astream(...)``; ``await stream.send(...)``."""
         resolved = self._model(model)
         scope = _scope if _scope is not None or _stream_model else self._quiet_scope()
-        spec = self._spec(resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget, scope)
+        spec = self._spec(
+            resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget, compaction, scope
+        )
         token = cancel or CancelToken()
         box: list[RunResult[OutputT]] = []
+        inbox = Inbox()
         agen = drive_async(
             agent_loop(spec),
             resolved,
@@ -407,8 +485,66 @@ class Agent(Generic[OutputT]):
             max_output=self.max_tool_output,
             result_box=box,
             approver=approver or self.approver,
+            inbox=inbox,
         )
-        return AsyncRunStream(agen, token, box)
+        return AsyncRunStream(agen, token, box, inbox)
+
+    # -- compaction on demand
+
+    def compact(
+        self,
+        messages: Sequence[Message],
+        *,
+        model: Model | str | None = None,
+        compaction: Compaction | None = None,
+        settings: ModelSettings | None = None,
+        deps: Any = None,
+    ) -> CompactionResult:
+        """Compact a conversation now, as a run would before a request that nears the window.
+
+        The strategies of ``compaction`` (else the agent's, else the default) run until what would be sent
+        is under the target share of the window and at most half its current size. ``messages`` is not
+        changed: the result's ``messages`` are ``messages`` plus a compaction record (continue the
+        conversation from them), and ``view`` is what the next request will send.
+        """
+        resolved = self._model(model)
+        spec = self._compaction_spec(resolved, messages, compaction, settings, deps)
+        steps = drive_sync(compaction_loop(spec), resolved, stream=False)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as stop:
+                return _compaction_result(spec, stop.value)
+
+    async def acompact(
+        self,
+        messages: Sequence[Message],
+        *,
+        model: Model | str | None = None,
+        compaction: Compaction | None = None,
+        settings: ModelSettings | None = None,
+        deps: Any = None,
+    ) -> CompactionResult:
+        """Async twin of :meth:`compact`."""
+        resolved = self._model(model)
+        spec = self._compaction_spec(resolved, messages, compaction, settings, deps)
+        box: list[Any] = []
+        async for _ in drive_async(compaction_loop(spec), resolved, stream=False, result_box=box):
+            pass
+        return _compaction_result(spec, box[0] if box else None)
+
+    def _compaction_spec(
+        self,
+        model: Model,
+        messages: Sequence[Message],
+        compaction: Compaction | None,
+        settings: ModelSettings | None,
+        deps: Any,
+    ) -> LoopSpec[OutputT]:
+        if not messages:
+            raise UserError("nothing to compact: give the conversation's messages")
+        chosen = compaction or self.compaction or DEFAULT_COMPACTION
+        return self._spec(model, None, messages, deps, settings, None, compaction=chosen)
 
     # -- as a sub-agent
 
@@ -470,11 +606,14 @@ class Agent(Generic[OutputT]):
 
 
 class RunStream(Generic[OutputT]):
-    """Iterator over a run's events; :attr:`result` once exhausted; :meth:`cancel` from any thread."""
+    """Iterator over a run's events; :attr:`result` once exhausted; :meth:`cancel` and :meth:`send` from any thread."""
 
-    def __init__(self, gen: Generator[AgentEvent, None, RunResult[OutputT]], token: CancelToken) -> None:
+    def __init__(
+        self, gen: Generator[AgentEvent, None, RunResult[OutputT]], token: CancelToken, inbox: Inbox | None = None
+    ) -> None:
         self._gen = gen
         self._token = token
+        self._inbox = inbox if inbox is not None else _no_inbox()
         self._result: RunResult[OutputT] | None = None
 
     def __iter__(self) -> Iterator[AgentEvent]:
@@ -491,6 +630,33 @@ class RunStream(Generic[OutputT]):
         """Cancel the run at the next effect boundary."""
         self._token.cancel(reason)
 
+    def send(self, message: str | Sequence[str | Part] | Message, *, interrupt: bool = False) -> None:
+        """Send a user message into the running run (steering); safe from any thread or task.
+
+        The message is delivered at the next effect boundary, before the next model request: it goes into
+        the history after the current turn's tool results, with a ``MessageDelivered`` event, and the model
+        sees it in that request. Messages keep the order they were sent in. A message sent before the run
+        starts follows the prompt; one sent while the final answer streams makes the run go on with another
+        request instead of ending; one waiting when the run pauses for approvals is kept in
+        ``PausedRun.queued`` and delivered when the run resumes. Budgets and ``max_steps`` still apply.
+
+        Args:
+            message: Text, a sequence of text, ``Image`` and ``File`` parts (like a prompt), or a user ``Message``.
+            interrupt: Stop waiting at once: tool calls still running are abandoned and marked interrupted
+                (as with a cancel), an answer being streamed stops where it is (its text so far is kept), and
+                the run goes on with the message. By default started tool calls finish first.
+
+        Raises:
+            UserError: the run has ended (finished, failed, cancelled or paused), so the message would never
+                reach the model; or the message is empty or holds parts a user message cannot.
+        """
+        self._inbox.put(user_message(message), interrupt=interrupt)
+
+    @property
+    def undelivered(self) -> tuple[Message, ...]:
+        """Messages sent but never delivered because the run failed or was cancelled before its next request."""
+        return self._inbox.undelivered
+
     @property
     def result(self) -> RunResult[OutputT]:
         """The run's result (after the events are exhausted)."""
@@ -502,10 +668,17 @@ class RunStream(Generic[OutputT]):
 class AsyncRunStream(Generic[OutputT]):
     """Async iterator over a run's events; :attr:`result` once exhausted."""
 
-    def __init__(self, agen: AsyncIterator[AgentEvent], token: CancelToken, box: list[RunResult[OutputT]]) -> None:
+    def __init__(
+        self,
+        agen: AsyncIterator[AgentEvent],
+        token: CancelToken,
+        box: list[RunResult[OutputT]],
+        inbox: Inbox | None = None,
+    ) -> None:
         self._agen = agen
         self._token = token
         self._box = box
+        self._inbox = inbox if inbox is not None else _no_inbox()
 
     def __aiter__(self) -> AsyncIterator[AgentEvent]:
         return self._agen
@@ -514,9 +687,34 @@ class AsyncRunStream(Generic[OutputT]):
         """Cancel the run at the next effect boundary."""
         self._token.cancel(reason)
 
+    async def send(self, message: str | Sequence[str | Part] | Message, *, interrupt: bool = False) -> None:
+        """Send a user message into the running run (steering), from any task or thread; see :meth:`RunStream.send`.
+
+        Raises:
+            UserError: the run has ended, or the message is empty or holds parts a user message cannot.
+        """
+        self._inbox.put(user_message(message), interrupt=interrupt)
+
+    @property
+    def undelivered(self) -> tuple[Message, ...]:
+        """Messages sent but never delivered because the run failed or was cancelled before its next request."""
+        return self._inbox.undelivered
+
     @property
     def result(self) -> RunResult[OutputT]:
         """The run's result (after the events are exhausted)."""
         if not self._box:
             raise UserError("the run has not finished: iterate over all events first")
         return self._box[0]
+
+
+def _compaction_result(spec: LoopSpec[Any], event: ContextCompacted | None) -> CompactionResult:
+    history = list(spec.history)
+    window = ContextWindow(history, spec.profile, spec.compaction, spec.token_counter)
+    if event is None:
+        view = window.view(history)
+        tokens = window.count(view, ()).tokens
+        return CompactionResult(history, view, tokens, tokens)
+    messages = [*history, event.record]
+    window = ContextWindow(messages, spec.profile, spec.compaction, spec.token_counter)
+    return CompactionResult(messages, window.view(messages), event.tokens_before, event.tokens_after, event.strategies)

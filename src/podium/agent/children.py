@@ -30,6 +30,7 @@ from podium.agent.approval import ApprovalRequest, Approver, Ask, Decision, deci
 from podium.agent.cancel import CancelToken
 from podium.agent.effects import Interrupted
 from podium.agent.events import AgentEvent, ModelResponseFinished, SubAgentEvent
+from podium.agent.inbox import Inbox
 from podium.agent.result import RunResult
 from podium.agent.subagent import ChildInvocation, SubAgentOutcome, Tally, task_of
 from podium.exceptions import AgentRunError, ProviderError, RunCancelled
@@ -226,12 +227,16 @@ class SyncChildren:
             link.cancel()
 
     def wait(
-        self, index: int, inv: ToolInvocation, future: cf.Future[Any], started: float
+        self, index: int, inv: ToolInvocation, future: cf.Future[Any], started: float, steering: Inbox | None = None
     ) -> Generator[AgentEvent, None, ToolOutcome | Interrupted]:
-        """Wait for call ``index`` (``future``), yielding the children's events and answering their approvals."""
+        """Wait for call ``index`` (``future``), yielding the children's events and answering their approvals.
+
+        ``Interrupted`` once the run is cancelled, or (``steered``) an interrupting message arrives in ``steering``.
+        """
         timeout = inv.tool.timeout
         deadline = None if timeout is None else started + timeout
         unregister = self.cancel.on_cancel(lambda: self.inbox.put(None)) if self.cancel is not None else None
+        unsteer = steering.on_interrupt(lambda: self.inbox.put(None)) if steering is not None else None
         future.add_done_callback(lambda _: self.inbox.put(None))  # a plain tool's future wakes the wait too
         try:
             while True:
@@ -242,6 +247,8 @@ class SyncChildren:
                     return outcome
                 if self.cancel is not None and self.cancel.cancelled:
                     return Interrupted()
+                if steering is not None and steering.interrupting:
+                    return Interrupted(steered=True)
                 if future.done():  # it finished while we drained, and its wake-up may be gone with the drain
                     continue
                 left = None if deadline is None else deadline - time.perf_counter()
@@ -258,6 +265,8 @@ class SyncChildren:
         finally:
             if unregister is not None:
                 unregister()
+            if unsteer is not None:
+                unsteer()
 
     def _drain(self) -> Generator[AgentEvent, None, None]:
         while True:
@@ -384,9 +393,12 @@ class AsyncChildren:
             link.cancel()
 
     async def wait(
-        self, task: Any, is_cancelled: Callable[[], bool], cancelled: Any
+        self, task: Any, interruption: Callable[[], Interrupted | None], halt: Any
     ) -> AsyncIterator[AgentEvent | ToolOutcome | Interrupted]:
-        """Wait for ``task``, yielding the children's events (and answering approvals); its outcome last."""
+        """Wait for ``task``, yielding the children's events (and answering approvals); its outcome last.
+
+        ``interruption()`` says whether the run was cancelled or steered; ``halt`` (an event) is set when it is.
+        """
         import asyncio
 
         while True:
@@ -400,11 +412,12 @@ class AsyncChildren:
             if done:
                 yield task.result()
                 return
-            if is_cancelled():
-                yield Interrupted()
+            stopped = interruption()
+            if stopped is not None:
+                yield stopped
                 return
             self.inbox.wake.clear()
-            waiters = [asyncio.ensure_future(self.inbox.wake.wait()), asyncio.ensure_future(cancelled.wait())]
+            waiters = [asyncio.ensure_future(self.inbox.wake.wait()), asyncio.ensure_future(halt.wait())]
             try:
                 await asyncio.wait([task, *waiters], return_when=asyncio.FIRST_COMPLETED)
             finally:

@@ -17,11 +17,18 @@ with a valid ``.messages``). A cancel token triggered *in the driver's thread* w
 model (a SIGINT handler such as the CLI's calls ``token.cancel()``) interrupts the request at once; one
 triggered from another thread takes effect at the next stream event, or when the request's read timeout
 ends a stalled answer.
+
+Steering (:mod:`podium.agent.inbox`): both drivers answer ``TakeMessages`` from the run's inbox and close
+it when the run ends. A message sent with ``interrupt=True`` stops the wait on tools or on a model stream
+the same way a cancel does (the sync driver sees it at the next stream event), but the run goes on:
+the answer is ``Interrupted(steered=True)``. Tools a model message asks for while such a message waits
+are not started.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -30,8 +37,8 @@ import queue
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from podium.agent.approval import Approver, Decision, decision_from
 from podium.agent.cancel import CancelToken
@@ -40,17 +47,18 @@ from podium.agent.effects import (
     AbandonTools,
     AskApproval,
     AwaitTool,
+    Effect,
     Interrupted,
-    LoopGen,
     RequestModel,
     RunAwaitable,
     StartTools,
+    TakeMessages,
 )
 from podium.agent.events import AgentEvent
-from podium.agent.result import OutputT, RunResult
+from podium.agent.inbox import Inbox
 from podium.agent.subagent import ChildInvocation
 from podium.exceptions import RunCancelled, RunInterrupted, UnexpectedModelBehavior
-from podium.messages import ModelResponse, Text
+from podium.messages import Message, ModelResponse, Text
 from podium.providers.base import Model
 from podium.streaming import TextDelta
 from podium.tools.executor import (
@@ -64,6 +72,9 @@ from podium.tools.executor import (
 )
 
 __all__ = ["ToolThreads", "drive_async", "drive_sync", "tool_pool"]
+
+ResultT = TypeVar("ResultT")
+"""What the driven generator returns (a ``RunResult`` for a run)."""
 
 
 class ToolThreads(cf.Executor):
@@ -172,15 +183,17 @@ class _SyncTools:
         self,
         invocations: list[ToolInvocation],
         max_output: int,
+        *,
+        start: bool = True,
         cancel: CancelToken | None = None,
         approver: Approver | None = None,
     ) -> None:
-        self.invocations = invocations
+        self.invocations = invocations if start else []
         self.started = time.perf_counter()
         self.children: SyncChildren | None = None
         pool = tool_pool()
         self.futures: list[cf.Future[Any]] = []
-        for i, inv in enumerate(invocations):
+        for i, inv in enumerate(self.invocations):
             if isinstance(inv, ChildInvocation):
                 if self.children is None:
                     self.children = SyncChildren(cancel, approver)
@@ -188,8 +201,21 @@ class _SyncTools:
             else:
                 self.futures.append(pool.submit(_in_context(run_sync, inv, max_output)))
 
-    def wait(self, index: int, cancel: CancelToken | None) -> ToolOutcome | Interrupted:
-        """The outcome of call ``index``; ``Interrupted`` as soon as ``cancel`` fires; a timeout outcome."""
+    def finished(self, index: int) -> ToolOutcome | None:
+        """The outcome of call ``index`` if it has finished (not when it was never started or was cancelled)."""
+        if index >= len(self.futures):
+            return None
+        future = self.futures[index]
+        if future.done() and not future.cancelled():
+            outcome: ToolOutcome = future.result()
+            return outcome
+        return None
+
+    def wait(self, index: int, cancel: CancelToken | None, inbox: Inbox | None) -> ToolOutcome | Interrupted:
+        """The outcome of call ``index``, or a timeout outcome.
+
+        ``Interrupted`` as soon as ``cancel`` fires or an interrupting message arrives in ``inbox``.
+        """
         inv, future = self.invocations[index], self.futures[index]
         timeout = inv.tool.timeout
         remaining = None if timeout is None else max(0.0, self.started + timeout - time.perf_counter())
@@ -200,15 +226,19 @@ class _SyncTools:
                 waker.set_result(None)
 
         unregister = cancel.on_cancel(wake) if cancel is not None else (lambda: None)
+        unsteer = inbox.on_interrupt(wake) if inbox is not None else (lambda: None)
         try:
+            if inbox is not None and inbox.interrupting:  # arrived before the callback was registered
+                wake()
             done, _ = cf.wait([future, waker], timeout=remaining, return_when=cf.FIRST_COMPLETED)
         finally:
             unregister()
+            unsteer()
         if future in done:
             outcome: ToolOutcome = future.result()
             return outcome
         if waker in done:
-            return Interrupted()
+            return Interrupted(steered=not (cancel is not None and cancel.cancelled))
         future.cancel()  # still queued (a busy pool): it never starts
         inv.abandon()
         return timeout_outcome(inv, timeout or 0.0, self.started)
@@ -262,10 +292,17 @@ def _next(events: Any, interrupter: _Interrupter) -> Any:
 
 
 def _request_sync(
-    model: Model, item: RequestModel, stream: bool, cancel: CancelToken | None, interrupter: _Interrupter
+    model: Model,
+    item: RequestModel,
+    stream: bool,
+    cancel: CancelToken | None,
+    interrupter: _Interrupter,
+    inbox: Inbox | None,
 ) -> Generator[AgentEvent, None, tuple[Any, BaseException | None]]:
     """Perform one model request (yielding stream events); returns ``(answer, error to throw)``."""
     texts: dict[int, list[str]] = {}
+    if inbox is not None and inbox.interrupting:  # sent after the loop's last look: no request to cut short
+        return Interrupted(steered=True), None
     try:
         if not stream:
             interrupter.armed = True
@@ -283,6 +320,8 @@ def _request_sync(
                 yield event
                 if cancel is not None and cancel.cancelled:
                     return Interrupted(_partial(texts)), None
+                if inbox is not None and inbox.interrupting:
+                    return Interrupted(_partial(texts), steered=True), None
         finally:
             close = getattr(events, "close", None)
             if close is not None:
@@ -296,15 +335,19 @@ def _request_sync(
 
 
 def drive_sync(
-    gen: LoopGen[OutputT],
+    gen: Generator[Effect | AgentEvent, Any, ResultT],
     model: Model,
     *,
     stream: bool,
     cancel: CancelToken | None = None,
     max_output: int = DEFAULT_MAX_OUTPUT,
     approver: Approver | None = None,
-) -> Generator[AgentEvent, None, RunResult[OutputT]]:
-    """Run the loop in this thread, tools on the tool pool; yields events, returns the result."""
+    inbox: Inbox | None = None,
+) -> Generator[AgentEvent, None, ResultT]:
+    """Run the loop in this thread, tools on the tool pool; yields events, returns the result.
+
+    ``inbox`` holds the messages sent into the run (steering); it is closed when the run ends.
+    """
     answer: Any = None
     throw: BaseException | None = None
     tools: _SyncTools | None = None
@@ -314,7 +357,7 @@ def drive_sync(
             try:
                 item = gen.throw(throw) if throw is not None else gen.send(answer)
             except StopIteration as stop:
-                result: RunResult[OutputT] = stop.value
+                result: ResultT = stop.value
                 return result
             except RunCancelled as exc:
                 if interrupter.keyboard and not isinstance(exc, RunInterrupted):
@@ -325,15 +368,20 @@ def drive_sync(
                 if cancel is not None and cancel.cancelled:
                     answer = Interrupted()
                     continue
-                answer, throw = yield from _request_sync(model, item, stream, cancel, interrupter)
+                answer, throw = yield from _request_sync(
+                    item.model or model, item, stream and item.stream is not False, cancel, interrupter, inbox
+                )
+            elif isinstance(item, TakeMessages):
+                answer = inbox.take(final=item.final) if inbox is not None else ()
             elif isinstance(item, StartTools):
-                tools = _SyncTools(item.invocations, max_output, cancel, approver)
+                start = inbox is None or not inbox.interrupting
+                tools = _SyncTools(item.invocations, max_output, start=start, cancel=cancel, approver=approver)
             elif isinstance(item, AwaitTool):
                 assert tools is not None
                 if tools.children is not None:
-                    answer = yield from _await_with_children(tools, item.index, cancel, interrupter)
+                    answer = yield from _await_with_children(tools, item.index, cancel, interrupter, inbox)
                 else:
-                    answer = _await_tool_sync(tools, item.index, cancel, interrupter)
+                    answer = _await_tool_sync(tools, item.index, cancel, interrupter, inbox)
             elif isinstance(item, AbandonTools):
                 if tools is not None:
                     tools.abandon()
@@ -345,32 +393,38 @@ def drive_sync(
                 yield item
     finally:
         interrupter.unregister()
+        if inbox is not None:
+            inbox.close()
         if tools is not None:
             tools.abandon()  # the run ended early (an error, or the caller stopped iterating)
 
 
 def _await_tool_sync(
-    tools: _SyncTools, index: int, cancel: CancelToken | None, interrupter: _Interrupter
+    tools: _SyncTools, index: int, cancel: CancelToken | None, interrupter: _Interrupter, inbox: Inbox | None
 ) -> ToolOutcome | Interrupted:
     if cancel is not None and cancel.cancelled:
         return Interrupted()
+    if inbox is not None and inbox.interrupting:  # a call that already finished keeps its result
+        return tools.finished(index) or Interrupted(steered=True)
     try:
-        return tools.wait(index, cancel)
+        return tools.wait(index, cancel, inbox)
     except KeyboardInterrupt as exc:
         interrupter.interrupted(exc, cancel)
         return Interrupted()
 
 
 def _await_with_children(
-    tools: _SyncTools, index: int, cancel: CancelToken | None, interrupter: _Interrupter
+    tools: _SyncTools, index: int, cancel: CancelToken | None, interrupter: _Interrupter, inbox: Inbox | None
 ) -> Generator[AgentEvent, None, ToolOutcome | Interrupted]:
     """Wait for call ``index`` of a batch with sub-agent calls, passing their events on as they come."""
     assert tools.children is not None
     if cancel is not None and cancel.cancelled:
         return Interrupted()
+    if inbox is not None and inbox.interrupting:  # a call that already finished keeps its result
+        return tools.finished(index) or Interrupted(steered=True)
     try:
         inv, future = tools.invocations[index], tools.futures[index]
-        return (yield from tools.children.wait(index, inv, future, tools.started))
+        return (yield from tools.children.wait(index, inv, future, tools.started, inbox))
     except KeyboardInterrupt as exc:
         interrupter.interrupted(exc, cancel)
         return Interrupted()
@@ -515,28 +569,48 @@ class _Answer:
 class _AsyncEffects:
     """Performs the effects of one run on the running event loop (the async driver's state)."""
 
-    def __init__(self, model: Model, cancel: CancelToken | None, max_output: int, approver: Approver | None) -> None:
+    def __init__(
+        self, model: Model, cancel: CancelToken | None, max_output: int, approver: Approver | None, inbox: Inbox | None
+    ) -> None:
         import asyncio
 
         self.model = model
         self.cancel = cancel
         self.max_output = max_output
         self.approver = approver
+        self.inbox = inbox
         self.loop = asyncio.get_running_loop()
         self.cancelled = asyncio.Event()
+        self.halt = asyncio.Event()
+        """Set when the run is cancelled or an interrupting message arrives: stop waiting."""
         self.pump: _StreamPump | None = None
         self.invocations: list[ToolInvocation] = []
         self.tasks: list[asyncio.Future[ToolOutcome]] = []
         self.children: AsyncChildren | None = None
         self.unregister: Callable[[], None] = lambda: None
+        self.unsteer: Callable[[], None] = lambda: None
         if cancel is not None:
             self.unregister = cancel.on_cancel(self._wake)
+        if inbox is not None:
+            self.unsteer = inbox.on_interrupt(self._wake_steer)
 
     def _wake(self) -> None:  # from any thread
         self.loop.call_soon_threadsafe(self._on_cancel)
 
     def _on_cancel(self) -> None:
         self.cancelled.set()
+        self._stop()
+
+    def _wake_steer(self) -> None:  # from any thread (or task)
+        with contextlib.suppress(RuntimeError):  # the run's event loop closed: nothing left to wake
+            self.loop.call_soon_threadsafe(self._on_steer)
+
+    def _on_steer(self) -> None:
+        if self.inbox is not None and self.inbox.interrupting:  # not already taken by the loop
+            self._stop()
+
+    def _stop(self) -> None:
+        self.halt.set()
         if self.pump is not None:
             self.pump.stop()
 
@@ -544,17 +618,34 @@ class _AsyncEffects:
         """Whether the run is cancelled (the token's flag is seen before its callback reaches the loop)."""
         return self.cancelled.is_set() or (self.cancel is not None and self.cancel.cancelled)
 
+    def interruption(self) -> Interrupted | None:
+        """The answer for a wait stopped by a cancel or by an interrupting message; ``None`` if neither."""
+        if self.is_cancelled():
+            return Interrupted()
+        if self.inbox is not None and self.inbox.interrupting:
+            return Interrupted(steered=True)
+        return None
+
+    def take(self, final: bool) -> tuple[Message, ...]:
+        """Answer ``TakeMessages`` from the inbox (an interrupt it held is over)."""
+        if self.inbox is None:
+            return ()
+        taken = self.inbox.take(final=final)
+        if self.halt.is_set() and not self.is_cancelled():
+            self.halt.clear()
+        return taken
+
     async def race(self, aw: Awaitable[Any]) -> tuple[bool, Any]:
-        """Await ``aw`` unless the run is cancelled first; returns (finished, value)."""
+        """Await ``aw`` unless the run is cancelled or interrupted first; returns (finished, value)."""
         import asyncio
 
         task = asyncio.ensure_future(aw)
-        if self.cancel is None:
+        if self.cancel is None and self.inbox is None:
             return True, await task
-        if self.is_cancelled():
+        if self.interruption() is not None:
             task.cancel()
             return False, None
-        waiter = asyncio.ensure_future(self.cancelled.wait())
+        waiter = asyncio.ensure_future(self.halt.wait())
         try:
             done, _ = await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -566,29 +657,34 @@ class _AsyncEffects:
 
     async def request(self, item: RequestModel, stream: bool) -> AsyncIterator[AgentEvent | _Answer]:
         """Perform one model request: its stream events, then the :class:`_Answer`."""
-        if self.is_cancelled():
-            yield _Answer(Interrupted())
+        stopped = self.interruption()
+        if stopped is not None:
+            yield _Answer(stopped)
             return
+        model = item.model or self.model
         try:
-            if stream:
-                async for event in self._streamed(item):
+            if stream and item.stream is not False:
+                async for event in self._streamed(model, item):
                     yield event
                 return
-            call = self.model.arequest(item.messages, tools=item.tools, settings=item.settings, output=item.output)
+            call = model.arequest(item.messages, tools=item.tools, settings=item.settings, output=item.output)
             finished, value = await self.race(call)
-            yield _Answer(value if finished else Interrupted())
+            yield _Answer(value if finished else self.interruption())
         except Exception as exc:
             yield _Answer(throw=exc)
 
-    async def _streamed(self, item: RequestModel) -> AsyncIterator[AgentEvent | _Answer]:
+    async def _streamed(self, model: Model, item: RequestModel) -> AsyncIterator[AgentEvent | _Answer]:
         texts: dict[int, list[str]] = {}
         response: ModelResponse | None = None
-        events = self.model.astream(item.messages, tools=item.tools, settings=item.settings, output=item.output)
+        events = model.astream(item.messages, tools=item.tools, settings=item.settings, output=item.output)
         pump = self.pump = _StreamPump(events)
         try:
+            inbox = self.inbox
             while (event := await pump.next()) is not None and not self.is_cancelled():
                 if isinstance(event, ModelResponse):
                     response = event
+                    break
+                if inbox is not None and inbox.interrupting:
                     break
                 if isinstance(event, TextDelta):
                     texts.setdefault(event.index, []).append(event.text)
@@ -596,14 +692,15 @@ class _AsyncEffects:
         finally:
             await pump.close()
             self.pump = None
+        stopped = self.interruption() if response is None else None
         if response is not None:
             yield _Answer(response)
-        elif self.is_cancelled():
-            yield _Answer(Interrupted(_partial(texts)))
+        elif stopped is not None:
+            yield _Answer(replace(stopped, partial=_partial(texts)))
         elif pump.error is not None:
             yield _Answer(throw=pump.error)
         else:
-            yield _Answer(throw=_no_final_response(self.model))
+            yield _Answer(throw=_no_final_response(model))
 
     def _in_thread(self, fn: Callable[[], Any]) -> Awaitable[Any]:
         return self.loop.run_in_executor(tool_pool(), _in_context(fn))
@@ -613,10 +710,11 @@ class _AsyncEffects:
         import asyncio
 
         if isinstance(item, StartTools):
-            self.invocations = item.invocations
+            steering = self.inbox is not None and self.inbox.interrupting  # the calls are not started
+            self.invocations = [] if steering else item.invocations
             self.children = None
             self.tasks = []
-            for i, inv in enumerate(item.invocations):
+            for i, inv in enumerate(self.invocations):
                 if isinstance(inv, ChildInvocation):
                     if self.children is None:
                         self.children = AsyncChildren(self.cancel, self.approver)
@@ -624,8 +722,12 @@ class _AsyncEffects:
                 else:
                     self.tasks.append(asyncio.ensure_future(run_async(inv, self._in_thread, self.max_output)))
         elif isinstance(item, AwaitTool):
+            stopped = self.interruption()
+            if stopped is not None:
+                done = self.finished(item.index) if stopped.steered else None
+                return _Answer(done or stopped)
             finished, value = await self.race(asyncio.shield(self.tasks[item.index]))
-            return _Answer(value if finished else Interrupted())
+            return _Answer(value if finished else self.interruption())
         elif isinstance(item, AbandonTools):
             self.abandon()
         elif isinstance(item, AskApproval):
@@ -637,10 +739,21 @@ class _AsyncEffects:
                 return _Answer(throw=exc)
         return _Answer()
 
+    def finished(self, index: int) -> ToolOutcome | None:
+        """The outcome of tool task ``index`` if it has finished (not when never started or cancelled)."""
+        if index >= len(self.tasks):
+            return None
+        task = self.tasks[index]
+        return task.result() if task.done() and not task.cancelled() else None
+
     async def await_children(self, item: AwaitTool) -> AsyncIterator[AgentEvent | _Answer]:
         """Wait for a call of a batch with sub-agent calls: their events as they come, then the :class:`_Answer`."""
         assert self.children is not None
-        async for value in self.children.wait(self.tasks[item.index], self.is_cancelled, self.cancelled):
+        stopped = self.interruption()
+        if stopped is not None:
+            yield _Answer((self.finished(item.index) if stopped.steered else None) or stopped)
+            return
+        async for value in self.children.wait(self.tasks[item.index], self.interruption, self.halt):
             if isinstance(value, (ToolOutcome, Interrupted)):
                 yield _Answer(value)
             else:
@@ -657,6 +770,9 @@ class _AsyncEffects:
 
     def close(self) -> None:
         self.unregister()
+        self.unsteer()
+        if self.inbox is not None:
+            self.inbox.close()
         self.abandon()
 
 
@@ -664,17 +780,21 @@ _TOOL_EFFECTS = (StartTools, AwaitTool, AbandonTools, AskApproval, RunAwaitable)
 
 
 async def drive_async(
-    gen: LoopGen[OutputT],
+    gen: Generator[Effect | AgentEvent, Any, ResultT],
     model: Model,
     *,
     stream: bool,
     cancel: CancelToken | None = None,
     max_output: int = DEFAULT_MAX_OUTPUT,
-    result_box: list[RunResult[OutputT]] | None = None,
+    result_box: list[ResultT] | None = None,
     approver: Approver | None = None,
+    inbox: Inbox | None = None,
 ) -> AsyncIterator[AgentEvent]:
-    """Run the loop on the event loop, tools as tasks; yields events; the result goes to ``result_box``."""
-    effects = _AsyncEffects(model, cancel, max_output, approver)
+    """Run the loop on the event loop, tools as tasks; yields events; the result goes to ``result_box``.
+
+    ``inbox`` holds the messages sent into the run (steering); it is closed when the run ends.
+    """
+    effects = _AsyncEffects(model, cancel, max_output, approver, inbox)
     answer = _Answer()
     try:
         while True:
@@ -697,6 +817,8 @@ async def drive_async(
                         answer = event
                     else:
                         yield event
+            elif isinstance(item, TakeMessages):
+                answer = _Answer(effects.take(item.final))
             elif isinstance(item, _TOOL_EFFECTS):
                 answer = await effects.perform(item)
             else:

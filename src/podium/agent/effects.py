@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Generator
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from podium.agent.approval import ApprovalRequest
 from podium.agent.events import AgentEvent
 from podium.agent.result import OutputT, RunResult
 from podium.messages import Message, ModelResponse
+from podium.providers.base import Model
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
 from podium.tools.executor import ToolInvocation
 
@@ -27,6 +28,7 @@ __all__ = [
     "RequestModel",
     "RunAwaitable",
     "StartTools",
+    "TakeMessages",
 ]
 
 
@@ -44,6 +46,12 @@ class RequestModel:
     """Settings for this request."""
     output: OutputSchema | None
     """Native structured output schema, if any."""
+    model: Model | None = None
+    """The model to ask instead of the run's (a compaction's summariser)."""
+    stream: bool | None = None
+    """``False``: do not stream this request even when the run streams (its deltas are not the answer)."""
+    purpose: Literal["answer", "compaction"] = "answer"
+    """``answer``: one of the run's steps; ``compaction``: a summary written to save context."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +92,33 @@ class RunAwaitable:
 
 
 @dataclass(frozen=True, slots=True)
+class TakeMessages:
+    """Effect: hand over the user messages sent into the run since the last ``TakeMessages`` (steering).
+
+    Answer a sequence of user :class:`~podium.messages.Message` in the order they were sent (empty, or
+    ``None``, when there are none). Yielded before each model request, and once more when the run has its
+    output or pauses (``final``): a driver that answers ``final`` with nothing must refuse later messages in
+    the same step (:meth:`podium.agent.inbox.Inbox.take`), so that no message is lost between the loop's
+    last look and the end of the run.
+    """
+
+    final: bool = False
+    """The run ends (or pauses) unless messages are waiting."""
+
+
+@dataclass(frozen=True, slots=True)
 class Interrupted:
-    """Answer to any effect once the run is cancelled."""
+    """Answer to any effect once the run is cancelled (and to a model request or a tool, with ``steered``).
+
+    ``steered``: a message sent with ``interrupt=True`` stopped the wait; the run goes on with it.
+    """
 
     partial: ModelResponse | None = None
-    """What the model had streamed before the cancellation, if anything."""
+    """What the model had streamed before the interruption, if anything."""
+    steered: bool = False
+    """A message sent with ``interrupt=True`` stopped the wait, not a cancel: the run goes on with it."""
 
 
-Effect: TypeAlias = RequestModel | StartTools | AwaitTool | AbandonTools | AskApproval | RunAwaitable
+Effect: TypeAlias = RequestModel | StartTools | AwaitTool | AbandonTools | AskApproval | RunAwaitable | TakeMessages
 LoopGen: TypeAlias = Generator[Effect | AgentEvent, Any, RunResult[OutputT]]
 """The loop generator of a run whose output is ``OutputT``."""

@@ -1,12 +1,14 @@
 """Typed events of an agent run, in the order a run emits them.
 
-``RunStarted``; then per step ``ModelRequestStarted``, the model's deltas (``TextDelta``,
+``RunStarted``; then per step ``MessageDelivered`` for each message sent into the run since the last
+request (``stream.send``), ``ModelRequestStarted``, the model's deltas (``TextDelta``,
 ``ThinkingDelta``, ``ToolCallDelta``; only when streaming), ``ModelResponseFinished``, then the
 approval decisions (``ApprovalDecided``, ``ApprovalRequested``) when a policy is set, then per tool call
 ``ToolCallStarted`` and ``ToolCallFinished`` (results in call order); finally ``RunFinished``, or
-``RunPaused`` when calls wait for a person. The events of sub-agents (:mod:`podium.agent.subagent`) come
-wrapped in ``SubAgentEvent`` as they happen, while their call runs: after its ``ToolCallStarted`` and
-before its ``ToolCallFinished``.
+``RunPaused`` when calls wait for a person.
+``ContextCompacted`` comes before a ``ModelRequestStarted`` when the loop compacted what it sends. The events
+of sub-agents (:mod:`podium.agent.subagent`) come wrapped in ``SubAgentEvent`` as they happen, while their
+call runs: after its ``ToolCallStarted`` and before its ``ToolCallFinished``.
 Every event has a ``kind`` string for serialization.
 """
 
@@ -27,6 +29,8 @@ __all__ = [
     "AgentEvent",
     "ApprovalDecided",
     "ApprovalRequested",
+    "ContextCompacted",
+    "MessageDelivered",
     "ModelRequestStarted",
     "ModelResponseFinished",
     "RunFinished",
@@ -51,6 +55,15 @@ class RunStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageDelivered:
+    """A message sent into the running run (``stream.send``) entered the history; the next request has it."""
+
+    message: Message
+    """The user message, as added to the history (also in the next ``ModelRequestStarted.appended``)."""
+    kind: ClassVar[Literal["message_delivered"]] = "message_delivered"
+
+
+@dataclass(frozen=True, slots=True)
 class ModelRequestStarted:
     """The loop is about to send request number ``step`` to the model."""
 
@@ -58,7 +71,8 @@ class ModelRequestStarted:
     """1 for the first request of the run."""
     appended: tuple[Message, ...] = ()
     """Messages the loop added to the history since the previous model response (or since the run
-    started): the user prompt, the previous turn's tool results, a request to fix an invalid output.
+    started): the user prompt, the previous turn's tool results, messages sent into the run (after those
+    results), a request to fix an invalid output, the text of an answer an interrupting message cut short.
     With each ``ModelResponseFinished``'s response they are the run's messages in order, so a store
     can commit them as the run goes."""
     kind: ClassVar[Literal["model_request_started"]] = "model_request_started"
@@ -125,6 +139,27 @@ class ApprovalDecided:
 
 
 @dataclass(frozen=True, slots=True)
+class ContextCompacted:
+    """What is sent was compacted before request ``step`` (see :mod:`podium.agent.compaction`)."""
+
+    step: int
+    """The request the compaction made room for."""
+    tokens_before: int
+    """Prompt tokens before (exact, or the calibrated estimate)."""
+    tokens_after: int
+    """Prompt tokens after."""
+    limit: int
+    """Tokens a prompt may take (the window minus room for the answer)."""
+    strategies: tuple[str, ...]
+    """The strategies that changed something, in order."""
+    record: Message
+    """The record appended to the history (it says what the view of the earlier history is)."""
+    errors: tuple[str, ...] = ()
+    """Why a strategy could not do its part (a summariser that failed), if any."""
+    kind: ClassVar[Literal["context_compacted"]] = "context_compacted"
+
+
+@dataclass(frozen=True, slots=True)
 class RunPaused:
     """The run stopped to wait for approvals; resume it from ``paused``."""
 
@@ -170,6 +205,7 @@ class SubAgentEvent:
 
 AgentEvent: TypeAlias = (
     RunStarted
+    | MessageDelivered
     | ModelRequestStarted
     | TextDelta
     | ThinkingDelta
@@ -179,6 +215,7 @@ AgentEvent: TypeAlias = (
     | ToolCallFinished
     | ApprovalRequested
     | ApprovalDecided
+    | ContextCompacted
     | RunPaused
     | RunFinished
     | SubAgentEvent

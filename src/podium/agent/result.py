@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Generic, Literal
 
 from typing_extensions import TypeVar
@@ -13,6 +13,7 @@ from podium.usage import CostValue, Usage, resolve_cost
 
 if TYPE_CHECKING:
     from podium.agent.approval import ApprovalRequest, PausedRun
+    from podium.agent.window import RequestRecord
 
 __all__ = ["OutputT", "RunResult"]
 
@@ -29,6 +30,7 @@ class RunResult(Generic[OutputT]):
         "messages",
         "new_messages",
         "paused",
+        "requests",
         "run_id",
         "status",
         "steps",
@@ -48,6 +50,7 @@ class RunResult(Generic[OutputT]):
         status: Literal["completed", "paused"] = "completed",
         paused: PausedRun | None = None,
         agents: Mapping[str, tuple[Usage, CostValue]] | None = None,
+        requests: Sequence[RequestRecord] = (),
     ) -> None:
         self._output = output
         self.messages = messages
@@ -65,6 +68,9 @@ class RunResult(Generic[OutputT]):
         """``completed``, or ``paused`` when tool calls wait for a person's approval."""
         self.paused = paused
         """The state to resume from when paused (``agent.run(resume=result.paused, approvals=...)``)."""
+        self.requests: list[RequestRecord] = list(requests)
+        """Every model request of the run, in order: the prompt tokens counted before it was sent (and the
+        window they were checked against) and the usage the provider reported."""
         self._agents = dict(agents) if agents is not None else {"agent": (usage, cost)}
 
     @property

@@ -18,8 +18,10 @@ from podium.tools.tool import Tool
 
 if TYPE_CHECKING:
     from podium.agent.budget import Budget
+    from podium.agent.compaction import Compaction
     from podium.agent.rules import ApprovalPolicy
     from podium.agent.subagent import Scope
+    from podium.providers.tokens import TokenCounter
 
 __all__ = ["LoopSpec"]
 
@@ -76,6 +78,10 @@ class LoopSpec(Generic[OutputT]):
     """The paused run this run continues."""
     budget: Budget | None = None
     """Limits that end the run with :class:`~podium.exceptions.BudgetExceeded` (see :mod:`podium.agent.budget`)."""
+    compaction: Compaction | None = None
+    """When and how to compact what is sent (``None``: never; requests are still counted)."""
+    token_counter: TokenCounter | None = None
+    """The model's exact token counter, if it has one (else counts are calibrated estimates)."""
     repeated_calls: Literal["answer", "allow"] = "answer"
     """``answer``: a message that only repeats calls already answered in this run gets the earlier
     results and the next request goes out with tools off, so the model answers (tools can opt out with

@@ -26,6 +26,7 @@ from podium.agent.output import FINAL_RESULT_TOOL, OutputMode
 from podium.agent.result import OutputT
 from podium.agent.spec import LoopSpec
 from podium.agent.subagent import SubAgentOutcome, SubAgents, budget_left, usage_minus
+from podium.agent.window import ContextWindow, Counted
 from podium.exceptions import (
     AgentRunError,
     BudgetExceeded,
@@ -103,9 +104,14 @@ class RunState(Generic[OutputT]):
         self.output_failures = 0
         self.mode: OutputMode = spec.output.mode_for(spec.profile)
         self.interrupted = False
+        self.preempted = False  # a message sent with interrupt=True stopped this turn's tools
+        self.queued: list[Message] = list(spec.resume.queued) if spec.resume is not None else []
+        """Sent messages not delivered yet (those a paused run kept, until the resumed run's next request)."""
         self.announced = 0  # messages of self.new already reported by an event
         self.answered: dict[str, ToolResult] = {}
         self.tools_off = False
+        self.window = ContextWindow(self.history, spec.profile, spec.compaction, spec.token_counter)
+        self.counted: Counted | None = None  # tokens of the request in flight
         self.subagents = SubAgents(spec.scope, spec.agent_name, spec.resume)
         """Sub-agent bookkeeping; its ``ids`` are the call ids of the whole tree of runs."""
         self.subagents.ids.add(c.id for m in self.history for c in m.tool_calls)
@@ -397,6 +403,12 @@ class RunState(Generic[OutputT]):
                 turn.results[i] = interrupted_result(inv.call)
                 continue
             outcome = yield AwaitTool(n)
+            if isinstance(outcome, Interrupted) and outcome.steered:  # a sent message: the run goes on with it
+                if not self.preempted:  # calls already finished keep their results (the driver answers at once)
+                    self.preempted = True
+                    yield AbandonTools()
+                turn.results[i] = _steered_result(inv.call)
+                continue
             if isinstance(outcome, Interrupted):
                 self.interrupted = True
                 yield AbandonTools()
@@ -450,6 +462,7 @@ class RunState(Generic[OutputT]):
                 self.answered[call_key(call)] = result
         if self.interrupted:
             raise self.run_error(RunCancelled, "the run was cancelled during tool calls")
+        self.preempted = False
         exhausted = self.count_failures(turn)
         if exhausted is not None:
             raise self.run_error(
@@ -483,6 +496,12 @@ class RunState(Generic[OutputT]):
                 exhausted = f"tool {name!r} failed {how} (every call in {turns}): {result.text[:300]}"
         self.unknown_turns = self.unknown_turns + 1 if turn.unknown else 0
         return exhausted
+
+
+def _steered_result(call: ToolCall) -> ToolResult:
+    """The result of a call abandoned because the user sent a message with ``interrupt=True``."""
+    text = "Interrupted: the user sent a new message before this tool call finished; it was stopped."
+    return ToolResult(call.id, call.name, (Text(text),), is_error=True, interrupted=True)
 
 
 def _denied(call: ToolCall, decision: Deny) -> ToolResult:

@@ -2,12 +2,18 @@
 
 Ctrl-C during an answer stops that answer and keeps the conversation; Ctrl-D (or /quit) leaves.
 Every message is saved as it arrives, so ``podium chat --continue`` picks up where you left off.
+
+On a terminal, a line typed while an answer streams (or tools run) is sent into the running turn
+(:mod:`podium.cli.typeahead`): the model sees it in its next request, after the tool results, and a
+final answer that was streaming is followed by another one that takes it into account. Commands typed
+then (``/cost`` ...) run after the answer; a line that arrives just as the turn ends starts the next turn.
 """
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import click
@@ -15,14 +21,17 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.text import Text as RichText
 
+from podium.agent.agent import RunStream
 from podium.agent.approval import ApprovalRequest, DecisionLike
 from podium.cli.errors import MAX_PROMPT_BYTES, clean_input, error_line
-from podium.cli.render import EventRenderer, TerminalConsole, format_usage
+from podium.cli.render import EventRenderer, TerminalConsole, compaction_line, format_usage
 from podium.cli.session import Session, open_session
 from podium.cli.signals import Terminated
-from podium.exceptions import PodiumError, RunCancelled
+from podium.cli.typeahead import TypeAhead, typeahead_supported
+from podium.exceptions import PodiumError, RunCancelled, UserError
 from podium.messages import Message, dump_messages
 from podium.secrets import scrub
+from podium.store.base import StoreError
 
 __all__ = ["chat"]
 
@@ -31,12 +40,16 @@ HELP = """Commands:
   /undo                   hide the last exchange (it can be redone)
   /redo                   bring back the last undone exchange
   /cost                   tokens and cost of this conversation
+  /compact                compact the conversation now (what is sent; the full one stays saved)
   /save [file]            save the conversation as JSON
   /new                    start a new conversation
   /history                show the conversation
+  /memories [words]       list the notes remembered (with --memory), or those matching the words
+  /forget ID              forget a remembered note
   /help                   this help
   /quit                   leave (Ctrl-D works too)
-Ctrl-C stops the current answer; the conversation is kept."""
+Ctrl-C stops the current answer; the conversation is kept.
+Typing while an answer streams adds your line to the running turn: the model sees it next."""
 
 
 def _show_history(console: Console, messages: list[Message]) -> None:
@@ -79,6 +92,54 @@ def _reader() -> Callable[[str], str]:
     return input
 
 
+class _TypedLines:
+    """Lines typed during a turn: sent into the running run, or kept for after it (commands, lines too late)."""
+
+    def __init__(self) -> None:
+        self.later: list[str] = []
+        """Lines to handle after the turn, in order: commands, and lines that came as the run ended."""
+        self._stream: RunStream[str] | None = None
+        self._reader: TypeAhead | None = None
+
+    def start(self, stream: RunStream[str]) -> None:
+        """Send what is typed from now on into ``stream`` (on a terminal only)."""
+        self._stream = stream
+        if typeahead_supported():
+            self._reader = TypeAhead(sys.stdin.fileno(), self._line)
+            self._reader.__enter__()
+
+    def stop(self) -> None:
+        """Stop reading (the turn ended)."""
+        if self._reader is not None:
+            self._reader.close()
+        self._reader = self._stream = None
+
+    def paused(self) -> contextlib.AbstractContextManager[None]:
+        """Not reading while the turn asks a question on the terminal."""
+        return self._reader.paused() if self._reader is not None else contextlib.nullcontext()
+
+    def _line(self, line: str) -> None:  # on the reader's thread
+        text = clean_input(line)[0].strip()
+        if not text:
+            return
+        stream = self._stream
+        if text.startswith("/") or stream is None:
+            self.later.append(text)
+            return
+        try:
+            stream.send(text)
+        except UserError:  # the run has just ended: the line starts the next turn instead
+            self.later.append(text)
+
+    @contextlib.contextmanager
+    def during_turn(self) -> Iterator[Callable[[RunStream[str]], None]]:
+        """The ``on_stream`` callback for one turn; reading stops when the turn ends, however it ends."""
+        try:
+            yield self.start
+        finally:
+            self.stop()
+
+
 def _line_reader(console: Console) -> Callable[[str], str]:
     """``_reader`` whose lines are valid text: bytes that are not UTF-8 become U+FFFD, with a note."""
     read = _reader()
@@ -115,6 +176,12 @@ def _line_reader(console: Console) -> Callable[[str], str]:
     help="Directory the tools work in (default: the current one).",
 )
 @click.option("-y", "--yes", is_flag=True, help="Approve every tool call the policy would ask about.")
+@click.option(
+    "--memory/--no-memory",
+    default=None,
+    help="Remember notes across conversations (remember/recall/forget tools; notes matching the prompt are "
+    "recalled at each turn). Scoped to you and the workspace. Default: [memory] enabled in the config file.",
+)
 def chat(
     model: str | None,
     continue_latest: bool,
@@ -124,6 +191,7 @@ def chat(
     only_tools: tuple[str, ...],
     workspace: Path,
     yes: bool,
+    memory: bool | None,
 ) -> None:
     """Chat with a model in the terminal."""
     console = TerminalConsole(highlight=False)
@@ -135,6 +203,7 @@ def chat(
         tools=tools,
         workspace=workspace,
         include=only_tools or None,
+        memory=memory,
     )
     try:
         _chat(console, session, show_history=bool(continue_latest or conversation), yes=yes)
@@ -147,6 +216,8 @@ def _chat(console: Console, session: Session, *, show_history: bool, yes: bool) 
     for note in session.notes:
         console.print(RichText(note, style="yellow"))
     tools_line = f"tools on in {session.workspace}" if session.tools else "tools off (--tools to enable)"
+    if session.memory is not None:
+        tools_line += f"; memory on ({session.memory.store.count(session.memory.scope)} notes, /memories)"
     console.print(
         RichText(
             f"model {session.choice.spec} ({session.choice.source}); {tools_line}; "
@@ -157,12 +228,14 @@ def _chat(console: Console, session: Session, *, show_history: bool, yes: bool) 
     if show_history:
         _show_history(console, session.history())
     read = _line_reader(console)
+    typed = _TypedLines()
 
     def approver(request: ApprovalRequest) -> DecisionLike:
         if yes:
             return True
         try:
-            answer = read(EventRenderer(console).approval_prompt(request))
+            with typed.paused():
+                answer = read(EventRenderer(console).approval_prompt(request))
         except (EOFError, KeyboardInterrupt):
             return False
         return answer.strip().lower() in ("y", "yes")
@@ -171,15 +244,19 @@ def _chat(console: Console, session: Session, *, show_history: bool, yes: bool) 
     if paused is not None:
         console.print(RichText("This conversation has tool calls waiting for approval.", style="yellow"))
         decisions = {r.call_id: approver(r) for r in paused.pending}
-        _turn(console, session, None, approver, resume=paused, approvals=decisions)
+        _turn(console, session, None, approver, typed, resume=paused, approvals=decisions)
 
     while True:
-        try:
-            line = read("you> ")
-        except KeyboardInterrupt:
-            continue
-        except EOFError:
-            break
+        if typed.later:  # typed during the last answer: a command, or a line that came as it ended
+            line = typed.later.pop(0)
+            console.print(RichText(f"you> {line}", style="bold"), soft_wrap=True)
+        else:
+            try:
+                line = read("you> ")
+            except KeyboardInterrupt:
+                continue
+            except EOFError:
+                break
         text = line.strip()
         if not text:
             continue
@@ -187,7 +264,7 @@ def _chat(console: Console, session: Session, *, show_history: bool, yes: bool) 
             if not _command(console, session, text):
                 break
             continue
-        _turn(console, session, text, approver)
+        _turn(console, session, text, approver, typed)
     console.print(RichText("bye", style="dim"))
 
 
@@ -196,13 +273,17 @@ def _turn(
     session: Session,
     prompt: str | None,
     approver: Callable[[ApprovalRequest], DecisionLike],
+    typed: _TypedLines,
     **resume: object,
 ) -> None:
     renderer = EventRenderer(console)
-    outcome = session.turn(prompt, renderer, approver, **resume)  # type: ignore[arg-type]
+    with typed.during_turn() as on_stream:
+        outcome = session.turn(prompt, renderer, approver, on_stream=on_stream, **resume)  # type: ignore[arg-type]
     renderer.close()
     if outcome.signal is not None:  # SIGTERM/SIGHUP: the turn stopped and was saved; leave
         raise Terminated(outcome.signal)
+    for message in outcome.undelivered:
+        console.print(RichText(f"(not sent, the answer was stopped first: {message.text!r})", style="yellow"))
     if isinstance(outcome.error, RunCancelled):
         console.print(RichText("[interrupted]", style="yellow"))
     elif outcome.error is not None:
@@ -215,6 +296,20 @@ def _turn(
                 style="yellow",
             )
         )
+
+
+def _compact(session: Session, say: Callable[[str, str], None]) -> None:
+    """``/compact``: compact the conversation with the session's model; the record is saved with it."""
+    try:
+        result = session.agent.compact(session.history())
+    except PodiumError as exc:
+        say(f"error: {error_line(exc, name=False)}", "red")
+        return
+    if not result.compacted:
+        say(f"nothing to compact ({result.tokens_before:,} tokens)", "dim")
+        return
+    session.store.append(session.conversation_id, result.messages[-1])
+    say(compaction_line(result.tokens_before, result.tokens_after, result.strategies), "dim")
 
 
 def _command(console: Console, session: Session, text: str) -> bool:
@@ -266,6 +361,40 @@ def _command(console: Console, session: Session, text: str) -> bool:
         say(f"new conversation {session.conversation_id}", "dim")
     elif name == "/history":
         _show_history(console, session.history())
+    elif name == "/compact":
+        _compact(session, say)
+    elif name in ("/memories", "/forget"):
+        _memory_command(say, session, name, arg)
     else:
         say(f"unknown command {name}; /help lists them")
     return True
+
+
+def _memory_command(say: Callable[..., None], session: Session, name: str, arg: str) -> None:
+    """``/memories [words]`` lists (or searches) the notes; ``/forget ID`` deletes one."""
+    memory = session.memory
+    if memory is None:
+        say("memory is off; start podium chat with --memory (or set enabled = true under [memory] in the config)")
+        return
+    store, scope = memory.store, memory.scope
+    try:
+        if name == "/forget":
+            if not arg:
+                say("usage: /forget ID (the ids are in /memories)", "red")
+                return
+            note = store.delete(arg, scope)
+            say(f"forgot {note.id}: {note.text[:80]}", "dim")
+            return
+        notes = store.search(arg, scope, limit=50) if arg else store.notes(scope, limit=200)
+    except StoreError as exc:  # a malformed or unknown id, an unusable query, a failing database
+        say(f"error: {exc}", "red")
+        return
+    if not notes:
+        say("no notes match" if arg else f"no notes yet for {scope.user} in {scope.project}", "dim")
+        return
+    total = store.count(scope)
+    shown = "matching" if arg else ("newest first" if len(notes) == total else f"the newest {len(notes)}")
+    say(f"{len(notes)} of {total} note(s), {shown}:", "dim")
+    for note in notes:
+        where = " (all projects)" if note.level == "user" else ""
+        say(f"{note.id}  {note.created:%Y-%m-%d %H:%M}{where}  {note.text}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["KEY_DEFAULTS", "ModelChoice", "choose_model", "config_path", "load_config"]
+__all__ = ["KEY_DEFAULTS", "ModelChoice", "choose_model", "config_path", "load_config", "memory_config"]
 
 # Environment variable -> (provider, default model); every provider needs only Podium's base install
 KEY_DEFAULTS: list[tuple[str, str, str]] = [
@@ -115,3 +115,40 @@ def choose_model(option: str | None) -> ModelChoice:
         if os.environ.get(variable):
             return ModelChoice(default, f"{variable} is set")
     return ModelChoice(DEFAULT_LOCAL, "no API key set")
+
+
+_MEMORY_KEYS: dict[str, tuple[type, str]] = {
+    "enabled": (bool, "true or false"),
+    "user": (str, 'a name such as "ada"'),
+    "project": (str, 'a key such as "my-app"'),
+    "recall": (int, "a number of notes from 0 to 50"),
+    "db": (str, 'a file path such as "~/notes.db"'),
+}
+
+
+def memory_config() -> dict[str, Any]:
+    """The ``[memory]`` table of the config file (``{}`` when absent), checked key by key.
+
+    ``enabled`` (bool: memory on without ``--memory``), ``user`` and ``project`` (the scope keys),
+    ``recall`` (notes recalled into the instructions, 0-50) and ``db`` (a file of its own for the notes).
+    """
+    from podium.exceptions import UserError
+
+    table = load_config().get("memory", {})
+    path = config_path()
+    if not isinstance(table, dict):
+        raise UserError(f"in the config file {path}, memory must be a table: [memory] with enabled = true ...")
+    for key, value in table.items():
+        if key not in _MEMORY_KEYS:
+            raise UserError(
+                f"in the config file {path}, [memory] has an unknown key {key!r}; known: {', '.join(_MEMORY_KEYS)}"
+            )
+        kind, example = _MEMORY_KEYS[key]
+        bad = not isinstance(value, kind) or (kind is int and isinstance(value, bool))
+        if not bad and kind is str:
+            bad = not value.strip()
+        if not bad and key == "recall":
+            bad = not 0 <= value <= 50
+        if bad:
+            raise UserError(f"in the config file {path}, [memory] {key} must be {example}, not {value!r}")
+    return dict(table)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
@@ -14,6 +15,8 @@ from podium.agent.approval import ApprovalRequest
 from podium.agent.events import (
     AgentEvent,
     ApprovalDecided,
+    ContextCompacted,
+    MessageDelivered,
     ModelRequestStarted,
     ModelResponseFinished,
     RunFinished,
@@ -90,6 +93,9 @@ class EventRenderer:
                 self.console.print(RichText(event.text, style="dim italic"), end="")
         elif isinstance(event, ModelRequestStarted):
             self._text = []
+        elif isinstance(event, MessageDelivered):
+            self._flush()
+            self.console.print(RichText(f"+ you: {_short(event.message.text, 300)}", style="bold"))
         elif isinstance(event, ModelResponseFinished):
             self._flush()
         elif isinstance(event, ToolCallStarted):
@@ -100,6 +106,10 @@ class EventRenderer:
             self.console.print(RichText(f"← {event.call.name}: {_short(event.result.text)}", style=style))
         elif isinstance(event, ApprovalDecided) and event.decision.kind == "deny":
             self.console.print(RichText(f"✗ {event.call.name} denied: {_short(event.decision.reason)}", style="red"))
+        elif isinstance(event, ContextCompacted):
+            self._flush()
+            line = compaction_line(event.tokens_before, event.tokens_after, event.strategies)
+            self.console.print(RichText(line, style="dim"))
         elif isinstance(event, RunFinished):
             self._flush()
         elif isinstance(event, SubAgentEvent):
@@ -127,3 +137,9 @@ class EventRenderer:
         reason = f" ({request.reason})" if request.reason else ""
         who = f"[sub-agent {request.agent}] " if request.agent else ""
         return f"{who}Allow {request.call.name}({_short(request.call.args, 300)}){reason}? [y/N] "
+
+
+def compaction_line(before: int, after: int, strategies: Sequence[str]) -> str:
+    """One line saying what a compaction did."""
+    how = ", ".join(s.replace("_", " ") for s in strategies)
+    return f"[context compacted: {before:,} -> {after:,} tokens ({how}); the full conversation stays saved]"

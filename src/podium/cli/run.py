@@ -93,6 +93,12 @@ def read_prompt(words: tuple[str, ...]) -> str:
     help="Directory the tools work in (default: the current one).",
 )
 @click.option("-y", "--yes", is_flag=True, help="Approve every tool call the policy would ask about.")
+@click.option(
+    "--memory/--no-memory",
+    default=None,
+    help="Remember notes across conversations (remember/recall/forget tools; notes matching the prompt are "
+    "recalled at each turn). Scoped to you and the workspace. Default: [memory] enabled in the config file.",
+)
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Conversation database file.")
 @click.option("-c", "--continue", "continue_latest", is_flag=True, help="Continue the latest conversation.")
 @click.option("--conversation", help="Continue this conversation id.")
@@ -107,6 +113,7 @@ def run(
     db: Path | None,
     continue_latest: bool,
     conversation: str | None,
+    memory: bool | None,
 ) -> None:
     """Run one prompt and print the answer (the prompt comes from stdin when none is given)."""
     text = read_prompt(prompt)
@@ -119,6 +126,7 @@ def run(
         tools=tools,
         workspace=workspace,
         include=only_tools or None,
+        memory=memory,
     )
     for note in session.notes:
         err.print(RichText(note, style="yellow"))

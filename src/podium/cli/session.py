@@ -7,19 +7,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from podium.agent.agent import Agent
+from podium.agent.agent import Agent, RunStream
 from podium.agent.approval import ApprovalPolicy, ApprovalRequest, DecisionLike, Rule
 from podium.agent.cancel import CancelToken
 from podium.agent.events import AgentEvent
+from podium.agent.memory import MEMORY_TOOLS, Memory
 from podium.agent.recording import RunRecorder
 from podium.agent.result import RunResult
-from podium.cli.config import ModelChoice, choose_model
+from podium.cli.config import ModelChoice, choose_model, config_path, memory_config
 from podium.cli.errors import clean_input
 from podium.cli.signals import stop_on_signals
 from podium.exceptions import UserError
 from podium.messages import Message
 from podium.providers.base import Model
-from podium.store import SQLiteStore
+from podium.store import MemoryStore, SQLiteStore, StoreError
 
 __all__ = ["EMBEDDED_NOTE", "Session", "TurnOutcome", "open_session"]
 
@@ -59,6 +60,7 @@ def default_policy(workspace: Path) -> ApprovalPolicy:
             Rule("allow", tool="find_*"),
             Rule("allow", tool="search_*"),
             Rule("allow", tool="todo*"),
+            *(Rule("allow", tool=name) for name in MEMORY_TOOLS),
             Rule("allow", tool="write_file", paths="inside"),
             Rule("allow", tool="edit_file", paths="inside"),
         ],
@@ -84,6 +86,8 @@ class TurnOutcome:
     """The error that stopped it (``RunCancelled`` after Ctrl-C, a provider error ...)."""
     signal: int | None = None
     """The terminating signal (SIGTERM, SIGHUP) that stopped the turn, if one did."""
+    undelivered: tuple[Message, ...] = ()
+    """Messages sent into the turn (typed during the answer) that it never delivered (it failed or was cancelled)."""
 
     @property
     def cancelled(self) -> bool:
@@ -106,6 +110,7 @@ class Session:
     tools: bool
     notes: list[str] = field(default_factory=list)
     include: Sequence[str] | None = None
+    memory: Memory | None = None
 
     def history(self) -> list[Message]:
         """The conversation so far (valid to continue from)."""
@@ -117,7 +122,7 @@ class Session:
 
         self.model = resolve(spec)
         self.choice = ModelChoice(spec, "/model")
-        self.agent = _agent(self.model, self.tools, self.workspace, self.include)
+        self.agent = _agent(self.model, self.tools, self.workspace, self.include, self.memory)
 
     def new_conversation(self) -> None:
         """Start a fresh conversation."""
@@ -132,11 +137,13 @@ class Session:
         resume: Any = None,
         approvals: dict[str, DecisionLike] | None = None,
         cancel: CancelToken | None = None,
+        on_stream: Callable[[RunStream[str]], None] | None = None,
     ) -> TurnOutcome:
         """Run one turn, recording every message as it becomes final.
 
         Ctrl-C cancels the turn only; SIGTERM and SIGHUP cancel it and set ``outcome.signal`` (see
         :mod:`podium.cli.signals`). ``cancel`` lets the caller stop the turn too (its output was closed).
+        ``on_stream`` gets the run's stream as it starts, to send messages into it (typed during the answer).
         """
         token = cancel or CancelToken()
         outcome = TurnOutcome()
@@ -151,9 +158,14 @@ class Session:
                         stream = self.agent.stream(
                             prompt, message_history=self.history(), cancel=token, approver=approver
                         )
-                    for event in stream:
-                        recorder.record(event)
-                        on_event(event)
+                    if on_stream is not None:
+                        on_stream(stream)
+                    try:
+                        for event in stream:
+                            recorder.record(event)
+                            on_event(event)
+                    finally:
+                        outcome.undelivered = stream.undelivered
                     outcome.result = stream.result
             except Exception as exc:  # reported by the caller; the store already holds a valid history
                 outcome.error = exc
@@ -161,7 +173,9 @@ class Session:
         return outcome
 
 
-def _agent(model: Model, tools: bool, workspace: Path, include: Sequence[str] | None = None) -> Agent:
+def _agent(
+    model: Model, tools: bool, workspace: Path, include: Sequence[str] | None = None, memory: Memory | None = None
+) -> Agent:
     if tools:
         return Agent(
             model,
@@ -169,8 +183,35 @@ def _agent(model: Model, tools: bool, workspace: Path, include: Sequence[str] | 
             instructions=TOOL_INSTRUCTIONS,
             policy=default_policy(workspace),
             max_steps=20,
+            memory=memory,
         )
-    return Agent(model, instructions=INSTRUCTIONS, max_steps=20)
+    return Agent(model, instructions=INSTRUCTIONS, max_steps=20, memory=memory)
+
+
+def open_memory(option: bool | None, db: Path, workspace: Path) -> Memory | None:
+    """The memory of ``--memory`` / ``--no-memory``, else of ``[memory] enabled`` in the config file.
+
+    The notes go in the conversation database unless the config gives ``db``; the user is the OS user and
+    the project the workspace's resolved path, unless the config gives ``user`` / ``project`` keys;
+    ``recall`` notes are recalled into the instructions at the start of each turn (0: none).
+    """
+    config = memory_config()
+    enabled = option if option is not None else bool(config.get("enabled", False))
+    if not enabled:
+        return None
+    if "db" not in config:
+        store = MemoryStore(db)
+    else:
+        try:
+            store = MemoryStore(Path(config["db"]).expanduser())
+        except StoreError as exc:  # its messages speak of "the conversation database": say which file this is
+            raise UserError(f"[memory] db = {config['db']!r} in {config_path()} cannot be used: {exc}") from exc
+    return Memory(
+        store,
+        user=config.get("user"),
+        project=config.get("project", str(workspace)),
+        auto_recall=config.get("recall", 5),
+    )
 
 
 def open_session(
@@ -182,8 +223,9 @@ def open_session(
     tools: bool,
     workspace: Path,
     include: Sequence[str] | None = None,
+    memory: bool | None = None,
 ) -> Session:
-    """Resolve the model, open the store and pick (or create) the conversation."""
+    """Resolve the model, open the store and pick (or create) the conversation (and the memory, if on)."""
     from podium.providers.registry import model as resolve
 
     choice = choose_model(model)
@@ -207,5 +249,10 @@ def open_session(
         notes.append(
             "The embedded model gets confused by many tools: offer only what the task needs, e.g. --tool write_file."
         )
-    agent = _agent(resolved, tools, workspace, include)
-    return Session(store, choice, resolved, agent, conversation_id, workspace, tools, notes, include)
+    try:
+        notes_memory = open_memory(memory, store.path, workspace)
+    except BaseException:
+        store.close()
+        raise
+    agent = _agent(resolved, tools, workspace, include, notes_memory)
+    return Session(store, choice, resolved, agent, conversation_id, workspace, tools, notes, include, notes_memory)

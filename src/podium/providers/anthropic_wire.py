@@ -204,6 +204,7 @@ def profile_for(model_name: str) -> ModelProfile:
         files=True,
         thinking=version >= (3, 7),
         structured_output=family.native_output,
+        cache_points=True,
     )
 
 

@@ -13,6 +13,7 @@ from abc import abstractmethod
 from collections.abc import AsyncIterator
 from collections.abc import Iterator
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from typing import NamedTuple
 from typing import TypedDict
 
@@ -34,6 +35,9 @@ from podium.streaming import StreamEvent
 from podium.streaming import TextDelta
 from podium.streaming import ThinkingDelta
 from podium.streaming import ToolCallDelta
+
+if TYPE_CHECKING:
+    from podium.providers.tokens import TokenCounter
 
 __all__ = ["Model", "RequestOptions", "WireCall", "deltas_of", "require_model_name"]
 
@@ -103,6 +107,14 @@ class Model(ABC):
         for delta in deltas_of(response):
             yield delta
         yield response
+
+    def token_counter(self) -> TokenCounter | None:
+        """An exact counter of this model's prompt tokens, when its tokenizer runs offline.
+
+        ``None`` (the default) means the agent loop estimates, calibrated on the usage the provider
+        reports (:mod:`podium.providers.tokens`).
+        """
+        return None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.provider}:{self.model_name})"

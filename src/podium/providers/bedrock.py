@@ -86,6 +86,7 @@ def bedrock_profile(model_id: str) -> ModelProfile:
             files=True,
             thinking=modern,
             structured_output=structured,
+            cache_points=True,
         )
     if "nova" in lower:
         small = "micro" in lower
@@ -95,6 +96,7 @@ def bedrock_profile(model_id: str) -> ModelProfile:
             vision=not small,
             files=not small,
             thinking="nova-2" in lower,
+            cache_points=True,
         )
     if "deepseek" in lower:
         return ModelProfile(context_window=128_000, tools="r1" not in lower, thinking=True)

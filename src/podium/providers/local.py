@@ -223,6 +223,17 @@ class LocalModel(Model):
         )
 
     @override
+    def token_counter(self) -> LocalModel:
+        """This model counts its prompts exactly (the chat template rendered, then llama.cpp's tokenizer)."""
+        return self
+
+    def count_tokens(self, messages: Sequence[Message], tools: Sequence[ToolDefinition]) -> int:
+        """Tokens of the prompt ``messages`` and ``tools`` render to, as :meth:`stream` would send it."""
+        with self._lock:
+            prompt, _ = self._prompt(messages, list(tools))
+            return len(self._llama.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+
+    @override
     def request(self, messages: Sequence[Message], **options: Unpack[RequestOptions]) -> ModelResponse:
         events = list(self.stream(messages, **options))
         final = events[-1]

@@ -29,3 +29,6 @@ class ModelProfile:
     """Supports a native JSON-schema output mode."""
     streaming: bool = True
     """Supports streaming responses."""
+    cache_points: bool = False
+    """Caches prompts only where the request marks it (:class:`~podium.messages.CachePoint`: Anthropic,
+    Claude and Nova on Bedrock); the agent loop then marks the stable prefix of each request."""

@@ -1,9 +1,10 @@
-"""Persistence: conversations, messages, runs, usage and undo/redo, with a SQLite implementation.
+"""Persistence: conversations, messages, runs, usage and undo/redo, with a SQLite implementation; memories.
 
 :class:`ConversationStore` is the protocol; :class:`SQLiteStore` implements it on one SQLite file
 (WAL, append-only migrations). The store knows messages, usage and paused runs (core data) and never
 imports the agent: :class:`podium.agent.recording.RunRecorder` records an agent run into a store from its
-events.
+events. :class:`MemoryStore` keeps the notes an agent remembers across conversations, in the same file or
+its own (the tools that use it are :class:`podium.agent.memory.Memory`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from podium.store.base import (
     StoreError,
     UnusableDatabaseError,
 )
+from podium.store.memory import MemoryScope, MemoryStore, Note, NoteStore, SavedNote
+from podium.store.memory_text import InvalidNoteError
 from podium.store.sqlite import SQLiteStore, default_db_path
 
 __all__ = [
@@ -28,11 +31,17 @@ __all__ = [
     "ConversationStore",
     "ConversationSummary",
     "ConversationUsage",
+    "InvalidNoteError",
+    "MemoryScope",
+    "MemoryStore",
     "NotFoundError",
+    "Note",
+    "NoteStore",
     "ReadOnlyDatabaseError",
     "Run",
     "RunStatus",
     "SQLiteStore",
+    "SavedNote",
     "StoreError",
     "StoredMessage",
     "UnusableDatabaseError",

@@ -151,3 +151,29 @@ def m001_initial(conn: sqlite3.Connection) -> None:
         """
     )
     conn.execute("CREATE INDEX messages_run ON messages (run_id)")
+
+
+@migration
+def m002_memories(conn: sqlite3.Connection) -> None:
+    """Memories: notes an agent saves and recalls across conversations (:mod:`podium.store.memory`).
+
+    ``user`` and ``project`` are the scope; ``project`` is ``''`` for a note of the user's that every
+    project sees. ``digest`` is the SHA-256 of the note's normalized text, unique per scope, so saving the
+    same note twice keeps one. The full-text index (``memories_fts``, FTS5) is derived data: the memory
+    store creates and fills it on first use, so a Python whose SQLite lacks FTS5 still opens the
+    conversation store.
+    """
+    conn.execute(
+        """
+        CREATE TABLE memories (
+            id TEXT PRIMARY KEY,
+            user TEXT NOT NULL,
+            project TEXT NOT NULL,
+            text TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            created TEXT NOT NULL,
+            UNIQUE (user, project, digest)
+        )
+        """
+    )
+    conn.execute("CREATE INDEX memories_scope ON memories (user, project, created)")

@@ -218,15 +218,28 @@ class SlowEchoModel(FunctionModel):
         yield replace(response, parts=(Text(response.text + " "),))
 
 
+def _instructions(messages: list[Message], info: AgentInfo) -> str:
+    return "\n".join(m.text for m in messages if m.role == "system") or "(no instructions)"
+
+
 def make_test_model(name: str, **options: Any) -> Model:
-    """Test models by name: ``test:echo`` repeats the last user message; ``test:slow`` does it slowly."""
+    """Test models by name.
+
+    ``test:echo`` repeats the last user message; ``test:slow`` does it slowly; ``test:instructions`` answers
+    with the instructions (system messages) it received; ``test:scripted:FILE`` replays a script.
+    """
     if name in ("", "echo"):
         return FunctionModel(_echo, model_name="echo")
+    if name == "instructions":
+        return FunctionModel(_instructions, model_name="instructions")
     if name == "slow":
         return SlowEchoModel(float(options.get("delay", 0.3)))
     if name.startswith("scripted:"):
         return scripted_from_file(name.removeprefix("scripted:"))
-    raise UserError(f"unknown test model {name!r}; available: test:echo, test:slow, test:scripted:/path/to/script.json")
+    raise UserError(
+        f"unknown test model {name!r}; available: test:echo, test:slow, test:instructions, "
+        "test:scripted:/path/to/script.json"
+    )
 
 
 def scripted_from_file(path: str) -> ScriptedModel:
