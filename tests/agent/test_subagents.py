@@ -442,7 +442,7 @@ def test_cancelling_the_parent_stops_the_child(driver: str) -> None:
 def test_a_subagent_timeout_cancels_its_run(driver: str) -> None:
     blocker = Blocker()
     child_model = ScriptedModel([reply([call("block")], Usage(7, 7, requests=1)), "never"], model_name="child")
-    worker = Agent(child_model, tools=[blocker.tool], name="worker").as_tool(timeout=0.5)
+    worker = Agent(child_model, tools=[blocker.tool], name="worker").as_tool(timeout=1.5)
     script = [
         reply([call("worker", {"task": "block"}), call("add", {"a": 2, "b": 2})], Usage(1, 1, requests=1)),
         reply("gave up", Usage(1, 1, requests=1)),
@@ -700,3 +700,39 @@ def test_child_events_come_while_the_parent_waits_for_another_call(driver: str) 
         result = asyncio.run(main())
     assert order == ["child finished", "waiter finished", "worker finished"]
     assert [r.text for r in result.messages[2].tool_results] == ["after the child", "child done"]
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_an_interrupting_message_to_the_parent_stops_its_child_and_the_parent_goes_on(driver: str) -> None:
+    blocker = Blocker()
+    child_model = ScriptedModel([[call("block")], "never"], model_name="child")
+    child = Agent(child_model, tools=[blocker.tool], name="worker")
+    calls = [call("worker", {"task": "block"})]
+    parent = parent_of(child, script=[reply(calls, Usage()), reply("changed course", Usage())])
+    parent_model = parent.model
+    assert isinstance(parent_model, ScriptedModel)
+    if driver == "sync":
+        stream = parent.stream("go")
+        for event in stream:
+            if isinstance(event, SubAgentEvent) and isinstance(event.event, ToolCallStarted):
+                assert blocker.started.wait(10)  # the child's tool runs
+                stream.send("stop, do Y instead", interrupt=True)
+        result = stream.result
+    else:
+
+        async def main() -> RunResult[Any]:
+            astream = parent.astream("go")
+            async for event in astream:
+                if isinstance(event, SubAgentEvent) and isinstance(event.event, ToolCallStarted):
+                    assert await asyncio.to_thread(blocker.started.wait, 10)  # the child's tool runs
+                    await astream.send("stop, do Y instead", interrupt=True)
+            return astream.result
+
+        result = asyncio.run(main())
+    assert result.output == "changed course"
+    assert blocker.abandoned.wait(10)  # the child run was stopped
+    sent = parent_model.requests[1][0]
+    assert [m.role for m in sent] == ["user", "assistant", "tool", "user"]
+    assert sent[2].tool_results[0].interrupted
+    assert sent[3].text == "stop, do Y instead"
+    assert len(child_model.requests) == 1

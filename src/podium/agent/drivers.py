@@ -378,10 +378,7 @@ def drive_sync(
                 tools = _SyncTools(item.invocations, max_output, start=start, cancel=cancel, approver=approver)
             elif isinstance(item, AwaitTool):
                 assert tools is not None
-                if tools.children is not None:
-                    answer = yield from _await_with_children(tools, item.index, cancel, interrupter, inbox)
-                else:
-                    answer = _await_tool_sync(tools, item.index, cancel, interrupter, inbox)
+                answer = yield from _await_tool_sync(tools, item.index, cancel, interrupter, inbox)
             elif isinstance(item, AbandonTools):
                 if tools is not None:
                     tools.abandon()
@@ -401,28 +398,15 @@ def drive_sync(
 
 def _await_tool_sync(
     tools: _SyncTools, index: int, cancel: CancelToken | None, interrupter: _Interrupter, inbox: Inbox | None
-) -> ToolOutcome | Interrupted:
-    if cancel is not None and cancel.cancelled:
-        return Interrupted()
-    if inbox is not None and inbox.interrupting:  # a call that already finished keeps its result
-        return tools.finished(index) or Interrupted(steered=True)
-    try:
-        return tools.wait(index, cancel, inbox)
-    except KeyboardInterrupt as exc:
-        interrupter.interrupted(exc, cancel)
-        return Interrupted()
-
-
-def _await_with_children(
-    tools: _SyncTools, index: int, cancel: CancelToken | None, interrupter: _Interrupter, inbox: Inbox | None
 ) -> Generator[AgentEvent, None, ToolOutcome | Interrupted]:
-    """Wait for call ``index`` of a batch with sub-agent calls, passing their events on as they come."""
-    assert tools.children is not None
+    """Wait for call ``index``; in a batch with sub-agent calls, yield their events meanwhile."""
     if cancel is not None and cancel.cancelled:
         return Interrupted()
     if inbox is not None and inbox.interrupting:  # a call that already finished keeps its result
         return tools.finished(index) or Interrupted(steered=True)
     try:
+        if tools.children is None:
+            return tools.wait(index, cancel, inbox)
         inv, future = tools.invocations[index], tools.futures[index]
         return (yield from tools.children.wait(index, inv, future, tools.started, inbox))
     except KeyboardInterrupt as exc:
