@@ -424,9 +424,10 @@ class Blocker:
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_cancelling_the_parent_stops_the_child(driver: str) -> None:
     blocker = Blocker()
-    child_model = ScriptedModel([[call("block")], "never"], model_name="child")
+    child_model = ScriptedModel([reply([call("block")], Usage(7, 7, requests=1)), "never"], model_name="child")
     child = Agent(child_model, tools=[blocker.tool], name="worker")
-    parent = parent_of(child, script=[reply([call("worker", {"task": "block"})], Usage()), reply("never", Usage())])
+    script = [reply([call("worker", {"task": "block"})], Usage(1, 1, requests=1)), reply("never", Usage())]
+    parent = parent_of(child, script=script)
     token = CancelToken()
     threading.Thread(target=lambda: blocker.started.wait(10) and token.cancel(), daemon=True).start()
     with pytest.raises(RunCancelled) as info:
@@ -436,6 +437,7 @@ def test_cancelling_the_parent_stops_the_child(driver: str) -> None:
     assert [m.role for m in messages] == ["user", "assistant", "tool"]
     assert messages[2].tool_results[0].interrupted
     assert len(child_model.requests) == 1  # the child made no request after the cancel
+    assert info.value.usage == Usage(8, 8, requests=2)  # the cancelled child's request counts
 
 
 @pytest.mark.parametrize("driver", DRIVERS)
@@ -705,7 +707,7 @@ def test_child_events_come_while_the_parent_waits_for_another_call(driver: str) 
 @pytest.mark.parametrize("driver", DRIVERS)
 def test_an_interrupting_message_to_the_parent_stops_its_child_and_the_parent_goes_on(driver: str) -> None:
     blocker = Blocker()
-    child_model = ScriptedModel([[call("block")], "never"], model_name="child")
+    child_model = ScriptedModel([reply([call("block")], Usage(7, 7, requests=1)), "never"], model_name="child")
     child = Agent(child_model, tools=[blocker.tool], name="worker")
     calls = [call("worker", {"task": "block"})]
     parent = parent_of(child, script=[reply(calls, Usage()), reply("changed course", Usage())])
@@ -734,5 +736,6 @@ def test_an_interrupting_message_to_the_parent_stops_its_child_and_the_parent_go
     sent = parent_model.requests[1][0]
     assert [m.role for m in sent] == ["user", "assistant", "tool", "user"]
     assert sent[2].tool_results[0].interrupted
+    assert result.usage_by_agent["main/worker"] == Usage(7, 7, requests=1)  # the stopped child's request counts
     assert sent[3].text == "stop, do Y instead"
     assert len(child_model.requests) == 1

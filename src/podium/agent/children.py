@@ -226,6 +226,10 @@ class SyncChildren:
         if link is not None:
             link.cancel()
 
+    def used(self) -> dict[str, Tally]:
+        """What each child run used so far, by call id."""
+        return {link.call_id: link.tally.snapshot() for link in self.links.values()}
+
     def wait(
         self, index: int, inv: ToolInvocation, future: cf.Future[Any], started: float, steering: Inbox | None = None
     ) -> Generator[AgentEvent, None, ToolOutcome | Interrupted]:
@@ -391,6 +395,10 @@ class AsyncChildren:
         link = self.links.get(index)
         if link is not None:
             link.cancel()
+
+    def used(self) -> dict[str, Tally]:
+        """What each child run used so far, by call id."""
+        return {link.call_id: link.tally.snapshot() for link in self.links.values()}
 
     async def wait(
         self, task: Any, interruption: Callable[[], Interrupted | None], halt: Any

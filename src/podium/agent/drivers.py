@@ -56,7 +56,7 @@ from podium.agent.effects import (
 )
 from podium.agent.events import AgentEvent
 from podium.agent.inbox import Inbox
-from podium.agent.subagent import ChildInvocation
+from podium.agent.subagent import ChildInvocation, Tally
 from podium.exceptions import RunCancelled, RunInterrupted, UnexpectedModelBehavior
 from podium.messages import Message, ModelResponse, Text
 from podium.providers.base import Model
@@ -243,14 +243,18 @@ class _SyncTools:
         inv.abandon()
         return timeout_outcome(inv, timeout or 0.0, self.started)
 
-    def abandon(self) -> None:
-        """Calls not started never start; running ones are told (``ctx.abandoned``) and left to end."""
+    def abandon(self) -> dict[str, Tally] | None:
+        """Calls not started never start; running ones are told (``ctx.abandoned``) and left to end.
+
+        Returns what the batch's sub-agents used so far, by call id (the loop counts each call once).
+        """
         for i, (inv, future) in enumerate(zip(self.invocations, self.futures, strict=True)):
             if not future.done():
                 future.cancel()
                 inv.abandon()
                 if self.children is not None:
                     self.children.abandon(i)
+        return self.children.used() if self.children is not None else None
 
 
 class _Interrupt(KeyboardInterrupt):
@@ -380,8 +384,7 @@ def drive_sync(
                 assert tools is not None
                 answer = yield from _await_tool_sync(tools, item.index, cancel, interrupter, inbox)
             elif isinstance(item, AbandonTools):
-                if tools is not None:
-                    tools.abandon()
+                answer = tools.abandon() if tools is not None else None
             elif isinstance(item, AskApproval):
                 answer, throw = _settle(functools.partial(_ask_sync, item, approver))
             elif isinstance(item, RunAwaitable):
@@ -713,7 +716,7 @@ class _AsyncEffects:
             finished, value = await self.race(asyncio.shield(self.tasks[item.index]))
             return _Answer(value if finished else self.interruption())
         elif isinstance(item, AbandonTools):
-            self.abandon()
+            return _Answer(self.abandon())
         elif isinstance(item, AskApproval):
             return _Answer(await _ask_async(item, self.approver))
         elif isinstance(item, RunAwaitable):
@@ -743,14 +746,18 @@ class _AsyncEffects:
             else:
                 yield value
 
-    def abandon(self) -> None:
-        """Cancel the tool tasks still running (their calls are told through ``ctx.abandoned``)."""
+    def abandon(self) -> dict[str, Tally] | None:
+        """Cancel the tool tasks still running (their calls are told through ``ctx.abandoned``).
+
+        Returns what the batch's sub-agents used so far, by call id (the loop counts each call once).
+        """
         for i, (inv, task) in enumerate(zip(self.invocations, self.tasks, strict=True)):
             if not task.done():
                 task.cancel()
                 inv.abandon()
                 if self.children is not None:
                     self.children.abandon(i)
+        return self.children.used() if self.children is not None else None
 
     def close(self) -> None:
         self.unregister()

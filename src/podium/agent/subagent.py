@@ -316,6 +316,8 @@ class SubAgents:
         """Usage and cost of the sub-agents, keyed by their path under :attr:`key`."""
         self.paused: dict[str, PausedRun] = {}
         """Children paused in the current turn, by call id."""
+        self.counted: set[str] = set()
+        """Calls whose child's usage was counted."""
         self.resumes: dict[str, PausedRun] = {}
         """Children to resume (from the paused run this run continues), by call id."""
         if resume is not None:
@@ -370,11 +372,22 @@ class SubAgents:
             approvals={k: v for k, v in approvals.items() if k in mine},
         )
 
-    def record(self, outcome: SubAgentOutcome, inv: ToolInvocation) -> None:
-        """Count what a child used; keep its paused run when it paused."""
-        self.tally.merge(outcome.tally, self.key)
+    def record(self, outcome: SubAgentOutcome, inv: ToolInvocation) -> tuple[Usage, CostValue] | None:
+        """Keep a child's paused run when it paused; count what it used (see :meth:`count`)."""
         if outcome.paused is not None:
             self.paused[inv.call.id] = outcome.paused
+        return self.count(inv.call.id, outcome.tally)
+
+    def count(self, call_id: str, tally: Tally) -> tuple[Usage, CostValue] | None:
+        """Count what the child of ``call_id`` used; the totals to add to the run's (``None``: counted already).
+
+        Each call counts once: an abandoned batch reports all its children, some of which may be counted.
+        """
+        if call_id in self.counted:
+            return None
+        self.counted.add(call_id)
+        self.tally.merge(tally, self.key)
+        return tally.total()
 
     def pending(self, calls: Mapping[str, ToolCall]) -> list[ApprovalRequest]:
         """The pending calls of the paused children, each naming its sub-agent (relative to this run)."""

@@ -406,12 +406,12 @@ class RunState(Generic[OutputT]):
             if isinstance(outcome, Interrupted) and outcome.steered:  # a sent message: the run goes on with it
                 if not self.preempted:  # calls already finished keep their results (the driver answers at once)
                     self.preempted = True
-                    yield AbandonTools()
+                    self.count_abandoned((yield AbandonTools()))
                 turn.results[i] = _steered_result(inv.call)
                 continue
             if isinstance(outcome, Interrupted):
                 self.interrupted = True
-                yield AbandonTools()
+                self.count_abandoned((yield AbandonTools()))
                 turn.results[i] = interrupted_result(inv.call)
                 continue
             assert isinstance(outcome, ToolOutcome)
@@ -433,10 +433,18 @@ class RunState(Generic[OutputT]):
 
     def count_child(self, outcome: SubAgentOutcome, inv: ToolInvocation) -> None:
         """Add what a sub-agent's run used to this run's totals."""
-        self.subagents.record(outcome, inv)
-        usage, cost = outcome.tally.total()
-        self.usage = self.usage + usage
-        self.cost = add_costs(self.cost, cost)
+        self.add_used(self.subagents.record(outcome, inv))
+
+    def count_abandoned(self, used: Any) -> None:
+        """Add what the sub-agents of an abandoned batch used until then (those not counted yet)."""
+        for call_id, tally in (used or {}).items():
+            self.add_used(self.subagents.count(call_id, tally))
+
+    def add_used(self, used: tuple[Usage, CostValue] | None) -> None:
+        """Add a sub-agent's usage and cost to the run's totals."""
+        if used is not None:
+            self.usage = self.usage + used[0]
+            self.cost = add_costs(self.cost, used[1])
 
     def pause(self, turn: _Turn, waiting: _Waiting) -> PausedRun:
         """The paused run: calls wait for a person (its own, and its paused sub-agents'); the results so far."""
