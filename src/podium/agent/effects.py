@@ -72,7 +72,10 @@ class AwaitTool:
 
 @dataclass(frozen=True, slots=True)
 class AbandonTools:
-    """Effect: the run is stopping; cancel whatever of the last ``StartTools`` still runs."""
+    """Effect: the run is stopping; cancel whatever of the last ``StartTools`` still runs.
+
+    Answer ``None``, or, when the batch had sub-agent calls, what each used so far (``{call_id: Tally}``).
+    """
 
 
 @dataclass(frozen=True, slots=True)

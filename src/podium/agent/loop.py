@@ -15,7 +15,8 @@ unique in the conversation, so an approval given for one call (``approvals=`` wi
 answer another.
 
 Answers a driver sends: a ``ModelResponse`` for ``RequestModel``, ``None`` for ``StartTools`` and
-``AbandonTools``, a ``ToolOutcome`` for ``AwaitTool``, ``{call_id: Decision}`` for ``AskApproval``, the
+``AbandonTools`` (for a batch with sub-agents, what they used), a ``ToolOutcome`` for ``AwaitTool``,
+``{call_id: Decision}`` for ``AskApproval``, the
 awaited value for ``RunAwaitable``, the user messages sent into the run for ``TakeMessages`` (steering, see
 :mod:`podium.agent.inbox`); :class:`Interrupted` for a model request or a tool once the run is cancelled, or
 ``Interrupted(steered=True)`` when a message sent with ``interrupt=True`` stops the wait (the run goes on).
