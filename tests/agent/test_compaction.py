@@ -352,3 +352,43 @@ def test_the_summary_records_the_range_of_the_history_it_replaces() -> None:
     start, end = summary.provider_details["podium"]["range"]  # type: ignore[index]
     assert (start, end) == (2, len(msgs) - 4)  # after the system message and the goal, up to the last 2 turns
     assert summary.provider_details["podium"]["summary_of"] == end - start  # type: ignore[index]
+
+
+def test_a_sub_agent_that_compacts_counts_its_summaries_in_the_parent() -> None:
+    reported: list[Usage] = []
+    answers: list[int] = []
+
+    def child(messages: list[Message], info: AgentInfo) -> ModelResponse:
+        size = sum(len(m.text) + sum(len(r.text) for r in m.tool_results) for m in messages)
+        usage = Usage(input_tokens=size // 4, output_tokens=3, requests=1)
+        reported.append(usage)
+        if messages[0].text == SUMMARY_PROMPT:
+            return ModelResponse((Text("summary"),), usage=usage)
+        answers.append(1)
+        calls = len(answers) - 1
+        if calls < 8:
+            return ModelResponse((ToolCall(f"r{calls}", "read", {"n": calls}),), usage=usage)
+        return ModelResponse((Text("read them all"),), usage=usage)
+
+    def read(n: int) -> str:
+        """Read part n."""
+        return "z" * 3_000
+
+    worker = Agent(
+        FunctionModel(child, profile=ModelProfile(context_window=4_000, max_output_tokens=500)),
+        tools=[read],
+        name="worker",
+    )
+    parent = FunctionModel(
+        lambda m, i: [ToolCall("w1", "worker", {"task": "read"})] if i.step == 0 else "done",
+        profile=ModelProfile(context_window=100_000),
+    )
+    events = list(stream := Agent(parent, tools=[worker]).stream("go"))
+    compactions = [e for e in events if getattr(e, "event", None) is not None and e.event.kind == "context_compacted"]
+    assert compactions, "the child never compacted"
+    assert any(e.event.usage.requests for e in compactions)  # its summary requests are in the event
+    result = stream.result
+    assert result.output == "done"
+    child_usage = result.usage_by_agent["agent/worker"]
+    assert child_usage.input_tokens == sum(u.input_tokens for u in reported)
+    assert child_usage.requests == len(reported)

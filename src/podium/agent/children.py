@@ -29,7 +29,7 @@ from typing import Any, cast
 from podium.agent.approval import ApprovalRequest, Approver, Ask, Decision, decision_from
 from podium.agent.cancel import CancelToken
 from podium.agent.effects import Interrupted
-from podium.agent.events import AgentEvent, ModelResponseFinished, SubAgentEvent
+from podium.agent.events import AgentEvent, ContextCompacted, ModelResponseFinished, SubAgentEvent
 from podium.agent.inbox import Inbox
 from podium.agent.result import RunResult
 from podium.agent.subagent import ChildInvocation, SubAgentOutcome, Tally, task_of
@@ -83,6 +83,8 @@ class _Link:
         out = wrap(self.name, self.call_id, event)
         if isinstance(out.event, ModelResponseFinished):
             self.tally.add_response("/".join(out.path), out.event.response)
+        elif isinstance(out.event, ContextCompacted):  # its summary requests
+            self.tally.add("/".join(out.path), out.event.usage, out.event.cost)
         return out
 
     def request(self, request: ApprovalRequest) -> ApprovalRequest:

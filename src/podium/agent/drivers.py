@@ -28,21 +28,18 @@ are not started.
 from __future__ import annotations
 
 import concurrent.futures as cf
-import contextlib
-import contextvars
 import functools
 import inspect
-import os
-import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeVar
 
 from podium.agent.approval import Approver, Decision, decision_from
+from podium.agent.async_driver import drive_async
 from podium.agent.cancel import CancelToken
-from podium.agent.children import AsyncChildren, SyncChildren
+from podium.agent.children import SyncChildren
+from podium.agent.driving import ToolThreads, in_context, no_final_response, partial_response, tool_pool
 from podium.agent.effects import (
     AbandonTools,
     AskApproval,
@@ -57,117 +54,23 @@ from podium.agent.effects import (
 from podium.agent.events import AgentEvent
 from podium.agent.inbox import Inbox
 from podium.agent.subagent import ChildInvocation, Tally
-from podium.exceptions import RunCancelled, RunInterrupted, UnexpectedModelBehavior
-from podium.messages import Message, ModelResponse, Text
+from podium.exceptions import RunCancelled, RunInterrupted
+from podium.messages import ModelResponse
 from podium.providers.base import Model
 from podium.streaming import TextDelta
 from podium.tools.executor import (
     DEFAULT_MAX_OUTPUT,
     ToolInvocation,
     ToolOutcome,
-    run_async,
     run_coroutine,
     run_sync,
     timeout_outcome,
 )
 
-__all__ = ["ToolThreads", "drive_async", "drive_sync", "tool_pool"]
+__all__ = ["ToolThreads", "drive_async", "drive_sync", "tool_pool"]  # drive_async: from async_driver.py
 
 ResultT = TypeVar("ResultT")
 """What the driven generator returns (a ``RunResult`` for a run)."""
-
-
-class ToolThreads(cf.Executor):
-    """A thread pool for sync tools whose threads are daemons.
-
-    A call the run abandoned keeps its thread until the tool returns (a thread cannot be stopped). The
-    standard pool's threads are joined when the interpreter exits, so a Ctrl-C'd script would hang until
-    such a tool ended; these are not. Threads start on demand, up to ``max_workers``, and are reused.
-    """
-
-    def __init__(self, max_workers: int, name: str = "podium-tool") -> None:
-        """A pool of at most ``max_workers`` threads named ``{name}_{n}``."""
-        if max_workers < 1:
-            raise ValueError("max_workers must be at least 1")
-        self._max = max_workers
-        self._name = name
-        self._work: queue.SimpleQueue[tuple[cf.Future[Any], Callable[[], Any]] | None] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)
-        self._lock = threading.Lock()
-        self._threads = 0
-        self._closed = False
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
-        """Run ``fn(*args, **kwargs)`` on a pool thread."""
-        future: cf.Future[Any] = cf.Future()
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("cannot schedule new futures after shutdown")
-            self._work.put((future, functools.partial(fn, *args, **kwargs)))
-            if not self._idle.acquire(blocking=False) and self._threads < self._max:
-                self._threads += 1
-                name = f"{self._name}_{self._threads}"
-                threading.Thread(target=self._serve, name=name, daemon=True).start()
-        return future
-
-    def _serve(self) -> None:
-        while (item := self._work.get()) is not None:
-            future, fn = item
-            del item
-            if future.set_running_or_notify_cancel():
-                try:
-                    result = fn()
-                except BaseException as exc:  # handed to whoever waits on the future
-                    future.set_exception(exc)
-                else:
-                    future.set_result(result)
-            del future, fn
-            self._idle.release()
-        self._work.put(None)  # wake the next thread to stop too
-
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Take no more work; threads end once the queued work is done (``wait`` is not supported)."""
-        with self._lock:
-            self._closed = True
-            if cancel_futures:
-                while True:
-                    try:
-                        item = self._work.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is not None:
-                        item[0].cancel()
-            self._work.put(None)
-
-
-_pool: ToolThreads | None = None
-_pool_lock = threading.Lock()
-
-
-def tool_pool() -> ToolThreads:
-    """The shared pool that runs sync tools (created on first use; ``PODIUM_TOOL_THREADS`` threads, 64 by default)."""
-    global _pool
-    if _pool is None:
-        with _pool_lock:
-            if _pool is None:
-                _pool = ToolThreads(int(os.environ.get("PODIUM_TOOL_THREADS", "0")) or 64)
-    return _pool
-
-
-def _in_context(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
-    """``fn(*args)`` to run in another thread with this thread's context variables (as an inline call had)."""
-    return functools.partial(contextvars.copy_context().run, fn, *args)
-
-
-def _partial(texts: dict[int, list[str]]) -> ModelResponse | None:
-    if not texts:
-        return None
-    parts = tuple(Text("".join(texts[i])) for i in sorted(texts))
-    return ModelResponse(parts, finish_reason="cancelled")
-
-
-def _no_final_response(model: Model) -> Exception:
-    return UnexpectedModelBehavior(f"{model!r}: the stream ended without a final response")
 
 
 # --------------------------------------------------------------------------- sync driver
@@ -199,7 +102,7 @@ class _SyncTools:
                     self.children = SyncChildren(cancel, approver)
                 self.futures.append(self.children.start(i, inv, max_output))
             else:
-                self.futures.append(pool.submit(_in_context(run_sync, inv, max_output)))
+                self.futures.append(pool.submit(in_context(run_sync, inv, max_output)))
 
     def finished(self, index: int) -> ToolOutcome | None:
         """The outcome of call ``index`` if it has finished (not when it was never started or was cancelled)."""
@@ -323,17 +226,17 @@ def _request_sync(
                     texts.setdefault(event.index, []).append(event.text)
                 yield event
                 if cancel is not None and cancel.cancelled:
-                    return Interrupted(_partial(texts)), None
+                    return Interrupted(partial_response(texts)), None
                 if inbox is not None and inbox.interrupting:
-                    return Interrupted(_partial(texts), steered=True), None
+                    return Interrupted(partial_response(texts), steered=True), None
         finally:
             close = getattr(events, "close", None)
             if close is not None:
                 close()
-        return None, _no_final_response(model)
+        return None, no_final_response(model)
     except KeyboardInterrupt as exc:
         interrupter.interrupted(exc, cancel)
-        return Interrupted(_partial(texts)), None
+        return Interrupted(partial_response(texts)), None
     except Exception as exc:
         return None, exc
 
@@ -451,368 +354,3 @@ def _ask_sync(effect: AskApproval, approver: Approver | None) -> dict[str, Decis
             value = _await_sync(value)
         answers[request.call_id] = decision_from(value)
     return answers
-
-
-async def _ask_async(effect: AskApproval, approver: Approver | None) -> dict[str, Decision]:
-    """Answers of an approver that may be async."""
-    if approver is None:
-        return {}
-    answers: dict[str, Decision] = {}
-    for request in effect.requests:
-        value: Any = approver(request)
-        if inspect.isawaitable(value):
-            value = await value
-        answers[request.call_id] = decision_from(value)
-    return answers
-
-
-# --------------------------------------------------------------------------- async driver
-
-
-class _StreamPump:
-    """Reads a model's async stream in a task of its own and hands its events over in batches.
-
-    Awaiting each ``__anext__`` in a fresh task raced against the cancel event cost two tasks and an
-    ``asyncio.wait`` per stream event (a 200-chunk stream took ~3x the CPU of a plain httpx loop). Here one
-    task reads the stream; the driver takes what it has buffered and waits on one future only when the
-    buffer is empty. Cancelling the run cancels the reading task at once. The reader stays at most
-    ``_AHEAD`` events ahead of the driver, so a slow consumer still slows the reading.
-    """
-
-    _AHEAD = 256
-
-    def __init__(self, events: AsyncIterator[Any]) -> None:
-        import asyncio
-        from collections import deque
-
-        self._events = events
-        self._loop = asyncio.get_running_loop()
-        self.buffer: deque[Any] = deque()
-        self.error: Exception | None = None
-        self.finished = False
-        self._waiter: asyncio.Future[None] | None = None
-        self._space: asyncio.Future[None] | None = None
-        self.task = asyncio.ensure_future(self._read())
-
-    async def _read(self) -> None:
-        import asyncio
-
-        try:
-            async for event in self._events:
-                self.buffer.append(event)
-                self._wake()
-                if isinstance(event, ModelResponse):
-                    break
-                if len(self.buffer) >= self._AHEAD:
-                    self._space = self._loop.create_future()
-                    await self._space
-        except asyncio.CancelledError:
-            pass
-        except Exception as exc:
-            self.error = exc
-        finally:
-            self.finished = True
-            self._wake()
-            await self._events.aclose()  # type: ignore[attr-defined]
-
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    async def next(self) -> Any:
-        """The next event; ``None`` once the stream ended or was stopped (see :attr:`error`)."""
-        while not self.buffer:
-            if self.finished:
-                return None
-            self._waiter = self._loop.create_future()
-            await self._waiter
-        if self._space is not None and not self._space.done():
-            self._space.set_result(None)
-        return self.buffer.popleft()
-
-    def stop(self) -> None:
-        """Stop reading (the run is cancelled)."""
-        if not self.finished:
-            self.task.cancel()
-        self._wake()
-
-    async def close(self) -> None:
-        """Stop reading and wait until the stream is closed."""
-        import asyncio
-
-        if not self.finished:  # once finished, the task is closing the stream: let it
-            self.task.cancel()
-        await asyncio.gather(self.task, return_exceptions=True)
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    """The answer to send into the loop (or the error to throw into it) after a model request."""
-
-    value: Any = None
-    throw: BaseException | None = None
-
-
-class _AsyncEffects:
-    """Performs the effects of one run on the running event loop (the async driver's state)."""
-
-    def __init__(
-        self, model: Model, cancel: CancelToken | None, max_output: int, approver: Approver | None, inbox: Inbox | None
-    ) -> None:
-        import asyncio
-
-        self.model = model
-        self.cancel = cancel
-        self.max_output = max_output
-        self.approver = approver
-        self.inbox = inbox
-        self.loop = asyncio.get_running_loop()
-        self.cancelled = asyncio.Event()
-        self.halt = asyncio.Event()
-        """Set when the run is cancelled or an interrupting message arrives: stop waiting."""
-        self.pump: _StreamPump | None = None
-        self.invocations: list[ToolInvocation] = []
-        self.tasks: list[asyncio.Future[ToolOutcome]] = []
-        self.children: AsyncChildren | None = None
-        self.unregister: Callable[[], None] = lambda: None
-        self.unsteer: Callable[[], None] = lambda: None
-        if cancel is not None:
-            self.unregister = cancel.on_cancel(self._wake)
-        if inbox is not None:
-            self.unsteer = inbox.on_interrupt(self._wake_steer)
-
-    def _wake(self) -> None:  # from any thread
-        self.loop.call_soon_threadsafe(self._on_cancel)
-
-    def _on_cancel(self) -> None:
-        self.cancelled.set()
-        self._stop()
-
-    def _wake_steer(self) -> None:  # from any thread (or task)
-        with contextlib.suppress(RuntimeError):  # the run's event loop closed: nothing left to wake
-            self.loop.call_soon_threadsafe(self._on_steer)
-
-    def _on_steer(self) -> None:
-        if self.inbox is not None and self.inbox.interrupting:  # not already taken by the loop
-            self._stop()
-
-    def _stop(self) -> None:
-        self.halt.set()
-        if self.pump is not None:
-            self.pump.stop()
-
-    def is_cancelled(self) -> bool:
-        """Whether the run is cancelled (the token's flag is seen before its callback reaches the loop)."""
-        return self.cancelled.is_set() or (self.cancel is not None and self.cancel.cancelled)
-
-    def interruption(self) -> Interrupted | None:
-        """The answer for a wait stopped by a cancel or by an interrupting message; ``None`` if neither."""
-        if self.is_cancelled():
-            return Interrupted()
-        if self.inbox is not None and self.inbox.interrupting:
-            return Interrupted(steered=True)
-        return None
-
-    def take(self, final: bool) -> tuple[Message, ...]:
-        """Answer ``TakeMessages`` from the inbox (an interrupt it held is over)."""
-        if self.inbox is None:
-            return ()
-        taken = self.inbox.take(final=final)
-        if self.halt.is_set() and not self.is_cancelled():
-            self.halt.clear()
-        return taken
-
-    async def race(self, aw: Awaitable[Any]) -> tuple[bool, Any]:
-        """Await ``aw`` unless the run is cancelled or interrupted first; returns (finished, value)."""
-        import asyncio
-
-        task = asyncio.ensure_future(aw)
-        if self.cancel is None and self.inbox is None:
-            return True, await task
-        if self.interruption() is not None:
-            task.cancel()
-            return False, None
-        waiter = asyncio.ensure_future(self.halt.wait())
-        try:
-            done, _ = await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            waiter.cancel()
-        if task in done:
-            return True, task.result()
-        task.cancel()
-        return False, None
-
-    async def request(self, item: RequestModel, stream: bool) -> AsyncIterator[AgentEvent | _Answer]:
-        """Perform one model request: its stream events, then the :class:`_Answer`."""
-        stopped = self.interruption()
-        if stopped is not None:
-            yield _Answer(stopped)
-            return
-        model = item.model or self.model
-        try:
-            if stream and item.stream is not False:
-                async for event in self._streamed(model, item):
-                    yield event
-                return
-            call = model.arequest(item.messages, tools=item.tools, settings=item.settings, output=item.output)
-            finished, value = await self.race(call)
-            yield _Answer(value if finished else self.interruption())
-        except Exception as exc:
-            yield _Answer(throw=exc)
-
-    async def _streamed(self, model: Model, item: RequestModel) -> AsyncIterator[AgentEvent | _Answer]:
-        texts: dict[int, list[str]] = {}
-        response: ModelResponse | None = None
-        events = model.astream(item.messages, tools=item.tools, settings=item.settings, output=item.output)
-        pump = self.pump = _StreamPump(events)
-        try:
-            inbox = self.inbox
-            while (event := await pump.next()) is not None and not self.is_cancelled():
-                if isinstance(event, ModelResponse):
-                    response = event
-                    break
-                if inbox is not None and inbox.interrupting:
-                    break
-                if isinstance(event, TextDelta):
-                    texts.setdefault(event.index, []).append(event.text)
-                yield event
-        finally:
-            await pump.close()
-            self.pump = None
-        stopped = self.interruption() if response is None else None
-        if response is not None:
-            yield _Answer(response)
-        elif stopped is not None:
-            yield _Answer(replace(stopped, partial=_partial(texts)))
-        elif pump.error is not None:
-            yield _Answer(throw=pump.error)
-        else:
-            yield _Answer(throw=_no_final_response(model))
-
-    def _in_thread(self, fn: Callable[[], Any]) -> Awaitable[Any]:
-        return self.loop.run_in_executor(tool_pool(), _in_context(fn))
-
-    async def perform(self, item: Any) -> _Answer:
-        """Perform a tool, approval or awaitable effect."""
-        import asyncio
-
-        if isinstance(item, StartTools):
-            steering = self.inbox is not None and self.inbox.interrupting  # the calls are not started
-            self.invocations = [] if steering else item.invocations
-            self.children = None
-            self.tasks = []
-            for i, inv in enumerate(self.invocations):
-                if isinstance(inv, ChildInvocation):
-                    if self.children is None:
-                        self.children = AsyncChildren(self.cancel, self.approver)
-                    self.tasks.append(asyncio.ensure_future(self.children.start(i, inv, self.max_output)))
-                else:
-                    self.tasks.append(asyncio.ensure_future(run_async(inv, self._in_thread, self.max_output)))
-        elif isinstance(item, AwaitTool):
-            stopped = self.interruption()
-            if stopped is not None:
-                done = self.finished(item.index) if stopped.steered else None
-                return _Answer(done or stopped)
-            finished, value = await self.race(asyncio.shield(self.tasks[item.index]))
-            return _Answer(value if finished else self.interruption())
-        elif isinstance(item, AbandonTools):
-            return _Answer(self.abandon())
-        elif isinstance(item, AskApproval):
-            return _Answer(await _ask_async(item, self.approver))
-        elif isinstance(item, RunAwaitable):
-            try:
-                return _Answer(await item.awaitable)
-            except Exception as exc:
-                return _Answer(throw=exc)
-        return _Answer()
-
-    def finished(self, index: int) -> ToolOutcome | None:
-        """The outcome of tool task ``index`` if it has finished (not when never started or cancelled)."""
-        if index >= len(self.tasks):
-            return None
-        task = self.tasks[index]
-        return task.result() if task.done() and not task.cancelled() else None
-
-    async def await_children(self, item: AwaitTool) -> AsyncIterator[AgentEvent | _Answer]:
-        """Wait for a call of a batch with sub-agent calls: their events as they come, then the :class:`_Answer`."""
-        assert self.children is not None
-        stopped = self.interruption()
-        if stopped is not None:
-            yield _Answer((self.finished(item.index) if stopped.steered else None) or stopped)
-            return
-        async for value in self.children.wait(self.tasks[item.index], self.interruption, self.halt):
-            if isinstance(value, (ToolOutcome, Interrupted)):
-                yield _Answer(value)
-            else:
-                yield value
-
-    def abandon(self) -> dict[str, Tally] | None:
-        """Cancel the tool tasks still running (their calls are told through ``ctx.abandoned``).
-
-        Returns what the batch's sub-agents used so far, by call id (the loop counts each call once).
-        """
-        for i, (inv, task) in enumerate(zip(self.invocations, self.tasks, strict=True)):
-            if not task.done():
-                task.cancel()
-                inv.abandon()
-                if self.children is not None:
-                    self.children.abandon(i)
-        return self.children.used() if self.children is not None else None
-
-    def close(self) -> None:
-        self.unregister()
-        self.unsteer()
-        if self.inbox is not None:
-            self.inbox.close()
-        self.abandon()
-
-
-_TOOL_EFFECTS = (StartTools, AwaitTool, AbandonTools, AskApproval, RunAwaitable)
-
-
-async def drive_async(
-    gen: Generator[Effect | AgentEvent, Any, ResultT],
-    model: Model,
-    *,
-    stream: bool,
-    cancel: CancelToken | None = None,
-    max_output: int = DEFAULT_MAX_OUTPUT,
-    result_box: list[ResultT] | None = None,
-    approver: Approver | None = None,
-    inbox: Inbox | None = None,
-) -> AsyncIterator[AgentEvent]:
-    """Run the loop on the event loop, tools as tasks; yields events; the result goes to ``result_box``.
-
-    ``inbox`` holds the messages sent into the run (steering); it is closed when the run ends.
-    """
-    effects = _AsyncEffects(model, cancel, max_output, approver, inbox)
-    answer = _Answer()
-    try:
-        while True:
-            try:
-                item = gen.throw(answer.throw) if answer.throw is not None else gen.send(answer.value)
-            except StopIteration as stop:
-                if result_box is not None:
-                    result_box.append(stop.value)
-                return
-            answer = _Answer()
-            if isinstance(item, RequestModel):
-                async for event in effects.request(item, stream):
-                    if isinstance(event, _Answer):
-                        answer = event
-                    else:
-                        yield event
-            elif isinstance(item, AwaitTool) and effects.children is not None:
-                async for event in effects.await_children(item):
-                    if isinstance(event, _Answer):
-                        answer = event
-                    else:
-                        yield event
-            elif isinstance(item, TakeMessages):
-                answer = _Answer(effects.take(item.final))
-            elif isinstance(item, _TOOL_EFFECTS):
-                answer = await effects.perform(item)
-            else:
-                yield item
-    finally:
-        effects.close()

@@ -14,7 +14,7 @@ Every event has a ``kind`` string for serialization.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
 
 from podium.messages import Message, ModelResponse, ToolCall, ToolResult
@@ -156,6 +156,10 @@ class ContextCompacted:
     """The record appended to the history (it says what the view of the earlier history is)."""
     errors: tuple[str, ...] = ()
     """Why a strategy could not do its part (a summariser that failed), if any."""
+    usage: Usage = field(default_factory=Usage)
+    """Usage of the summary requests this compaction made (already in the run's usage)."""
+    cost: float | None = 0.0
+    """Their cost in USD (``None``: a price was unknown)."""
     kind: ClassVar[Literal["context_compacted"]] = "context_compacted"
 
 

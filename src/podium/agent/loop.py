@@ -83,7 +83,7 @@ from podium.exceptions import (
 from podium.messages import Message, ModelResponse, Text, ToolCall, ToolResult
 from podium.providers.base import Model
 from podium.settings import ModelSettings, OutputSchema
-from podium.usage import add_costs, stored_cost
+from podium.usage import CostValue, Usage, add_costs, resolve_cost, stored_cost
 
 __all__ = [
     "AbandonTools",
@@ -313,7 +313,15 @@ class _Run(RunState[OutputT]):
         record = compaction_record(self.history, view, info=info)
         self.add(record)
         self.window.reset(len(self.history) - 1, view)
-        event = ContextCompacted(self.step, before, after, usable, tuple(used), record, tuple(errors))
+        usage = sum((r.usage for r in self.summaries), Usage())
+        spent: CostValue = 0.0
+        for response in self.summaries:
+            spent = add_costs(spent, stored_cost(response))
+        cost = resolve_cost(spent)
+        self.summaries.clear()
+        event = ContextCompacted(
+            self.step, before, after, usable, tuple(used), record, tuple(errors), usage=usage, cost=cost
+        )
         yield event
         return event
 
@@ -356,6 +364,7 @@ class _Run(RunState[OutputT]):
             raise self.run_error(RunCancelled, "the run was cancelled while compacting its context")
         self.usage = self.usage + reply.usage
         self.cost = add_costs(self.cost, stored_cost(reply))
+        self.summaries.append(reply)
         self.window.observe(self.step, "compaction", counted, reply.usage)
         return str(reply.text)
 

@@ -112,6 +112,7 @@ class RunState(Generic[OutputT]):
         self.tools_off = False
         self.window = ContextWindow(self.history, spec.profile, spec.compaction, spec.token_counter)
         self.counted: Counted | None = None  # tokens of the request in flight
+        self.summaries: list[ModelResponse] = []  # summary responses of the compaction under way
         self.subagents = SubAgents(spec.scope, spec.agent_name, spec.resume)
         """Sub-agent bookkeeping; its ``ids`` are the call ids of the whole tree of runs."""
         self.subagents.ids.add(c.id for m in self.history for c in m.tool_calls)

@@ -1,0 +1,113 @@
+"""What both drivers share: the tool thread pool, calls that carry context variables, partial responses."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextvars
+import functools
+import os
+import queue
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from podium.exceptions import UnexpectedModelBehavior
+from podium.messages import ModelResponse, Text
+from podium.providers.base import Model
+
+__all__ = ["ToolThreads", "in_context", "no_final_response", "partial_response", "tool_pool"]
+
+
+class ToolThreads(cf.Executor):
+    """A thread pool for sync tools whose threads are daemons.
+
+    A call the run abandoned keeps its thread until the tool returns (a thread cannot be stopped). The
+    standard pool's threads are joined when the interpreter exits, so a Ctrl-C'd script would hang until
+    such a tool ended; these are not. Threads start on demand, up to ``max_workers``, and are reused.
+    """
+
+    def __init__(self, max_workers: int, name: str = "podium-tool") -> None:
+        """A pool of at most ``max_workers`` threads named ``{name}_{n}``."""
+        if max_workers < 1:
+            raise ValueError("max_workers must be at least 1")
+        self._max = max_workers
+        self._name = name
+        self._work: queue.SimpleQueue[tuple[cf.Future[Any], Callable[[], Any]] | None] = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)
+        self._lock = threading.Lock()
+        self._threads = 0
+        self._closed = False
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        """Run ``fn(*args, **kwargs)`` on a pool thread."""
+        future: cf.Future[Any] = cf.Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            self._work.put((future, functools.partial(fn, *args, **kwargs)))
+            if not self._idle.acquire(blocking=False) and self._threads < self._max:
+                self._threads += 1
+                name = f"{self._name}_{self._threads}"
+                threading.Thread(target=self._serve, name=name, daemon=True).start()
+        return future
+
+    def _serve(self) -> None:
+        while (item := self._work.get()) is not None:
+            future, fn = item
+            del item
+            if future.set_running_or_notify_cancel():
+                try:
+                    result = fn()
+                except BaseException as exc:  # handed to whoever waits on the future
+                    future.set_exception(exc)
+                else:
+                    future.set_result(result)
+            del future, fn
+            self._idle.release()
+        self._work.put(None)  # wake the next thread to stop too
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Take no more work; threads end once the queued work is done (``wait`` is not supported)."""
+        with self._lock:
+            self._closed = True
+            if cancel_futures:
+                while True:
+                    try:
+                        item = self._work.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is not None:
+                        item[0].cancel()
+            self._work.put(None)
+
+
+_pool: ToolThreads | None = None
+_pool_lock = threading.Lock()
+
+
+def tool_pool() -> ToolThreads:
+    """The shared pool that runs sync tools (created on first use; ``PODIUM_TOOL_THREADS`` threads, 64 by default)."""
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = ToolThreads(int(os.environ.get("PODIUM_TOOL_THREADS", "0")) or 64)
+    return _pool
+
+
+def in_context(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    """``fn(*args)`` to run in another thread with this thread's context variables (as an inline call had)."""
+    return functools.partial(contextvars.copy_context().run, fn, *args)
+
+
+def partial_response(texts: dict[int, list[str]]) -> ModelResponse | None:
+    """What a model had streamed (text by part index) when the run stopped it; ``None`` when nothing."""
+    if not texts:
+        return None
+    parts = tuple(Text("".join(texts[i])) for i in sorted(texts))
+    return ModelResponse(parts, finish_reason="cancelled")
+
+
+def no_final_response(model: Model) -> Exception:
+    """The error for a stream that ended without its final response."""
+    return UnexpectedModelBehavior(f"{model!r}: the stream ended without a final response")
