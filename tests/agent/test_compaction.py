@@ -392,3 +392,25 @@ def test_a_sub_agent_that_compacts_counts_its_summaries_in_the_parent() -> None:
     child_usage = result.usage_by_agent["agent/worker"]
     assert child_usage.input_tokens == sum(u.input_tokens for u in reported)
     assert child_usage.requests == len(reported)
+
+
+def test_a_provider_reporting_too_few_tokens_cannot_shrink_the_count() -> None:
+    """Usage that covers only part of the prompt (a proxy, a test double) is not trusted below 0.8."""
+    from podium.providers.tokens import estimate_request
+
+    sizes: list[int] = []
+
+    def fn(messages: list[Message], info: AgentInfo) -> ModelResponse:
+        sizes.append(estimate_request(messages, info.tools))
+        if info.step < 40:
+            return ModelResponse((ToolCall(f"r{info.step}", "read", {"n": info.step}),), usage=Usage(10, 1, requests=1))
+        return ModelResponse((Text("done"),), usage=Usage(10, 1, requests=1))
+
+    def read(n: int) -> str:
+        """Read part n."""
+        return "w" * 3_000
+
+    model = FunctionModel(fn, profile=ModelProfile(context_window=8_000, max_output_tokens=1_000))
+    result = Agent(model, tools=[read], max_steps=60).run("THE GOAL")
+    assert result.output == "done"
+    assert max(sizes) <= 7_000, max(sizes)  # by Podium's own uncalibrated estimate, under the usable window

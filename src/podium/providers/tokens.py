@@ -32,7 +32,9 @@ from podium.settings import ToolDefinition
 
 __all__ = [
     "IMAGE_TOKENS",
+    "MAX_RATIO",
     "MESSAGE_OVERHEAD",
+    "MIN_RATIO",
     "Calibration",
     "TokenCounter",
     "estimate_message",
@@ -44,6 +46,10 @@ IMAGE_TOKENS = 1_000
 """Estimated tokens of one image (providers charge 85 to ~1,600 depending on size and detail)."""
 MESSAGE_OVERHEAD = 4
 """Estimated tokens of a message's framing (role markers, separators)."""
+MIN_RATIO = 0.8
+"""Lowest calibration ratio (provider tokens per estimated token) believed."""
+MAX_RATIO = 4.0
+"""Highest calibration ratio believed."""
 _FILE_BYTES_PER_TOKEN = 50
 """A document (PDF) is estimated at one token per 50 bytes, at least 500 tokens."""
 
@@ -110,8 +116,10 @@ class Calibration:
     After each response the loop gives :meth:`observe` the estimate it made for that request and the
     ``input_tokens`` the provider reported; :meth:`scale` then turns a raw estimate into the provider's
     units. Before any report the estimate is scaled by ``initial`` (a little over one: byte counts over four
-    undercount code and JSON, and overcounting is the safe side). Ratios are kept between 0.25 and 4, so a
-    provider that reports nothing sensible (zero, or usage of a cached prompt only) cannot derail it.
+    undercount code and JSON, and overcounting is the safe side). Ratios are kept between 0.8 and 4: real
+    tokenizers give 0.8 to 1.6 of the estimate (English prose the least, CJK and code the most), so a lower
+    ratio means the reported usage does not cover the whole prompt (a proxy or a test double that counts
+    only part of it) and is not trusted to shrink the count.
     """
 
     __slots__ = ("observed", "ratio")
@@ -127,7 +135,7 @@ class Calibration:
         """Learn from one request: the raw ``estimated`` tokens and the ``reported`` input tokens."""
         if estimated <= 0 or reported <= 0:
             return
-        ratio = min(4.0, max(0.25, reported / estimated))
+        ratio = min(MAX_RATIO, max(MIN_RATIO, reported / estimated))
         # the latest request weighs most (the prompt's mix of text, code and tool output drifts over a run)
         self.ratio = ratio if self.observed == 0 else 0.3 * self.ratio + 0.7 * ratio
         self.observed += 1

@@ -10,7 +10,7 @@ from typing import Any, TypeAlias
 from typing_extensions import Unpack, override
 
 from podium.exceptions import UserError
-from podium.messages import Message, ModelResponse, Part, Text, ToolCall
+from podium.messages import Message, ModelResponse, Part, Text, ToolCall, ToolResult
 from podium.providers.base import Model, RequestOptions, deltas_of
 from podium.providers.profiles import ModelProfile
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
@@ -48,6 +48,17 @@ class AgentInfo:
 
 def _estimate_tokens(text: str) -> int:
     return max(1, len(text) // 4) if text else 0
+
+
+def _tool_tokens(message: Message) -> int:
+    """Tokens of a message's tool calls and results (their text), so test usage covers the whole prompt."""
+    total = 0
+    for part in message.parts:
+        if isinstance(part, ToolResult):
+            total += _estimate_tokens(part.text) + 4
+        elif isinstance(part, ToolCall):
+            total += _estimate_tokens(part.args_json) + 4
+    return total
 
 
 class _TestModel(Model):
@@ -88,7 +99,7 @@ class _TestModel(Model):
         finish = response.finish_reason or ("tool_calls" if any(isinstance(p, ToolCall) for p in parts) else "stop")
         usage = response.usage
         if usage == Usage():
-            prompt = sum(_estimate_tokens(m.text) + 4 for m in messages)
+            prompt = sum(_estimate_tokens(m.text) + 4 + _tool_tokens(m) for m in messages)
             out = sum(_estimate_tokens(p.text) for p in parts if isinstance(p, Text))
             out += sum(_estimate_tokens(p.args_json) for p in parts if isinstance(p, ToolCall))
             usage = Usage(input_tokens=prompt, output_tokens=out, requests=1)
