@@ -200,7 +200,7 @@ def counting(reply: str = "ok", fail_summary: bool = False, summaries: list[str]
             return ModelResponse((Text("the summary"),), usage=usage)
         return ModelResponse((Text(reply),), usage=usage)
 
-    return FunctionModel(fn, profile=ModelProfile(context_window=4_000, max_output_tokens=500))
+    return FunctionModel(fn, profile=ModelProfile(context_window=4_000, max_output_tokens=500), summaries="ask")
 
 
 def test_a_run_compacts_a_long_history_and_sends_the_view() -> None:
@@ -324,7 +324,7 @@ def test_a_provider_refusal_as_too_long_compacts_deeper_and_retries_once() -> No
             return ModelResponse((Text("short"),))
         return ModelResponse((Text("fits"),), usage=Usage(input_tokens=real, output_tokens=1, requests=1))
 
-    model = FunctionModel(fn, profile=ModelProfile(context_window=4_000, max_output_tokens=500))
+    model = FunctionModel(fn, profile=ModelProfile(context_window=4_000, max_output_tokens=500), summaries="ask")
     events = list(stream := Agent(model).stream("next?", message_history=history(3, size=2_000)))
     assert stream.result.output == "fits"
     assert len([e for e in events if isinstance(e, ContextCompacted)]) == 1
@@ -338,7 +338,7 @@ def test_a_second_refusal_ends_the_run_with_a_valid_history() -> None:
             return ModelResponse((Text("short"),))
         raise ContextWindowExceeded("prompt is too long", status=400, provider="test")
 
-    model = FunctionModel(fn, profile=ModelProfile(context_window=4_000, max_output_tokens=500))
+    model = FunctionModel(fn, profile=ModelProfile(context_window=4_000, max_output_tokens=500), summaries="ask")
     with pytest.raises(ContextWindowExceeded) as info:
         Agent(model).run("next?", message_history=history(3, size=1_500))
     assert_valid(info.value.messages or [])
@@ -375,7 +375,7 @@ def test_a_sub_agent_that_compacts_counts_its_summaries_in_the_parent() -> None:
         return "z" * 3_000
 
     worker = Agent(
-        FunctionModel(child, profile=ModelProfile(context_window=4_000, max_output_tokens=500)),
+        FunctionModel(child, profile=ModelProfile(context_window=4_000, max_output_tokens=500), summaries="ask"),
         tools=[read],
         name="worker",
     )
@@ -414,3 +414,22 @@ def test_a_provider_reporting_too_few_tokens_cannot_shrink_the_count() -> None:
     result = Agent(model, tools=[read], max_steps=60).run("THE GOAL")
     assert result.output == "done"
     assert max(sizes) <= 7_000, max(sizes)  # by Podium's own uncalibrated estimate, under the usable window
+
+
+def test_test_models_answer_summary_requests_without_spending_the_script() -> None:
+    """A scripted conversation stays as scripted when compaction asks the model for summaries."""
+    from podium.testing import ScriptedModel, call
+
+    def read(n: int) -> str:
+        """Read part n."""
+        return "q" * 3_000
+
+    script = [[call("read", {"n": n})] for n in range(30)] + ["all read"]
+    model = ScriptedModel(script, profile=ModelProfile(context_window=6_000, max_output_tokens=500))
+    events = list(stream := Agent(model, tools=[read], max_steps=40).stream("THE GOAL"))
+    assert stream.result.output == "all read"
+    assert len(model.requests) == 31
+    summaries = [e for e in events if isinstance(e, ContextCompacted) and "summarize" in e.strategies]
+    assert summaries and len(model.summary_requests) >= len(summaries)
+    for messages, _ in model.requests:
+        assert_valid(messages)

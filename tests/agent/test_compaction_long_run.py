@@ -88,7 +88,7 @@ def check_pairs(messages: Sequence[Message]) -> None:
 @pytest.fixture(scope="module")
 def long_run() -> tuple[Script, list[object], object]:
     script = Script()
-    model = FunctionModel(script, profile=ModelProfile(context_window=WINDOW, max_output_tokens=1_000))
+    model = FunctionModel(script, profile=ModelProfile(context_window=WINDOW, max_output_tokens=1_000), summaries="ask")
     agent = Agent(model, tools=[read_shard], instructions="You read logs.", max_steps=TURNS + 5)
     stream = agent.stream(GOAL)
     events = list(stream)

@@ -9,15 +9,17 @@ from tests.cli.conftest import podium
 
 def test_compact_command_saves_a_record_that_the_next_turn_uses(cli_env: dict[str, str]) -> None:
     lines = [f"message number {n} " + "words " * 200 for n in range(8)]
-    out = podium(["chat", "--model", "test:echo"], cli_env, input="\n".join([*lines, "/compact", "/compact", ""]))
+    out = podium(["chat", "--model", "test:echo"], cli_env, input="\n".join([*lines, *["/compact"] * 5, ""]))
     assert out.returncode == 0, out.stderr
     assert "[context compacted:" in out.stdout
     assert "(summarize" in out.stdout
-    assert "nothing to compact" in out.stdout  # the second /compact: only the head and the last turns are left
+    # each /compact goes at least halfway; at the end only the head and the last turn are left
+    assert out.stdout.rstrip().splitlines()[-2].endswith("tokens)")
+    assert "nothing to compact" in out.stdout
 
     doc = json.loads(podium(["run", "--model", "test:echo", "--continue", "--json", "still there?"], cli_env).stdout)
     records = [m for m in doc["messages"] if "compaction" in (m.get("provider_details") or {}).get("podium", {})]
-    assert len(records) == 1
+    assert 1 <= len(records) <= 4
     assert doc["messages"][-1]["parts"][0]["text"] == "still there?"  # echo answers the last user message
     info = records[0]["provider_details"]["podium"]["compaction"]
     assert info["tokens_after"] < info["tokens_before"]

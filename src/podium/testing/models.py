@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from typing_extensions import Unpack, override
 
@@ -64,7 +64,18 @@ def _tool_tokens(message: Message) -> int:
 class _TestModel(Model):
     """Shared plumbing: normalizing replies, ids, usage, recording requests, streaming."""
 
-    def __init__(self, *, model_name: str, provider: str, profile: ModelProfile | None, stream_chunk: int) -> None:
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        provider: str,
+        profile: ModelProfile | None,
+        stream_chunk: int,
+        summaries: Literal["auto", "ask"] = "auto",
+    ) -> None:
+        self.summaries = summaries
+        self.summary_requests: list[list[Message]] = []
+        """Compaction summary requests answered by the model itself (``summaries="auto"``)."""
         self.model_name = model_name
         self.provider = provider
         self._profile = profile or ModelProfile(vision=True, files=True, thinking=True, structured_output=False)
@@ -121,6 +132,10 @@ class _TestModel(Model):
         output: OutputSchema | None,
     ) -> ModelResponse:
         msgs = list(messages)
+        if self.summaries == "auto" and _is_summary_request(settings):
+            with self._lock:
+                self.summary_requests.append(msgs)
+            return self._normalize(_test_summary(msgs), msgs)
         with self._lock:
             info = AgentInfo(tuple(tools or ()), settings or ModelSettings(), output, len(self.requests))
             self.requests.append((msgs, info))
@@ -170,9 +185,16 @@ class ScriptedModel(_TestModel):
         provider: str = "test",
         profile: ModelProfile | None = None,
         stream_chunk: int = 4,
+        summaries: Literal["auto", "ask"] = "auto",
     ) -> None:
-        """Script the replies, in order."""
-        super().__init__(model_name=model_name, provider=provider, profile=profile, stream_chunk=stream_chunk)
+        """Script the replies, in order.
+
+        ``summaries="auto"``: the loop's compaction summary requests are answered with a generated summary
+        (kept in ``summary_requests``) and consume no scripted reply; ``"ask"``: they are replies like any.
+        """
+        super().__init__(
+            model_name=model_name, provider=provider, profile=profile, stream_chunk=stream_chunk, summaries=summaries
+        )
         self.responses = list(responses)
 
     def _reply(self, messages: list[Message], info: AgentInfo) -> Scripted:
@@ -195,13 +217,32 @@ class FunctionModel(_TestModel):
         provider: str = "test",
         profile: ModelProfile | None = None,
         stream_chunk: int = 4,
+        summaries: Literal["auto", "ask"] = "auto",
     ) -> None:
-        """Use ``fn`` to answer requests."""
-        super().__init__(model_name=model_name, provider=provider, profile=profile, stream_chunk=stream_chunk)
+        """Use ``fn`` to answer requests.
+
+        ``summaries="auto"``: the loop's compaction summary requests are answered with a generated summary
+        (kept in ``summary_requests``) without calling ``fn``; ``"ask"``: ``fn`` answers them too.
+        """
+        super().__init__(
+            model_name=model_name, provider=provider, profile=profile, stream_chunk=stream_chunk, summaries=summaries
+        )
         self.fn = fn
 
     def _reply(self, messages: list[Message], info: AgentInfo) -> Scripted:
         return self.fn(messages, info)
+
+
+def _is_summary_request(settings: ModelSettings | None) -> bool:
+    """Whether the agent loop asks for a compaction summary (it marks those settings)."""
+    podium = settings.extra.get("podium") if settings is not None else None
+    return isinstance(podium, Mapping) and podium.get("purpose") == "compaction"
+
+
+def _test_summary(messages: list[Message]) -> str:
+    """A short, deterministic stand-in for a summary of the transcript in ``messages``."""
+    text = messages[-1].text if messages else ""
+    return f"(test summary of {len(text):,} characters) It began: {text[:160]}"
 
 
 def _echo(messages: list[Message], info: AgentInfo) -> str:
