@@ -38,7 +38,6 @@ from podium.agent.binding import check_unique_ids, pending_approvals
 from podium.agent.compaction import (
     Origins,
     Strategy,
-    Summarize,
     SummaryRequest,
     compaction_record,
     with_cache_points,
@@ -298,8 +297,7 @@ class _Run(RunState[OutputT]):
         after = before
         origins = Origins(self.history)
         for strategy in compaction.strategies:
-            room = usable - (strategy.max_tokens if isinstance(strategy, Summarize) else 0)
-            shorter = yield from self.apply(strategy, view, room, errors)
+            shorter = yield from self.apply(strategy, view, errors)
             if len(shorter) == len(view) and all(a is b for a, b in zip(shorter, view, strict=True)):
                 continue
             view = origins.follow(view, shorter)
@@ -326,30 +324,31 @@ class _Run(RunState[OutputT]):
         return event
 
     def apply(
-        self, strategy: Strategy, view: list[Message], room: int, errors: list[str]
+        self, strategy: Strategy, view: list[Message], errors: list[str]
     ) -> Generator[Effect | AgentEvent, Any, list[Message]]:
         """Run one strategy, answering its summary requests with model requests."""
         steps = strategy.apply(view)
         try:
             ask = next(steps)
             while True:
-                summary = yield from self.summary(ask, room, errors)
+                summary = yield from self.summary(ask, errors)
                 ask = steps.send(summary)
         except StopIteration as stop:
             result: list[Message] = stop.value
             return result
 
-    def summary(
-        self, ask: SummaryRequest, room: int, errors: list[str]
-    ) -> Generator[Effect | AgentEvent, Any, str | None]:
+    def summary(self, ask: SummaryRequest, errors: list[str]) -> Generator[Effect | AgentEvent, Any, str | None]:
         """The summary a strategy asked for, from a model request (``None`` when the model failed)."""
-        text = ask.text
-        if ask.model is None:  # the agent's own model: the transcript must fit its window
-            text = text[-max(1_000, room * 3) :]
+        text, max_tokens, window = ask.text, ask.max_tokens, self.window.window
+        if ask.model is None and window is not None:  # the agent's own model: prompt and summary must fit its window
+            max_tokens = min(max_tokens, max(64, window // 4))
+            room = max(300, (window - max_tokens - 300) * 3)  # characters, at ~3 per token to be safe
+            if len(text) > room:  # keep the start (earlier summaries, the task) and the end (the latest turns)
+                text = text[: room // 2] + "\n[...]\n" + text[-(room // 2) :]
         model = ask.model if isinstance(ask.model, Model) else None
         messages = [Message.system(ask.prompt), Message.user(text)]
         # marked for test doubles (podium.testing answers summary requests itself); no provider sends "podium"
-        settings = ModelSettings(max_tokens=ask.max_tokens, extra={"podium": {"purpose": "compaction"}})
+        settings = ModelSettings(max_tokens=max_tokens, extra={"podium": {"purpose": "compaction"}})
         counted = self.window.count(messages, ())
         try:
             reply = yield RequestModel(
