@@ -167,3 +167,31 @@ def test_usage_per_request_is_in_the_result(long_run: tuple[Script, list[object]
     assert len(summaries) == script.summaries
     total = sum(r.usage.input_tokens for r in result.requests)  # type: ignore[attr-defined]
     assert result.usage.input_tokens == total  # type: ignore[attr-defined]
+
+
+def test_the_async_driver_sends_the_same_requests() -> None:
+    """Compaction lives in the sans-IO loop: the async driver gets it unchanged, request for request."""
+    import asyncio
+
+    def run_async() -> Script:
+        script = Script()
+        model = FunctionModel(
+            script, profile=ModelProfile(context_window=WINDOW, max_output_tokens=1_000), summaries="ask"
+        )
+        agent = Agent(model, tools=[read_shard], instructions="You read logs.", max_steps=TURNS + 5)
+
+        async def go() -> None:
+            async for _ in agent.astream(GOAL):
+                pass
+
+        asyncio.run(go())
+        return script
+
+    sync_script = Script()
+    model = FunctionModel(
+        sync_script, profile=ModelProfile(context_window=WINDOW, max_output_tokens=1_000), summaries="ask"
+    )
+    Agent(model, tools=[read_shard], instructions="You read logs.", max_steps=TURNS + 5).run(GOAL)
+    async_script = run_async()
+    assert [t for _, t in async_script.requests] == [t for _, t in sync_script.requests]
+    assert async_script.summaries == sync_script.summaries
