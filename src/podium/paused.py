@@ -80,6 +80,11 @@ class PausedRun:
     """Usage up to the pause per agent (paths of names, as ``RunResult.usage_by_agent``)."""
     cost_by_agent: dict[str, float | None] = field(default_factory=dict)
     """Cost up to the pause per agent."""
+    tool_calls: int = 0
+    """Tool calls of the run before the paused turn (the resumed run's ``max_tool_calls`` budget counts them,
+    and the paused turn's calls again as it runs them)."""
+    seconds: float = 0.0
+    """Seconds the run had run before the pause (the resumed run's ``max_seconds`` budget counts them)."""
 
     @property
     def own_pending(self) -> list[ApprovalRequest]:
@@ -109,6 +114,10 @@ class PausedRun:
         if self.usage_by_agent:
             doc["usage_by_agent"] = {name: u.to_dict() for name, u in self.usage_by_agent.items()}
             doc["cost_by_agent"] = dict(self.cost_by_agent)
+        if self.tool_calls:
+            doc["tool_calls"] = self.tool_calls
+        if self.seconds:
+            doc["seconds"] = self.seconds
         return doc
 
     @classmethod
@@ -147,6 +156,9 @@ class PausedRun:
             usage = Usage.from_dict(doc.get("usage", {}))
             by_agent = {str(k): Usage.from_dict(v) for k, v in dict(doc.get("usage_by_agent", {})).items()}
             costs = {str(k): _cost(v) for k, v in dict(doc.get("cost_by_agent", {})).items()}
+            tool_calls, seconds = int(doc.get("tool_calls", 0)), float(doc.get("seconds", 0.0))
+            if tool_calls < 0 or not 0 <= seconds < float("inf"):
+                raise ValueError("tool_calls and seconds must be >= 0")
         except (TypeError, ValueError) as exc:
             raise SerializationError(f"{where}usage: {exc}") from exc
         return cls(
@@ -161,6 +173,8 @@ class PausedRun:
             {str(k): cls._from_doc(v, f"{where}children[{k!r}].") for k, v in children.items()},
             by_agent,
             costs,
+            tool_calls,
+            seconds,
         )
 
     def request(self, call_id: str) -> ApprovalRequest:

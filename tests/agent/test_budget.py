@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 import pytest
@@ -111,3 +112,47 @@ def test_a_run_within_its_budget_finishes() -> None:
 def test_a_bad_budget_says_which_limit_is_wrong(bad: dict[str, object]) -> None:
     with pytest.raises(UserError, match=next(iter(bad))):
         Budget(**bad)  # type: ignore[arg-type]
+
+
+def test_tool_call_and_time_budgets_carry_across_a_pause_and_a_json_round_trip() -> None:
+    from podium import ApprovalPolicy, PausedRun, Rule
+
+    ran: list[int] = []
+
+    @tool
+    def step(n: int) -> str:
+        """A step."""
+        ran.append(n)
+        return "ok"
+
+    @tool
+    def risky(n: int) -> str:
+        """Needs a yes."""
+        ran.append(100 + n)
+        return "done"
+
+    script = [
+        [call("step", {"n": 1}), call("step", {"n": 2})],
+        [call("risky", {"n": 1})],
+        [call("step", {"n": 3})],
+        "finished",
+    ]
+    policy = ApprovalPolicy([Rule("ask", tool="risky")])
+    agent = Agent(ScriptedModel(script), tools=[step, risky], policy=policy, budget=Budget(max_tool_calls=3))
+    paused = agent.run("go")
+    assert paused.status == "paused"
+    assert paused.paused is not None and paused.paused.tool_calls == 2  # the two steps; the paused turn not yet
+    assert paused.paused.seconds > 0
+    again = PausedRun.from_json(paused.paused.to_json())
+    assert (again.tool_calls, again.seconds) == (paused.paused.tool_calls, paused.paused.seconds)
+    call_id = paused.pending_approvals[0].call_id
+    with pytest.raises(BudgetExceeded) as info:  # 2 before + risky + step 3 = 4 > 3
+        agent.run(resume=again, approvals={call_id: True})
+    assert (info.value.budget, info.value.reached) == ("max_tool_calls", 4)
+    assert ran == [1, 2, 101]
+    _valid(info.value.messages)
+
+    slow = dataclasses.replace(again, seconds=1_000.0)
+    with pytest.raises(BudgetExceeded) as late:
+        agent.run(resume=slow, approvals={call_id: True}, budget=Budget(max_seconds=60))
+    assert late.value.budget == "max_seconds"

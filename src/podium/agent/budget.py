@@ -13,6 +13,9 @@ budget replaces the agent's). Limits are checked at the loop's own boundaries, s
 
 The run then raises :class:`~podium.exceptions.BudgetExceeded` naming the budget, its limit and the value
 reached, with ``.messages`` holding the history.
+
+A paused run resumed later is the same run: its tokens, cost, tool calls and seconds before the pause count
+(``PausedRun`` carries them, in JSON too).
 """
 
 from __future__ import annotations

@@ -122,6 +122,8 @@ class RunState(Generic[OutputT]):
             self.usage = spec.resume.usage
             self.step = spec.resume.steps
             self.cost = spec.resume.cost
+            self.tool_calls = spec.resume.tool_calls
+            self.started -= spec.resume.seconds  # the budget's wall time counts the time before the pause
 
     def unique(self, response: ModelResponse) -> ModelResponse:
         """``response`` with tool call ids unique across the run and its sub-agents."""
@@ -461,6 +463,8 @@ class RunState(Generic[OutputT]):
             children=dict(self.subagents.paused),
             usage_by_agent={k: u for k, (u, _) in by_agent.items()} if len(by_agent) > 1 else {},
             cost_by_agent={k: resolve_cost(c) for k, (_, c) in by_agent.items()} if len(by_agent) > 1 else {},
+            tool_calls=self.tool_calls - len(turn.calls),  # the resumed run counts this turn's calls again
+            seconds=time.monotonic() - self.started,
         )
 
     def close(self, turn: _Turn) -> None:
