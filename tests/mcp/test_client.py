@@ -1,0 +1,322 @@
+"""The MCP client against a real server written with the SDK's server API, over stdio and streamable HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from podium import Agent, CancelToken
+from podium.exceptions import RunCancelled
+from podium.mcp import MCPServer, ProgressUpdate
+from podium.messages import File, Image, Text
+from podium.testing import ScriptedModel, call
+from tests.mcp.conftest import stdio_server
+
+
+def tool(server: MCPServer, name: str) -> Any:
+    return next(t for t in server.get_tools() if t.name == name)
+
+
+def texts(result: Any) -> str:
+    return "\n".join(p.text for p in result.content if isinstance(p, Text))
+
+
+def test_schemas_are_passed_through_whole(server: MCPServer) -> None:
+    add = tool(server, "add").definition.parameters
+    assert add["properties"]["b"]["anyOf"] == [{"type": "integer"}, {"type": "null"}]
+    place = tool(server, "place").definition.parameters
+    assert place["properties"]["order"] == {"$ref": "#/$defs/Order"}
+    assert place["$defs"]["Order"]["properties"]["ship_to"]["anyOf"][0] == {"$ref": "#/$defs/Address"}
+    assert place["properties"]["priority"]["anyOf"][0]["enum"] == ["low", "high"]
+
+
+def test_nullable_and_nested_arguments_reach_the_server(server: MCPServer) -> None:
+    assert texts(server.call_tool("add", {"a": 2, "b": None})) == "2"
+    args = {"order": {"item": "pen", "quantity": 3, "ship_to": {"street": "Main", "city": "Oslo"}}, "priority": 2}
+    result = server.call_tool("place", args)
+    assert not result.is_error
+    assert texts(result) == "3 x pen to Oslo, priority 2, 0 notes"
+    assert result.provider_details == {"mcp_structured_content": {"result": texts(result)}}
+
+
+def test_image_audio_and_embedded_resources_become_parts(server: MCPServer) -> None:
+    picture = server.call_tool("picture")
+    assert isinstance(picture.content[0], Text) and picture.content[0].text == "a red dot"
+    image = picture.content[1]
+    assert isinstance(image, Image) and image.media_type == "image/png" and image.data is not None
+    assert image.data.startswith(b"\x89PNG")
+    audio, pdf = server.call_tool("media").content
+    assert isinstance(audio, File) and audio.media_type == "audio/wav" and audio.data == b"RIFF\x24\x00\x00\x00WAVEfmt "
+    assert isinstance(pdf, File) and pdf.media_type == "application/pdf" and pdf.filename == "report.pdf"
+    assert pdf.data == b"%PDF-1.4"
+
+
+def test_error_flag_becomes_an_error_result(server: MCPServer) -> None:
+    result = server.call_tool("fail", {"reason": "because"})
+    assert result.is_error
+    assert "failed on purpose: because" in texts(result)
+
+
+def test_unknown_tool_is_an_error_result_not_an_exception(server: MCPServer) -> None:
+    result = server.call_tool("no_such_tool", {})
+    assert result.is_error
+    assert "no_such_tool" in texts(result)
+
+
+def test_resources_and_prompts_as_methods(server: MCPServer) -> None:
+    assert {r.name for r in server.list_resources()} == {"greeting", "pixel"}
+    [text] = server.read_resource("data://greeting")
+    assert isinstance(text, Text) and text.text.endswith("hello from the resource")
+    [pixel] = server.read_resource("data://pixel")
+    assert isinstance(pixel, Image) and pixel.media_type == "image/png"
+    [prompt] = server.list_prompts()
+    assert prompt.name == "review" and prompt.arguments[0].name == "code"
+    [message] = server.get_prompt("review", {"code": "x = 1"})
+    assert message.role == "user" and "x = 1" in message.parts[0].text  # type: ignore[union-attr]
+
+
+def test_progress_notifications_reach_the_callback(server: MCPServer, caplog: pytest.LogCaptureFixture) -> None:
+    seen: list[ProgressUpdate] = []
+    server.on_progress = seen.append
+    try:
+        with caplog.at_level("INFO", logger="podium.mcp"):
+            result = server.call_tool("slow", {"seconds": 0.3, "tag": f"progress-{server.config.transport}"})
+    finally:
+        server.on_progress = None
+    assert texts(result) == "slept 0.3"
+    assert [u.progress for u in seen] == [1, 2, 3]
+    assert all(u.total == 3 and u.tool == "slow" and u.server == "app" for u in seen)
+    assert seen[-1].message == "step 3"
+    assert "progress 3/3 step 3" in caplog.text
+
+
+def test_arguments_are_checked_against_the_schema_before_sending(server: MCPServer) -> None:
+    model = ScriptedModel([[call("place", {"order": {"quantity": "many"}})], "done"])
+    result = Agent(model, tools=[server]).run("go")
+    [tool_result] = [p for m in result.messages for p in m.parts if getattr(p, "type", "") == "tool_result"]
+    assert tool_result.is_error
+    text = texts(tool_result)
+    assert "Invalid arguments" in text and "'item' is a required property" in text
+    assert "order.quantity" in text
+
+
+def test_allow_deny_and_prefix(marks: Path) -> None:
+    with stdio_server(marks, prefix="a", allow=["add", "pla*", "fail"], deny=["fail"]) as srv:
+        assert sorted(t.name for t in srv.get_tools()) == ["a_add", "a_place"]
+
+
+def test_two_servers_with_the_same_tools_need_prefixes(marks: Path, http_url: str) -> None:
+    from podium.exceptions import UserError
+
+    one, two = stdio_server(marks), MCPServer.http(http_url, name="app2")
+    try:
+        model = ScriptedModel(["hi"])
+        with pytest.raises(UserError, match="two tools are named 'add'"):
+            Agent(model, tools=[one, two]).run("go")
+        one.prefix, two.prefix = "one", "two"
+        one._tools = two._tools = None  # prefixes are read when tools are listed
+        model = ScriptedModel([[call("one_add", {"a": 1}), call("two_add", {"a": 2, "b": 3})], "done"])
+        result = Agent(model, tools=[one, two]).run("go")
+        outputs = [texts(p) for m in result.messages for p in m.parts if getattr(p, "type", "") == "tool_result"]
+        assert outputs == ["1", "5"]
+    finally:
+        one.close()
+        two.close()
+
+
+def test_list_changed_is_honoured_at_the_next_run(marks: Path) -> None:
+    with stdio_server(marks) as srv:
+        before = {t.name for t in srv.get_tools()}
+        model = ScriptedModel([[call("grow", {"name": "fresh"})], "grown", [call("fresh", {})], "used it"])
+        agent = Agent(model, tools=[srv])
+        agent.run("grow a tool")
+        deadline = time.monotonic() + 5
+        while srv.list_changes == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert srv.list_changes == 1
+        second = agent.run("use it")
+        assert {t.name for t in srv.get_tools()} == before | {"fresh"}
+        results = [p for m in second.messages for p in m.parts if getattr(p, "type", "") == "tool_result"]
+        assert texts(results[-1]) == "I am fresh" and not results[-1].is_error
+
+
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_agent_runs_a_scripted_model_calling_mcp_tools_end_to_end(server: MCPServer, driver: str) -> None:
+    model = ScriptedModel([[call("add", {"a": 40, "b": 2}), call("picture", {}), call("fail", {"reason": "x"})], "42"])
+    agent = Agent(model, tools=[server])
+    result = agent.run("add") if driver == "sync" else asyncio.run(agent.arun("add"))
+    assert result.output == "42"
+    results = [p for m in result.messages for p in m.parts if getattr(p, "type", "") == "tool_result"]
+    assert [r.name for r in results] == ["add", "picture", "fail"]
+    assert texts(results[0]) == "42" and not results[0].is_error
+    assert any(isinstance(p, Image) for p in results[1].content)
+    assert results[2].is_error and "failed on purpose" in texts(results[2])
+    # what the model received in its second request: the same results
+    sent = [p for m in model.requests[1][0] for p in m.parts if getattr(p, "type", "") == "tool_result"]
+    assert [r.is_error for r in sent] == [False, False, True]
+
+
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_timeout_is_an_error_result_and_cancels_on_the_server(marks: Path, driver: str) -> None:
+    tag = f"timeout-{driver}"
+    with stdio_server(marks, timeout=0.5) as srv:
+        model = ScriptedModel([[call("slow", {"seconds": 30, "tag": tag})], "gave up"])
+        agent = Agent(model, tools=[srv])
+        started = time.monotonic()
+        result = agent.run("wait") if driver == "sync" else asyncio.run(agent.arun("wait"))
+        assert time.monotonic() - started < 10
+        [res] = [p for m in result.messages for p in m.parts if getattr(p, "type", "") == "tool_result"]
+        assert res.is_error and "0.5 s timeout" in texts(res)
+        wait_for(marks / f"cancelled-{tag}")
+        assert texts(srv.call_tool("add", {"a": 1})) == "1"  # the session is still good
+
+
+def wait_for(path: Path, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path.name} never appeared"
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_cancelling_the_run_cancels_the_call_on_the_server(server: MCPServer, marks: Path, driver: str) -> None:
+    tag = f"cancel-{driver}-{server.config.transport}"
+    model = ScriptedModel([[call("slow", {"seconds": 30, "tag": tag})], "never"])
+    agent = Agent(model, tools=[server])
+    token = CancelToken()
+
+    def cancel_when_started() -> None:
+        wait_for(marks / f"started-{tag}")
+        token.cancel("stop")
+
+    threading.Thread(target=cancel_when_started, daemon=True).start()
+    started = time.monotonic()
+    with pytest.raises(RunCancelled) as info:
+        if driver == "sync":
+            agent.run("wait", cancel=token)
+        else:
+            asyncio.run(agent.arun("wait", cancel=token))
+    assert time.monotonic() - started < 10
+    [res] = [p for m in info.value.messages for p in m.parts if getattr(p, "type", "") == "tool_result"]
+    assert res.interrupted
+    wait_for(marks / f"cancelled-{tag}")
+
+
+def test_a_server_killed_mid_call_gives_an_error_result_then_reconnects(marks: Path) -> None:
+    import os
+    import signal
+
+    with stdio_server(marks) as srv:
+        first_pid = int(texts(srv.call_tool("pid")))
+        assert srv.generation == 1
+        box: list[Any] = []
+        worker = threading.Thread(target=lambda: box.append(srv.call_tool("slow", {"seconds": 30, "tag": "kill"})))
+        worker.start()
+        wait_for(marks / "started-kill")
+        os.kill(first_pid, signal.SIGKILL)
+        worker.join(15)
+        assert not worker.is_alive()
+        [result] = box
+        assert result.is_error
+        assert "went away during the request" in texts(result) and "next call starts the server again" in texts(result)
+        second_pid = int(texts(srv.call_tool("pid")))
+        assert second_pid != first_pid and srv.generation == 2
+        assert not _alive(first_pid)
+
+
+def test_a_server_that_exits_during_a_call_in_an_agent_run(marks: Path) -> None:
+    with stdio_server(marks) as srv:
+        model = ScriptedModel([[call("die", {})], [call("add", {"a": 5})], "ok"])
+        result = Agent(model, tools=[srv]).run("go")
+        results = [p for m in result.messages for p in m.parts if getattr(p, "type", "") == "tool_result"]
+        assert results[0].is_error and "went away" in texts(results[0])
+        assert not results[1].is_error and texts(results[1]) == "5"
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "State:\tZ" not in status
+
+
+def test_close_leaves_no_child_process(marks: Path) -> None:
+    srv = stdio_server(marks)
+    pid = int(texts(srv.call_tool("pid")))
+    assert _alive(pid)
+    srv.close()
+    assert not _alive(pid)
+    srv.close()  # idempotent
+
+
+def test_async_with_and_an_unreachable_server() -> None:
+    from podium.mcp import ServerUnavailable
+
+    async def main() -> None:
+        async with MCPServer.stdio("/bin/sh", ["-c", "echo starting up >&2; exit 7"], connect_timeout=10) as srv:
+            srv.list_tools()
+
+    with pytest.raises(ServerUnavailable) as info:
+        asyncio.run(main())
+    assert "cannot connect to MCP server 'sh'" in str(info.value)
+    assert "starting up" in str(info.value)  # its stderr
+
+
+def test_an_unreachable_server_in_a_run_is_an_error_result_for_calls(marks: Path) -> None:
+    srv = MCPServer.http("http://127.0.0.1:9/mcp", name="nowhere", connect_timeout=5)
+    result = asyncio.run(srv.acall_tool("add", {"a": 1}))
+    assert result.is_error and "cannot connect to MCP server 'nowhere'" in texts(result)
+    srv.close()
+
+
+def test_approval_policy_and_hooks_see_mcp_tools(server: MCPServer) -> None:
+    from podium.agent.approval import ApprovalPolicy, Rule
+    from podium.agent.hooks import AgentHooks
+
+    calls: list[str] = []
+
+    class Spy(AgentHooks):
+        def before_tool_call(self, ctx: Any, call: Any) -> Any:
+            if call.name == "add":  # a hook rewrites the arguments of an MCP call
+                return dataclasses.replace(call, args={"a": 10})
+            return None
+
+        def after_tool_call(self, ctx: Any, call: Any, result: Any) -> None:
+            calls.append(call.name)
+
+    policy = ApprovalPolicy([Rule("deny", tool="fail", reason="no failing")], default="allow")
+    model = ScriptedModel([[call("fail", {"reason": "x"}), call("add", {"a": 1})], "done"])
+    result = Agent(model, tools=[server], policy=policy, hooks=[Spy()]).run("go")
+    results = [p for m in result.messages for p in m.parts if getattr(p, "type", "") == "tool_result"]
+    assert results[0].is_error and "no failing" in texts(results[0])
+    assert texts(results[1]) == "10"
+    assert "add" in calls and "fail" not in calls
+
+
+def test_resources_and_prompts_as_tools(marks: Path) -> None:
+    with stdio_server(marks, resources_as_tools=True, prompts_as_tools=True, prefix="app") as srv:
+        names = {t.name for t in srv.get_tools()}
+        assert {"app_list_resources", "app_read_resource", "app_list_prompts", "app_get_prompt"} <= names
+        model = ScriptedModel(
+            [
+                [
+                    call("app_list_resources", {}),
+                    call("app_read_resource", {"uri": "data://pixel"}),
+                    call("app_get_prompt", {"name": "review", "arguments": {"code": "y = 2"}}),
+                ],
+                "done",
+            ]
+        )
+        result = Agent(model, tools=[srv]).run("go")
+        listed, pixel, prompt = [p for m in result.messages for p in m.parts if getattr(p, "type", "") == "tool_result"]
+        assert "uri: data://greeting" in texts(listed)
+        assert isinstance(pixel.content[0], Image)
+        assert texts(prompt).startswith("user: Please review") and "y = 2" in texts(prompt)
