@@ -61,7 +61,7 @@ def require(tool: str) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "requires(tool): the test needs a system tool (bwrap, rg, node): see tests/conftest")
+    config.addinivalue_line("markers", "requires(tool): the test needs a system tool (bwrap, rg, node): tests/conftest")
 
 
 def _needed(item: pytest.Item) -> set[str]:

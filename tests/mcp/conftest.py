@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,8 +50,9 @@ def marks(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("marks")
 
 
-def stdio_server(marks: Path, **options: object) -> MCPServer:
-    return MCPServer.stdio(sys.executable, [str(APP), "stdio"], env={"MCP_TEST_MARKS": str(marks)}, name="app", **options)  # type: ignore[arg-type]
+def stdio_server(marks: Path, **options: Any) -> MCPServer:
+    env = {"MCP_TEST_MARKS": str(marks)}
+    return MCPServer.stdio(sys.executable, [str(APP), "stdio"], env=env, name="app", **options)
 
 
 @pytest.fixture(scope="module")

@@ -70,7 +70,9 @@ def picture() -> list[TextContent | ImageContent]:
 @server.tool()
 def media() -> list[AudioContent | EmbeddedResource]:
     """Return audio and an embedded binary resource."""
-    blob = BlobResourceContents(uri="file:///data/report.pdf", mime_type="application/pdf", blob=base64.b64encode(b"%PDF-1.4").decode())
+    blob = BlobResourceContents(
+        uri="file:///data/report.pdf", mime_type="application/pdf", blob=base64.b64encode(b"%PDF-1.4").decode()
+    )
     return [
         AudioContent(type="audio", data=base64.b64encode(WAV).decode(), mime_type="audio/wav"),
         EmbeddedResource(type="resource", resource=blob),

@@ -32,8 +32,10 @@ __all__ = [
 
 
 def servers_from_config(configs: Sequence[ServerConfig], **options: Any) -> list[MCPServer]:
-    """One :class:`MCPServer` per configuration; with several, each is prefixed with its name (unless the
-    configuration gives a prefix), so that two servers' tools cannot clash."""
+    """One :class:`MCPServer` per configuration, prefixed with its name when there are several.
+
+    A configuration's own ``prefix`` wins; the name prefix keeps two servers' tools from clashing.
+    """
     several = len(configs) > 1
     out = []
     for config in configs:

@@ -22,6 +22,7 @@ changed (``notifications/tools/list_changed``), the next run lists the tools aga
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import fnmatch
 import logging
@@ -179,7 +180,9 @@ class MCPServer(Toolset):
         return cls(config, **options)
 
     @classmethod
-    def http(cls, url: str, headers: Mapping[str, str] | None = None, *, name: str | None = None, **options: Any) -> MCPServer:
+    def http(
+        cls, url: str, headers: Mapping[str, str] | None = None, *, name: str | None = None, **options: Any
+    ) -> MCPServer:
         """A server reached over streamable HTTP at ``url`` (``headers`` go with every request)."""
         if not url.startswith(("http://", "https://")):
             raise UserError(f"MCPServer.http needs an http:// or https:// URL, got {url!r}")
@@ -220,10 +223,8 @@ class MCPServer(Toolset):
     def __del__(self) -> None:
         conn = getattr(self, "_conn", None)
         if conn is not None and not conn.closed:
-            try:
+            with contextlib.suppress(Exception):  # at interpreter shutdown threads cannot start
                 threading.Thread(target=conn.close, daemon=True).start()
-            except Exception:  # pragma: no cover - interpreter shutdown
-                pass
 
     def __repr__(self) -> str:
         return f"MCPServer({self.name!r}, {self.config.describe()!r})"
@@ -239,8 +240,8 @@ class MCPServer(Toolset):
         elif isinstance(message, Exception):
             logger.debug("MCP server %r: transport error: %r", self.name, message)
 
-    def _progress(self, tool: str, call_id: str | None) -> Callable[[float, float | None, str | None], Any]:
-        async def report(progress: float, total: float | None, message: str | None) -> None:
+    def _progress(self, tool: str, call_id: str | None) -> Any:
+        async def report(progress: float, total: float | None, message: str | None) -> None:  # ProgressFnT
             update = ProgressUpdate(self.name, tool, call_id, progress, total, message)
             of = f"/{total:g}" if total is not None else ""
             logger.info("MCP %s.%s progress %g%s %s", self.name, tool, progress, of, message or "")

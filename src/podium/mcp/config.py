@@ -86,7 +86,9 @@ def _server(name: str, entry: Any, where: str) -> ServerConfig | None:
         raise UserError(f"{at} must be an object with 'command' (stdio) or 'url' (HTTP)")
     unknown = set(entry) - _STDIO_KEYS - _HTTP_KEYS - _COMMON_KEYS
     if unknown:
-        raise UserError(f"{at} has unknown keys {sorted(unknown)}; known: {sorted(_STDIO_KEYS | _HTTP_KEYS | _COMMON_KEYS)}")
+        raise UserError(
+            f"{at} has unknown keys {sorted(unknown)}; known: {sorted(_STDIO_KEYS | _HTTP_KEYS | _COMMON_KEYS)}"
+        )
     if entry.get("disabled") is True:
         return None
     kind = entry.get("type")

@@ -23,7 +23,7 @@ import tempfile
 import threading
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar, cast
 
 from podium.exceptions import PodiumError
 from podium.mcp.config import ServerConfig
@@ -62,9 +62,9 @@ def _close_all() -> None:  # pragma: no cover - runs at interpreter exit
 def _broken(exc: BaseException) -> bool:
     """Whether ``exc`` says the transport is gone (rather than the server answering with an error)."""
     import anyio
+    from mcp_types import CONNECTION_CLOSED
 
     from mcp import MCPError
-    from mcp_types import CONNECTION_CLOSED
 
     if isinstance(exc, MCPError):
         return exc.code == CONNECTION_CLOSED
@@ -116,9 +116,7 @@ class Connection:
                 raise ServerUnavailable(f"the connection to MCP server {self.config.name!r} is closed")
             if self._loop is None:
                 loop = asyncio.new_event_loop()
-                thread = threading.Thread(
-                    target=loop.run_forever, name=f"podium-mcp-{self.config.name}", daemon=True
-                )
+                thread = threading.Thread(target=loop.run_forever, name=f"podium-mcp-{self.config.name}", daemon=True)
                 thread.start()
                 self._loop, self._thread = loop, thread
                 _open.add(self)
@@ -214,7 +212,7 @@ class Connection:
             transport,
             mode="legacy",
             cache=None,
-            message_handler=self._on_message,
+            message_handler=cast(Any, self._on_message),  # an async (message) -> None: MessageHandlerFnT
             client_info=Implementation(name="podium", version=_version()),
         )
 

@@ -152,7 +152,7 @@ def _validator(schema: Mapping[str, Any]) -> Any:
         return None
     try:
         cls = validators.validator_for(schema, default=jsonschema.Draft202012Validator)
-        cls.check_schema(schema)
+        cls.check_schema(dict(schema))
         return cls(schema)
     except Exception:  # an invalid or unresolvable schema: leave validation to the server
         return None

@@ -1,5 +1,6 @@
-"""A server's resources and prompts as tools the model can call (opt-in: ``resources_as_tools=True`` and
-``prompts_as_tools=True`` on :class:`~podium.mcp.MCPServer`).
+"""A server's resources and prompts as tools the model can call (opt-in).
+
+Turned on with ``resources_as_tools=True`` and ``prompts_as_tools=True`` on :class:`~podium.mcp.MCPServer`.
 
 ``list_resources`` lists the resources and templates (URI, name, type, description); ``read_resource``
 returns a resource's contents as parts (text, images, files). ``list_prompts`` lists the prompts and their
