@@ -2,8 +2,8 @@
 
 * ``text`` -> :class:`~podium.messages.Text`; ``image`` -> :class:`~podium.messages.Image` (bytes and media
   type); ``audio`` -> :class:`~podium.messages.File` with its audio media type.
-* ``resource`` (embedded): text contents -> ``Text`` headed by the resource's URI; a blob -> ``Image`` when
-  its media type is an image, else ``File`` (named after the URI).
+* ``resource`` (embedded): text contents -> ``Text`` headed by the resource's URI; a blob -> ``Text`` when
+  its media type is text (and it is UTF-8), ``Image`` when it is an image, else ``File`` (named after the URI).
 * ``resource_link`` -> ``Text`` naming the link (URI, name, media type): the model can read it with the
   ``read_resource`` tool when resources are exposed; providers cannot fetch ``file://`` or custom schemes.
 * ``structuredContent`` is kept in ``ToolResult.provider_details["mcp_structured_content"]``; when the
@@ -43,6 +43,9 @@ def _bytes(data: str, what: str) -> bytes:
         raise ValueError(f"the server sent {what} that is not valid base64") from exc
 
 
+_TEXT_TYPES = frozenset({"application/json", "application/xml", "application/yaml", "application/x-yaml"})
+
+
 def _filename(uri: str) -> str | None:
     path = urlsplit(uri).path
     name = posixpath.basename(path.rstrip("/"))
@@ -56,6 +59,11 @@ def _resource_part(resource: Any) -> ContentPart:
     if isinstance(text, str):
         return Text(f"[resource {uri}{f' ({mime})' if mime else ''}]\n{text}")
     data = _bytes(resource.blob, f"the resource {uri!r}")
+    if mime and (mime.startswith("text/") or mime in _TEXT_TYPES):
+        try:  # text sent as a blob: most providers take text, few take text files
+            return Text(f"[resource {uri} ({mime})]\n{data.decode('utf-8')}")
+        except UnicodeDecodeError:
+            pass
     if mime and mime.startswith("image/"):
         return Image(data=data, media_type=mime)
     return File(data=data, media_type=mime or "application/octet-stream", filename=_filename(uri))
