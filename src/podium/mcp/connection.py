@@ -260,10 +260,8 @@ class Connection:
         cfg = self.config
         if isinstance(exc, asyncio.TimeoutError):
             why = f"it did not finish the handshake within {self.connect_timeout:g} s"
-        elif isinstance(getattr(exc, "exceptions", None), (list, tuple)):  # an exception group (anyio)
-            why = "; ".join(f"{type(e).__name__}: {e}" for e in getattr(exc, "exceptions", ()))
         else:
-            why = f"{type(exc).__name__}: {exc}"
+            why = "; ".join(dict.fromkeys(f"{type(e).__name__}: {e}" for e in _leaves(exc)))
         tail = self._stderr_tail()
         where = f"command {cfg.describe()!r}" if cfg.transport == "stdio" else f"URL {cfg.url}"
         text = f"cannot connect to MCP server {cfg.name!r} ({where}): {why}"
@@ -314,6 +312,14 @@ class Connection:
         if self._errlog is not None:
             with contextlib.suppress(OSError):
                 self._errlog.close()
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    """The exceptions inside (nested) exception groups, or ``[exc]``."""
+    inner = getattr(exc, "exceptions", None)
+    if not isinstance(inner, (list, tuple)):
+        return [exc]
+    return [leaf for e in inner for leaf in _leaves(e)]
 
 
 def _version() -> str:
