@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from podium.mcp import MCPServer
+from tests.cli.conftest import cli_env  # noqa: F401 - the CLI tests' fixture, for test_cli.py
 
 HERE = Path(__file__).parent
 APP = HERE / "server_app.py"

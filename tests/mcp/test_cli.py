@@ -10,7 +10,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.cli.conftest import cli_env, podium, script  # noqa: F401 - cli_env is a fixture
+from tests.cli.conftest import podium, script
 from tests.cli.test_chat_pty import spawn
 from tests.mcp.conftest import APP
 
@@ -20,7 +20,7 @@ def servers_file(path: Path, servers: dict[str, object]) -> Path:
     return path
 
 
-def app_server(marks: Path | None = None) -> dict[str, object]:
+def app_server() -> dict[str, object]:
     return {"command": sys.executable, "args": [str(APP), "stdio"]}
 
 
