@@ -320,3 +320,25 @@ def test_resources_and_prompts_as_tools(marks: Path) -> None:
         assert "uri: data://greeting" in texts(listed)
         assert isinstance(pixel.content[0], Image)
         assert texts(prompt).startswith("user: Please review") and "y = 2" in texts(prompt)
+
+
+def test_tool_names_are_fitted_for_providers(marks: Path) -> None:
+    """Names with characters providers refuse, too long, or equal after fitting, still call the right tool."""
+    from podium.mcp.client import _fit_names
+    from podium.tools.tool import Tool
+
+    def t(name: str) -> Tool[..., Any]:
+        return Tool(lambda: None, name=name)
+
+    names = [x.name for x in _fit_names([t("a.b"), t("a_b"), t("x" * 80), t("ok-name")], "srv")]
+    assert names == ["srv_a_b", "srv_a_b_2", "srv_" + "x" * 60, "srv_ok-name"]
+    with stdio_server(marks) as srv:
+        srv.call_tool("grow", {"name": "files/read.all"})  # a name no provider takes
+        deadline = time.monotonic() + 5
+        while "files_read_all" not in {x.name for x in srv.get_tools()}:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        model = ScriptedModel([[call("files_read_all", {})], "done"])
+        result = Agent(model, tools=[srv]).run("go")
+        [res] = [p for m in result.messages for p in m.parts if getattr(p, "type", "") == "tool_result"]
+        assert texts(res) == "I am files/read.all"

@@ -26,11 +26,12 @@ import contextlib
 import dataclasses
 import fnmatch
 import logging
+import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from typing_extensions import Self, override
 
@@ -49,6 +50,8 @@ if TYPE_CHECKING:
 __all__ = ["MCPServer", "MCPTool", "ProgressUpdate"]
 
 logger = logging.getLogger("podium.mcp")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +265,11 @@ class MCPServer(Toolset):
 
     def list_tools(self) -> list[Any]:
         """The server's tool definitions (the SDK's ``Tool`` models, every page), unfiltered."""
-        return self._conn.call(_list_all_tools)
+        return self._request(_list_all_tools)
+
+    def _request(self, make: Callable[[Client], Awaitable[T]]) -> T:
+        """A request that is not a tool call: it may take ``connect_timeout`` seconds besides connecting."""
+        return self._conn.call(make, timeout=2 * self._conn.connect_timeout)
 
     @override
     def get_tools(self, ctx: RunContext[Any] | None = None) -> Sequence[Tool[..., Any]]:
@@ -273,9 +280,7 @@ class MCPServer(Toolset):
                 specs = self.list_tools()
                 tools: list[Tool[..., Any]] = [MCPTool(self, s) for s in specs if self._wanted(s.name)]
                 tools += self._extra_tools()
-                if self.prefix:
-                    tools = [t.renamed(f"{self.prefix}_{t.name}") for t in tools]
-                self._tools = tools
+                self._tools = _fit_names(tools, self.prefix)
             return self._tools
 
     async def acall_tool(self, name: str, arguments: Mapping[str, Any], *, call_id: str | None = None) -> ToolResult:
@@ -309,24 +314,24 @@ class MCPServer(Toolset):
 
     def list_resources(self) -> list[Any]:
         """The server's resources (the SDK's ``Resource`` models, every page)."""
-        return self._conn.call(_list_all_resources)
+        return self._request(_list_all_resources)
 
     def list_resource_templates(self) -> list[Any]:
         """The server's resource templates."""
-        return self._conn.call(_list_all_templates)
+        return self._request(_list_all_templates)
 
     def read_resource(self, uri: str) -> list[ContentPart]:
         """The contents of the resource at ``uri`` as parts (text, images, files)."""
-        result = self._conn.call(lambda c: c.read_resource(uri))
+        result = self._request(lambda c: c.read_resource(uri))
         return [to_parts_resource(r) for r in result.contents]
 
     def list_prompts(self) -> list[Any]:
         """The server's prompts (the SDK's ``Prompt`` models, every page)."""
-        return self._conn.call(_list_all_prompts)
+        return self._request(_list_all_prompts)
 
     def get_prompt(self, name: str, arguments: Mapping[str, str] | None = None) -> list[Message]:
         """The messages of prompt ``name`` filled with ``arguments``."""
-        result = self._conn.call(lambda c: c.get_prompt(name, dict(arguments or {})))
+        result = self._request(lambda c: c.get_prompt(name, dict(arguments or {})))
         return [Message(m.role, tuple(to_parts([m.content]))) for m in result.messages]
 
     def _extra_tools(self) -> list[Tool[..., Any]]:
@@ -338,6 +343,26 @@ class MCPServer(Toolset):
         if self.prompts_as_tools:
             out += prompt_tools(self)
         return out
+
+
+def _fit_names(tools: list[Tool[..., Any]], prefix: str | None) -> list[Tool[..., Any]]:
+    """``tools`` named ``{prefix}_{name}``, in the characters and length every provider takes.
+
+    Providers take ``[A-Za-z0-9_-]{1,64}``; MCP servers may use dots, slashes or spaces. Other characters
+    become ``_``, long names are cut, and names that end up equal get ``_2``, ``_3``... The call still goes
+    to the server's own name (:attr:`MCPTool.remote_name`).
+    """
+    out: list[Tool[..., Any]] = []
+    taken: set[str] = set()
+    for t in tools:
+        base = re.sub(r"[^A-Za-z0-9_-]", "_", f"{prefix}_{t.name}" if prefix else t.name)[:64] or "tool"
+        name, n = base, 1
+        while name in taken:
+            n += 1
+            name = f"{base[: 64 - len(str(n)) - 1]}_{n}"
+        taken.add(name)
+        out.append(t if name == t.name else t.renamed(name))
+    return out
 
 
 def to_parts_resource(contents: Any) -> ContentPart:
