@@ -342,3 +342,15 @@ def test_tool_names_are_fitted_for_providers(marks: Path) -> None:
         result = Agent(model, tools=[srv]).run("go")
         [res] = [p for m in result.messages for p in m.parts if getattr(p, "type", "") == "tool_result"]
         assert texts(res) == "I am files/read.all"
+
+
+def test_list_changed_is_honoured_between_requests_of_one_run(marks: Path) -> None:
+    """The tool a call adds is offered (and callable) at the run's very next request."""
+    with stdio_server(marks) as srv:
+        srv.get_tools()
+        model = ScriptedModel([[call("grow", {"name": "midrun"})], [call("midrun", {})], "done"])
+        result = Agent(model, tools=[srv]).run("go")
+        offered = [{t.name for t in info.tools} for _, info in model.requests]
+        assert "midrun" not in offered[0] and "midrun" in offered[1]
+        last = [p for m in result.messages for p in m.parts if getattr(p, "type", "") == "tool_result"][-1]
+        assert texts(last) == "I am midrun" and not last.is_error

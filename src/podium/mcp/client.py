@@ -263,6 +263,11 @@ class MCPServer(Toolset):
             return False
         return not _matches(name, self.deny)
 
+    @override
+    def changed(self) -> bool:
+        """Whether the server said its tools changed since they were last listed."""
+        return self._stale.is_set()
+
     def list_tools(self) -> list[Any]:
         """The server's tool definitions (the SDK's ``Tool`` models, every page), unfiltered."""
         return self._request(_list_all_tools)
