@@ -48,10 +48,10 @@ def open_servers(files: Sequence[Path]) -> list[Any]:
     if not configs:
         return []
     try:
-        from podium.mcp import MCPServer, ServerUnavailable, _prefix
+        from podium.mcp import MCPServer, ServerUnavailable, tool_prefix
     except ImportError as exc:  # pragma: no cover - the mcp extra is missing
         raise UserError(f"MCP servers need the mcp extra: pip install 'podium[mcp]' ({exc})") from exc
-    servers = [MCPServer(c, prefix=c.prefix or _prefix(c.name)) for c in configs]
+    servers = [MCPServer(c, prefix=c.prefix or tool_prefix(c.name)) for c in configs]
     with cf.ThreadPoolExecutor(max(1, len(servers))) as pool:
         futures = [pool.submit(s.get_tools) for s in servers]
         errors = []

@@ -28,6 +28,7 @@ __all__ = [
     "load_servers",
     "parse_servers",
     "servers_from_config",
+    "tool_prefix",
 ]
 
 
@@ -39,13 +40,13 @@ def servers_from_config(configs: Sequence[ServerConfig], **options: Any) -> list
     several = len(configs) > 1
     out = []
     for config in configs:
-        prefix = config.prefix or (_prefix(config.name) if several else None)
+        prefix = config.prefix or (tool_prefix(config.name) if several else None)
         out.append(MCPServer(config, prefix=prefix, **options))
     return out
 
 
-def _prefix(name: str) -> str:
-    """``name`` made fit for tool names (letters, digits, ``_`` and ``-``)."""
+def tool_prefix(name: str) -> str:
+    """A server's name made fit to prefix tool names (letters, digits, ``_`` and ``-``)."""
     import re
 
     return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_") or "mcp"
