@@ -79,7 +79,8 @@ def measure(tool: Any, calls: int) -> tuple[float, float]:
     inv = _invocation(tool)
 
     def check(outcome: Any) -> None:
-        assert outcome.kind == "ok" and outcome.result.content[0].text == "3", outcome
+        assert outcome.kind == "ok", outcome
+        assert outcome.result.content[0].text == "3", outcome
 
     sync = _median_ms(lambda: check(run_sync(inv)), calls)
 
@@ -91,8 +92,9 @@ def measure(tool: Any, calls: int) -> tuple[float, float]:
 
 
 def sdk_only(calls: int) -> float:
-    from mcp import Client
     from mcp.client.stdio import StdioServerParameters
+
+    from mcp import Client
 
     async def main() -> float:
         params = StdioServerParameters(command=sys.executable, args=[str(APP), "stdio"])
@@ -114,9 +116,10 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300)
     calls = parser.parse_args().calls
 
+    from tests.mcp.conftest import free_port, wait_for_port
+
     from podium.mcp import MCPServer
     from podium.tools.tool import tool
-    from tests.mcp.conftest import free_port, wait_for_port
 
     rows: list[tuple[str, float, float | None]] = []
     rows.append(("python tool", *measure(tool(add), calls)))

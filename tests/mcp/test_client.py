@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -16,7 +18,7 @@ from podium.exceptions import RunCancelled
 from podium.mcp import MCPServer, ProgressUpdate
 from podium.messages import File, Image, Text
 from podium.testing import ScriptedModel, call
-from tests.mcp.conftest import stdio_server
+from tests.mcp.conftest import APP, free_port, stdio_server, wait_for_port
 
 
 def tool(server: MCPServer, name: str) -> Any:
@@ -354,3 +356,70 @@ def test_list_changed_is_honoured_between_requests_of_one_run(marks: Path) -> No
         assert "midrun" not in offered[0] and "midrun" in offered[1]
         last = [p for m in result.messages for p in m.parts if getattr(p, "type", "") == "tool_result"][-1]
         assert texts(last) == "I am midrun" and not last.is_error
+
+
+def _start_http(port: int) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen([sys.executable, str(APP), "http", str(port)], stderr=subprocess.DEVNULL)
+    wait_for_port(port, proc)
+    return proc
+
+
+def test_an_http_server_that_restarts_is_reached_again() -> None:
+    port = free_port()
+    proc = _start_http(port)
+    srv = MCPServer.http(f"http://127.0.0.1:{port}/mcp", name="restarting", connect_timeout=10)
+    try:
+        assert texts(srv.call_tool("add", {"a": 1})) == "1"
+        proc.kill()
+        proc.wait()
+        proc = _start_http(port)  # a new process: it does not know the old session
+        assert texts(srv.call_tool("add", {"a": 2})) == "2"  # a new session, the call sent again (it never ran)
+        assert srv.generation == 2
+        proc.kill()
+        proc.wait()
+        down = srv.call_tool("add", {"a": 3})
+        assert down.is_error and ("went away" in texts(down) or "cannot connect" in texts(down))
+        proc = _start_http(port)
+        assert texts(srv.call_tool("add", {"a": 4})) == "4"
+    finally:
+        srv.close()
+        proc.kill()
+        proc.wait()
+
+
+def _gone(pid: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_program_that_never_closes_its_server_leaves_no_child_at_exit() -> None:
+    script = (
+        "import sys\n"
+        "from podium.mcp import MCPServer\n"
+        f"s = MCPServer.stdio(sys.executable, [{str(APP)!r}, 'stdio'])\n"
+        "print(s.call_tool('pid').content[0].text, flush=True)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert _gone(int(out.stdout.strip()))
+
+
+def test_a_killed_program_leaves_no_stdio_server_behind() -> None:
+    """SIGKILL skips every clean-up: the server sees its stdin close and exits."""
+    script = (
+        "import sys, time\n"
+        "from podium.mcp import MCPServer\n"
+        f"s = MCPServer.stdio(sys.executable, [{str(APP)!r}, 'stdio'])\n"
+        "print(s.call_tool('pid').content[0].text, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    pid = int(proc.stdout.readline())
+    proc.kill()
+    proc.wait()
+    assert _gone(pid)

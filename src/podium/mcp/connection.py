@@ -75,6 +75,13 @@ def _broken(exc: BaseException) -> bool:
     return isinstance(exc, httpx2.TransportError)
 
 
+def _session_lost(exc: BaseException) -> bool:
+    """Whether an HTTP server answered that it does not know the session (404: it restarted, or expired it)."""
+    from mcp import MCPError
+
+    return isinstance(exc, MCPError) and exc.message.lower() in ("session terminated", "session not found")
+
+
 class Connection:
     """A session with one server, opened on first use, reopened after the server went away."""
 
@@ -151,6 +158,10 @@ class Connection:
             except (asyncio.CancelledError, KeyboardInterrupt, SystemExit):
                 raise
             except BaseException as exc:
+                if _session_lost(exc):  # an HTTP server restarted: the request never ran; say hello again
+                    logger.info("MCP server %r lost the session (%s); starting a new one", self.config.name, exc)
+                    await self._drop(client)
+                    return await make(await self._ensure_client())
                 if not self._alive() or _broken(exc):
                     why = self._gone_reason()
                     await self._drop(client)
