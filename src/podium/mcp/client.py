@@ -7,8 +7,8 @@ Example::
     agent.run_sync("What is in README.md?")
 
 Lifetime: without ``with``, the server is started (or reached) when a run first asks for its tools and stays
-up for the runs that follow (starting an ``npx`` server costs a second); it stops on :meth:`MCPServer.close`,
-when the object is garbage-collected, or at interpreter exit. ``with MCPServer.stdio(...) as server:`` (or
+up for the runs that follow (starting an ``npx`` server costs a second); it stops on :meth:`MCPServer.close`
+or at interpreter exit (an ``atexit`` hook); if the process is killed, the server sees its stdin close. ``with MCPServer.stdio(...) as server:`` (or
 ``async with``) starts it on entry and stops it on exit. Stopping a stdio server closes its stdin, waits,
 then terminates it: no child process is left behind.
 
@@ -22,7 +22,6 @@ changed (``notifications/tools/list_changed``), the next run lists the tools aga
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import fnmatch
 import logging
@@ -222,12 +221,6 @@ class MCPServer(Toolset):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await asyncio.get_running_loop().run_in_executor(None, self.close)
-
-    def __del__(self) -> None:
-        conn = getattr(self, "_conn", None)
-        if conn is not None and not conn.closed:
-            with contextlib.suppress(Exception):  # at interpreter shutdown threads cannot start
-                threading.Thread(target=conn.close, daemon=True).start()
 
     def __repr__(self) -> str:
         return f"MCPServer({self.name!r}, {self.config.describe()!r})"
