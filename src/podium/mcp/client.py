@@ -8,7 +8,8 @@ Example::
 
 Lifetime: without ``with``, the server is started (or reached) when a run first asks for its tools and stays
 up for the runs that follow (starting an ``npx`` server costs a second); it stops on :meth:`MCPServer.close`
-or at interpreter exit (an ``atexit`` hook); if the process is killed, the server sees its stdin close. ``with MCPServer.stdio(...) as server:`` (or
+or at interpreter exit (an ``atexit`` hook); if the process is killed, the server sees its stdin close.
+``with MCPServer.stdio(...) as server:`` (or
 ``async with``) starts it on entry and stops it on exit. Stopping a stdio server closes its stdin, waits,
 then terminates it: no child process is left behind.
 
