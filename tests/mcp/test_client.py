@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 import subprocess
 import sys
 import threading
@@ -423,3 +424,36 @@ def test_a_killed_program_leaves_no_stdio_server_behind() -> None:
     proc.kill()
     proc.wait()
     assert _gone(pid)
+
+
+def test_a_server_that_never_answers_the_handshake_is_stopped_and_reported() -> None:
+    from podium.mcp import ServerUnavailable
+
+    srv = MCPServer.stdio("sleep", ["30"], connect_timeout=1)
+    started = time.monotonic()
+    with pytest.raises(ServerUnavailable, match="did not finish the handshake within 1 s"):
+        srv.get_tools()
+    assert time.monotonic() - started < 8
+    srv.close()
+    leftovers = subprocess.run(["pgrep", "-f", "^sleep 30$", "-P", str(os.getpid())], capture_output=True, text=True)
+    assert leftovers.stdout.strip() == ""
+
+
+def test_parallel_calls_to_one_server_run_at_once(server: MCPServer) -> None:
+    model = ScriptedModel(
+        [[call("slow", {"seconds": 0.5, "tag": f"par{i}-{server.config.transport}"}) for i in range(4)], "ok"]
+    )
+    started = time.monotonic()
+    result = Agent(model, tools=[server]).run("go")
+    elapsed = time.monotonic() - started
+    results = [p for m in result.messages for p in m.parts if getattr(p, "type", "") == "tool_result"]
+    assert [texts(r) for r in results] == ["slept 0.5"] * 4
+    assert elapsed < 1.6, elapsed  # 4 x 0.5 s one after the other would be 2 s
+
+
+def test_a_schema_that_is_not_an_object_still_gives_a_valid_tool() -> None:
+    from podium.mcp.convert import mcp_function_schema
+
+    for odd in ({"type": "string"}, {}, {"properties": {"a": {"type": "integer"}}}):
+        schema = mcp_function_schema("t", "", odd)
+        assert schema.parameters["type"] == "object" and "properties" in schema.parameters

@@ -4,14 +4,13 @@ Example::
 
     files = MCPServer.stdio("npx", ["-y", "@modelcontextprotocol/server-filesystem", "."], prefix="fs")
     agent = Agent("openai:gpt-5", tools=[files])
-    agent.run_sync("What is in README.md?")
+    agent.run("What is in README.md?")
 
 Lifetime: without ``with``, the server is started (or reached) when a run first asks for its tools and stays
 up for the runs that follow (starting an ``npx`` server costs a second); it stops on :meth:`MCPServer.close`
 or at interpreter exit (an ``atexit`` hook); if the process is killed, the server sees its stdin close.
-``with MCPServer.stdio(...) as server:`` (or
-``async with``) starts it on entry and stops it on exit. Stopping a stdio server closes its stdin, waits,
-then terminates it: no child process is left behind.
+``with MCPServer.stdio(...) as server:`` (or ``async with``) starts it on entry and stops it on exit. Stopping
+a stdio server closes its stdin, waits, then terminates it: no child process is left behind.
 
 Each call is a Podium :class:`~podium.tools.Tool`: it goes through the agent's approval policy and hooks,
 has the server's ``timeout`` (an error result the model sees; the request is cancelled on the server), and
@@ -267,8 +266,16 @@ class MCPServer(Toolset):
         return self._request(_list_all_tools)
 
     def _request(self, make: Callable[[Client], Awaitable[T]]) -> T:
-        """A request that is not a tool call: it may take ``connect_timeout`` seconds besides connecting."""
-        return self._conn.call(make, timeout=2 * self._conn.connect_timeout)
+        """A request that is not a tool call: it may take ``connect_timeout`` seconds (besides connecting)."""
+        limit = self._conn.connect_timeout
+
+        async def bounded(client: Client) -> T:
+            try:
+                return await asyncio.wait_for(make(client), limit)
+            except asyncio.TimeoutError:
+                raise TimeoutError(f"MCP server {self.name!r} did not answer within {limit:g} s") from None
+
+        return self._conn.call(bounded)
 
     @override
     def get_tools(self, ctx: RunContext[Any] | None = None) -> Sequence[Tool[..., Any]]:

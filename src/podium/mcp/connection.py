@@ -234,7 +234,10 @@ class Connection:
                 await stop.wait()
         except BaseException as exc:
             if not ready.done():
-                ready.set_exception(exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    ready.cancel()
+                else:
+                    ready.set_exception(exc)
             elif not stop.is_set():
                 logger.info("MCP server %r: the session ended: %r", self.config.name, exc)
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
@@ -259,6 +262,8 @@ class Connection:
                 holder.cancel()
                 with contextlib.suppress(BaseException):
                     await holder
+                if ready.done() and not ready.cancelled():
+                    ready.exception()  # retrieved: no "exception was never retrieved" at collection
                 if isinstance(exc, asyncio.CancelledError):
                     raise
                 raise self._unavailable(exc) from exc

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,8 @@ from podium.messages import ContentPart, File, Image, Text, ToolResult
 from podium.tools.schema import FunctionSchema
 
 __all__ = ["MCPArgs", "mcp_function_schema", "to_parts", "to_tool_result"]
+
+logger = logging.getLogger("podium.mcp")
 
 STRUCTURED_KEY = "mcp_structured_content"
 """Key of ``ToolResult.provider_details`` that keeps a result's ``structuredContent``."""
@@ -141,13 +144,14 @@ class _MCPSchema(FunctionSchema):
         return {"arguments": dict(args)}
 
 
-def _object_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
+def _object_schema(name: str, schema: Any) -> dict[str, Any]:
     """The server's input schema, with the one thing every provider needs: an object at the root."""
+    if not isinstance(schema, Mapping) or schema.get("type", "object") != "object":
+        logger.warning("MCP tool %r: its input schema is not an object schema; any arguments are sent", name)
+        return {"type": "object", "properties": {}, "additionalProperties": True}
     out = dict(schema)
-    if out.get("type") is None and "properties" in out:
-        out["type"] = "object"
-    if out.get("type") == "object":
-        out.setdefault("properties", {})
+    out["type"] = "object"
+    out.setdefault("properties", {})
     return out
 
 
@@ -171,7 +175,7 @@ def mcp_function_schema(name: str, description: str, input_schema: Mapping[str, 
 
     The tool function is called as ``fn(ctx, arguments=dict)``.
     """
-    parameters = _object_schema(input_schema)
+    parameters = _object_schema(name, input_schema)
     return _MCPSchema(
         name=name,
         description=description,
