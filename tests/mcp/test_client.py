@@ -457,3 +457,12 @@ def test_a_schema_that_is_not_an_object_still_gives_a_valid_tool() -> None:
     for odd in ({"type": "string"}, {}, {"properties": {"a": {"type": "integer"}}}):
         schema = mcp_function_schema("t", "", odd)
         assert schema.parameters["type"] == "object" and "properties" in schema.parameters
+
+
+def test_progress_during_a_run_names_the_models_call(marks: Path) -> None:
+    seen: list[ProgressUpdate] = []
+    with stdio_server(marks, on_progress=seen.append) as srv:
+        model = ScriptedModel([[call("slow", {"seconds": 0.2, "tag": "run-progress"}, id="call_7")], "ok"])
+        Agent(model, tools=[srv]).run("go")
+    assert [u.progress for u in seen] == [1, 2]
+    assert {u.call_id for u in seen} == {"call_7"}
