@@ -466,3 +466,29 @@ def test_progress_during_a_run_names_the_models_call(marks: Path) -> None:
         Agent(model, tools=[srv]).run("go")
     assert [u.progress for u in seen] == [1, 2]
     assert {u.call_id for u in seen} == {"call_7"}
+
+
+@pytest.mark.parametrize("driver", ["sync", "async"])
+def test_progress_notifications_are_run_events(server: MCPServer, driver: str) -> None:
+    from podium.agent.events import ToolCallProgress
+
+    tag = f"events-{driver}-{server.config.transport}"
+    model = ScriptedModel([[call("slow", {"seconds": 0.3, "tag": tag}, id="s1")], "ok"])
+    agent = Agent(model, tools=[server])
+    if driver == "sync":
+        events = list(agent.stream("go"))
+    else:
+
+        async def collect() -> list[Any]:
+            return [e async for e in agent.astream("go")]
+
+        events = asyncio.run(collect())
+    kinds = [e.kind for e in events]
+    progress = [e for e in events if isinstance(e, ToolCallProgress)]
+    assert [(p.call.id, p.progress, p.total, p.message) for p in progress] == [
+        ("s1", 1, 3, "step 1"),
+        ("s1", 2, 3, "step 2"),
+        ("s1", 3, 3, "step 3"),
+    ]
+    first, last = kinds.index("tool_call_progress"), len(kinds) - 1 - kinds[::-1].index("tool_call_progress")
+    assert kinds.index("tool_call_started") < first and last < kinds.index("tool_call_finished")

@@ -91,7 +91,7 @@ class MCPTool(Tool[..., Any]):
 
     async def _invoke(self, ctx: RunContext[Any], arguments: dict[str, Any]) -> ToolResult:
         call_id = ctx.tool_call.id if ctx.tool_call is not None else None
-        return await self.server.acall_tool(self.remote_name, arguments, call_id=call_id)
+        return await self.server.acall_tool(self.remote_name, arguments, call_id=call_id, report=ctx.report_progress)
 
 
 def _matches(name: str, patterns: Sequence[str]) -> bool:
@@ -236,11 +236,13 @@ class MCPServer(Toolset):
         elif isinstance(message, Exception):
             logger.debug("MCP server %r: transport error: %r", self.name, message)
 
-    def _progress(self, tool: str, call_id: str | None) -> Any:
+    def _progress(self, tool: str, call_id: str | None, sink: Callable[..., None] | None = None) -> Any:
         async def report(progress: float, total: float | None, message: str | None) -> None:  # ProgressFnT
             update = ProgressUpdate(self.name, tool, call_id, progress, total, message)
             of = f"/{total:g}" if total is not None else ""
             logger.info("MCP %s.%s progress %g%s %s", self.name, tool, progress, of, message or "")
+            if sink is not None:
+                sink(progress, total, message)
             if self.on_progress is not None:
                 try:
                     self.on_progress(update)
@@ -289,13 +291,21 @@ class MCPServer(Toolset):
                 self._tools = _fit_names(tools, self.prefix)
             return self._tools
 
-    async def acall_tool(self, name: str, arguments: Mapping[str, Any], *, call_id: str | None = None) -> ToolResult:
+    async def acall_tool(
+        self,
+        name: str,
+        arguments: Mapping[str, Any],
+        *,
+        call_id: str | None = None,
+        report: Callable[[float, float | None, str | None], None] | None = None,
+    ) -> ToolResult:
         """Call the server's tool ``name`` from async code; the result's error flag is the server's.
 
         A server that cannot be reached or went away gives an error result saying so (and the next call
-        reconnects). Cancelling the awaiting task cancels the request on the server.
+        reconnects). Cancelling the awaiting task cancels the request on the server. Progress goes to
+        ``report`` (in a run: ``ToolCallProgress`` events), to ``on_progress`` and to the log.
         """
-        progress = self._progress(name, call_id)
+        progress = self._progress(name, call_id, report)
         future = self._conn.submit(lambda c: c.call_tool(name, dict(arguments), progress_callback=progress))
         try:
             result = await asyncio.wrap_future(future)
