@@ -15,7 +15,8 @@ a stdio server closes its stdin, waits, then terminates it: no child process is 
 Each call is a Podium :class:`~podium.tools.Tool`: it goes through the agent's approval policy and hooks,
 has the server's ``timeout`` (an error result the model sees; the request is cancelled on the server), and
 is cancelled on the server (``notifications/cancelled``) when the run is cancelled. Progress notifications
-are logged on the ``podium.mcp`` logger and passed to ``on_progress``. When the server says its tool list
+become the run's ``ToolCallProgress`` events, and are logged on the ``podium.mcp`` logger and passed to
+``on_progress``. When the server says its tool list
 changed (``notifications/tools/list_changed``), the next run lists the tools again.
 """
 
