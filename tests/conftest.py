@@ -30,6 +30,7 @@ REQUIRE_ENV = "PODIUM_REQUIRE_SYSTEM_TOOLS"
 SYSTEM_TOOLS: dict[str, tuple[str, str]] = {
     "bwrap": ("bubblewrap", "apt-get install bubblewrap"),
     "rg": ("ripgrep", "apt-get install ripgrep"),
+    "node": ("Node.js and npm", "apt-get install nodejs npm"),  # the reference MCP servers (tests/mcp)
 }
 """Program -> (package, how to install it on Debian/Ubuntu)."""
 
@@ -42,6 +43,9 @@ def missing(tool: str) -> str | None:
         from podium.tools.sandbox import bubblewrap_available
 
         return bubblewrap_available()
+    if tool == "node":
+        absent = [p for p in ("node", "npm") if shutil.which(p) is None]
+        return f"{' and '.join(absent)} not installed" if absent else None
     return None if shutil.which(tool) else f"{tool} is not installed"
 
 
@@ -57,7 +61,7 @@ def require(tool: str) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "requires(tool): the test needs a system tool (bwrap, rg): see tests/conftest")
+    config.addinivalue_line("markers", "requires(tool): the test needs a system tool (bwrap, rg, node): tests/conftest")
 
 
 def _needed(item: pytest.Item) -> set[str]:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
         RunStarted,
         SubAgentEvent,
         ToolCallFinished,
+        ToolCallProgress,
         ToolCallStarted,
     )
     from podium.agent.hooks import AgentHooks
@@ -147,6 +148,7 @@ _EXPORTS: dict[str, str] = {
     "ToolCall": "podium.messages",
     "ToolCallDelta": "podium.streaming",
     "ToolCallFinished": "podium.agent.events",
+    "ToolCallProgress": "podium.agent.events",
     "ToolCallStarted": "podium.agent.events",
     "ToolDefinition": "podium.settings",
     "ToolList": "podium.tools.toolset",
@@ -219,6 +221,7 @@ __all__ = [
     "ToolCall",
     "ToolCallDelta",
     "ToolCallFinished",
+    "ToolCallProgress",
     "ToolCallStarted",
     "ToolDefinition",
     "ToolList",

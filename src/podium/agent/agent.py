@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 import os
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, overload
@@ -26,7 +25,7 @@ from podium.providers.base import Model
 from podium.settings import ModelSettings
 from podium.tools.context import RunContext
 from podium.tools.executor import DEFAULT_MAX_OUTPUT
-from podium.tools.toolset import ToolsetLike, resolve_tools
+from podium.tools.toolset import ToolResolver, ToolsetLike
 
 if TYPE_CHECKING:
     from podium.agent.memory import Memory
@@ -271,7 +270,7 @@ class Agent(Generic[OutputT]):
         return LoopSpec(
             prompt=parts,
             history=history,
-            tools=functools.partial(resolve_tools, tools),
+            tools=ToolResolver(tools),
             output=self._output,
             profile=model.profile,
             instructions=instructions,

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from podium.agent.approval import Approver, Decision, decision_from
 from podium.agent.cancel import CancelToken
 from podium.agent.children import AsyncChildren
-from podium.agent.driving import in_context, no_final_response, partial_response, tool_pool
+from podium.agent.driving import Progress, in_context, no_final_response, partial_response, tool_pool
 from podium.agent.effects import (
     AbandonTools,
     AskApproval,
@@ -168,6 +168,7 @@ class _AsyncEffects:
         self.invocations: list[ToolInvocation] = []
         self.tasks: list[asyncio.Future[ToolOutcome]] = []
         self.children: AsyncChildren | None = None
+        self.progress = Progress()
         self.unregister: Callable[[], None] = lambda: None
         self.unsteer: Callable[[], None] = lambda: None
         if cancel is not None:
@@ -295,13 +296,15 @@ class _AsyncEffects:
             self.invocations = [] if steering else item.invocations
             self.children = None
             self.tasks = []
+            self.progress = Progress()
             for i, inv in enumerate(self.invocations):
                 if isinstance(inv, ChildInvocation):
                     if self.children is None:
                         self.children = AsyncChildren(self.cancel, self.approver)
                     self.tasks.append(asyncio.ensure_future(self.children.start(i, inv, self.max_output)))
                 else:
-                    self.tasks.append(asyncio.ensure_future(run_async(inv, self._in_thread, self.max_output)))
+                    call = run_async(self.progress.attach(inv), self._in_thread, self.max_output)
+                    self.tasks.append(asyncio.ensure_future(call))
         elif isinstance(item, AwaitTool):
             stopped = self.interruption()
             if stopped is not None:
@@ -326,6 +329,52 @@ class _AsyncEffects:
             return None
         task = self.tasks[index]
         return task.result() if task.done() and not task.cancelled() else None
+
+    async def await_tool(self, item: AwaitTool) -> AsyncIterator[AgentEvent | _Answer]:
+        """Wait for a call of a batch without sub-agents: the progress it reports meanwhile, then the answer."""
+        import asyncio
+
+        while True:
+            poke = asyncio.Event()
+
+            def poked(poke: asyncio.Event = poke) -> None:  # from any thread
+                with contextlib.suppress(RuntimeError):  # the loop closed: nothing left to wake
+                    self.loop.call_soon_threadsafe(poke.set)
+
+            unwatch = self.progress.watch(poked)
+            try:
+                answer = await self.perform_until(item, poke)
+            finally:
+                unwatch()
+            for event in self.progress.take():
+                yield event
+            if answer is not None:
+                if item.index < len(self.invocations):
+                    self.progress.finish(self.invocations[item.index].call.id)
+                yield answer
+                return
+
+    async def perform_until(self, item: AwaitTool, poke: Any) -> _Answer | None:
+        """``perform(item)``, or ``None`` once ``poke`` is set first (progress to yield; the call goes on)."""
+        import asyncio
+
+        stopped = self.interruption()
+        if stopped is not None:
+            done = self.finished(item.index) if stopped.steered else None
+            return _Answer(done or stopped)
+        task = self.tasks[item.index]
+        poked = asyncio.ensure_future(poke.wait())
+        try:
+            finished, _ = await self.race(
+                asyncio.wait([asyncio.shield(task), poked], return_when=asyncio.FIRST_COMPLETED)
+            )
+        finally:
+            poked.cancel()
+        if not finished:
+            return _Answer(self.interruption())
+        if task.done():
+            return _Answer(task.result())
+        return None
 
     async def await_children(self, item: AwaitTool) -> AsyncIterator[AgentEvent | _Answer]:
         """Wait for a call of a batch with sub-agent calls: their events as they come, then the :class:`_Answer`."""
@@ -396,8 +445,9 @@ async def drive_async(
                         answer = event
                     else:
                         yield event
-            elif isinstance(item, AwaitTool) and effects.children is not None:
-                async for event in effects.await_children(item):
+            elif isinstance(item, AwaitTool):
+                waiting = effects.await_children(item) if effects.children is not None else effects.await_tool(item)
+                async for event in waiting:
                     if isinstance(event, _Answer):
                         answer = event
                     else:

@@ -39,7 +39,7 @@ from podium.agent.approval import Approver, Decision, decision_from
 from podium.agent.async_driver import drive_async
 from podium.agent.cancel import CancelToken
 from podium.agent.children import SyncChildren
-from podium.agent.driving import ToolThreads, in_context, no_final_response, partial_response, tool_pool
+from podium.agent.driving import Progress, ToolThreads, in_context, no_final_response, partial_response, tool_pool
 from podium.agent.effects import (
     AbandonTools,
     AskApproval,
@@ -94,6 +94,7 @@ class _SyncTools:
         self.invocations = invocations if start else []
         self.started = time.perf_counter()
         self.children: SyncChildren | None = None
+        self.progress = Progress()
         pool = tool_pool()
         self.futures: list[cf.Future[Any]] = []
         for i, inv in enumerate(self.invocations):
@@ -102,7 +103,7 @@ class _SyncTools:
                     self.children = SyncChildren(cancel, approver)
                 self.futures.append(self.children.start(i, inv, max_output))
             else:
-                self.futures.append(pool.submit(in_context(run_sync, inv, max_output)))
+                self.futures.append(pool.submit(in_context(run_sync, self.progress.attach(inv), max_output)))
 
     def finished(self, index: int) -> ToolOutcome | None:
         """The outcome of call ``index`` if it has finished (not when it was never started or was cancelled)."""
@@ -114,8 +115,8 @@ class _SyncTools:
             return outcome
         return None
 
-    def wait(self, index: int, cancel: CancelToken | None, inbox: Inbox | None) -> ToolOutcome | Interrupted:
-        """The outcome of call ``index``, or a timeout outcome.
+    def wait(self, index: int, cancel: CancelToken | None, inbox: Inbox | None) -> ToolOutcome | Interrupted | None:
+        """The outcome of call ``index``, or a timeout outcome; ``None`` when progress came in meanwhile.
 
         ``Interrupted`` as soon as ``cancel`` fires or an interrupting message arrives in ``inbox``.
         """
@@ -128,20 +129,30 @@ class _SyncTools:
             if not waker.done():
                 waker.set_result(None)
 
+        poke: cf.Future[Any] = cf.Future()
+
+        def poked() -> None:
+            if not poke.done():
+                poke.set_result(None)
+
         unregister = cancel.on_cancel(wake) if cancel is not None else (lambda: None)
         unsteer = inbox.on_interrupt(wake) if inbox is not None else (lambda: None)
+        unwatch = self.progress.watch(poked)
         try:
             if inbox is not None and inbox.interrupting:  # arrived before the callback was registered
                 wake()
-            done, _ = cf.wait([future, waker], timeout=remaining, return_when=cf.FIRST_COMPLETED)
+            done, _ = cf.wait([future, waker, poke], timeout=remaining, return_when=cf.FIRST_COMPLETED)
         finally:
             unregister()
             unsteer()
+            unwatch()
         if future in done:
             outcome: ToolOutcome = future.result()
             return outcome
         if waker in done:
             return Interrupted(steered=not (cancel is not None and cancel.cancelled))
+        if poke in done:
+            return None
         future.cancel()  # still queued (a busy pool): it never starts
         inv.abandon()
         return timeout_outcome(inv, timeout or 0.0, self.started)
@@ -312,7 +323,11 @@ def _await_tool_sync(
         return tools.finished(index) or Interrupted(steered=True)
     try:
         if tools.children is None:
-            return tools.wait(index, cancel, inbox)
+            while (outcome := tools.wait(index, cancel, inbox)) is None:
+                yield from tools.progress.take()
+            yield from tools.progress.take()
+            tools.progress.finish(tools.invocations[index].call.id)
+            return outcome
         inv, future = tools.invocations[index], tools.futures[index]
         return (yield from tools.children.wait(index, inv, future, tools.started, inbox))
     except KeyboardInterrupt as exc:

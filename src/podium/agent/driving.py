@@ -15,7 +15,7 @@ from podium.exceptions import UnexpectedModelBehavior
 from podium.messages import ModelResponse, Text
 from podium.providers.base import Model
 
-__all__ = ["ToolThreads", "in_context", "no_final_response", "partial_response", "tool_pool"]
+__all__ = ["Progress", "ToolThreads", "in_context", "no_final_response", "partial_response", "tool_pool"]
 
 
 class ToolThreads(cf.Executor):
@@ -111,3 +111,65 @@ def partial_response(texts: dict[int, list[str]]) -> ModelResponse | None:
 def no_final_response(model: Model) -> Exception:
     """The error for a stream that ended without its final response."""
     return UnexpectedModelBehavior(f"{model!r}: the stream ended without a final response")
+
+
+class Progress:
+    """The progress reports of one batch of tool calls, kept until the driver yields them (thread-safe).
+
+    Each call gets a reporter in its context (:attr:`RunContext.report_progress`); a report wakes the driver
+    waiting for the batch, which yields it as a :class:`~podium.agent.events.ToolCallProgress`. Reports of a
+    call whose result the driver already has are dropped (its ``ToolCallFinished`` is out).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: list[Any] = []
+        self._finished: set[str] = set()
+        self._wakers: list[Callable[[], None]] = []
+
+    def attach(self, inv: Any) -> Any:
+        """``inv`` (a ``ToolInvocation``) with a reporter for its call in its context."""
+        from dataclasses import replace
+
+        return replace(inv, ctx=replace(inv.ctx, report_progress=self._reporter(inv.call)))
+
+    def _reporter(self, call: Any) -> Callable[[float, float | None, str | None], None]:
+        from podium.agent.events import ToolCallProgress
+
+        def report(progress: float, total: float | None = None, message: str | None = None) -> None:
+            with self._lock:
+                if call.id in self._finished:
+                    return
+                self._queue.append(ToolCallProgress(call, float(progress), total, message))
+                wakers = list(self._wakers)
+            for wake in wakers:
+                wake()
+
+        return report
+
+    def watch(self, wake: Callable[[], None]) -> Callable[[], None]:
+        """Call ``wake`` (from any thread) at each report, at once if some wait; returns the unwatch function."""
+        with self._lock:
+            self._wakers.append(wake)
+            pending = bool(self._queue)
+        if pending:
+            wake()
+
+        def unwatch() -> None:
+            with self._lock:
+                if wake in self._wakers:
+                    self._wakers.remove(wake)
+
+        return unwatch
+
+    def take(self) -> list[Any]:
+        """The reports so far (of calls not finished), oldest first."""
+        with self._lock:
+            out = [e for e in self._queue if e.call.id not in self._finished]
+            self._queue.clear()
+        return out
+
+    def finish(self, call_id: str) -> None:
+        """The driver has the result of call ``call_id``: drop its later reports."""
+        with self._lock:
+            self._finished.add(call_id)

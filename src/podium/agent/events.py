@@ -4,7 +4,8 @@
 request (``stream.send``), ``ModelRequestStarted``, the model's deltas (``TextDelta``,
 ``ThinkingDelta``, ``ToolCallDelta``; only when streaming), ``ModelResponseFinished``, then the
 approval decisions (``ApprovalDecided``, ``ApprovalRequested``) when a policy is set, then per tool call
-``ToolCallStarted`` and ``ToolCallFinished`` (results in call order); finally ``RunFinished``, or
+``ToolCallStarted`` and ``ToolCallFinished`` (results in call order), with the ``ToolCallProgress`` a call
+reports between the two (not in a batch with sub-agent calls); finally ``RunFinished``, or
 ``RunPaused`` when calls wait for a person.
 ``ContextCompacted`` comes before a ``ModelRequestStarted`` when the loop compacted what it sends. The events
 of sub-agents (:mod:`podium.agent.subagent`) come wrapped in ``SubAgentEvent`` as they happen, while their
@@ -41,6 +42,7 @@ __all__ = [
     "ThinkingDelta",
     "ToolCallDelta",
     "ToolCallFinished",
+    "ToolCallProgress",
     "ToolCallStarted",
 ]
 
@@ -101,6 +103,21 @@ class ToolCallStarted:
     call: ToolCall
     """The call, with the arguments that will be used."""
     kind: ClassVar[Literal["tool_call_started"]] = "tool_call_started"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallProgress:
+    """A running tool call reported progress (``ctx.report_progress``; an MCP server's progress notification)."""
+
+    call: ToolCall
+    """The call."""
+    progress: float
+    """Done so far (grows with each report)."""
+    total: float | None = None
+    """The total, when known."""
+    message: str | None = None
+    """What the tool says it is doing."""
+    kind: ClassVar[Literal["tool_call_progress"]] = "tool_call_progress"
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,6 +233,7 @@ AgentEvent: TypeAlias = (
     | ToolCallDelta
     | ModelResponseFinished
     | ToolCallStarted
+    | ToolCallProgress
     | ToolCallFinished
     | ApprovalRequested
     | ApprovalDecided

@@ -197,6 +197,9 @@ class _Run(RunState[OutputT]):
             yield from self.answer_repeats(calls)
             return None
         outcome = yield from self.run_tools(calls)
+        changed = getattr(self.spec.tools, "changed", None)
+        if changed is not None and changed():  # e.g. an MCP server's tools/list_changed: list them again
+            self.tools = self.spec.tools(self.ctx())  # type: ignore[operator]
         return (yield from self.conclude(outcome))
 
     def ask_model(self) -> Generator[Effect | AgentEvent, Any, ModelResponse | None]:

@@ -64,6 +64,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("podium.cli.run", "run"),
     ("podium.cli.models", "models"),
     ("podium.cli.sandbox", "sandbox"),
+    ("podium.cli.mcp", "mcp"),
 ]
 
 _register()

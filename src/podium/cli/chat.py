@@ -177,6 +177,14 @@ def _line_reader(console: Console) -> Callable[[str], str]:
 )
 @click.option("-y", "--yes", is_flag=True, help="Approve every tool call the policy would ask about.")
 @click.option(
+    "--mcp",
+    "mcp_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="MCP servers to use, from a JSON file in the mcpServers shape (repeatable); their tools are named "
+    "{server}_{tool} and ask before each call (-y approves).",
+)
+@click.option(
     "--memory/--no-memory",
     default=None,
     help="Remember notes across conversations (remember/recall/forget tools; notes matching the prompt are "
@@ -192,6 +200,7 @@ def chat(
     workspace: Path,
     yes: bool,
     memory: bool | None,
+    mcp_files: tuple[Path, ...],
 ) -> None:
     """Chat with a model in the terminal."""
     console = TerminalConsole(highlight=False)
@@ -204,6 +213,7 @@ def chat(
         workspace=workspace,
         include=only_tools or None,
         memory=memory,
+        mcp=mcp_files,
     )
     try:
         _chat(console, session, show_history=bool(continue_latest or conversation), yes=yes)

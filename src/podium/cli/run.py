@@ -94,6 +94,14 @@ def read_prompt(words: tuple[str, ...]) -> str:
 )
 @click.option("-y", "--yes", is_flag=True, help="Approve every tool call the policy would ask about.")
 @click.option(
+    "--mcp",
+    "mcp_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="MCP servers to use, from a JSON file in the mcpServers shape (repeatable); their tools are named "
+    "{server}_{tool} and ask before each call (-y approves).",
+)
+@click.option(
     "--memory/--no-memory",
     default=None,
     help="Remember notes across conversations (remember/recall/forget tools; notes matching the prompt are "
@@ -114,6 +122,7 @@ def run(
     continue_latest: bool,
     conversation: str | None,
     memory: bool | None,
+    mcp_files: tuple[Path, ...],
 ) -> None:
     """Run one prompt and print the answer (the prompt comes from stdin when none is given)."""
     text = read_prompt(prompt)
@@ -127,6 +136,7 @@ def run(
         workspace=workspace,
         include=only_tools or None,
         memory=memory,
+        mcp=mcp_files,
     )
     for note in session.notes:
         err.print(RichText(note, style="yellow"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +112,8 @@ class Session:
     notes: list[str] = field(default_factory=list)
     include: Sequence[str] | None = None
     memory: Memory | None = None
+    mcp_servers: list[Any] = field(default_factory=list)
+    """Connected MCP servers (``--mcp``, ``[mcp_servers]``), their tools prefixed with their names."""
 
     def history(self) -> list[Message]:
         """The conversation so far (valid to continue from)."""
@@ -122,7 +125,7 @@ class Session:
 
         self.model = resolve(spec)
         self.choice = ModelChoice(spec, "/model")
-        self.agent = _agent(self.model, self.tools, self.workspace, self.include, self.memory)
+        self.agent = _agent(self.model, self.tools, self.workspace, self.include, self.memory, self.mcp_servers)
 
     def new_conversation(self) -> None:
         """Start a fresh conversation."""
@@ -174,14 +177,25 @@ class Session:
 
 
 def _agent(
-    model: Model, tools: bool, workspace: Path, include: Sequence[str] | None = None, memory: Memory | None = None
+    model: Model,
+    tools: bool,
+    workspace: Path,
+    include: Sequence[str] | None = None,
+    memory: Memory | None = None,
+    mcp_servers: Sequence[Any] = (),
 ) -> Agent:
-    if tools:
+    if tools or mcp_servers:
+        policy = default_policy(workspace)
+        if mcp_servers:  # a server's tools may be named like built-in ones: every MCP call asks (or -y)
+            asks = [
+                Rule("ask", tool=f"{s.prefix}_*", reason=f"a tool of the MCP server {s.name!r}") for s in mcp_servers
+            ]
+            policy = dataclasses.replace(policy, rules=[*asks, *policy.rules])
         return Agent(
             model,
-            tools=builtin_tools(workspace, include),
+            tools=[*(builtin_tools(workspace, include) if tools else []), *mcp_servers],
             instructions=TOOL_INSTRUCTIONS,
-            policy=default_policy(workspace),
+            policy=policy,
             max_steps=20,
             memory=memory,
         )
@@ -224,6 +238,7 @@ def open_session(
     workspace: Path,
     include: Sequence[str] | None = None,
     memory: bool | None = None,
+    mcp: Sequence[Path] = (),
 ) -> Session:
     """Resolve the model, open the store and pick (or create) the conversation (and the memory, if on)."""
     from podium.providers.registry import model as resolve
@@ -251,8 +266,15 @@ def open_session(
         )
     try:
         notes_memory = open_memory(memory, store.path, workspace)
+        from podium.cli.mcp import open_servers
+
+        servers = open_servers(mcp)
     except BaseException:
         store.close()
         raise
-    agent = _agent(resolved, tools, workspace, include, notes_memory)
-    return Session(store, choice, resolved, agent, conversation_id, workspace, tools, notes, include, notes_memory)
+    for server in servers:
+        notes.append(f"MCP server {server.name!r}: {len(server.get_tools())} tools, named {server.prefix}_*")
+    agent = _agent(resolved, tools, workspace, include, notes_memory, servers)
+    return Session(
+        store, choice, resolved, agent, conversation_id, workspace, tools, notes, include, notes_memory, servers
+    )

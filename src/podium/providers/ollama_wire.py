@@ -19,6 +19,8 @@ Used by :mod:`podium.providers.ollama`. Mapping rules:
   ``none`` leaves the tools out, ``auto`` is the default, ``required`` offers the tools without
   forcing one (logged), and naming a tool offers only that tool. ``parallel_tool_calls`` has no
   equivalent and is ignored.
+* **Tool schemas** are fitted to the part of JSON Schema the API reads (:mod:`podium.providers.ollama_schema`):
+  unions, ``$ref`` s and nested objects it would drop silently are said in the parameter's description.
 * **Structured output**: ``format`` set to the JSON schema.
 * **Settings** go in ``options`` (``temperature``, ``top_p``, ``num_predict``, ``stop``, ``seed``);
   ``ModelSettings(extra={"ollama": {...}})`` is merged into the body last, and its ``options`` into
@@ -62,6 +64,7 @@ from podium.providers.conversion import error_text
 from podium.providers.conversion import offered_tools
 from podium.providers.conversion import prepare_parts
 from podium.providers.conversion import sampling
+from podium.providers.ollama_schema import ollama_parameters
 from podium.providers.pricing import cost_of
 from podium.providers.transport.errors import http_error
 from podium.settings import ModelSettings
@@ -195,7 +198,11 @@ def build_chat_body(model: str, call: WireCall) -> JsonDict:
         body["tools"] = [
             {
                 "type": "function",
-                "function": {"name": t.name, "description": t.description, "parameters": dict(t.parameters)},
+                "function": {
+                    "name": t.name,
+                    "description": t.description,
+                    "parameters": ollama_parameters(t.parameters),
+                },
             }
             for t in offered
         ]

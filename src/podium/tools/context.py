@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic
 
@@ -60,6 +60,12 @@ class RunContext(Generic[DepsT]):
     Python cannot stop a thread, so a sync tool that runs for long should check it now and then
     (``ctx.abandoned.is_set()``, or wait on it instead of sleeping) and return; its result is discarded.
     Async tools are cancelled instead; the built-in shell tools kill their command. Each call has its own."""
+    report_progress: Callable[[float, float | None, str | None], None] | None = field(
+        default=None, compare=False, repr=False
+    )
+    """Set by the drivers for each call: ``ctx.report_progress(done, total, message)`` from any thread makes
+    the run emit a :class:`~podium.agent.events.ToolCallProgress` event (MCP servers' progress notifications
+    arrive this way). ``None`` outside a run."""
 
     def for_call(self, call: ToolCall, retry: int, approved: bool = False) -> RunContext[DepsT]:
         """This context for one tool call (with its own :attr:`abandoned` signal)."""

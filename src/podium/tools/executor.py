@@ -2,7 +2,9 @@
 
 Errors the *model* can fix (bad arguments, :class:`~podium.exceptions.ModelRetry`, an exception raised
 by the tool, a timeout) become error :class:`~podium.messages.ToolResult` s sent back to it. Errors in
-Podium itself, or a missing injected value (a setup mistake), raise.
+Podium itself, or a missing injected value (a setup mistake), raise. A tool that returns a
+:class:`~podium.messages.ToolResult` chooses its own parts and error flag (its call id and name are replaced
+by the call's): that is how an MCP server's error result reaches the model with its images intact.
 """
 
 from __future__ import annotations
@@ -150,6 +152,12 @@ def _prepare(inv: ToolInvocation) -> tuple[Callable[..., Any], list[Any], dict[s
 
 def _finish(inv: ToolInvocation, value: Any, started: float, default_limit: int) -> ToolOutcome:
     limit = inv.tool.max_output or default_limit
+    if isinstance(value, ToolResult):  # the tool chose its parts and error flag (an MCP server's result)
+        content = tuple(p for part in value.content for p in to_content(part, limit))
+        result = ToolResult(
+            inv.call.id, inv.call.name, content, is_error=value.is_error, provider_details=value.provider_details
+        )
+        return ToolOutcome(result, "error" if value.is_error else "ok", time.perf_counter() - started)
     result = ToolResult(inv.call.id, inv.call.name, to_content(value, limit))
     return ToolOutcome(result, "ok", time.perf_counter() - started)
 

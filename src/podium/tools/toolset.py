@@ -17,6 +17,7 @@ __all__ = [
     "FilteredToolset",
     "PrefixedToolset",
     "ToolList",
+    "ToolResolver",
     "Toolset",
     "ToolsetLike",
     "resolve_tools",
@@ -35,6 +36,14 @@ class Toolset(ABC):
     def filtered(self, predicate: Callable[[Tool[..., Any]], bool]) -> FilteredToolset:
         """Only the tools for which ``predicate`` is true."""
         return FilteredToolset(self, predicate)
+
+    def changed(self) -> bool:
+        """Whether the tools changed since :meth:`get_tools` last answered (asked between model requests).
+
+        A run lists its tools as it starts; when a toolset says they changed (an MCP server's
+        ``tools/list_changed``), the run lists them again before its next request. Default: never.
+        """
+        return False
 
     def prefixed(self, prefix: str) -> PrefixedToolset:
         """The same tools named ``{prefix}_{name}``."""
@@ -66,6 +75,10 @@ class FilteredToolset(Toolset):
     def get_tools(self, ctx: RunContext[Any] | None = None) -> Sequence[Tool[..., Any]]:
         return [t for t in self.inner.get_tools(ctx) if self.predicate(t)]
 
+    @override
+    def changed(self) -> bool:
+        return self.inner.changed()
+
 
 class PrefixedToolset(Toolset):
     """The tools of ``inner`` renamed ``{prefix}_{name}`` (so that two sources cannot clash)."""
@@ -87,6 +100,10 @@ class PrefixedToolset(Toolset):
             out.append(renamed)
         return out
 
+    @override
+    def changed(self) -> bool:
+        return self.inner.changed()
+
 
 class CombinedToolset(Toolset):
     """Several toolsets as one."""
@@ -97,6 +114,25 @@ class CombinedToolset(Toolset):
     @override
     def get_tools(self, ctx: RunContext[Any] | None = None) -> Sequence[Tool[..., Any]]:
         return [t for ts in self.toolsets for t in ts.get_tools(ctx)]
+
+    @override
+    def changed(self) -> bool:
+        return any(ts.changed() for ts in self.toolsets)
+
+
+class ToolResolver:
+    """What a run calls to get its tools: :func:`resolve_tools` over ``items``, and whether any toolset changed."""
+
+    def __init__(self, items: Iterable[ToolsetLike]) -> None:
+        self.items = tuple(items)
+
+    def __call__(self, ctx: RunContext[Any] | None = None) -> dict[str, Tool[..., Any]]:
+        """The tools by name (see :func:`resolve_tools`)."""
+        return resolve_tools(self.items, ctx)
+
+    def changed(self) -> bool:
+        """Whether a toolset among the items says its tools changed."""
+        return any(item.changed() for item in self.items if isinstance(item, Toolset))
 
 
 def resolve_tools(items: Iterable[ToolsetLike], ctx: RunContext[Any] | None = None) -> dict[str, Tool[..., Any]]:
