@@ -9,6 +9,7 @@ one to ask; ``--yes`` allows those calls instead.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import os
 import secrets
@@ -48,10 +49,16 @@ def _build(
     workspace = workspace.resolve()
     if not workspace.is_dir():
         raise UserError(f"the workspace {workspace} is not a directory; create it or give another with -w")
-    policy = default_policy(workspace)
     tools: list[Any] = builtin_tools(workspace, only or None)
-    for spec in toolsets:
-        tools.extend(_load_object(spec))
+    chosen: list[Any] = [item for spec in toolsets for item in _load_object(spec)]
+    tools.extend(chosen)
+    policy = default_policy(workspace)
+    if chosen:  # served on purpose: allowed, after the rules that refuse paths outside the workspace
+        from podium.agent.rules import Rule
+        from podium.tools.toolset import resolve_tools
+
+        names = resolve_tools(chosen)
+        policy = dataclasses.replace(policy, rules=[*policy.rules, *(Rule("allow", tool=n) for n in names)])
     if not agent:
         return ToolServer(tools, policy=policy, ask=ask)
     from podium.agent.agent import Agent
