@@ -19,7 +19,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 
-from mcp import Client
+from mcp import Client, MCPError
 from podium import Agent
 from podium.mcp import MCPServer
 from podium.messages import Image, Text
@@ -260,3 +260,16 @@ def test_http_app_refuses_to_listen_elsewhere_without_a_token() -> None:
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.10")
     with pytest.raises(UserError, match="token is required"):
         http_app(ToolServer(serve_tools.tools), host="0.0.0.0", port=1)
+
+
+def test_a_call_the_client_cancels_stops_the_sandboxed_command(workspace: Path) -> None:
+    async def main() -> str:
+        async with sdk_stdio(workspace, "--yes") as client:
+            with pytest.raises(MCPError, match=r"(?i)time"):
+                await client.call_tool("run_shell", {"command": "sleep 2; touch late.txt"}, read_timeout_seconds=0.5)
+            await asyncio.sleep(2.5)  # the command would have finished by now
+            after = await client.call_tool("read_file", {"path": "notes.txt"})
+            return text_of(after)
+
+    assert "hello" in asyncio.run(main())  # the server still serves
+    assert not (workspace / "late.txt").exists()

@@ -37,7 +37,8 @@ from podium.agent.decisions import Allow, Ask, Deny
 from podium.messages import ContentPart, File, Image, Text, ToolCall, ToolResult
 from podium.tools.context import RunContext
 from podium.tools.executor import ToolInvocation, run_async
-from podium.tools.toolset import ToolsetLike, resolve_tools
+from podium.tools.tool import as_tool
+from podium.tools.toolset import Toolset, ToolsetLike, resolve_tools
 
 if TYPE_CHECKING:
     from podium.agent.agent import Agent
@@ -83,6 +84,9 @@ class ToolServer:
 
     def __post_init__(self) -> None:
         self._calls = 0
+        # functions become Tools once (their schemas are built once); toolsets are asked at each request,
+        # since their tools may change (an MCP server behind this one)
+        self.tools = [item if isinstance(item, Toolset) else as_tool(item) for item in self.tools]
         resolve_tools(self.tools)  # duplicate names are an error now, not at the first request
 
     def definitions(self) -> list[types.Tool]:
