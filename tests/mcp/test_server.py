@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -273,3 +274,24 @@ def test_a_call_the_client_cancels_stops_the_sandboxed_command(workspace: Path) 
 
     assert "hello" in asyncio.run(main())  # the server still serves
     assert not (workspace / "late.txt").exists()
+
+
+def test_a_served_agent_keeps_its_sandbox_and_policy(workspace: Path, tmp_path: Path) -> None:
+    script = tmp_path / "script.json"
+    calls = [
+        {"name": "read_file", "args": {"path": "notes.txt"}},
+        {"name": "write_file", "args": {"path": str(workspace.parent / "out.txt"), "content": "x"}},
+        {"name": "run_shell", "args": {"command": "touch ran.txt"}},
+    ]
+    script.write_text(json.dumps([{"calls": calls}, "finished the task"]))
+
+    async def main() -> tuple[types.CallToolResult, types.CallToolResult]:
+        async with sdk_stdio(workspace, "--agent", "--model", f"test:scripted:{script}") as client:
+            first = await client.call_tool("agent", {"task": "do it"})
+            second = await client.call_tool("agent", {"task": "again"})  # the script is used up: the run fails
+            return first, second
+
+    first, second = asyncio.run(main())
+    assert not first.is_error and text_of(first) == "finished the task"
+    assert not (workspace.parent / "out.txt").exists() and not (workspace / "ran.txt").exists()
+    assert second.is_error and text_of(second)

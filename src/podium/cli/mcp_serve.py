@@ -116,7 +116,8 @@ def serve(
         raise UserError("--model is the model of --agent; add --agent, or leave --model out")
     server = _build(workspace, only_tools, toolsets, agent, model, yes)
     if transport == "stdio":
-        anyio.run(serve_stdio, server)
+        with contextlib.suppress(KeyboardInterrupt):
+            anyio.run(serve_stdio, server)
         return
     if not token and not is_loopback(host):
         token = secrets.token_urlsafe(32)

@@ -116,9 +116,12 @@ class ToolServer:
         ctx: RunContext[Any] = RunContext(deps=None, run_id=f"mcp-{id(self):x}", step=0, agent_name=self.name)
         invocation = ToolInvocation(tool, call, ctx.for_call(call, 0, approved=approved))
         outcome = await run_async(invocation, anyio.to_thread.run_sync)
-        if outcome.kind == "approval" and not approved:
-            reason = outcome.result.content[0].text if isinstance(outcome.result.content[0], Text) else ""
-            return _error(call, _no_one_to_ask(name, reason))
+        if outcome.kind == "approval" and not approved:  # the tool raised ApprovalRequired
+            if self.ask != "allow":
+                return _error(call, _no_one_to_ask(name, getattr(outcome.error, "reason", "")))
+            # as after a person's yes in an agent's run: the call runs again, with ctx.approved set
+            invocation = ToolInvocation(tool, call, ctx.for_call(call, 0, approved=True))
+            outcome = await run_async(invocation, anyio.to_thread.run_sync)
         return outcome.result
 
     def build(self) -> Server[Any]:
