@@ -14,13 +14,58 @@ import importlib
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from podium.exceptions import UserError
 
-__all__ = ["serve"]
+if TYPE_CHECKING:
+    from podium.agent.agent import Agent
+    from podium.mcp.server import AskMode, ToolServer
+    from podium.paused import ApprovalRequest
+    from podium.tools.tool import Tool
+
+__all__ = ["agent_tool", "serve", "serve_http"]
+
+
+def agent_tool(agent: Agent, name: str = "agent", *, ask: AskMode = "deny") -> Tool[..., Any]:
+    """``agent`` as one tool: a call runs it on the task given and returns its final output.
+
+    The agent's own policy governs its tool calls; its "ask" decisions are answered by ``ask`` (an MCP server
+    has no one to ask). A run that fails (a provider error, a budget) becomes an error result saying why.
+    """
+    from podium.agent.decisions import Allow, Deny
+    from podium.mcp.server import no_one_to_ask
+    from podium.tools.tool import Tool
+
+    def approver(request: ApprovalRequest) -> Allow | Deny:
+        if ask == "allow":
+            return Allow(reason="allowed by --yes")
+        return Deny(no_one_to_ask(request.call.name, request.reason))
+
+    async def run(task: str) -> str:
+        """Run the agent on a task and return its answer.
+
+        Args:
+            task: What the agent should do, with everything it needs to know.
+        """
+        result = await agent.arun(task, approver=approver)
+        return str(result.output)
+
+    described = f"Ask the agent {agent.name or name!r} to do a task; it answers with its result."
+    return Tool(run, name=name, description=described)
+
+
+async def serve_http(server: ToolServer, *, host: str, port: int, token: str | None) -> None:
+    """Serve ``server`` over streamable HTTP at ``http://host:port/mcp`` (uvicorn) until stopped."""
+    import uvicorn
+
+    from podium.mcp.serving import http_app
+
+    app = http_app(server, host=host, port=port, token=token)
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    await uvicorn.Server(config).serve()
 
 
 def _load_object(spec: str) -> Any:
@@ -41,9 +86,9 @@ def _load_object(spec: str) -> Any:
 
 def _build(
     workspace: Path, only: tuple[str, ...], toolsets: tuple[str, ...], agent: bool, model: str | None, yes: bool
-) -> Any:
+) -> ToolServer:
     from podium.cli.session import TOOL_INSTRUCTIONS, builtin_tools, default_policy
-    from podium.mcp.server import AskMode, ToolServer, agent_tool
+    from podium.mcp.server import ToolServer
 
     ask: AskMode = "allow" if yes else "deny"
     workspace = workspace.resolve()
@@ -110,7 +155,7 @@ def serve(
     """
     import anyio
 
-    from podium.mcp.serving import is_loopback, serve_http, serve_stdio
+    from podium.mcp.serving import is_loopback, serve_stdio
 
     if model and not agent:
         raise UserError("--model is the model of --agent; add --agent, or leave --model out")

@@ -24,35 +24,42 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import anyio
 import anyio.to_thread
 import mcp_types as types
 from mcp.server.lowlevel import Server
 
-from podium.agent.decisions import Allow, Ask, Deny
 from podium.messages import ContentPart, File, Image, Text, ToolCall, ToolResult
 from podium.tools.context import RunContext
 from podium.tools.executor import ToolInvocation, run_async
-from podium.tools.tool import as_tool
+from podium.tools.tool import Tool, as_tool
 from podium.tools.toolset import Toolset, ToolsetLike, resolve_tools
 
-if TYPE_CHECKING:
-    from podium.agent.agent import Agent
-    from podium.agent.rules import ApprovalPolicy
-    from podium.tools.tool import Tool
-
-__all__ = ["AskMode", "ToolServer", "agent_tool", "to_mcp_content"]
+__all__ = ["AskMode", "CallPolicy", "ToolServer", "no_one_to_ask", "to_mcp_content"]
 
 logger = logging.getLogger("podium.mcp.server")
 
 AskMode = Literal["deny", "allow"]
 
 
-def _no_one_to_ask(name: str, reason: str) -> str:
+class CallPolicy(Protocol):
+    """What decides a call before it runs: an :class:`~podium.agent.rules.ApprovalPolicy` (or any such object).
+
+    ``decide`` returns a decision with ``kind`` ``"allow"`` (with ``args``: a rewrite, or ``None``), ``"deny"``
+    or ``"ask"`` (both with a ``reason``), as :mod:`podium.agent.decisions` defines them.
+    """
+
+    def decide(self, call: ToolCall, tool: Tool[..., Any]) -> Any:
+        """The decision for ``call`` of ``tool``."""
+        ...
+
+
+def no_one_to_ask(name: str, reason: str) -> str:
+    """The error text of a call that needs a person's approval, which an MCP server cannot get."""
     why = f" ({reason})" if reason else ""
     return (
         f"Not run: the approval policy asks a person before {name} runs{why}, and this MCP server has no one to "
@@ -75,7 +82,7 @@ class ToolServer:
     """Tools, functions and toolsets, as given to ``Agent(tools=...)``."""
     name: str = "podium"
     """The server's name in the MCP handshake."""
-    policy: ApprovalPolicy | None = None
+    policy: CallPolicy | None = None
     """Decides each call before it runs (``None``: every call runs)."""
     ask: AskMode = "deny"
     """What a policy's "ask" (or a tool's ``ApprovalRequired``) becomes: refused (default) or allowed."""
@@ -105,20 +112,25 @@ class ToolServer:
         tool = tools.get(name)
         if tool is None:
             return _error(call, f"Unknown tool {name!r}; this server has: {', '.join(sorted(tools)) or 'no tools'}.")
-        decision = self.policy.decide(call, tool) if self.policy is not None else Allow()
-        if isinstance(decision, Deny):
-            return _error(call, f"Denied: {decision.reason}")
-        if isinstance(decision, Ask) and self.ask != "allow":
-            return _error(call, _no_one_to_ask(name, decision.reason))
-        if isinstance(decision, Allow) and decision.args is not None:
-            call = replace(call, args=dict(decision.args), raw_args=None)
-        approved = isinstance(decision, Ask)  # allowed by --yes: a tool's ApprovalRequired is answered too
+        decision = self.policy.decide(call, tool) if self.policy is not None else None
+        kind = getattr(decision, "kind", "allow")
+        reason = str(getattr(decision, "reason", ""))
+        if kind not in ("allow", "ask", "deny"):  # fail closed on what this server does not understand
+            return _error(call, f"Not run: the policy gave a decision this server does not know ({decision!r}).")
+        if kind == "deny":
+            return _error(call, f"Denied: {reason}")
+        if kind == "ask" and self.ask != "allow":
+            return _error(call, no_one_to_ask(name, reason))
+        args: Mapping[str, Any] | None = getattr(decision, "args", None) if kind == "allow" else None
+        if args is not None:  # the policy rewrote the call
+            call = replace(call, args=dict(args), raw_args=None)
+        approved = kind == "ask"  # allowed by --yes: a tool's ApprovalRequired is answered too
         ctx: RunContext[Any] = RunContext(deps=None, run_id=f"mcp-{id(self):x}", step=0, agent_name=self.name)
         invocation = ToolInvocation(tool, call, ctx.for_call(call, 0, approved=approved))
         outcome = await run_async(invocation, anyio.to_thread.run_sync)
         if outcome.kind == "approval" and not approved:  # the tool raised ApprovalRequired
             if self.ask != "allow":
-                return _error(call, _no_one_to_ask(name, getattr(outcome.error, "reason", "")))
+                return _error(call, no_one_to_ask(name, getattr(outcome.error, "reason", "")))
             # as after a person's yes in an agent's run: the call runs again, with ctx.approved set
             invocation = ToolInvocation(tool, call, ctx.for_call(call, 0, approved=True))
             outcome = await run_async(invocation, anyio.to_thread.run_sync)
@@ -174,34 +186,3 @@ def _file_block(part: File, index: int) -> types.ContentBlock:
     else:
         resource = types.BlobResourceContents(uri=uri, mime_type=media, blob=base64.b64encode(data).decode())
     return types.EmbeddedResource(type="resource", resource=resource)
-
-
-def agent_tool(
-    agent: Agent, name: str = "agent", description: str | None = None, *, ask: AskMode = "deny"
-) -> Tool[..., Any]:
-    """``agent`` as one tool: a call runs it on the task given and returns its final output.
-
-    The agent's own policy governs its tool calls; its "ask" decisions are answered by ``ask`` (an MCP server
-    has no one to ask). A run that fails (an error of the provider, a budget) is an error result saying why.
-    """
-    from podium.agent.decisions import Allow as AllowDecision
-    from podium.agent.decisions import Deny as DenyDecision
-    from podium.paused import ApprovalRequest
-    from podium.tools.tool import Tool
-
-    def approver(request: ApprovalRequest) -> AllowDecision | DenyDecision:
-        if ask == "allow":
-            return AllowDecision(reason="allowed by --yes")
-        return DenyDecision(_no_one_to_ask(request.call.name, request.reason))
-
-    async def run(task: str) -> str:
-        """Run the agent on a task and return its answer.
-
-        Args:
-            task: What the agent should do, with everything it needs to know.
-        """
-        result = await agent.arun(task, approver=approver)
-        return str(result.output)
-
-    text = description or f"Ask the agent {agent.name or name!r} to do a task; it answers with its result."
-    return Tool(run, name=name, description=text)

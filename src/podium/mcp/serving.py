@@ -1,4 +1,6 @@
-"""The transports of ``podium mcp serve``: stdio, and streamable HTTP guarded by a token and Host/Origin checks.
+"""The transports of ``podium mcp serve``: stdio, and a streamable-HTTP app guarded by a token and Host/Origin checks.
+
+(The CLI runs the HTTP app with uvicorn: :mod:`podium.cli.mcp_serve`.)
 
 HTTP listens on ``127.0.0.1`` by default. There the SDK's DNS-rebinding protection is on: a request whose
 ``Host`` is not a loopback name with this port, or whose ``Origin`` is not a loopback origin, is refused
@@ -18,7 +20,7 @@ from typing import Any
 from podium.exceptions import UserError
 from podium.mcp.server import ToolServer
 
-__all__ = ["BearerToken", "check_exposure", "http_app", "is_loopback", "serve_http", "serve_stdio"]
+__all__ = ["BearerToken", "check_exposure", "http_app", "is_loopback", "serve_stdio"]
 
 logger = logging.getLogger("podium.mcp.server")
 
@@ -102,17 +104,6 @@ def http_app(server: ToolServer, *, host: str, port: int, token: str | None = No
         security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
     app: ASGIApp = server.build().streamable_http_app(streamable_http_path=path, transport_security=security, host=host)
     return BearerToken(app, token) if token else app
-
-
-async def serve_http(
-    server: ToolServer, *, host: str = "127.0.0.1", port: int = 8765, token: str | None = None
-) -> None:
-    """Serve over streamable HTTP at ``http://host:port/mcp`` until cancelled."""
-    import uvicorn
-
-    app = http_app(server, host=host, port=port, token=token)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
-    await uvicorn.Server(config).serve()
 
 
 async def serve_stdio(server: ToolServer) -> None:
