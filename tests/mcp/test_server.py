@@ -22,7 +22,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 
 from mcp import Client, MCPError
 from podium import Agent
-from podium.mcp import MCPServer
+from podium.mcp import MCPServer, ServerUnavailable
 from podium.messages import Image, Text
 from podium.testing import ScriptedModel, call
 from tests.mcp import serve_tools
@@ -295,3 +295,20 @@ def test_a_served_agent_keeps_its_sandbox_and_policy(workspace: Path, tmp_path: 
     assert not first.is_error and text_of(first) == "finished the task"
     assert not (workspace.parent / "out.txt").exists() and not (workspace / "ran.txt").exists()
     assert second.is_error and text_of(second)
+
+
+@pytest.mark.parametrize("http_server", [["--host", "0.0.0.0", "--token", "agent-token"]], indirect=True)
+def test_podium_agent_uses_a_podium_http_server_with_a_token(workspace: Path, http_server: tuple[str, Any]) -> None:
+    url = http_server[0]
+    model = ScriptedModel([[call("read_file", {"path": "notes.txt"}), call("boom", {"reason": "y"})], "ok"])
+    with MCPServer.http(url, headers={"Authorization": "Bearer agent-token"}, name="podium") as server:
+        result = Agent(model, tools=[server]).run("look")
+    results = [p for m in result.messages for p in m.parts if getattr(p, "type", "") == "tool_result"]
+    assert [r.is_error for r in results] == [False, True]
+    assert "hello from the workspace" in "".join(p.text for p in results[0].content if isinstance(p, Text))
+    refused = MCPServer.http(url, headers={"Authorization": "Bearer wrong"}, name="podium")
+    try:
+        with pytest.raises(ServerUnavailable):
+            refused.get_tools()
+    finally:
+        refused.close()

@@ -160,6 +160,7 @@ def serve(
     if model and not agent:
         raise UserError("--model is the model of --agent; add --agent, or leave --model out")
     server = _build(workspace, only_tools, toolsets, agent, model, yes)
+    os.environ.pop("PODIUM_MCP_TOKEN", None)  # the commands the tools start must not inherit it
     if transport == "stdio":
         with contextlib.suppress(KeyboardInterrupt):
             anyio.run(serve_stdio, server)
@@ -169,6 +170,5 @@ def serve(
         click.echo(f"token (send as Authorization: Bearer <token>): {token}", err=True)
     shown = f"[{host}]" if ":" in host else host
     click.echo(f"serving MCP on http://{shown}:{port}/mcp", err=True)
-    os.environ.pop("PODIUM_MCP_TOKEN", None)  # the tools' commands must not see it
     with contextlib.suppress(KeyboardInterrupt):
         anyio.run(lambda: serve_http(server, host=host, port=port, token=token))

@@ -62,6 +62,9 @@ class BearerToken:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on, or answer 401."""
+        if scope["type"] == "websocket" and not self._authorized(scope):
+            await send({"type": "websocket.close", "code": 1008})
+            return
         if scope["type"] == "http" and not self._authorized(scope):
             body = b'{"error":"unauthorized: send the server\'s token as Authorization: Bearer <token>"}'
             await send(
