@@ -50,9 +50,9 @@ def workspace(tmp_path: Path) -> Path:
 
 
 @asynccontextmanager
-async def sdk_stdio(workspace: Path, *extra: str) -> AsyncIterator[Client]:
+async def sdk_stdio(workspace: Path, *extra: str, mode: Any = "legacy") -> AsyncIterator[Client]:
     params = StdioServerParameters(command=sys.executable, args=serve_args(workspace, *extra), env=server_env())
-    async with Client(stdio_client(params), mode="legacy") as client:
+    async with Client(stdio_client(params), mode=mode) as client:
         yield client
 
 
@@ -93,9 +93,10 @@ async def check_tools(client: Client, workspace: Path) -> None:
     assert unknown.is_error and "Unknown tool 'nope'" in text_of(unknown)
 
 
-def test_sdk_client_over_stdio_lists_calls_and_gets_the_error_flag(workspace: Path) -> None:
+@pytest.mark.parametrize("mode", ["legacy", "auto"])  # the handshake era, and the SDK client's default
+def test_sdk_client_over_stdio_lists_calls_and_gets_the_error_flag(workspace: Path, mode: str) -> None:
     async def main() -> None:
-        async with sdk_stdio(workspace) as client:
+        async with sdk_stdio(workspace, mode=mode) as client:
             await check_tools(client, workspace)
 
     asyncio.run(main())
