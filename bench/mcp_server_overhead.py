@@ -105,6 +105,15 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(APP), "http", str(port)], stderr=subprocess.DEVNULL)
+    try:
+        wait_for_port(port, proc)
+        url = f"http://127.0.0.1:{port}/mcp"
+        rows.append(("SDK client -> SDK MCPServer (http)", asyncio.run(_sdk(streamable_http_client(url), calls))))
+    finally:
+        proc.terminate()
+        proc.wait(10)
     with MCPServer.stdio(sys.executable, _serve_args(workspace), env=_env()) as srv:
         from bench.mcp_overhead import measure
 
