@@ -144,3 +144,12 @@ def _print(report: dict[str, Any]) -> None:
     click.echo(f"  prompts ({len(report['prompts'])}):")
     for p in report["prompts"]:
         click.echo(f"    {p['name']}({', '.join(p['arguments'])})")
+
+
+def _add_serve() -> None:
+    from podium.cli.mcp_serve import serve
+
+    mcp.add_command(serve)
+
+
+_add_serve()
