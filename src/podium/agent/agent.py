@@ -409,6 +409,8 @@ class Agent(Generic[OutputT]):
             approver=approver or self.approver,
             inbox=inbox,
         )
+        if isinstance(spec.tools, ToolResolver) and spec.tools.has_toolsets:
+            gen = _ending(gen, spec.tools)
         return RunStream(gen, token, inbox)
 
     # -- async
@@ -486,6 +488,8 @@ class Agent(Generic[OutputT]):
             approver=approver or self.approver,
             inbox=inbox,
         )
+        if isinstance(spec.tools, ToolResolver) and spec.tools.has_toolsets:
+            agen = _aending(agen, spec.tools)
         return AsyncRunStream(agen, token, box, inbox)
 
     # -- compaction on demand
@@ -717,3 +721,24 @@ def _compaction_result(spec: LoopSpec[Any], event: ContextCompacted | None) -> C
     messages = [*history, event.record]
     window = ContextWindow(messages, spec.profile, spec.compaction, spec.token_counter)
     return CompactionResult(messages, window.view(messages), event.tokens_before, event.tokens_after, event.strategies)
+
+
+def _ending(
+    gen: Generator[AgentEvent, None, RunResult[OutputT]], tools: ToolResolver
+) -> Generator[AgentEvent, None, RunResult[OutputT]]:
+    """``gen``, then the toolsets hear that the run ended (whichever way it ended)."""
+    try:
+        return (yield from gen)
+    finally:
+        tools.end_run()
+
+
+async def _aending(agen: AsyncIterator[AgentEvent], tools: ToolResolver) -> AsyncIterator[AgentEvent]:
+    """``agen``, then the toolsets hear that the run ended (off the event loop: ending may wait on a process)."""
+    import asyncio
+
+    try:
+        async for event in agen:
+            yield event
+    finally:
+        await asyncio.get_running_loop().run_in_executor(None, tools.end_run)

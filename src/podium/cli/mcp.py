@@ -51,7 +51,7 @@ def open_servers(files: Sequence[Path]) -> list[Any]:
         from podium.mcp import MCPServer, ServerUnavailable, tool_prefix
     except ImportError as exc:  # pragma: no cover - the mcp extra is missing
         raise UserError(f"MCP servers need the mcp extra: pip install 'podium[mcp]' ({exc})") from exc
-    servers = [MCPServer(c, prefix=c.prefix or tool_prefix(c.name)) for c in configs]
+    servers = [MCPServer(c, prefix=c.prefix or tool_prefix(c.name)).keep() for c in configs]  # up for the session
     with cf.ThreadPoolExecutor(max(1, len(servers))) as pool:
         futures = [pool.submit(s.get_tools) for s in servers]
         errors = []

@@ -6,10 +6,12 @@ Example::
     agent = Agent("openai:gpt-5", tools=[files])
     agent.run("What is in README.md?")
 
-Lifetime: without ``with``, the server is started (or reached) when a run first asks for its tools and stays
-up for the runs that follow (starting an ``npx`` server costs a second); it stops on :meth:`MCPServer.close`
-or at interpreter exit (an ``atexit`` hook); if the process is killed, the server sees its stdin close.
-``with MCPServer.stdio(...) as server:`` (or ``async with``) starts it on entry and stops it on exit. Stopping
+Lifetime: tied to the run, or managed explicitly. Without ``with``, the server is started (or reached) when a
+run first asks for its tools and stopped when that run ends (finished, failed, paused or cancelled); the next
+run starts it again. ``with MCPServer.stdio(...) as server:`` (or ``async with``) starts it on entry and stops
+it on exit, and :meth:`MCPServer.keep` (or :meth:`MCPServer.connect`) keeps it up across runs -- starting an
+``npx`` server costs a second -- until :meth:`MCPServer.close` or interpreter exit (an ``atexit`` hook); if the
+process is killed, the server sees its stdin close. Stopping
 a stdio server closes its stdin, waits, then terminates it: no child process is left behind.
 
 Each call is a Podium :class:`~podium.tools.Tool`: it goes through the agent's approval policy and hooks,
@@ -133,6 +135,7 @@ class MCPServer(Toolset):
             on_progress: Called (on the connection's thread) with each progress notification of a call.
         """
         self.config = config
+        self._kept = False
         self.name = config.name
         self.prefix = prefix if prefix is not None else config.prefix
         if self.prefix == "":
@@ -195,9 +198,24 @@ class MCPServer(Toolset):
     # ------------------------------------------------------------------ lifetime
 
     def connect(self) -> Self:
-        """Start (or reach) the server now; raises :class:`ServerUnavailable` with the reason."""
+        """Start (or reach) the server now and keep it up until :meth:`close`; raises :class:`ServerUnavailable`."""
+        self._kept = True
         self._conn.call(_noop)
         return self
+
+    def keep(self) -> Self:
+        """Keep the server up across runs until :meth:`close` (it still starts on first use)."""
+        self._kept = True
+        return self
+
+    @override
+    def end_run(self) -> None:
+        """A run ended: stop the server unless it is kept (``with``, :meth:`connect`, :meth:`keep`).
+
+        The next run starts it again.
+        """
+        if not self._kept:
+            self._conn.end_session()
 
     def close(self) -> None:
         """Stop the server (a stdio child exits or is killed). Idempotent; a closed server cannot be reused."""
@@ -215,6 +233,7 @@ class MCPServer(Toolset):
         self.close()
 
     async def __aenter__(self) -> Self:
+        self._kept = True
         await asyncio.wrap_future(self._conn.submit(_noop))
         return self
 

@@ -305,6 +305,19 @@ class Connection:
         if self._client is not None:
             await self._drop(self._client)
 
+    def end_session(self) -> None:
+        """End the current session (a stdio child exits or is killed); the next request opens a new one."""
+        with self._lock:
+            loop, thread = self._loop, self._thread
+            if self.closed or loop is None or thread is None:
+                return
+        if thread is threading.current_thread():
+            raise RuntimeError("an MCP session cannot be ended from its own loop")
+        try:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(_CLOSE_TIMEOUT + 5)
+        except Exception:
+            logger.warning("MCP server %r did not shut down cleanly", self.config.name, exc_info=True)
+
     def close(self) -> None:
         """End the session (a stdio child exits or is killed) and stop the loop thread. Idempotent."""
         with self._lock:

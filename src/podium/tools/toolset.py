@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeAlias
@@ -11,6 +12,8 @@ from typing_extensions import override
 from podium.exceptions import UserError
 from podium.tools.context import RunContext
 from podium.tools.tool import Tool, as_tool
+
+logger = logging.getLogger("podium.tools")
 
 __all__ = [
     "CombinedToolset",
@@ -44,6 +47,13 @@ class Toolset(ABC):
         ``tools/list_changed``), the run lists them again before its next request. Default: never.
         """
         return False
+
+    def end_run(self) -> None:
+        """A run that listed these tools ended (finished, failed, paused or cancelled). Default: nothing.
+
+        A toolset whose resources live for one run (an MCP server started by the run) releases them here.
+        """
+        return None
 
     def prefixed(self, prefix: str) -> PrefixedToolset:
         """The same tools named ``{prefix}_{name}``."""
@@ -79,6 +89,10 @@ class FilteredToolset(Toolset):
     def changed(self) -> bool:
         return self.inner.changed()
 
+    @override
+    def end_run(self) -> None:
+        self.inner.end_run()
+
 
 class PrefixedToolset(Toolset):
     """The tools of ``inner`` renamed ``{prefix}_{name}`` (so that two sources cannot clash)."""
@@ -104,6 +118,10 @@ class PrefixedToolset(Toolset):
     def changed(self) -> bool:
         return self.inner.changed()
 
+    @override
+    def end_run(self) -> None:
+        self.inner.end_run()
+
 
 class CombinedToolset(Toolset):
     """Several toolsets as one."""
@@ -119,6 +137,11 @@ class CombinedToolset(Toolset):
     def changed(self) -> bool:
         return any(ts.changed() for ts in self.toolsets)
 
+    @override
+    def end_run(self) -> None:
+        for ts in self.toolsets:
+            ts.end_run()
+
 
 class ToolResolver:
     """What a run calls to get its tools: :func:`resolve_tools` over ``items``, and whether any toolset changed."""
@@ -133,6 +156,20 @@ class ToolResolver:
     def changed(self) -> bool:
         """Whether a toolset among the items says its tools changed."""
         return any(item.changed() for item in self.items if isinstance(item, Toolset))
+
+    @property
+    def has_toolsets(self) -> bool:
+        """Whether any item is a toolset (only those have something to do when a run ends)."""
+        return any(isinstance(item, Toolset) for item in self.items)
+
+    def end_run(self) -> None:
+        """Tell every toolset that the run ended; one that fails is logged, the others still hear of it."""
+        for item in self.items:
+            if isinstance(item, Toolset):
+                try:
+                    item.end_run()
+                except Exception:
+                    logger.warning("%r failed to end its run", item, exc_info=True)
 
 
 def resolve_tools(items: Iterable[ToolsetLike], ctx: RunContext[Any] | None = None) -> dict[str, Tool[..., Any]]:
