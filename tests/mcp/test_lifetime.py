@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from podium import Agent
+from podium.messages import Image, Text, ToolCall, ToolResult
 from podium.testing import ScriptedModel, call
 from tests.mcp.conftest import stdio_server
 
@@ -97,3 +98,26 @@ def test_the_async_driver_stops_the_server_at_the_end_of_the_run(marks: Path) ->
     pid = asyncio.run(go())
     assert gone(pid)
     server.close()
+
+
+def test_a_result_with_huge_or_countless_parts_is_capped_in_all() -> None:
+    """A server's result keeps its parts, but not more text than the tool's output limit, nor endless media."""
+    from podium.tools.context import RunContext
+    from podium.tools.executor import MAX_MEDIA_PARTS, ToolInvocation, run_sync
+    from podium.tools.tool import Tool
+
+    png = Image(data=b"\x89PNG", media_type="image/png")
+
+    def flood() -> ToolResult:
+        parts = [Text("x" * 50_000) for _ in range(100)] + [png] * 100
+        return ToolResult("", "", tuple(parts), is_error=True)
+
+    tool = Tool(flood, max_output=10_000)
+    call_ = ToolCall("c1", tool.name, {})
+    ctx = RunContext(deps=None, run_id="r", step=1)
+    outcome = run_sync(ToolInvocation(tool, call_, ctx.for_call(call_, 0)), 100_000)
+    texts = [p for p in outcome.result.content if isinstance(p, Text)]
+    assert sum(len(t.text) for t in texts) < 10_000 + 200
+    assert sum(isinstance(p, Image) for p in outcome.result.content) == MAX_MEDIA_PARTS
+    assert "more part(s) of this result cut" in texts[-1].text
+    assert outcome.result.is_error and outcome.result.call_id == "c1"

@@ -13,7 +13,7 @@ import functools
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias, TypeVar, cast
 
@@ -111,6 +111,32 @@ def to_content(value: Any, limit: int) -> tuple[ContentPart, ...]:
     return (Text(cap_text(text, limit)),)
 
 
+MAX_MEDIA_PARTS = 16
+"""Images and files kept from one tool result (an MCP server may send any number)."""
+
+
+def _capped_parts(parts: Sequence[ContentPart], limit: int) -> tuple[ContentPart, ...]:
+    """A result's own parts with ``limit`` characters of text in all, and at most :data:`MAX_MEDIA_PARTS` media."""
+    out: list[ContentPart] = []
+    left, media, dropped = limit, 0, 0
+    for part in parts:
+        if isinstance(part, Text):
+            if left <= 0:
+                dropped += 1
+                continue
+            text = cap_text(part.text, left)
+            left -= len(text)
+            out.append(Text(text))
+        elif media < MAX_MEDIA_PARTS:
+            media += 1
+            out.append(part)
+        else:
+            dropped += 1
+    if dropped:
+        out.append(Text(f"[... {dropped} more part(s) of this result cut: over the tool's output limit ...]"))
+    return tuple(out)
+
+
 def _error(
     call: ToolCall, message: str, kind: OutcomeKind, started: float, exc: BaseException | None = None
 ) -> ToolOutcome:
@@ -153,7 +179,7 @@ def _prepare(inv: ToolInvocation) -> tuple[Callable[..., Any], list[Any], dict[s
 def _finish(inv: ToolInvocation, value: Any, started: float, default_limit: int) -> ToolOutcome:
     limit = inv.tool.max_output or default_limit
     if isinstance(value, ToolResult):  # the tool chose its parts and error flag (an MCP server's result)
-        content = tuple(p for part in value.content for p in to_content(part, limit))
+        content = _capped_parts(value.content, limit)
         result = ToolResult(
             inv.call.id, inv.call.name, content, is_error=value.is_error, provider_details=value.provider_details
         )
