@@ -24,6 +24,7 @@ from rich.text import Text as RichText
 from podium.agent.agent import RunStream
 from podium.agent.approval import ApprovalRequest, DecisionLike
 from podium.cli.errors import MAX_PROMPT_BYTES, clean_input, error_line
+from podium.cli.options import mcp_option, memory_option
 from podium.cli.render import EventRenderer, TerminalConsole, compaction_line, format_usage
 from podium.cli.session import Session, open_session
 from podium.cli.signals import Terminated
@@ -176,20 +177,8 @@ def _line_reader(console: Console) -> Callable[[str], str]:
     help="Directory the tools work in (default: the current one).",
 )
 @click.option("-y", "--yes", is_flag=True, help="Approve every tool call the policy would ask about.")
-@click.option(
-    "--mcp",
-    "mcp_files",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="MCP servers to use, from a JSON file in the mcpServers shape (repeatable); their tools are named "
-    "{server}_{tool} and ask before each call (-y approves).",
-)
-@click.option(
-    "--memory/--no-memory",
-    default=None,
-    help="Remember notes across conversations (remember/recall/forget tools; notes matching the prompt are "
-    "recalled at each turn). Scoped to you and the workspace. Default: [memory] enabled in the config file.",
-)
+@mcp_option
+@memory_option
 def chat(
     model: str | None,
     continue_latest: bool,

@@ -33,6 +33,7 @@ from podium.cli.errors import (
     fail,
     say,
 )
+from podium.cli.options import mcp_option, memory_option
 from podium.cli.render import EventRenderer, TerminalConsole, format_usage
 from podium.cli.session import Session, TurnOutcome, open_session
 from podium.messages import message_to_dict
@@ -93,20 +94,8 @@ def read_prompt(words: tuple[str, ...]) -> str:
     help="Directory the tools work in (default: the current one).",
 )
 @click.option("-y", "--yes", is_flag=True, help="Approve every tool call the policy would ask about.")
-@click.option(
-    "--mcp",
-    "mcp_files",
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="MCP servers to use, from a JSON file in the mcpServers shape (repeatable); their tools are named "
-    "{server}_{tool} and ask before each call (-y approves).",
-)
-@click.option(
-    "--memory/--no-memory",
-    default=None,
-    help="Remember notes across conversations (remember/recall/forget tools; notes matching the prompt are "
-    "recalled at each turn). Scoped to you and the workspace. Default: [memory] enabled in the config file.",
-)
+@mcp_option
+@memory_option
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Conversation database file.")
 @click.option("-c", "--continue", "continue_latest", is_flag=True, help="Continue the latest conversation.")
 @click.option("--conversation", help="Continue this conversation id.")
