@@ -14,6 +14,7 @@ Hooks and async approvers are code, not I/O: they run again.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import json
 from collections.abc import AsyncIterator, Callable, Generator, Mapping
@@ -30,15 +31,17 @@ from podium.agent.effects import (
     StartTools,
     TakeMessages,
 )
-from podium.agent.events import AgentEvent
+from podium.agent.events import AgentEvent, RunFinished, SubAgentEvent
+from podium.agent.result import RunResult
 from podium.agent.spec import LoopSpec
-from podium.agent.subagent import ChildInvocation
-from podium.agent.tracing import TraceRecorder, decode_answer_tally
+from podium.agent.subagent import ChildInvocation, SubAgentOutcome
+from podium.agent.tracing import TraceRecorder, decode_answer_tally, decode_tally
 from podium.exceptions import PodiumError, RunCancelled, RunInterrupted
 from podium.messages import ModelResponse, load_messages, message_to_dict, part_from_dict
 from podium.paused import PausedRun
 from podium.tools.executor import DEFAULT_MAX_OUTPUT, ToolInvocation, ToolOutcome, run_coroutine, run_sync
 from podium.trace.codec import decode, decode_error, encode
+from podium.usage import Usage
 from podium.trace.format import Trace, TraceError
 
 if TYPE_CHECKING:
@@ -243,7 +246,7 @@ class Replayer:
     # -- answers
 
     def _events(self, record: dict[str, Any]) -> list[AgentEvent]:
-        return [decode(e) for e in record.get("events", ())]
+        return [_revive(decode(e)) for e in record.get("events", ())]
 
     def _answer(self, effect: Any, record: dict[str, Any]) -> tuple[Any, BaseException | None]:
         answer = record.get("answer") or {}
@@ -257,9 +260,11 @@ class Replayer:
         if "outcome" in answer:
             out = answer["outcome"]
             error = decode_error(out["error"]) if out.get("error") else None
-            return ToolOutcome(
-                decode(out["result"]), out.get("kind", "ok"), float(out.get("duration", 0.0)), error
-            ), None
+            result, kind, duration = decode(out["result"]), out.get("kind", "ok"), float(out.get("duration", 0.0))
+            if "tally" in out:
+                paused = PausedRun.from_json(out["paused"]) if out.get("paused") else None
+                return SubAgentOutcome(result, kind, duration, error, decode_tally(out["tally"]), paused), None
+            return ToolOutcome(result, kind, duration, error), None
         value = answer.get("value")
         if isinstance(effect, RequestModel):
             data = value["v"] if isinstance(value, dict) and "v" in value else value
@@ -378,6 +383,26 @@ class Replayer:
         if recorded.endswith(":RunInterrupted") and not isinstance(exc, RunInterrupted):
             return _as_interrupted(exc)
         return exc
+
+
+def _revive(event: Any) -> Any:
+    """A decoded event with a sub-agent's run result rebuilt (the trace layer reads it back as a mapping)."""
+    if isinstance(event, SubAgentEvent) and isinstance(event.event, RunFinished):
+        data = event.event.result
+        if isinstance(data, dict):
+            result: RunResult[Any] = RunResult(
+                output=data.get("output"),
+                messages=list(data.get("messages") or ()),
+                new_messages=list(data.get("new_messages") or ()),
+                usage=data.get("usage") or Usage(),
+                cost=data.get("cost"),
+                run_id=str(data.get("run_id", "")),
+                steps=int(data.get("steps") or 0),
+                status=data.get("status", "completed"),
+                paused=data.get("paused"),
+            )
+            return dataclasses.replace(event, event=RunFinished(result))
+    return event
 
 
 def _settle(fn: Callable[[], Any]) -> tuple[Any, BaseException | None]:

@@ -32,7 +32,7 @@ from podium.agent.effects import (
 )
 from podium.agent.events import AgentEvent, ApprovalDecided, ContextCompacted, RunPaused
 from podium.agent.spec import LoopSpec
-from podium.agent.subagent import Tally
+from podium.agent.subagent import SubAgentOutcome, Tally
 from podium.messages import Message, message_to_dict, part_to_dict
 from podium.providers.base import Model
 from podium.settings import ModelSettings
@@ -40,7 +40,7 @@ from podium.tools.executor import ToolOutcome
 from podium.trace.codec import decode, encode, encode_error
 from podium.trace.format import TRACE_VERSION, Trace
 
-__all__ = ["TraceRecorder", "decode_answer_tally", "run_header"]
+__all__ = ["TraceRecorder", "decode_answer_tally", "decode_tally", "run_header"]
 
 ResultT = TypeVar("ResultT")
 _EFFECTS = (RequestModel, StartTools, AwaitTool, AbandonTools, AskApproval, RunAwaitable, TakeMessages)
@@ -248,7 +248,7 @@ class TraceRecorder:
                 "steps": getattr(result, "steps", None),
                 "usage": result.usage.to_dict() if hasattr(result, "usage") else None,
                 "cost": getattr(result, "cost", None),
-                "output": encode(getattr(result, "output", None)),
+                "output": encode(result.output) if getattr(result, "status", "") == "completed" else None,
             }
         self._write("end", data)
 
@@ -285,6 +285,10 @@ def _answer(answer: Any, error: BaseException | None) -> dict[str, Any]:
         out = {"result": encode(answer.result), "kind": answer.kind, "duration": answer.duration}
         if answer.error is not None:
             out["error"] = encode_error(answer.error)
+        if isinstance(answer, SubAgentOutcome):
+            out["tally"] = _tally(answer.tally)
+            if answer.paused is not None:
+                out["paused"] = answer.paused.to_json()
         return {"outcome": out}
     return {"value": encode(answer)}
 
@@ -293,26 +297,32 @@ def _tallies(answer: Any) -> Any:
     if not isinstance(answer, dict):
         return answer
     return {
-        call_id: {"tally": {k: [tally.usage[k].to_dict(), tally.cost.get(k)] for k in tally.usage}}
-        if isinstance(tally, Tally)
-        else tally
-        for call_id, tally in answer.items()
+        call_id: {"tally": _tally(tally)} if isinstance(tally, Tally) else tally for call_id, tally in answer.items()
     }
+
+
+def _tally(tally: Tally) -> dict[str, Any]:
+    return {k: [tally.usage[k].to_dict(), tally.cost.get(k)] for k in tally.usage}
+
+
+def decode_tally(data: dict[str, Any]) -> Tally:
+    """The :class:`Tally` :func:`_tally` wrote."""
+    from podium.usage import Usage
+
+    tally = Tally()
+    for key, (usage, cost) in data.items():
+        tally.add(key, Usage.from_dict(usage), cost)
+    return tally
 
 
 def decode_answer_tally(value: Any) -> Any:
     """The ``{call_id: Tally}`` an ``abandon`` record holds, rebuilt."""
-    from podium.usage import Usage
-
     if not isinstance(value, dict):
         return decode(value)
     out: dict[str, Any] = {}
     for call_id, item in value.items():
         if isinstance(item, dict) and "tally" in item:
-            tally = Tally()
-            for key, (usage, cost) in item["tally"].items():
-                tally.add(key, Usage.from_dict(usage), cost)
-            out[call_id] = tally
+            out[call_id] = decode_tally(item["tally"])
         else:
             out[call_id] = decode(item)
     return out
