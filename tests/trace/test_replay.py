@@ -17,10 +17,10 @@ import pytest
 from pydantic import BaseModel
 
 from podium import Agent, CancelToken, tool
-from podium.agent.approval import Allow, ApprovalPolicy, Ask, Rule
-from podium.agent.replay import ReplayMismatch, areplay, replay
+from podium.agent.approval import ApprovalPolicy, Rule
 from podium.agent.compaction import Compaction
-from podium.exceptions import RunCancelled, ServerError
+from podium.agent.replay import ReplayMismatch, areplay, replay
+from podium.exceptions import ServerError
 from podium.messages import ModelResponse, Text
 from podium.providers.profiles import ModelProfile
 from podium.providers.retry import RetryPolicy

@@ -41,8 +41,8 @@ from podium.messages import ModelResponse, load_messages, message_to_dict, part_
 from podium.paused import PausedRun
 from podium.tools.executor import DEFAULT_MAX_OUTPUT, ToolInvocation, ToolOutcome, run_coroutine, run_sync
 from podium.trace.codec import decode, decode_error, encode
-from podium.usage import Usage
 from podium.trace.format import Trace, TraceError
+from podium.usage import Usage
 
 if TYPE_CHECKING:
     from podium.agent.agent import Agent, AsyncRunStream, RunStream
@@ -388,7 +388,7 @@ class Replayer:
 def _revive(event: Any) -> Any:
     """A decoded event with a sub-agent's run result rebuilt (the trace layer reads it back as a mapping)."""
     if isinstance(event, SubAgentEvent) and isinstance(event.event, RunFinished):
-        data = event.event.result
+        data: Any = event.event.result
         if isinstance(data, dict):
             result: RunResult[Any] = RunResult(
                 output=data.get("output"),
