@@ -790,13 +790,15 @@ def _traced(
         return agent_loop(spec), None
     from podium.agent.tracing import TraceRecorder, run_header
 
-    if not spec.run_id:
-        spec.run_id = os.urandom(16).hex()
+    if not spec.run_id:  # the run's id, known before it starts (a resumed run keeps the paused run's)
+        spec.run_id = (spec.resume.run_id if spec.resume is not None else "") or os.urandom(16).hex()
     recorder = TraceRecorder(trace)
     if replay is None:
         spec.clock = recorder.clock
     else:
         spec.clock = replay.recording_clock(recorder)
+    if spec.token_counter is not None:
+        spec.token_counter = recorder.counter(spec.token_counter)
     injected = (v for v in spec.inject.values() if isinstance(v, str) and len(v) >= 4)
     trace.secrets = sorted({*trace.secrets, *injected}, key=len, reverse=True)
     trace.append("run", run_header(spec, model, stream=stream, run_id=spec.run_id, settings=settings))

@@ -107,15 +107,19 @@ class Replayer:
         self.position = 0
         self.step = 0
         self.readings = [float(t) for r in trace.records for t in r.get("clock", ())]
+        self.counts = [int(c) for r in trace.records for c in r.get("counts", ())]
+        self._count = 0
         self._reading = 0
         self._live: dict[int, ToolInvocation] = {}
 
     # -- set-up
 
     def prepare(self, spec: LoopSpec[Any]) -> None:
-        """Give the run the recorded run's id and clock."""
+        """Give the run the recorded run's id, clock and token counts (no tokenizer is loaded)."""
         spec.run_id = self.trace.run_id
         spec.clock = self.clock
+        if self.trace.header.get("exact_counts"):
+            spec.token_counter = _ReplayCounter(self)
 
     def clock(self) -> float:
         """The next recorded clock reading (the last one again when the recording has no more)."""
@@ -383,6 +387,26 @@ class Replayer:
         if recorded.endswith(":RunInterrupted") and not isinstance(exc, RunInterrupted):
             return _as_interrupted(exc)
         return exc
+
+
+class _ReplayCounter:
+    """The recorded run's exact token counts, in order (the model's tokenizer is not loaded)."""
+
+    def __init__(self, replayer: Replayer) -> None:
+        self.replayer = replayer
+
+    def count_tokens(self, messages: Any, tools: Any) -> int:
+        r = self.replayer
+        if r._count >= len(r.counts):
+            raise ReplayMismatch(
+                step=r.step,
+                seq=None,
+                what="a token count",
+                recorded="(no more counts)",
+                actual=f"{len(messages)} messages",
+            )
+        r._count += 1
+        return r.counts[r._count - 1]
 
 
 def _revive(event: Any) -> Any:

@@ -63,6 +63,7 @@ def run_header(
         "approvals": encode(dict(spec.approvals)),
         "settings": encode(spec.settings),
         "max_steps": spec.max_steps,
+        "exact_counts": spec.token_counter is not None,
         "options": {"settings": encode(settings) if settings is not None else None},
     }
 
@@ -75,6 +76,7 @@ class TraceRecorder:
         self._own: Any = None  # the last event the loop yielded (the watcher tells loop and driver events apart)
         self._events: list[Any] = []  # the driver's events since the last record
         self._clock: list[float] = []  # clock readings since the last record
+        self._counts: list[int] = []  # exact token counts since the last record
         self._started: float = 0.0
         self._last_messages: list[Message] | None = None
         self._last_request: int | None = None
@@ -82,6 +84,18 @@ class TraceRecorder:
         self._last_tools_seq: int | None = None
         self._calls: list[str] = []
         self._thrown = False
+
+    def counter(self, inner: Any) -> Any:
+        """``inner`` (the model's exact token counter), each count recorded (a replay needs no tokenizer)."""
+        recorder = self
+
+        class _Counter:
+            def count_tokens(self, messages: Any, tools: Any) -> int:
+                count = int(inner.count_tokens(messages, tools))
+                recorder._counts.append(count)
+                return count
+
+        return _Counter()
 
     def clock(self) -> float:
         """The loop's clock: ``time.monotonic()``, each reading recorded."""
@@ -96,6 +110,9 @@ class TraceRecorder:
         if self._clock:
             data["clock"] = self._clock
             self._clock = []
+        if self._counts:
+            data["counts"] = self._counts
+            self._counts = []
         return self.trace.append(kind, data)
 
     # -- the loop side
