@@ -58,7 +58,18 @@ def pytest_run(folder: Path, *args: str, prompt: str | None = None) -> subproces
     if prompt is not None:
         env["PROMPT"] = prompt
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "podium.testing.pytest_plugin", "-p", "no:cacheprovider", *args, str(folder)],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "podium.testing.pytest_plugin",
+            "-p",
+            "no:cacheprovider",
+            *args,
+            str(folder),
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -88,7 +99,9 @@ def test_a_recorded_provider_error_is_replayed_as_the_same_error(tmp_path: Path)
     path = tmp_path / "rec.jsonl"
     with FakeProviderServer(Reply.error(429, "slow down")) as server:
         recording = ModelRecording(path, "once")
-        model = recording.model("openai:gpt-4o", base_url=server.url + "/v1", api_key="x", retry=RetryPolicy(max_retries=0))
+        model = recording.model(
+            "openai:gpt-4o", base_url=server.url + "/v1", api_key="x", retry=RetryPolicy(max_retries=0)
+        )
         with pytest.raises(RateLimitError):
             Agent(model).run("hi")
         recording.save()
