@@ -35,7 +35,7 @@ from podium.agent.spec import LoopSpec
 from podium.agent.subagent import SubAgentOutcome, Tally
 from podium.messages import Message, message_to_dict, part_to_dict
 from podium.providers.base import Model
-from podium.settings import ModelSettings
+from podium.settings import ModelSettings, ToolDefinition
 from podium.tools.executor import ToolOutcome
 from podium.trace.codec import decode, encode, encode_error
 from podium.trace.format import TRACE_VERSION, Trace
@@ -44,6 +44,33 @@ __all__ = ["TraceRecorder", "decode_answer_tally", "decode_tally", "run_header"]
 
 ResultT = TypeVar("ResultT")
 _EFFECTS = (RequestModel, StartTools, AwaitTool, AbandonTools, AskApproval, RunAwaitable, TakeMessages)
+
+
+_CACHE: dict[int, tuple[Any, Any]] = {}
+_CACHE_SIZE = 512
+
+
+def encode_cached(value: Any) -> Any:
+    """``encode(value)`` for immutable values met again and again (settings, tool definitions): kept by identity.
+
+    The encoded form is shared between records; records are never changed once written.
+    """
+    # a tool's definition is made anew for each run, from the same parameters schema: key on that schema
+    key: Any = (
+        (value.name, value.description, id(value.parameters), value.strict)
+        if type(value) is ToolDefinition
+        else id(value)
+    )
+    hit = _CACHE.get(key)
+    if hit is not None and (
+        hit[0] is value or (type(value) is ToolDefinition and hit[0].parameters is value.parameters)
+    ):
+        return hit[1]
+    encoded = encode(value)
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.clear()
+    _CACHE[key] = (value, encoded)  # the value is kept alive with it: its ids cannot be reused meanwhile
+    return encoded
 
 
 def run_header(
@@ -60,8 +87,8 @@ def run_header(
         "prompt": [part_to_dict(p) for p in spec.prompt] if spec.prompt is not None else None,
         "history": [message_to_dict(m) for m in spec.history] if spec.resume is None else None,
         "resume": spec.resume.to_json() if spec.resume is not None else None,
-        "approvals": encode(dict(spec.approvals)),
-        "settings": encode(spec.settings),
+        "approvals": encode(dict(spec.approvals)) if spec.approvals else {},
+        "settings": encode_cached(spec.settings),
         "max_steps": spec.max_steps,
         "exact_counts": spec.token_counter is not None,
         "options": {"settings": encode(settings) if settings is not None else None},
@@ -194,8 +221,8 @@ class TraceRecorder:
         if self._last_tools is not None and (self._last_tools is effect.tools or self._last_tools == effect.tools):
             data["tools"] = {"same_as": self._last_tools_seq}
         else:
-            data["tools"] = [encode(t) for t in effect.tools]
-        data["settings"] = encode(effect.settings)
+            data["tools"] = [encode_cached(t) for t in effect.tools]
+        data["settings"] = encode_cached(effect.settings)
         if effect.output is not None:
             data["output"] = encode(effect.output)
         record = self._write("request", data)
@@ -222,7 +249,7 @@ class TraceRecorder:
             self._write("approval", {"calls": asked, "answer": _answer(answer, error)})
         elif isinstance(effect, RunAwaitable):
             self._write("await", {"answer": _answer(answer, error)})
-        elif isinstance(effect, TakeMessages):
+        elif isinstance(effect, TakeMessages) and (answer or error is not None):  # nothing delivered: no record
             self._write("take", {"final": effect.final, "answer": _answer(list(answer or ()), error)})
 
     def _loop_event(self, event: Any) -> None:

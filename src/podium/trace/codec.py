@@ -43,9 +43,24 @@ _PARTS = (Text, Image, File, Thinking, ToolCall, ToolResult, ProviderPart, Cache
 _MARK = "$"
 
 
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
 def encode(value: Any) -> Any:
     """``value`` as JSON-compatible data (see the module docstring for what is kept exactly)."""
-    if value is None or isinstance(value, bool | int | str):
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind is dict:
+        if all(type(k) is str for k in value) and _MARK not in value:
+            return {k: v if type(v) in _PLAIN else encode(v) for k, v in value.items()}
+        return {_MARK: "map", "items": [[encode(k), encode(v)] for k, v in value.items()]}
+    if kind is list:
+        return [v if type(v) in _PLAIN else encode(v) for v in value]
+    fast = _FAST.get(kind)
+    if fast is not None:
+        return fast(value)
+    if isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
         return value if value == value and value not in (float("inf"), float("-inf")) else repr(value)
@@ -54,10 +69,7 @@ def encode(value: Any) -> Any:
     if isinstance(value, tuple):
         return {_MARK: "tuple", "items": [encode(v) for v in value]}
     if isinstance(value, Mapping):
-        items = {str(k): encode(v) for k, v in value.items()}
-        if _MARK in items or not all(isinstance(k, str) for k in value):
-            return {_MARK: "map", "items": [[encode(k), encode(v)] for k, v in value.items()]}
-        return items
+        return encode(dict(value))
     if isinstance(value, bytes):
         return {_MARK: "bytes", "b64": base64.b64encode(value).decode("ascii")}
     return _encode_object(value)
@@ -88,6 +100,21 @@ def _encode_object(value: Any) -> Any:
     if slots is not None:
         return slots
     return {_MARK: "repr", "v": repr(value)}
+
+
+def _float(value: float) -> Any:
+    return value if value == value and value not in (float("inf"), float("-inf")) else repr(value)
+
+
+_FAST: dict[type, Any] = {
+    float: _float,
+    tuple: lambda value: {_MARK: "tuple", "items": [encode(v) for v in value]},
+    Message: lambda value: {_MARK: "message", "v": message_to_dict(value)},
+    ModelResponse: lambda value: {_MARK: "response", "v": value.to_dict()},
+    Usage: lambda value: {_MARK: "usage", "v": value.to_dict()},
+    **{cls: (lambda value: {_MARK: "part", "v": part_to_dict(value)}) for cls in _PARTS},
+}
+"""Encoders by exact type, for the values met on every step (subclasses take the slower path)."""
 
 
 def _slots_object(value: Any) -> Any:

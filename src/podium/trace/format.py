@@ -5,7 +5,7 @@ record (``kind == "run"``) says what the run was given; then, in the order they 
 effect the loop asked for and its answer, plus the loop's decisions, compactions and the run's end. The
 kinds and their fields are listed in ``docs/traces.md``; :data:`TRACE_VERSION` changes when they do.
 
-Every record is scrubbed before anyone sees it: registered secrets (API keys of models made in this
+Every record is scrubbed when it leaves the process (a sink's line, a JSONL file): registered secrets (API keys of models made in this
 process, :func:`podium.secrets.register`), credential shapes (``Authorization: Bearer ...``, ``sk-...``) and
 the trace's own ``secrets`` (the values of injected tool parameters) become ``[REDACTED:name]`` markers.
 """
@@ -68,31 +68,46 @@ class Trace:
         self.violation: BaseException | None = None
         """The first error a monitor returned (the run stops with it), or ``None``."""
         self.secrets: list[str] = sorted({s for s in secrets if isinstance(s, str) and len(s) >= 4}, key=len)[::-1]
-        self.lines: list[str] = [json.dumps(r, ensure_ascii=False, separators=(",", ":")) for r in self.records]
-        """The JSON line of each record (what a sink or a file gets)."""
+        self._lines: list[str] = []  # the JSON lines of records[: len(_lines)], scrubbed
 
     # -- writing
 
     def append(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
-        """Add a record of ``kind`` with ``data`` (scrubbed first); returns it as stored."""
+        """Add a record of ``kind`` with ``data``; returns it.
+
+        In memory the record is kept as given (checks such as contracts see the real values); what leaves
+        the process -- a sink's line, :meth:`to_jsonl`, :meth:`save` -- is scrubbed.
+        """
         record = {"seq": len(self.records), "kind": kind, **data}
-        line = json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_refuse)
-        clean = self._scrub(line)
-        if clean is not line:
-            line = clean
-            record = json.loads(line)
         self.records.append(record)
-        self.lines.append(line)
-        for sink in self.sinks:
-            try:
-                sink(record, line)
-            except Exception:
-                logger.exception("a trace sink failed on record %d (%s); the run goes on", record["seq"], kind)
+        if self.sinks:
+            line = self._line(record)
+            if len(self._lines) == record["seq"]:
+                self._lines.append(line)
+            for sink in self.sinks:
+                try:
+                    sink(record, line)
+                except Exception:
+                    logger.exception("a trace sink failed on record %d (%s); the run goes on", record["seq"], kind)
         for monitor in self.monitors:
             found = monitor(self, record)
             if found is not None and self.violation is None:
                 self.violation = found
         return record
+
+    @property
+    def lines(self) -> list[str]:
+        """Each record as a scrubbed JSON line (what a sink or a file gets)."""
+        while len(self._lines) < len(self.records):
+            self._lines.append(self._line(self.records[len(self._lines)]))
+        return self._lines
+
+    def _line(self, record: dict[str, Any]) -> str:
+        return self._scrub(json.dumps(record, ensure_ascii=False, separators=(",", ":"), default=_refuse))
+
+    def scrubbed(self, value: Any) -> Any:
+        """``value`` (JSON data) as it would be written: secrets scrubbed, JSON types (lists, not tuples)."""
+        return json.loads(self._scrub(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_refuse)))
 
     def _scrub(self, line: str) -> str:
         clean = scrub_json(line, shapes=True)
@@ -182,6 +197,7 @@ class Trace:
                 raise TraceError(f"{source}, line {number}: a record must be a JSON object with a `kind`")
             records.append(record)
         trace = cls(records)
+        trace._lines = [line for line in text.splitlines() if line.strip()]
         version = trace.header.get("version")
         if not isinstance(version, int) or version > TRACE_VERSION:
             raise TraceError(
