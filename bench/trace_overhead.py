@@ -105,7 +105,8 @@ def one(agent: Agent, variant: str, stores: dict[str, SQLiteStore]) -> Trace | N
         return None
     trace = Trace(sinks=[stores[variant].traces.sink()] if variant in stores else [])
     result = agent.run(PROMPT, trace=trace)
-    assert result.output and trace.end is not None
+    assert result.output
+    assert trace.end is not None
     return trace
 
 

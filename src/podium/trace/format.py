@@ -5,9 +5,10 @@ record (``kind == "run"``) says what the run was given; then, in the order they 
 effect the loop asked for and its answer, plus the loop's decisions, compactions and the run's end. The
 kinds and their fields are listed in ``docs/traces.md``; :data:`TRACE_VERSION` changes when they do.
 
-Every record is scrubbed when it leaves the process (a sink's line, a JSONL file): registered secrets (API keys of models made in this
-process, :func:`podium.secrets.register`), credential shapes (``Authorization: Bearer ...``, ``sk-...``) and
-the trace's own ``secrets`` (the values of injected tool parameters) become ``[REDACTED:name]`` markers.
+Every record is scrubbed when it leaves the process (a sink's line, a JSONL file): registered secrets
+(API keys of models made in this process, :func:`podium.secrets.register`), credential shapes
+(``Authorization: Bearer ...``, ``sk-...``) and the trace's own ``secrets`` (the values of injected tool
+parameters) become ``[REDACTED:name]`` markers. In memory, records keep the real values.
 """
 
 from __future__ import annotations
