@@ -83,6 +83,7 @@ AGENT_PUBLIC = frozenset(
         "podium.agent.hooks",
         "podium.agent.memory",
         "podium.agent.recording",
+        "podium.agent.replay",
         "podium.agent.result",
         "podium.agent.rules",
     }
