@@ -801,7 +801,10 @@ def _traced(
         spec.token_counter = recorder.counter(spec.token_counter)
     injected = (v for v in spec.inject.values() if isinstance(v, str) and len(v) >= 4)
     trace.secrets = sorted({*trace.secrets, *injected}, key=len, reverse=True)
-    trace.append("run", run_header(spec, model, stream=stream, run_id=spec.run_id, settings=settings))
+    header = run_header(spec, model, stream=stream, run_id=spec.run_id, settings=settings)
+    if trace.meta:
+        header["meta"] = trace.meta
+    trace.append("run", header)
     return recorder.wrap(agent_loop(spec)), recorder
 
 

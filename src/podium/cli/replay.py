@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.text import Text as RichText
@@ -28,11 +29,17 @@ __all__ = ["replay"]
 
 @click.command("replay")
 @click.argument("ref")
-@click.option("-m", "--model", help="Model to build the agent with (default: the one the trace names).")
-@click.option("--tools/--no-tools", default=None, help="Offer the built-in workspace tools (default: as recorded).")
+@click.option("-m", "--model", help="Model to build the agent with (default: the recorded run's).")
+@click.option(
+    "--tools/--no-tools", default=None, help="Offer the built-in workspace tools (default: as the recorded run did)."
+)
 @click.option("--tool", "only_tools", multiple=True, help="Offer only this built-in tool (repeatable).")
 @click.option(
-    "-w", "--workspace", type=click.Path(file_okay=False, path_type=Path), default=Path("."), help="Tools' directory."
+    "-w",
+    "--workspace",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Tools' directory (default: the recorded run's, if it exists, else the current one).",
 )
 @memory_option
 @click.option("--run-tools", is_flag=True, help="Run every tool again instead of answering from the trace.")
@@ -43,7 +50,7 @@ def replay(
     model: str | None,
     tools: bool | None,
     only_tools: tuple[str, ...],
-    workspace: Path,
+    workspace: Path | None,
     memory: bool | None,
     run_tools: bool,
     run_tool: tuple[str, ...],
@@ -60,9 +67,18 @@ def replay(
         header = trace.header
     except (TraceError, StoreError) as exc:
         fail(str(exc), EXIT["usage"])
-    agent = _build_agent(
-        model or str(header.get("model") or "test:echo"), tools, only_tools, workspace, memory, db, trace
-    )
+    meta = header.get("meta") or {}
+    spec = model or str(meta.get("model") or header.get("model") or "test:echo")
+    if tools is None and "tools" in meta:
+        tools = bool(meta["tools"])
+    if not only_tools and meta.get("include"):
+        only_tools = tuple(str(t) for t in meta["include"])
+    if memory is None and "memory" in meta:
+        memory = bool(meta["memory"])
+    if workspace is None:
+        recorded = Path(str(meta.get("workspace", ".")))
+        workspace = recorded if recorded.is_dir() else Path(".")
+    agent = _build_agent(spec, tools, only_tools, workspace, memory, db, trace)
     err = TerminalConsole(stderr=True, soft_wrap=True)
     renderer = EventRenderer(err, markdown=False)
     mode = "run" if run_tools else {name: "run" for name in run_tool}
@@ -81,8 +97,8 @@ def replay(
         err.print(RichText(f"podium: the replay differs from the trace: {exc}", style="red"), soft_wrap=True)
         raise SystemExit(EXIT["error"]) from None
     except PodiumError as exc:  # the recorded run failed the same way: that is a match
-        recorded = (trace.end or {}).get("error") or {}
-        if not str(recorded.get("type", "")).endswith(f":{type(exc).__name__}"):
+        ended: dict[str, Any] = (trace.end or {}).get("error") or {}
+        if not str(ended.get("type", "")).endswith(f":{type(exc).__name__}"):
             err.print(RichText(f"podium: the replay failed: {type(exc).__name__}: {exc}", style="red"), soft_wrap=True)
             raise SystemExit(EXIT["error"]) from None
         err.print(RichText(f"(the recorded run ended the same way: {type(exc).__name__})", style="dim"))

@@ -153,7 +153,15 @@ class Session:
         """
         token = cancel or CancelToken()
         outcome = TurnOutcome()
-        self.trace = trace = Trace(sinks=[self.store.traces.sink(self.conversation_id)])
+        meta = {
+            "model": self.choice.spec,
+            "tools": self.tools,
+            "include": list(self.include or ()),
+            "memory": self.memory is not None,
+            "workspace": str(self.workspace),
+            "conversation": self.conversation_id,
+        }
+        self.trace = trace = Trace(sinks=[self.store.traces.sink(self.conversation_id)], meta=meta)
         with stop_on_signals(token) as signals:
             try:
                 with RunRecorder(self.store, self.conversation_id, model=self.choice.spec) as recorder:

@@ -53,6 +53,7 @@ class Trace:
         sinks: Called with every record appended from now on.
         monitors: Checked on every record appended from now on (contracts at run time).
         secrets: Values never written (replaced by ``[REDACTED:secret]``), besides the registered ones.
+        meta: JSON data written into the ``run`` record as ``meta`` (the CLI notes its model and options).
     """
 
     def __init__(
@@ -62,7 +63,10 @@ class Trace:
         sinks: Sequence[TraceSink] = (),
         monitors: Sequence[TraceMonitor] = (),
         secrets: Iterable[str] = (),
+        meta: dict[str, Any] | None = None,
     ) -> None:
+        self.meta: dict[str, Any] = dict(meta or {})
+        """What the caller wants in the ``run`` record (``"meta"``): how the agent was built, for a replay."""
         self.records: list[dict[str, Any]] = list(records)
         self.sinks: list[TraceSink] = list(sinks)
         self.monitors: list[TraceMonitor] = list(monitors)
