@@ -289,10 +289,41 @@ class Replayer:
             return self.tools
         return self.tools.get(invocation.call.name, "trace")
 
-    def _start(self, effect: StartTools) -> None:
+    def _start(self, effect: StartTools, record: dict[str, Any]) -> None:
         self._live = {i: inv for i, inv in enumerate(effect.invocations) if self._mode(inv) == "run"}
 
     # -- drivers
+
+    def _handle(self, item: Any) -> _Step:
+        """What to do with one item the loop yielded (shared by both drivers)."""
+        if type(item) not in _KIND:
+            return _Step("event")
+        if isinstance(item, RunAwaitable):
+            self._take("await", item)
+            return _Step("await")
+        if isinstance(item, TakeMessages) and not self._next_is("take"):
+            return _Step("answer", ())  # nothing was delivered here (such looks are not recorded)
+        if self.position >= len(self.records) or (isinstance(item, RequestModel) and self._request_unanswered()):
+            return self._exhausted(item)
+        record = self._expect(item)
+        events = self._events(record)
+        if isinstance(item, StartTools):
+            self._start(item, record)
+        if isinstance(item, AwaitTool) and item.index in self._live:
+            return _Step("run", self._live[item.index], events=events)
+        answer, throw = self._answer(item, record)
+        return _Step("answer", answer, throw, events)
+
+    def _request_unanswered(self) -> bool:
+        """The next records are a request without its response (the trace ends there)."""
+        return self._next_is("request") and self.position + 1 >= len(self.records)
+
+    def _exhausted(self, item: Any) -> _Step:
+        """The trace has no record for ``item``: a replay reports it (a resumed run goes on live instead)."""
+        seq = self.records[self.position].get("seq") if self.position < len(self.records) else None
+        raise ReplayMismatch(
+            step=self.step, seq=seq, what="the trace ended", recorded="(no answer)", actual=_name(item)
+        )
 
     def drive_sync(
         self,
@@ -317,24 +348,29 @@ class Replayer:
                 except RunCancelled as exc:
                     raise self._as_recorded(exc) from exc.__cause__
                 answer, throw = None, None
-                if type(item) not in _KIND:
+                step = self._handle(item)
+                yield from step.events
+                if step.action == "event":
                     yield item
-                    continue
-                if isinstance(item, RunAwaitable):
-                    self._take("await", item)
+                elif step.action == "await":
                     answer, throw = _settle(functools.partial(run_coroutine, _returning(item.awaitable)))
-                    continue
-                if isinstance(item, TakeMessages) and not self._next_is("take"):
-                    answer = ()  # nothing was delivered here (such looks are not recorded)
-                    continue
-                record = self._expect(item)
-                yield from self._events(record)
-                if isinstance(item, StartTools):
-                    self._start(item)
-                if isinstance(item, AwaitTool) and item.index in self._live:
-                    answer = run_sync(self._live[item.index], max_output)
-                    continue
-                answer, throw = self._answer(item, record)
+                elif step.action == "run":
+                    answer = run_sync(step.value, max_output)
+                elif step.action == "live":
+                    from podium.agent.drivers import drive_sync
+
+                    live = drive_sync(
+                        _continue(gen, item),
+                        model,
+                        stream=stream,
+                        cancel=cancel,
+                        max_output=max_output,
+                        approver=approver,
+                        inbox=inbox,
+                    )
+                    return (yield from live)
+                else:
+                    answer, throw = step.value, step.throw
         finally:
             gen.close()
 
@@ -364,28 +400,36 @@ class Replayer:
                 except RunCancelled as exc:
                     raise self._as_recorded(exc) from exc.__cause__
                 answer, throw = None, None
-                if type(item) not in _KIND:
+                step = self._handle(item)
+                for event in step.events:
+                    yield event
+                if step.action == "event":
                     yield item
-                    continue
-                if isinstance(item, RunAwaitable):
-                    self._take("await", item)
+                elif step.action == "await":
                     try:
                         answer = await item.awaitable
                     except Exception as exc:
                         throw = exc
-                    continue
-                if isinstance(item, TakeMessages) and not self._next_is("take"):
-                    answer = ()
-                    continue
-                record = self._expect(item)
-                for event in self._events(record):
-                    yield event
-                if isinstance(item, StartTools):
-                    self._start(item)
-                if isinstance(item, AwaitTool) and item.index in self._live:
-                    answer = await asyncio.to_thread(run_sync, self._live[item.index], max_output)
-                    continue
-                answer, throw = self._answer(item, record)
+                elif step.action == "run":
+                    answer = await asyncio.to_thread(run_sync, step.value, max_output)
+                elif step.action == "live":
+                    from podium.agent.async_driver import drive_async
+
+                    live = drive_async(
+                        _continue(gen, item),
+                        model,
+                        stream=stream,
+                        cancel=cancel,
+                        max_output=max_output,
+                        result_box=result_box,
+                        approver=approver,
+                        inbox=inbox,
+                    )
+                    async for event in live:
+                        yield event
+                    return
+                else:
+                    answer, throw = step.value, step.throw
         finally:
             gen.close()
 
@@ -436,6 +480,44 @@ def _revive(event: Any) -> Any:
             )
             return dataclasses.replace(event, event=RunFinished(result))
     return event
+
+
+@dataclasses.dataclass(slots=True)
+class _Step:
+    """What a replay driver does with one item.
+
+    Pass an ``event`` on, ``await`` a hook, ``run`` a tool again, ``answer`` from the trace, or go ``live``
+    (a resumed run whose trace ran out).
+    """
+
+    action: Literal["event", "await", "run", "answer", "live"]
+    value: Any = None
+    throw: BaseException | None = None
+    events: list[Any] = dataclasses.field(default_factory=list)
+
+
+def _continue(gen: Generator[Any, Any, ResultT], pending: Any) -> Generator[Any, Any, ResultT]:
+    """``gen`` as a fresh generator whose first item is ``pending`` (already taken from ``gen``).
+
+    A live driver takes over a run the replay driver started.
+    """
+    item = pending
+    while True:
+        try:
+            sent = yield item
+        except GeneratorExit:
+            gen.close()
+            raise
+        except BaseException as exc:
+            try:
+                item = gen.throw(exc)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            continue
+        try:
+            item = gen.send(sent)
+        except StopIteration as stop:
+            return stop.value  # type: ignore[no-any-return]
 
 
 def _settle(fn: Callable[[], Any]) -> tuple[Any, BaseException | None]:

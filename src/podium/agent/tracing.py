@@ -15,10 +15,12 @@ says what was in flight. Record kinds and fields: ``docs/traces.md``.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import time
 from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from podium.agent.effects import (
     AbandonTools,
@@ -43,6 +45,20 @@ from podium.trace.format import TRACE_VERSION, Trace
 __all__ = ["TraceRecorder", "decode_answer_tally", "decode_tally", "run_header"]
 
 ResultT = TypeVar("ResultT")
+
+
+class Resuming(Protocol):
+    """What a resumed run's replay tells the recorder: whether the next record is already in the trace."""
+
+    def replayed(self, phase: str) -> bool:
+        """Whether the record of this phase is already in the trace.
+
+        ``before``: the effect about to run has its record; ``after``: its answer came from the trace;
+        ``event``: the loop event happened in the replayed part.
+        """
+        ...
+
+
 _EFFECTS = (RequestModel, StartTools, AwaitTool, AbandonTools, AskApproval, RunAwaitable, TakeMessages)
 
 
@@ -98,8 +114,12 @@ def run_header(
 class TraceRecorder:
     """Writes one run's records into ``trace`` (see the module docstring)."""
 
-    def __init__(self, trace: Trace) -> None:
+    def __init__(self, trace: Trace, *, resuming: Resuming | None = None) -> None:
         self.trace = trace
+        self.resuming = resuming
+        """When a run resumes from its trace: what the replay still answers from records (not written again)."""
+        self._phase = "before"
+        self._tools_seq = -1
         self._own: Any = None  # the last event the loop yielded (the watcher tells loop and driver events apart)
         self._events: list[Any] = []  # the driver's events since the last record
         self._clock: list[float] = []  # clock readings since the last record
@@ -130,7 +150,17 @@ class TraceRecorder:
         self._clock.append(now)
         return now
 
-    def _write(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+    def _muted(self) -> bool:
+        """Whether the record about to be written is already in the trace (a resumed run's replayed part)."""
+        if self.resuming is None:
+            return False
+        return self.resuming.replayed(self._phase)
+
+    def _write(self, kind: str, data: dict[str, Any], *, force: bool = False) -> dict[str, Any]:
+        if not force and self._muted():
+            self._events, self._clock, self._counts = [], [], []
+            self._last_messages = None
+            return {"seq": -1}
         if self._events:
             data["events"] = self._events
             self._events = []
@@ -160,10 +190,15 @@ class TraceRecorder:
             answer, throw = None, None
             if not isinstance(item, _EFFECTS):
                 self._own = item
+                self._phase = "event"
                 self._loop_event(item)
                 yield item
                 continue
+            self._phase = "before"
             self._before(item)
+            if isinstance(item, StartTools) and self.trace.durable:
+                item = dataclasses.replace(item, on_done=functools.partial(self._tool_done, self._tools_seq))
+            self._phase = "after"
             if isinstance(item, RequestModel) and (throw := self._violation()) is not None:
                 continue  # a contract stops the run before the request is sent
             self._started = time.perf_counter()
@@ -178,6 +213,13 @@ class TraceRecorder:
             self._after(item, answer, None)
             if isinstance(item, RequestModel) and (throw := self._violation()) is not None:
                 answer = None  # ... or instead of the response that broke it (its tool calls never run)
+
+    def _tool_done(self, batch: int, index: int, outcome: ToolOutcome) -> None:
+        """A call finished (any thread): a ``done`` record, so a resumed run never runs a finished call again."""
+        call_id = self._calls[index] if index < len(self._calls) else None
+        self.trace.append(
+            "done", {"batch": batch, "index": index, "call_id": call_id, "answer": _answer(outcome, None)}
+        )
 
     def _violation(self) -> BaseException | None:
         """A contract's violation not yet thrown into the run."""
@@ -195,7 +237,7 @@ class TraceRecorder:
             calls = [
                 {"id": inv.call.id, "name": inv.call.name, "args": encode(inv.call.args)} for inv in effect.invocations
             ]
-            self._write("tools", {"calls": calls})
+            self._tools_seq = self._write("tools", {"calls": calls})["seq"]
 
     def _request(self, effect: RequestModel) -> None:
         messages = effect.messages
@@ -294,7 +336,7 @@ class TraceRecorder:
                 "cost": getattr(result, "cost", None),
                 "output": encode(result.output) if getattr(result, "status", "") == "completed" else None,
             }
-        self._write("end", data)
+        self._write("end", data, force=True)
 
     # -- the driver side
 

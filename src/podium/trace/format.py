@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,7 @@ class Trace:
         monitors: Checked on every record appended from now on (contracts at run time).
         secrets: Values never written (replaced by ``[REDACTED:secret]``), besides the registered ones.
         meta: JSON data written into the ``run`` record as ``meta`` (the CLI notes its model and options).
+        durable: Also record tool calls as they finish (for :mod:`podium.agent.durable`).
     """
 
     def __init__(
@@ -64,7 +66,11 @@ class Trace:
         monitors: Sequence[TraceMonitor] = (),
         secrets: Iterable[str] = (),
         meta: dict[str, Any] | None = None,
+        durable: bool = False,
     ) -> None:
+        self.durable = durable
+        """Record each tool call as it finishes (``done``), so a run resumed after a crash never repeats one."""
+        self._lock = threading.Lock()
         self.meta: dict[str, Any] = dict(meta or {})
         """What the caller wants in the ``run`` record (``"meta"``): how the agent was built, for a replay."""
         self.records: list[dict[str, Any]] = list(records)
@@ -83,22 +89,28 @@ class Trace:
         In memory the record is kept as given (checks such as contracts see the real values); what leaves
         the process -- a sink's line, :meth:`to_jsonl`, :meth:`save` -- is scrubbed.
         """
-        record = {"seq": len(self.records), "kind": kind, **data}
-        self.records.append(record)
-        if self.sinks:
-            line = self._line(record)
-            if len(self._lines) == record["seq"]:
-                self._lines.append(line)
-            for sink in self.sinks:
-                try:
-                    sink(record, line)
-                except Exception:
-                    logger.exception("a trace sink failed on record %d (%s); the run goes on", record["seq"], kind)
+        with self._lock:  # a durable run's tool calls report from their own threads
+            record = {"seq": len(self.records), "kind": kind, **data}
+            self.records.append(record)
+            if self.sinks:
+                line = self._line(record)
+                if len(self._lines) == record["seq"]:
+                    self._lines.append(line)
+                self._sink(record, line)
         for monitor in self.monitors:
             found = monitor(self, record)
             if found is not None and self.violation is None:
                 self.violation = found
         return record
+
+    def _sink(self, record: dict[str, Any], line: str) -> None:
+        for sink in self.sinks:
+            try:
+                sink(record, line)
+            except Exception:
+                logger.exception(
+                    "a trace sink failed on record %d (%s); the run goes on", record["seq"], record["kind"]
+                )
 
     @property
     def lines(self) -> list[str]:
