@@ -84,6 +84,7 @@ AGENT_PUBLIC = frozenset(
         "podium.agent.memory",
         "podium.agent.recording",
         "podium.agent.replay",
+        "podium.agent.durable",
         "podium.agent.result",
         "podium.agent.rules",
     }

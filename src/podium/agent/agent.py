@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from podium.agent.rules import ApprovalPolicy
     from podium.agent.subagent import Scope, SubAgentTool
     from podium.agent.tracing import TraceRecorder
+    from podium.store.sqlite import SQLiteStore
     from podium.trace import Trace, TraceMonitor, TraceSink
 
 __all__ = ["Agent", "AsyncRunStream", "Prompt", "RunStream"]
@@ -423,6 +424,7 @@ class Agent(Generic[OutputT]):
         _stream_model: bool = True,
         _scope: Scope | None = None,
         _replay: Replayer | None = None,
+        _run_id: str | None = None,
     ) -> RunStream[OutputT]:
         """Run in this thread, yielding events as they happen; ``.result`` holds the result afterwards.
 
@@ -433,6 +435,8 @@ class Agent(Generic[OutputT]):
         spec = self._spec(
             resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget, compaction, scope
         )
+        if _run_id:
+            spec.run_id = _run_id
         token = cancel or CancelToken()
         inbox = Inbox()
         loop, recorder = _traced(
@@ -513,6 +517,7 @@ class Agent(Generic[OutputT]):
         _stream_model: bool = True,
         _scope: Scope | None = None,
         _replay: Replayer | None = None,
+        _run_id: str | None = None,
     ) -> AsyncRunStream[OutputT]:
         """Async twin of :meth:`stream`: ``async for event in agent.astream(...)``; ``await stream.send(...)``."""
         resolved = self._model(model)
@@ -520,6 +525,8 @@ class Agent(Generic[OutputT]):
         spec = self._spec(
             resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget, compaction, scope
         )
+        if _run_id:
+            spec.run_id = _run_id
         token = cancel or CancelToken()
         box: list[RunResult[OutputT]] = []
         inbox = Inbox()
@@ -542,6 +549,19 @@ class Agent(Generic[OutputT]):
         if isinstance(spec.tools, ToolResolver) and spec.tools.has_toolsets:
             agen = _aending(agen, spec.tools)
         return AsyncRunStream(agen, token, box, inbox)
+
+    # -- durable runs
+
+    def resume(self, run_id: str, *, store: SQLiteStore, **options: Any) -> RunResult[OutputT]:
+        """Continue a durable run whose process died, from its trace in ``store`` (:mod:`podium.agent.durable`).
+
+        Completed model requests and tool calls are not repeated; a tool call that was in flight runs again
+        only if its tool is ``idempotent``, else it gets an error result. ``options``: ``deps``, ``inject``,
+        ``approver``, ``approvals`` (for a paused run), ``cancel``.
+        """
+        from podium.agent.durable import resume
+
+        return resume(self, run_id, store=store, **options)
 
     # -- compaction on demand
 
@@ -792,7 +812,8 @@ def _traced(
 
     if not spec.run_id:  # the run's id, known before it starts (a resumed run keeps the paused run's)
         spec.run_id = (spec.resume.run_id if spec.resume is not None else "") or os.urandom(16).hex()
-    recorder = TraceRecorder(trace)
+    resuming = replay if replay is not None and hasattr(replay, "replayed") else None
+    recorder = TraceRecorder(trace, resuming=resuming)
     if replay is None:
         spec.clock = recorder.clock
     else:
@@ -801,10 +822,11 @@ def _traced(
         spec.token_counter = recorder.counter(spec.token_counter)
     injected = (v for v in spec.inject.values() if isinstance(v, str) and len(v) >= 4)
     trace.secrets = sorted({*trace.secrets, *injected}, key=len, reverse=True)
-    header = run_header(spec, model, stream=stream, run_id=spec.run_id, settings=settings)
-    if trace.meta:
-        header["meta"] = trace.meta
-    trace.append("run", header)
+    if resuming is None:  # a resumed run goes on writing the trace it started
+        header = run_header(spec, model, stream=stream, run_id=spec.run_id, settings=settings)
+        if trace.meta:
+            header["meta"] = trace.meta
+        trace.append("run", header)
     return recorder.wrap(agent_loop(spec)), recorder
 
 

@@ -62,10 +62,16 @@ class RunRecorder:
         model: The model string to record on the run (``provider:model``).
     """
 
-    def __init__(self, store: ConversationStore, conversation_id: str, *, model: str | None = None) -> None:
+    def __init__(
+        self, store: ConversationStore, conversation_id: str, *, model: str | None = None, resuming: bool = False
+    ) -> None:
         self.store = store
         self.conversation_id = conversation_id
         self.model = model
+        self.resuming = resuming
+        """The run is a durable run resumed after its process died: it is reopened, and the messages it had
+        already stored (its replayed part gives them again) are not stored twice."""
+        self._stored: list[Message] = []
         self.run: Run | None = None
         """The run record, once ``RunStarted`` was seen."""
         self.recorded: list[Message] = []
@@ -101,6 +107,16 @@ class RunRecorder:
             previous: Run | None = self.store.get_run(run_id)
         except NotFoundError:
             previous = None
+        if self.resuming:
+            reopen = getattr(self.store, "reopen_run", None)
+            if reopen is None:
+                raise UserError("this store cannot resume a run (it has no reopen_run)")
+            try:
+                self.run = reopen(run_id)
+            except NotFoundError:  # the process died before the run was recorded as started
+                self.run = self.store.start_run(self.conversation_id, model=self.model, run_id=run_id)
+            self._stored = [m.message for m in self.store.stored_messages(self.conversation_id) if m.run_id == run_id]
+            return
         self.run = self.store.start_run(self.conversation_id, model=self.model, run_id=run_id)
         if previous is not None:  # a paused run resumed: its cost so far carries on
             self._cost = previous.cost
@@ -114,6 +130,12 @@ class RunRecorder:
 
     def _append(self, message: Message) -> None:
         run = self._require_run()
+        index = len(self.recorded)
+        if index < len(self._stored):  # a resumed run giving again what its first process stored
+            if self._stored[index].role != message.role:
+                logger.warning("run %s: message %d differs from the one stored before the resume", run.id, index)
+            self.recorded.append(message)
+            return
         self.store.append(self.conversation_id, message, run_id=run.id)
         self.recorded.append(message)
 

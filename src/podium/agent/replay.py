@@ -110,6 +110,9 @@ class Replayer:
         self.counts = [int(c) for r in trace.records for c in r.get("counts", ())]
         self._count = 0
         self._reading = 0
+        self.real_counter: Any = None
+        self.counts_run_out_live = False
+        """Past the recorded counts, count with the model's own counter (a resumed run) instead of failing."""
         self._live: dict[int, ToolInvocation] = {}
 
     # -- set-up
@@ -118,6 +121,7 @@ class Replayer:
         """Give the run the recorded run's id, clock and token counts (no tokenizer is loaded)."""
         spec.run_id = self.trace.run_id
         spec.clock = self.clock
+        self.real_counter = spec.token_counter
         if self.trace.header.get("exact_counts"):
             spec.token_counter = _ReplayCounter(self)
 
@@ -450,6 +454,8 @@ class _ReplayCounter:
 
     def count_tokens(self, messages: Any, tools: Any) -> int:
         r = self.replayer
+        if r._count >= len(r.counts) and r.counts_run_out_live and r.real_counter is not None:
+            return int(r.real_counter.count_tokens(messages, tools))  # a resumed run past its recorded part
         if r._count >= len(r.counts):
             raise ReplayMismatch(
                 step=r.step,

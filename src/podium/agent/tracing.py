@@ -268,6 +268,9 @@ class TraceRecorder:
         if effect.output is not None:
             data["output"] = encode(effect.output)
         record = self._write("request", data)
+        if record["seq"] < 0:  # already in the trace (a resumed run's replayed part): the next one is written whole
+            self._last_messages = self._last_tools = None
+            return
         self._last_messages, self._last_request = list(messages), record["seq"]
         if not (isinstance(data["tools"], dict)):
             self._last_tools, self._last_tools_seq = effect.tools, record["seq"]

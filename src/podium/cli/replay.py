@@ -23,8 +23,9 @@ from podium.cli.render import EventRenderer, TerminalConsole
 from podium.cli.trace import load_trace
 from podium.exceptions import PodiumError
 from podium.streaming import TextDelta
+from podium.trace import Trace
 
-__all__ = ["replay"]
+__all__ = ["agent_for", "replay"]
 
 
 @click.command("replay")
@@ -64,21 +65,10 @@ def replay(
 
     try:
         trace = load_trace(ref, db)
-        header = trace.header
+        trace.header  # noqa: B018 - a trace without its `run` record is refused here
     except (TraceError, StoreError) as exc:
         fail(str(exc), EXIT["usage"])
-    meta = header.get("meta") or {}
-    spec = model or str(meta.get("model") or header.get("model") or "test:echo")
-    if tools is None and "tools" in meta:
-        tools = bool(meta["tools"])
-    if not only_tools and meta.get("include"):
-        only_tools = tuple(str(t) for t in meta["include"])
-    if memory is None and "memory" in meta:
-        memory = bool(meta["memory"])
-    if workspace is None:
-        recorded = Path(str(meta.get("workspace", ".")))
-        workspace = recorded if recorded.is_dir() else Path(".")
-    agent = _build_agent(spec, tools, only_tools, workspace, memory, db, trace)
+    agent = agent_for(trace, model=model, tools=tools, only_tools=only_tools, workspace=workspace, memory=memory, db=db)
     err = TerminalConsole(stderr=True, soft_wrap=True)
     renderer = EventRenderer(err, markdown=False)
     mode = "run" if run_tools else {name: "run" for name in run_tool}
@@ -107,6 +97,32 @@ def replay(
     err.print(
         RichText(f"replayed run {trace.run_id}: {events} events, {seconds:.3f} s, matches the trace", style="green")
     )
+
+
+def agent_for(
+    trace: Trace,
+    *,
+    model: str | None,
+    tools: bool | None,
+    only_tools: tuple[str, ...],
+    workspace: Path | None,
+    memory: bool | None,
+    db: Path | None,
+) -> Any:
+    """The agent the recorded run had, as ``podium run``/``chat`` build it from the trace's notes; options win."""
+    header = trace.header
+    meta = header.get("meta") or {}
+    spec = model or str(meta.get("model") or header.get("model") or "test:echo")
+    if tools is None and "tools" in meta:
+        tools = bool(meta["tools"])
+    if not only_tools and meta.get("include"):
+        only_tools = tuple(str(t) for t in meta["include"])
+    if memory is None and "memory" in meta:
+        memory = bool(meta["memory"])
+    if workspace is None:
+        recorded = Path(str(meta.get("workspace", ".")))
+        workspace = recorded if recorded.is_dir() else Path(".")
+    return _build_agent(spec, tools, only_tools, workspace, memory, db, trace)
 
 
 def _build_agent(

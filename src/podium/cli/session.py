@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,6 +145,7 @@ class Session:
         approvals: dict[str, DecisionLike] | None = None,
         cancel: CancelToken | None = None,
         on_stream: Callable[[RunStream[str]], None] | None = None,
+        key: str | None = None,
     ) -> TurnOutcome:
         """Run one turn, recording every message as it becomes final.
 
@@ -161,17 +163,31 @@ class Session:
             "workspace": str(self.workspace),
             "conversation": self.conversation_id,
         }
-        self.trace = trace = Trace(sinks=[self.store.traces.sink(self.conversation_id)], meta=meta)
+        run_id = getattr(resume, "run_id", None) or os.urandom(16).hex()  # a resumed paused run keeps its id
+        trace_id = self.store.traces.start(run_id, self.conversation_id, key=key)  # KeyTaken: the key was used
+        sink = self.store.traces.sink(self.conversation_id, trace_id=trace_id)
+        self.trace = trace = Trace(sinks=[sink], meta=meta, durable=True)
         with stop_on_signals(token) as signals:
             try:
                 with RunRecorder(self.store, self.conversation_id, model=self.choice.spec) as recorder:
                     if resume is not None:
                         stream = self.agent.stream(
-                            None, resume=resume, approvals=approvals, cancel=token, approver=approver, trace=trace
+                            None,
+                            resume=resume,
+                            approvals=approvals,
+                            cancel=token,
+                            approver=approver,
+                            trace=trace,
+                            _run_id=run_id,
                         )
                     else:
                         stream = self.agent.stream(
-                            prompt, message_history=self.history(), cancel=token, approver=approver, trace=trace
+                            prompt,
+                            message_history=self.history(),
+                            cancel=token,
+                            approver=approver,
+                            trace=trace,
+                            _run_id=run_id,
                         )
                     if on_stream is not None:
                         on_stream(stream)

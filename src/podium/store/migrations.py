@@ -215,3 +215,10 @@ def m003_traces(conn: sqlite3.Connection) -> None:
         "CREATE TRIGGER trace_records_append_only BEFORE UPDATE ON trace_records "
         "BEGIN SELECT RAISE(ABORT, 'trace records are append-only'); END"
     )
+
+
+@migration
+def m004_trace_keys(conn: sqlite3.Connection) -> None:
+    """Idempotency keys: a durable run submitted twice with one key starts once (``traces.idempotency_key``)."""
+    conn.execute("ALTER TABLE traces ADD COLUMN idempotency_key TEXT")
+    conn.execute("CREATE UNIQUE INDEX traces_key ON traces (idempotency_key) WHERE idempotency_key IS NOT NULL")

@@ -564,6 +564,27 @@ class SQLiteStore:
             )
             return run_row(conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone())
 
+    def reopen_run(self, run_id: str) -> Run:
+        """Mark a run whose process died running again, in this process (a durable run being resumed).
+
+        The run must be ``failed`` or ``cancelled`` (recovery marks a run whose process is gone ``failed``); see
+        :mod:`podium.agent.durable`.
+        """
+        with self.db.transaction(write=True) as conn:
+            row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no run {run_id!r}")
+            self._recover(conn, row["conversation_id"])
+            row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row["status"] not in ("failed", "cancelled"):
+                raise StoreError(f"run {run_id!r} is {row['status']}; only a run whose process stopped can be resumed")
+            self._check_no_run_elsewhere(conn, row["conversation_id"], "resume a run in")
+            conn.execute(
+                "UPDATE runs SET status = 'running', finished = NULL, error = NULL, pid = ?, host = ? WHERE id = ?",
+                (os.getpid(), self._host, run_id),
+            )
+            return run_row(conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone())
+
     def finish_run(self, run_id: str, *, usage: Usage | None = None, cost: float | None = None) -> Run:
         """Mark a running run completed, with its total usage (``None`` keeps what is stored) and cost."""
         return self._end(run_id, "completed", ("running",), usage=usage, cost=cost)

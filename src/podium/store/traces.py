@@ -18,7 +18,16 @@ from typing import Any
 from podium.store.base import NotFoundError, StoreError
 from podium.store.connection import Database
 
-__all__ = ["StoredTrace", "TraceRows"]
+__all__ = ["KeyTaken", "StoredTrace", "TraceRows"]
+
+
+class KeyTaken(StoreError):
+    """A run with this idempotency key was already started (its trace is ``trace_id``)."""
+
+    def __init__(self, key: str, trace_id: str) -> None:
+        super().__init__(f"a run was already started with the idempotency key {key!r} (trace {trace_id})")
+        self.key = key
+        self.trace_id = trace_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +49,18 @@ class TraceRows:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def sink(self, conversation_id: str | None = None) -> Callable[[dict[str, Any], str], None]:
-        """A trace sink storing every record, linked to ``conversation_id`` (a new trace at each ``run`` record)."""
-        state: dict[str, str] = {}
+    def sink(
+        self, conversation_id: str | None = None, *, trace_id: str | None = None
+    ) -> Callable[[dict[str, Any], str], None]:
+        """A trace sink storing every record, linked to ``conversation_id``.
+
+        Without ``trace_id`` a new trace starts at each ``run`` record; with it (a trace made by
+        :meth:`start`, or one a resumed run continues) every record goes there.
+        """
+        state: dict[str, str] = {"id": trace_id} if trace_id is not None else {}
 
         def write(record: dict[str, Any], line: str) -> None:
-            if record.get("kind") == "run":
+            if record.get("kind") == "run" and trace_id is None:
                 state["id"] = self.start(str(record.get("run_id", "")), conversation_id, int(record.get("version", 1)))
             if "id" not in state:
                 raise StoreError("a trace sink got a record before the trace's `run` record")
@@ -53,16 +68,39 @@ class TraceRows:
 
         return write
 
-    def start(self, run_id: str, conversation_id: str | None, version: int) -> str:
-        """Create a trace of ``run_id``; returns its id."""
+    def start(self, run_id: str, conversation_id: str | None, version: int = 1, *, key: str | None = None) -> str:
+        """Create a trace of ``run_id``; returns its id.
+
+        Raises:
+            KeyTaken: another trace holds the idempotency ``key`` (its id is ``.trace_id``).
+        """
         trace_id = uuid.uuid4().hex
         now = datetime.now(timezone.utc).isoformat(timespec="microseconds")
-        with self.db.transaction(write=True) as conn:
-            conn.execute(
-                "INSERT INTO traces (id, run_id, conversation_id, version, started) VALUES (?, ?, ?, ?, ?)",
-                (trace_id, run_id, conversation_id, version, now),
-            )
+        try:
+            with self.db.transaction(write=True) as conn:
+                conn.execute(
+                    "INSERT INTO traces (id, run_id, conversation_id, version, started, idempotency_key) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (trace_id, run_id, conversation_id, version, now, key),
+                )
+        except StoreError as exc:
+            existing = self.find_key(key) if key is not None else None
+            if existing is not None:
+                raise KeyTaken(key or "", existing) from exc
+            raise
         return trace_id
+
+    def find_key(self, key: str) -> str | None:
+        """The trace started with idempotency ``key``, if any."""
+        with self.db.transaction(write=False) as conn:
+            row = conn.execute("SELECT id FROM traces WHERE idempotency_key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def info(self, trace_id: str) -> StoredTrace:
+        """What is stored about one trace."""
+        for row in self.list(limit=1, trace_id=trace_id):
+            return row
+        raise NotFoundError(f"no trace {trace_id!r}; `podium trace list` shows the stored ones")
 
     def append(self, trace_id: str, seq: int, kind: str, line: str) -> None:
         """Store one record (committed at once)."""
@@ -106,10 +144,18 @@ class TraceRows:
             return [row[0] for row in rows]
 
     def list(
-        self, *, run_id: str | None = None, conversation_id: str | None = None, limit: int = 50
+        self,
+        *,
+        run_id: str | None = None,
+        conversation_id: str | None = None,
+        limit: int = 50,
+        trace_id: str | None = None,
     ) -> list[StoredTrace]:
         """Stored traces, newest first (of one run or conversation when given)."""
         where, args = [], []
+        if trace_id is not None:
+            where.append("t.id = ?")
+            args.append(trace_id)
         if run_id is not None:
             where.append("t.run_id = ?")
             args.append(run_id)
