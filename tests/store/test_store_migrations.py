@@ -19,6 +19,7 @@ PINNED = {
     "m001_initial": "85b08489d305ddce",
     "m002_memories": "5b9b8fc4135a15ae",
     "m003_traces": "5c1b8bc9c7c698b6",
+    "m004_trace_keys": "9d812cc136e394a7",
 }
 
 

@@ -250,6 +250,7 @@ def resume_stream(
     if info.status is not None:
         raise UserError(f"run {run_id} has ended ({info.status}); there is nothing to resume")
     recorded = Trace.from_jsonl("\n".join(store.traces.lines(info.id)), source=f"trace {info.id}")
+    _check_in_place(store, conv, run_id, recorded)
     trace = Trace(recorded.records, sinks=[store.traces.sink(conv, trace_id=info.id)], durable=True, meta=recorded.meta)
     replayer = ResumingReplayer(trace)
     stream = agent.stream(
@@ -263,6 +264,20 @@ def resume_stream(
         **_inputs(trace),
     )
     return DurableStream(stream, RunRecorder(store, conv, resuming=True), trace, conv)
+
+
+def _check_in_place(store: SQLiteStore, conv: str, run_id: str, trace: Trace) -> None:
+    """Refuse to resume a run whose conversation went on without it (its messages would interleave)."""
+    stored = store.stored_messages(conv)
+    mine = [i for i, m in enumerate(stored) if m.run_id == run_id]
+    others = [i for i, m in enumerate(stored) if m.run_id != run_id]
+    history = trace.header.get("history")
+    went_on = (mine and others and max(others) > min(mine)) or (history is not None and len(others) != len(history))
+    if went_on:
+        raise UserError(
+            f"conversation {conv} went on after run {run_id} stopped; the run cannot be resumed in place. "
+            "Fork the conversation at that point, or start the task again."
+        )
 
 
 def resume(agent: Agent[Any], run_id: str, *, store: SQLiteStore, **options: Any) -> RunResult[Any]:
