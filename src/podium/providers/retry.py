@@ -116,11 +116,16 @@ _WATCHES: contextvars.ContextVar[tuple[RetryWatch, ...]] = contextvars.ContextVa
 
 @contextmanager
 def watch_retries(
-    *, sleep: Callable[[float], object] | None = None, rng: random.Random | None = None
+    *,
+    sleep: Callable[[float], object] | None = None,
+    rng: random.Random | None = None,
+    watch: RetryWatch | None = None,
 ) -> Iterator[RetryWatch]:
     """Record the failed attempts of the requests made inside the ``with`` block.
 
     Watches nest (each sees every attempt); the innermost one with a ``sleep`` (or ``rng``) provides it.
+    ``watch`` activates an existing watch again (``sleep`` and ``rng`` are then its own): a generator that
+    steps in and out of the context, one event at a time, keeps one record.
     The context is the one of ``contextvars``: requests made by tasks or ``asyncio.to_thread`` calls
     started inside the block are seen, threads started without copying the context are not.
 
@@ -130,7 +135,8 @@ def watch_retries(
             model.request(messages)
         print([(a.attempt, a.error, a.status, a.delay) for a in watch.attempts])
     """
-    watch = RetryWatch(sleep=sleep, rng=rng)
+    if watch is None:
+        watch = RetryWatch(sleep=sleep, rng=rng)
     token = _WATCHES.set((*_WATCHES.get(), watch))
     try:
         yield watch
