@@ -385,7 +385,7 @@ class FaultPlan:
         """The log as text, one record a line."""
         lines = []
         for r in self.log:
-            wait = f" (waited {r.delay:g} s)" if r.delay is not None else ""
+            wait = f", delay {r.delay:.3g} s" if r.delay is not None else ""
             lines.append(f"{r.boundary} #{r.position} {r.target}: {r.kind} {r.detail}{wait}".rstrip())
         return "\n".join(lines)
 
