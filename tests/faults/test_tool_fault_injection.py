@@ -133,6 +133,21 @@ def whoami(ctx: RunContext[str], key: Annotated[str, Injected()], n: int) -> str
     return f"{ctx.deps}:{key}:{n}"
 
 
+@tool(timeout=1)
+def echo(ctx: int, fault_ctx: str) -> str:
+    """Parameters whose names the wrapper could clash with."""
+    return f"{ctx}{fault_ctx}"
+
+
+def test_a_tool_parameter_named_ctx_is_still_the_models() -> None:
+    plan = FaultPlan(tools={"echo": ToolFault.error(at=2)})
+    agent = plan.agent(
+        Agent(one_turn(("echo", {"ctx": 1, "fault_ctx": "a"}), ("echo", {"ctx": 2, "fault_ctx": "b"})), tools=[echo])
+    )
+    first, second = results(agent.run("go").messages)
+    assert first.text == "1a" and not first.is_error and second.is_error
+
+
 def test_tools_taking_a_context_and_injected_values_keep_them() -> None:
     plan = FaultPlan(tools={"whoami": ToolFault.error(at=2)})
     agent = plan.agent(Agent(one_turn(("whoami", {"n": 1}), ("whoami", {"n": 2})), tools=[whoami]))

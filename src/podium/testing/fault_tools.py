@@ -104,7 +104,8 @@ class FaultyToolset(Toolset):
             strict=tool.strict,
             metadata=tool.metadata,
         )
-        clone._schema = replace(schema, context_param=_CONTEXT)  # the wrapper always gets the call's context
+        # the wrapper always gets the call's context, first and positional-only (a tool parameter may be "ctx")
+        clone._schema = replace(schema, context_param=_CONTEXT)
         self._wrapped[id(tool)] = (tool, clone)
         return clone
 
@@ -170,7 +171,7 @@ def _sync_wrapper(toolset: FaultyToolset, tool: Tool[..., Any]) -> Callable[...,
     fn = tool.fn
     takes_context = tool.schema.context_param is not None
 
-    def call_with_faults(ctx: RunContext[Any], *args: Any, **kwargs: Any) -> Any:
+    def call_with_faults(ctx: RunContext[Any], /, *args: Any, **kwargs: Any) -> Any:
         fault = toolset.choose(tool, ctx)
         if fault is not None:
             if fault.kind != "slow":
@@ -186,7 +187,7 @@ def _async_wrapper(toolset: FaultyToolset, tool: Tool[..., Any]) -> Callable[...
     fn = tool.fn
     takes_context = tool.schema.context_param is not None
 
-    async def call_with_faults(ctx: RunContext[Any], *args: Any, **kwargs: Any) -> Any:
+    async def call_with_faults(ctx: RunContext[Any], /, *args: Any, **kwargs: Any) -> Any:
         fault = toolset.choose(tool, ctx)
         if fault is not None:
             if fault.kind != "slow":

@@ -173,9 +173,8 @@ class ModelFault:
         if self.kind == "timeout":
             return "no answer in time"
         if self.kind == "reset" and self.fraction is None:
-            return "connection reset before the answer"
-        what = "connection reset" if self.kind == "reset" else "answer cut"
-        return f"{what} after {self.fraction:.0%} of the answer"
+            return "before the answer"
+        return f"after {self.fraction:.0%} of the answer arrived"
 
 
 @dataclass(frozen=True)
