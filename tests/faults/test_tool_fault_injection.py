@@ -155,3 +155,23 @@ def test_tools_taking_a_context_and_injected_values_keep_them() -> None:
     first, second = results(result.messages)
     assert first.text == "alice:k:1" and second.is_error
     assert agent.tools[0].get_tools()[0].definition == whoami.definition  # the model sees the same schema
+
+
+def test_a_call_approved_after_a_pause_keeps_its_number() -> None:
+    from podium.agent.approval import ApprovalPolicy, Rule
+
+    policy = ApprovalPolicy(rules=[Rule("ask", tool="add", args={"a": "^9$"})])
+    model = one_turn(("add", {"a": 1, "b": 1}), ("add", {"a": 9, "b": 9}), ("add", {"a": 3, "b": 3}))
+    plan = FaultPlan(tools={"add": ToolFault.error(at=2)})  # the second call: the one that waits for a person
+    agent = plan.agent(Agent(model, tools=[add], policy=policy))
+    paused = agent.run("go")
+    assert paused.status == "paused" and paused.paused is not None
+    assert plan.log == []  # the first and third calls ran, unharmed
+    (pending,) = paused.paused.pending
+    result = agent.run(None, resume=paused.paused, approvals={pending.call_id: "allow"})
+    assert [(r.text, r.is_error) for r in results(result.messages)] == [
+        ("2", False),
+        ("RuntimeError: injected fault", True),
+        ("6", False),
+    ]
+    assert [(r.target, r.position) for r in plan.log] == [("add", 2)]

@@ -36,17 +36,6 @@ __all__ = ["FaultyToolset"]
 _CONTEXT = "ctx"
 
 
-class _Turn:
-    """One model turn's tool calls, numbered: where the turn is in the run, and each call's number per tool."""
-
-    __slots__ = ("numbers", "seq")
-
-    def __init__(self, seq: int, numbers: dict[str, tuple[int, int]]) -> None:
-        self.seq = seq
-        self.numbers = numbers
-        """Call id -> (place in the turn, number among the calls of its tool)."""
-
-
 class FaultyToolset(Toolset):
     """``items`` (tools, functions, toolsets) with a plan's tool faults.
 
@@ -60,7 +49,8 @@ class FaultyToolset(Toolset):
         self.resolver = ToolResolver(items)
         self._wrapped: dict[int, tuple[Tool[..., Any], Tool[..., Any]]] = {}
         self._lock = threading.Lock()
-        self._turns: dict[tuple[str, int], _Turn] = {}
+        self._numbered: dict[tuple[str, str], tuple[int, int, int]] = {}
+        """(run id, call id) -> (number among the calls of its tool, its turn's place in the run, place in the turn)."""
         self._calls: dict[str, int] = {}
 
     @override
@@ -114,33 +104,32 @@ class FaultyToolset(Toolset):
     def _number(self, tool: Tool[..., Any], ctx: RunContext[Any]) -> tuple[int, int, int]:
         """The call's number among the calls of its tool, its turn's place in the run, its place in the turn."""
         call = ctx.tool_call
-        call_id = call.id if call is not None else ""
+        key = (ctx.run_id, call.id if call is not None else f"#{id(ctx)}")
         with self._lock:
-            key = (ctx.run_id, ctx.step)
-            turn = self._turns.get(key)
-            if turn is None or call_id not in turn.numbers:
-                turn = self._register(key, ctx, turn)
-            place, number = turn.numbers[call_id]
-            return number, turn.seq, place
+            known = self._numbered.get(key)
+            if known is None:
+                self._register(ctx, tool.name)
+                known = self._numbered[key]
+            return known
 
-    def _register(self, key: tuple[str, int], ctx: RunContext[Any], old: _Turn | None) -> _Turn:
-        """Number the calls of the turn that asked for this call (from the model's message, so in its order)."""
+    def _register(self, ctx: RunContext[Any], name: str) -> None:
+        """Number the calls of the turn that asked for this call, in the model's order (once per call).
+
+        A call keeps its number when the run pauses and resumes (an approval): the key is the run and the call.
+        """
         call = ctx.tool_call
-        calls = []
+        calls: list[tuple[str, str]] = []
         for message in reversed(ctx.messages):
             if call is not None and any(c.id == call.id for c in message.tool_calls):
-                calls = list(message.tool_calls)
+                calls = [(c.id, c.name) for c in message.tool_calls]
                 break
-        if not calls and call is not None:  # not in the history given to tools: number it as it comes
-            calls = [call]
-        numbers = dict(old.numbers) if old is not None else {}
-        for place, c in enumerate(calls):
-            if c.id not in numbers:
-                self._calls[c.name] = self._calls.get(c.name, 0) + 1
-                numbers[c.id] = (place, self._calls[c.name])
-        seq = old.seq if old is not None else self.plan.tick("tool-turn")[1]
-        turn = self._turns[key] = _Turn(seq, numbers)
-        return turn
+        if not calls:  # not in the history the tool is given: numbered as it comes
+            calls = [(call.id if call is not None else f"#{id(ctx)}", name)]
+        seq = self.plan.tick("tool-turn")[1]
+        for place, (call_id, call_name) in enumerate(calls):
+            if (ctx.run_id, call_id) not in self._numbered:
+                self._calls[call_name] = self._calls.get(call_name, 0) + 1
+                self._numbered[(ctx.run_id, call_id)] = (self._calls[call_name], seq, place)
 
     def choose(self, tool: Tool[..., Any], ctx: RunContext[Any]) -> ToolFault | None:
         """The fault this call meets (logged in the plan), if any."""
