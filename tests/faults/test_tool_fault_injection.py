@@ -175,3 +175,14 @@ def test_a_call_approved_after_a_pause_keeps_its_number() -> None:
         ("6", False),
     ]
     assert [(r.target, r.position) for r in plan.log] == [("add", 2)]
+
+
+def test_the_agent_given_to_a_plan_is_left_as_it_was() -> None:
+    original = Agent(ScriptedModel([[call("add", {"a": 1, "b": 1})], "done"] * 2), tools=[add])
+    plan = FaultPlan(tools={"add": ToolFault.error(rate=1.0)})
+    faulty = plan.agent(original)
+    assert faulty is not original and faulty.id != original.id
+    assert original.tools == [add] and faulty.tools != [add]
+    assert results(original.run("go").messages)[0].text == "2"
+    assert results(faulty.run("go").messages)[0].is_error
+    assert len(plan.log) == 1

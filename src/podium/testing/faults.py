@@ -51,6 +51,7 @@ far as their interleaving is.
 from __future__ import annotations
 
 import copy
+import os
 import random
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -359,6 +360,7 @@ class FaultPlan:
         clone.model = clone._resolved = self.model(model)
         clone.tools = [self.tools(list(clone.tools))] if self.tool_faults else list(clone.tools)
         clone._summarizers = {}
+        clone.id = os.urandom(16).hex()  # another agent: tools that keep state per agent do not share it
         return clone  # type: ignore[no-any-return]
 
     def store(self, store: S) -> S:
