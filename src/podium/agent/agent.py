@@ -29,8 +29,11 @@ from podium.tools.toolset import ToolResolver, ToolsetLike
 
 if TYPE_CHECKING:
     from podium.agent.memory import Memory
+    from podium.agent.replay import Replayer
     from podium.agent.rules import ApprovalPolicy
     from podium.agent.subagent import Scope, SubAgentTool
+    from podium.agent.tracing import TraceRecorder
+    from podium.trace import Trace, TraceMonitor, TraceSink
 
 __all__ = ["Agent", "AsyncRunStream", "Prompt", "RunStream"]
 
@@ -112,6 +115,8 @@ class Agent(Generic[OutputT]):
         budget: Budget | None = None,
         compaction: Compaction | None = DEFAULT_COMPACTION,
         memory: Memory | None = None,
+        trace_sinks: Sequence[TraceSink] = (),
+        contracts: Sequence[TraceMonitor] = (),
     ) -> None: ...
 
     @overload
@@ -137,6 +142,8 @@ class Agent(Generic[OutputT]):
         budget: Budget | None = None,
         compaction: Compaction | None = DEFAULT_COMPACTION,
         memory: Memory | None = None,
+        trace_sinks: Sequence[TraceSink] = (),
+        contracts: Sequence[TraceMonitor] = (),
     ) -> None: ...
 
     def __init__(
@@ -161,6 +168,8 @@ class Agent(Generic[OutputT]):
         budget: Budget | None = None,
         compaction: Compaction | None = DEFAULT_COMPACTION,
         memory: Memory | None = None,
+        trace_sinks: Sequence[TraceSink] = (),
+        contracts: Sequence[TraceMonitor] = (),
     ) -> None:
         """Create an agent.
 
@@ -192,6 +201,10 @@ class Agent(Generic[OutputT]):
             memory: Notes kept across conversations (:class:`~podium.agent.memory.Memory`): adds the
                 ``remember``, ``recall``, ``forget`` and ``list_memories`` tools and recalls the notes that
                 match the prompt into the instructions, once per run.
+            trace_sinks: Every run records its trace (:mod:`podium.trace`) and hands each record to these as
+                it is written (a file, the store, OpenTelemetry).
+            contracts: Rules checked on each trace record as the run goes (:mod:`podium.trace.contracts`); a
+                violation stops the run with ``ContractViolation`` before the next model request or tool.
         """
         if max_steps < 1:
             raise UserError("max_steps must be at least 1")
@@ -221,6 +234,10 @@ class Agent(Generic[OutputT]):
         self.repeated_calls: Literal["answer", "allow"] = repeated_calls
         self._output: OutputHandler[OutputT] = OutputHandler(output_type, output_mode)
         self._resolved: Model | None = model if isinstance(model, Model) else None
+        self.trace_sinks: list[TraceSink] = list(trace_sinks)
+        """Called with every trace record of every run."""
+        self.contracts: list[TraceMonitor] = list(contracts)
+        """Checked on every trace record of every run."""
 
     # -- set-up shared by all entry points
 
@@ -293,6 +310,18 @@ class Agent(Generic[OutputT]):
             scope=scope,
         )
 
+    def _run_trace(self, trace: Trace | None) -> Trace | None:
+        """The trace a run records into: ``trace``, or a new one when the agent has sinks or contracts."""
+        if not (self.trace_sinks or self.contracts):
+            return trace
+        if trace is None:
+            from podium.trace import Trace
+
+            trace = Trace()
+        trace.sinks.extend(s for s in self.trace_sinks if s not in trace.sinks)
+        trace.monitors.extend(c for c in self.contracts if c not in trace.monitors)
+        return trace
+
     def _compaction(self, override: Compaction | Literal[False] | None) -> Compaction | None:
         """The run's compaction, with summariser models given as strings resolved (once per agent)."""
         chosen = self.compaction if override is None else override or None
@@ -325,6 +354,7 @@ class Agent(Generic[OutputT]):
         approver: Approver | None = None,
         budget: Budget | None = None,
         compaction: Compaction | Literal[False] | None = None,
+        trace: Trace | None = None,
     ) -> RunResult[OutputT]:
         """Run to completion in this thread and return the result.
 
@@ -345,6 +375,8 @@ class Agent(Generic[OutputT]):
             approver: Answers "ask" decisions for this run (over the agent's).
             budget: Limits of this run, replacing the agent's (:class:`~podium.agent.budget.Budget`).
             compaction: Compaction for this run, replacing the agent's; ``False`` turns it off.
+            trace: Record the run's Message-Action Trace into this :class:`~podium.trace.Trace` (every model
+                request and response, tool call and result, decision; see ``docs/traces.md``).
 
         Raises:
             RunCancelled: ``cancel`` was triggered; ``.messages`` is a valid history.
@@ -365,6 +397,7 @@ class Agent(Generic[OutputT]):
             approver=approver,
             budget=budget,
             compaction=compaction,
+            trace=trace,
             _stream_model=False,
         )
         for _ in stream:
@@ -386,8 +419,10 @@ class Agent(Generic[OutputT]):
         approver: Approver | None = None,
         budget: Budget | None = None,
         compaction: Compaction | Literal[False] | None = None,
+        trace: Trace | None = None,
         _stream_model: bool = True,
         _scope: Scope | None = None,
+        _replay: Replayer | None = None,
     ) -> RunStream[OutputT]:
         """Run in this thread, yielding events as they happen; ``.result`` holds the result afterwards.
 
@@ -400,8 +435,12 @@ class Agent(Generic[OutputT]):
         )
         token = cancel or CancelToken()
         inbox = Inbox()
-        gen = drive_sync(
-            agent_loop(spec),
+        loop, recorder = _traced(
+            spec, resolved, self._run_trace(trace), _replay, stream=_stream_model, settings=settings
+        )
+        drive = _replay.drive_sync if _replay is not None else drive_sync
+        gen = drive(
+            loop,
             resolved,
             stream=_stream_model,
             cancel=token,
@@ -409,6 +448,8 @@ class Agent(Generic[OutputT]):
             approver=approver or self.approver,
             inbox=inbox,
         )
+        if recorder is not None:
+            gen = recorder.watch(gen)
         if isinstance(spec.tools, ToolResolver) and spec.tools.has_toolsets:
             gen = _ending(gen, spec.tools)
         return RunStream(gen, token, inbox)
@@ -430,6 +471,7 @@ class Agent(Generic[OutputT]):
         approver: Approver | None = None,
         budget: Budget | None = None,
         compaction: Compaction | Literal[False] | None = None,
+        trace: Trace | None = None,
     ) -> RunResult[OutputT]:
         """Async twin of :meth:`run`: tools run as tasks (sync tools on a thread pool)."""
         stream = self.astream(
@@ -445,6 +487,7 @@ class Agent(Generic[OutputT]):
             approver=approver,
             budget=budget,
             compaction=compaction,
+            trace=trace,
             _stream_model=False,
         )
         async for _ in stream:
@@ -466,8 +509,10 @@ class Agent(Generic[OutputT]):
         approver: Approver | None = None,
         budget: Budget | None = None,
         compaction: Compaction | Literal[False] | None = None,
+        trace: Trace | None = None,
         _stream_model: bool = True,
         _scope: Scope | None = None,
+        _replay: Replayer | None = None,
     ) -> AsyncRunStream[OutputT]:
         """Async twin of :meth:`stream`: ``async for event in agent.astream(...)``; ``await stream.send(...)``."""
         resolved = self._model(model)
@@ -478,8 +523,12 @@ class Agent(Generic[OutputT]):
         token = cancel or CancelToken()
         box: list[RunResult[OutputT]] = []
         inbox = Inbox()
-        agen = drive_async(
-            agent_loop(spec),
+        loop, recorder = _traced(
+            spec, resolved, self._run_trace(trace), _replay, stream=_stream_model, settings=settings
+        )
+        drive = _replay.drive_async if _replay is not None else drive_async
+        agen = drive(
+            loop,
             resolved,
             stream=_stream_model,
             cancel=token,
@@ -488,6 +537,8 @@ class Agent(Generic[OutputT]):
             approver=approver or self.approver,
             inbox=inbox,
         )
+        if recorder is not None:
+            agen = recorder.awatch(agen)
         if isinstance(spec.tools, ToolResolver) and spec.tools.has_toolsets:
             agen = _aending(agen, spec.tools)
         return AsyncRunStream(agen, token, box, inbox)
@@ -721,6 +772,40 @@ def _compaction_result(spec: LoopSpec[Any], event: ContextCompacted | None) -> C
     messages = [*history, event.record]
     window = ContextWindow(messages, spec.profile, spec.compaction, spec.token_counter)
     return CompactionResult(messages, window.view(messages), event.tokens_before, event.tokens_after, event.strategies)
+
+
+def _traced(
+    spec: LoopSpec[OutputT],
+    model: Model,
+    trace: Trace | None,
+    replay: Replayer | None,
+    *,
+    stream: bool,
+    settings: ModelSettings | None,
+) -> tuple[Generator[Any, Any, RunResult[OutputT]], TraceRecorder | None]:
+    """The run's loop generator, recording into ``trace`` when one is given (and replaying's set-up)."""
+    if replay is not None:
+        replay.prepare(spec)
+    if trace is None:
+        return agent_loop(spec), None
+    from podium.agent.tracing import TraceRecorder, run_header
+
+    if not spec.run_id:  # the run's id, known before it starts (a resumed run keeps the paused run's)
+        spec.run_id = (spec.resume.run_id if spec.resume is not None else "") or os.urandom(16).hex()
+    recorder = TraceRecorder(trace)
+    if replay is None:
+        spec.clock = recorder.clock
+    else:
+        spec.clock = replay.recording_clock(recorder)
+    if spec.token_counter is not None:
+        spec.token_counter = recorder.counter(spec.token_counter)
+    injected = (v for v in spec.inject.values() if isinstance(v, str) and len(v) >= 4)
+    trace.secrets = sorted({*trace.secrets, *injected}, key=len, reverse=True)
+    header = run_header(spec, model, stream=stream, run_id=spec.run_id, settings=settings)
+    if trace.meta:
+        header["meta"] = trace.meta
+    trace.append("run", header)
+    return recorder.wrap(agent_loop(spec)), recorder
 
 
 def _ending(

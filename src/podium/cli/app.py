@@ -65,6 +65,8 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("podium.cli.models", "models"),
     ("podium.cli.sandbox", "sandbox"),
     ("podium.cli.mcp", "mcp"),
+    ("podium.cli.trace", "trace"),
+    ("podium.cli.replay", "replay"),
 ]
 
 _register()

@@ -22,6 +22,7 @@ from podium.exceptions import UserError
 from podium.messages import Message
 from podium.providers.base import Model
 from podium.store import MemoryStore, SQLiteStore, StoreError
+from podium.trace import Trace
 
 __all__ = ["EMBEDDED_NOTE", "Session", "TurnOutcome", "open_session"]
 
@@ -114,6 +115,8 @@ class Session:
     memory: Memory | None = None
     mcp_servers: list[Any] = field(default_factory=list)
     """Connected MCP servers (``--mcp``, ``[mcp_servers]``), their tools prefixed with their names."""
+    trace: Trace | None = None
+    """The trace of the current (or last) turn's run; every run's trace is also in the store."""
 
     def history(self) -> list[Message]:
         """The conversation so far (valid to continue from)."""
@@ -150,16 +153,25 @@ class Session:
         """
         token = cancel or CancelToken()
         outcome = TurnOutcome()
+        meta = {
+            "model": self.choice.spec,
+            "tools": self.tools,
+            "include": list(self.include or ()),
+            "memory": self.memory is not None,
+            "workspace": str(self.workspace),
+            "conversation": self.conversation_id,
+        }
+        self.trace = trace = Trace(sinks=[self.store.traces.sink(self.conversation_id)], meta=meta)
         with stop_on_signals(token) as signals:
             try:
                 with RunRecorder(self.store, self.conversation_id, model=self.choice.spec) as recorder:
                     if resume is not None:
                         stream = self.agent.stream(
-                            None, resume=resume, approvals=approvals, cancel=token, approver=approver
+                            None, resume=resume, approvals=approvals, cancel=token, approver=approver, trace=trace
                         )
                     else:
                         stream = self.agent.stream(
-                            prompt, message_history=self.history(), cancel=token, approver=approver
+                            prompt, message_history=self.history(), cancel=token, approver=approver, trace=trace
                         )
                     if on_stream is not None:
                         on_stream(stream)

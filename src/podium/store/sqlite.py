@@ -51,6 +51,7 @@ from podium.store.rows import (
     stored_row,
     unreadable,
 )
+from podium.store.traces import TraceRows
 from podium.usage import Usage
 
 __all__ = ["SQLiteStore", "default_db_path"]
@@ -145,6 +146,8 @@ class SQLiteStore:
         except BaseException:
             self.db.close()
             raise
+        self.traces = TraceRows(self.db)
+        """The runs' traces (:class:`~podium.store.traces.TraceRows`)."""
         self.recover_runs()
 
     def close(self) -> None:
