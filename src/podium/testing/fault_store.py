@@ -22,16 +22,18 @@ import inspect
 import sqlite3
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, cast
+
+from typing_extensions import override
 
 from podium.exceptions import UserError
+from podium.store.connection import Database
+from podium.store.sqlite import SQLiteStore
 
 if TYPE_CHECKING:
     from podium.testing.faults import FaultPlan, StoreFault
 
 __all__ = ["faulty_store"]
-
-S = TypeVar("S")
 
 _ERRORS = {
     "io_error": ("disk I/O error", 10, "SQLITE_IOERR"),
@@ -131,17 +133,16 @@ class _Connection:
             blocker.close()
 
 
-def _database_class(base: type[Any]) -> type[Any]:
-    class FaultyDatabase(base):  # type: ignore[misc]
-        """The store's database, its connections failing the writes a fault plan picks."""
+class FaultyDatabase(Database):
+    """A store's database whose connections fail the writes a fault plan picks."""
 
-        faults: _Faults
+    def __init__(self, db: Database, faults: _Faults) -> None:
+        super().__init__(db.path, timeout=db.timeout, synchronous=db.synchronous)
+        self.faults = faults
 
-        def connection(self) -> Any:
-            return _Connection(super().connection(), self.faults)
-
-    FaultyDatabase.__qualname__ = f"Faulty{base.__name__}"
-    return FaultyDatabase
+    @override
+    def connection(self) -> sqlite3.Connection:
+        return cast(sqlite3.Connection, _Connection(super().connection(), self.faults))
 
 
 def _traced(faults: _Faults, name: str, method: Callable[..., Any]) -> Callable[..., Any]:
@@ -158,17 +159,14 @@ def _traced(faults: _Faults, name: str, method: Callable[..., Any]) -> Callable[
     return call
 
 
-def faulty_store(plan: FaultPlan, store: S) -> S:
-    """A copy of ``store`` (a ``SQLiteStore``) on the same file whose writes meet ``plan``'s store faults."""
-    db = getattr(store, "db", None)
-    if db is None or not all(hasattr(db, a) for a in ("connection", "transaction", "path", "timeout", "synchronous")):
+def faulty_store(plan: FaultPlan, store: SQLiteStore) -> SQLiteStore:
+    """A copy of ``store`` on the same file whose writes meet ``plan``'s store faults."""
+    if not isinstance(store, SQLiteStore):
         raise UserError(f"plan.store() takes a SQLiteStore (a store over a SQLite file), got {store!r}")
-    faults = _Faults(plan, db.path, db.timeout)
-    clone: Any = copy.copy(store)
-    database = _database_class(type(db))(db.path, timeout=db.timeout, synchronous=db.synchronous)
-    database.faults = faults
-    clone.db = database
-    for name, _member in inspect.getmembers(type(store), inspect.isfunction):
+    faults = _Faults(plan, store.db.path, store.db.timeout)
+    clone = copy.copy(store)
+    clone.db = FaultyDatabase(store.db, faults)
+    for name, _member in inspect.getmembers(SQLiteStore, inspect.isfunction):
         if not name.startswith("_"):
             setattr(clone, name, _traced(faults, name, getattr(clone, name)))
-    return clone  # type: ignore[no-any-return]
+    return clone

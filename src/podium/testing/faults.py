@@ -56,13 +56,15 @@ import random
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeAlias, TypeVar
 
 from podium.exceptions import UserError
 from podium.providers.base import Model
 
 if TYPE_CHECKING:
+    from podium.agent.agent import Agent
     from podium.providers.retry import RetryAttempt, RetryPolicy
+    from podium.store.sqlite import SQLiteStore
     from podium.tools.toolset import Toolset, ToolsetLike
 
 __all__ = [
@@ -86,8 +88,7 @@ StoreFaultKind: TypeAlias = Literal["io_error", "full", "locked"]
 Positions: TypeAlias = "int | Iterable[int]"
 """Where a fault happens for sure: one position or several (1 is the first request, call or write)."""
 
-A = TypeVar("A")
-S = TypeVar("S")
+OutputT = TypeVar("OutputT")
 
 
 def _positions(at: Positions) -> frozenset[int]:
@@ -351,19 +352,22 @@ class FaultPlan:
 
         return FaultyToolset(self, tools)
 
-    def agent(self, agent: A) -> A:
-        """A copy of ``agent`` (a :class:`~podium.agent.Agent`) with its model and tools wrapped."""
-        model = getattr(agent, "model", None)
-        if model is None or not hasattr(agent, "tools"):
-            raise UserError(f"plan.agent() takes an Agent with a model, got {agent!r}")
-        clone: Any = copy.copy(agent)
-        clone.model = clone._resolved = self.model(model)
-        clone.tools = [self.tools(list(clone.tools))] if self.tool_faults else list(clone.tools)
+    def agent(self, agent: Agent[OutputT]) -> Agent[OutputT]:
+        """A copy of ``agent`` with its model and tools wrapped (the original is left as it was)."""
+        from podium.agent.agent import Agent
+
+        if not isinstance(agent, Agent):
+            raise UserError(f"plan.agent() takes an Agent, got {agent!r}")
+        if agent.model is None:
+            raise UserError("plan.agent() needs an Agent with a model (the plan wraps it): give the Agent a model")
+        clone = copy.copy(agent)
+        clone.model = clone._resolved = self.model(agent.model)
+        clone.tools = [self.tools(list(agent.tools))] if self.tool_faults else list(agent.tools)
         clone._summarizers = {}
         clone.id = os.urandom(16).hex()  # another agent: tools that keep state per agent do not share it
-        return clone  # type: ignore[no-any-return]
+        return clone
 
-    def store(self, store: S) -> S:
+    def store(self, store: SQLiteStore) -> SQLiteStore:
         """A copy of ``store`` (a :class:`~podium.store.sqlite.SQLiteStore`) whose writes meet the store faults."""
         from podium.testing.fault_store import faulty_store
 
