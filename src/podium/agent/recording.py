@@ -13,6 +13,12 @@ its usage and cost. A process killed at any point therefore loses at most the me
 (a streaming response, or the results of the tool calls still running), and the store's
 :meth:`~podium.store.base.ConversationStore.messages` makes the rest valid to continue from.
 
+A store write that fails (a disk I/O error, a full disk, a lock held past the busy timeout) raises its
+:class:`~podium.store.base.StoreError` from :meth:`RunRecorder.record`, so the caller knows the run is no
+longer being recorded; the failed transaction is rolled back whole, and leaving the ``with`` block marks
+the run failed with that error when the store takes the write (else the store's recovery marks it once the
+process is gone).
+
 Example (a chat turn in a CLI)::
 
     history = store.messages(conv.id)
@@ -153,14 +159,14 @@ class RunRecorder:
 
     def _pause(self, paused: PausedRun) -> None:
         run = self._require_run()
-        self._closed = True
         self.run = self.store.pause_run(run.id, paused, cost=self._cost)
+        self._closed = True  # only once stored: a failed write leaves close() to record the failure
 
     def _finish(self, result: RunResult[Any]) -> None:
         run = self._require_run()
         self._catch_up(result.new_messages)
-        self._closed = True
         self.run = self.store.finish_run(run.id, usage=result.usage, cost=self._cost)
+        self._closed = True
 
     # -- ending
 
