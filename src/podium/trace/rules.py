@@ -231,7 +231,7 @@ class MaxToolCalls(CallRule):
 
     Counted are the calls the model asks for (whether or not they then run), so the call over the limit is
     stopped before it runs; ``final_result`` (structured output) is not counted. A resumed run continues
-    the count of the paused run (``tool_calls`` of its state).
+    the count of the paused run (its turns before the pause, and all calls of the paused turn).
 
     Example: ``MaxToolCalls(20, per_tool={"shell": 3})``.
     """
@@ -249,18 +249,34 @@ class MaxToolCalls(CallRule):
         self.rule = f"MaxToolCalls({', '.join(parts)})"
 
     def start(self, context: RunContext) -> CallState:
-        """Start from the paused run's count when resuming."""
+        """Start from the paused run's count when resuming: its turns before the pause, and the paused turn's calls."""
         state = CallState()
         before = context.resumed.get("tool_calls")
         if isinstance(before, int) and not isinstance(before, bool) and before > 0:
             state.counts[""] = before
+        for call in _last_calls(context.resumed.get("messages")):
+            state.started[call.id] = call.name
+            self.count(state, call)
         return state
 
     def call(self, state: CallState, context: RunContext, record: Record, call: CallView) -> Violation | None:
         """Count the call; over a limit is a violation."""
+        if call.name == OUTPUT_TOOL or call.id in state.started:  # (a paused turn's call, counted already)
+            return None
+        return self.count(state, call, context, record)
+
+    def count(
+        self, state: CallState, call: CallView, context: RunContext | None = None, record: Record | None = None
+    ) -> Violation | None:
+        """Count one call; the violation when it is over a limit (and ``record`` is given)."""
         if call.name == OUTPUT_TOOL:
             return None
         total = state.counts[""] = state.counts.get("", 0) + 1
+        if context is None or record is None:
+            for pattern in self.per_tool:
+                if matches(call.name, pattern):
+                    state.counts[pattern] = state.counts.get(pattern, 0) + 1
+            return None
         if self.limit is not None and total > self.limit:
             return self.violation(
                 context,
@@ -289,7 +305,8 @@ class ToolAfter(CallRule):
     """A tool only after another returned ok: no call of ``tool`` before a call of ``after`` succeeded.
 
     "Returned ok" is a ``tool`` record of a call of ``after`` whose outcome is ``ok`` (not an error, a
-    retry, a timeout ...), earlier in the run, or such a result in the history the run started from. Both
+    retry, a timeout ...), earlier in the run, or such a result in the history the run started from (a
+    resumed run: also the calls its paused turn finished). Both
     are globs. A call of ``tool`` in the same response as the first call of ``after`` is too early (they
     run together).
 
@@ -306,7 +323,8 @@ class ToolAfter(CallRule):
         state = CallState()
         history = context.header.get("history")
         resumed = context.resumed.get("messages")
-        for messages in (history, resumed):
+        completed = [{"parts": context.resumed.get("completed")}]  # results of the paused turn's finished calls
+        for messages in (history, resumed, completed):
             for result in _results(messages):
                 name = result.get("name")
                 if isinstance(name, str) and not result.get("is_error") and matches(name, self.after):
@@ -340,6 +358,13 @@ class ToolAfter(CallRule):
         if record.get("kind") == "tools":
             state.started.update({c.id: c.name for c in started_calls(record)})
         return super().feed(state, context, record)
+
+
+def _last_calls(messages: object) -> list[CallView]:
+    """The tool calls of the last message of a list of message dicts (a paused run's pending turn)."""
+    if not isinstance(messages, list) or not messages or not isinstance(messages[-1], Mapping):
+        return []
+    return response_calls({"answer": {"value": {"v": {"response": messages[-1]}}}})
 
 
 def _results(messages: object) -> Iterable[Mapping[str, Any]]:
@@ -432,7 +457,7 @@ class MaxCost(Contract[_Spent]):
                 )
             return None
         state.cost += cost
-        if state.cost > self.usd:
+        if state.cost > self.usd + 1e-9 * max(1.0, self.usd):  # sums of float prices: 0.1 * 3 is not over 0.3
             return self.violation(
                 context, record, f"the run has cost ${state.cost:.6g}, over the limit of ${self.usd:g}"
             )
