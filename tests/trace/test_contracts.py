@@ -7,6 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.trace.contracts_helpers import (
+    ASK_WRITES,
+    RAN,
+    TOOLS,
+    approve_all,
+    bad_script,
+    damaged,
+    good_script,
+    record,
+    reply,
+)
 
 from podium import Agent, tool
 from podium.agent.approval import ApprovalPolicy, Rule
@@ -31,17 +42,6 @@ from podium.trace import (
     Violation,
     assert_contracts,
     check,
-)
-from tests.trace.contracts_helpers import (
-    ASK_WRITES,
-    RAN,
-    TOOLS,
-    approve_all,
-    bad_script,
-    damaged,
-    good_script,
-    record,
-    reply,
 )
 
 
