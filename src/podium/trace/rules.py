@@ -25,6 +25,7 @@ from podium.trace.contracts import Contract, RunContext, Violation
 from podium.trace.view import (
     CallView,
     decision_of,
+    has_response,
     outcome_of,
     response_calls,
     response_cost,
@@ -447,7 +448,7 @@ class MaxCost(Contract[_Spent]):
 
     def feed(self, state: _Spent, context: RunContext, record: Record) -> Violation | None:
         """Add a response's cost."""
-        if record.get("kind") != "response" or "value" not in (record.get("answer") or {}):
+        if record.get("kind") != "response" or not has_response(record):
             return None
         cost = response_cost(record)
         if cost is None:

@@ -25,6 +25,7 @@ __all__ = [
     "DecisionView",
     "OutcomeView",
     "decision_of",
+    "has_response",
     "message_strings",
     "outcome_of",
     "response_calls",
@@ -103,6 +104,11 @@ def _response(record: Mapping[str, Any]) -> Mapping[str, Any]:
     inner = value.get("v") if isinstance(value, Mapping) else None
     response = inner.get("response") if isinstance(inner, Mapping) else None
     return response if isinstance(response, Mapping) else {}
+
+
+def has_response(record: Mapping[str, Any]) -> bool:
+    """Whether a ``response`` record holds a model response (not an error or an interruption)."""
+    return bool(_response(record))
 
 
 def response_calls(record: Mapping[str, Any]) -> list[CallView]:
