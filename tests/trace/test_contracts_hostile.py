@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.trace.contracts_helpers import RAN, TOOLS, assert_valid_history, bad_script, damaged, record, reply
 
 import podium.trace.prompt_rules as prompt_rules
 from podium import Agent
@@ -32,7 +33,6 @@ from podium.trace import (
     Trace,
     check,
 )
-from tests.trace.contracts_helpers import RAN, TOOLS, assert_valid_history, bad_script, damaged, record, reply
 
 
 @pytest.fixture(autouse=True)
@@ -68,7 +68,8 @@ def test_tool_names_with_glob_characters_match_literally_and_as_globs() -> None:
 
 
 def test_look_alike_names_are_not_the_tool_but_an_allow_list_stops_them() -> None:
-    for name in ("Shell", "ѕhell", "ｓｈｅｌｌ", "shell\n", "shell\u200b", " shell"):
+    cyrillic, fullwidth = "\u0455hell", "\uff53\uff48\uff45\uff4c\uff4c"
+    for name in ("Shell", cyrillic, fullwidth, "shell\n", "shell\u200b", " shell"):
         trace = calls_trace(name)
         assert flagged(trace, DenyTools("shell")) == [], name
         assert flagged(trace, AllowTools("shell", "read")) == ["c0"], name
@@ -84,7 +85,7 @@ def test_a_huge_tool_name_gives_a_short_message() -> None:
 def test_huge_and_unicode_arguments_are_matched() -> None:
     big = "é" * 2_000_000 + " 机密 rm -rf /"
     trace = record([reply(ToolCall("s1", "shell", {"command": big})), reply()])
-    assert RAN == [("shell", big)]
+    assert [name for name, _ in RAN] == ["shell"] and RAN[0][1] == big
     [secret] = check(trace, NoPattern("机密"))
     assert secret.step == 2 and "tool_call args" in secret.message
     [approval] = check(trace, ApprovalBefore("shell", args={"command": r"rm -rf /$"}))

@@ -1,4 +1,5 @@
-"""Contracts at run time: a violation stops a real run with ContractViolation, a valid history, and no forbidden call run."""
+"""Contracts at run time: a violation stops a real run with ContractViolation and a valid history; the forbidden
+call never runs."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from tests.trace.contracts_helpers import RAN, TOOLS, assert_valid_history, bad_script, good_script, reply
 
 import podium.secrets
 from podium import Agent, tool
@@ -30,7 +32,6 @@ from podium.trace import (
     check,
 )
 from podium.trace.codec import decode_error
-from tests.trace.contracts_helpers import RAN, TOOLS, assert_valid_history, bad_script, good_script, reply
 
 
 @pytest.fixture(autouse=True)
