@@ -403,3 +403,15 @@ def test_violation_is_plain_data() -> None:
     v = Violation("R", "m", 3, None, "decision", "c1", "t")
     assert v.where == "before the first model request (trace record 3, decision)"
     assert str(v) == "R broken at before the first model request (trace record 3, decision): m"
+
+
+def test_the_docs_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
+    import re
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "contracts.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.DOTALL)
+    assert len(blocks) == 2
+    namespace: dict[str, Any] = {}
+    for block in blocks:
+        exec(compile(block, str(doc), "exec"), namespace)
+    assert "DenyTools('shell') broken at step 2" in capsys.readouterr().out
