@@ -227,3 +227,26 @@ def test_a_contract_added_mid_run_catches_up_on_the_records_before() -> None:
     with pytest.raises(ContractViolation) as info:
         Agent(ScriptedModel(good_script()), tools=TOOLS).run("go", trace=trace)
     assert info.value.step == 1  # the read of step 1 was found once the contract saw the records
+
+
+def test_a_custom_contract_stops_a_run_like_the_built_in_ones() -> None:
+    from podium.trace import Contract, ContractContext, Violation
+    from podium.trace.view import response_calls
+
+    class NoReading(Contract[None]):
+        def __init__(self, path: str) -> None:  # (does not call Contract.__init__: still works)
+            self.path = path
+            self.rule = f"NoReading({path!r})"
+
+        def start(self, context: ContractContext) -> None:
+            return None
+
+        def feed(self, state: None, context: ContractContext, record: Any) -> Violation | None:
+            for c in response_calls(record) if record.get("kind") == "response" else []:
+                if c.name == "read" and c.args.get("path") == self.path:
+                    return self.violation(context, record, f"read {self.path}", call_id=c.id, tool=c.name)
+            return None
+
+    error = stopped(ScriptedModel(good_script()), NoReading("notes.txt"))
+    assert (error.rule, error.step, error.violation.call_id) == ("NoReading('notes.txt')", 1, "r1")
+    assert RAN == []

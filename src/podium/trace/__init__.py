@@ -11,6 +11,7 @@ from __future__ import annotations
 from podium.trace.contracts import (
     Contract,
     ContractAssertionError,
+    ContractContext,
     ContractViolation,
     Violation,
     assert_contracts,
@@ -35,6 +36,7 @@ __all__ = [
     "ApprovalBefore",
     "Contract",
     "ContractAssertionError",
+    "ContractContext",
     "ContractViolation",
     "DenyTools",
     "EveryCallAnswered",

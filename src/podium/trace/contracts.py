@@ -51,14 +51,15 @@ from podium.trace.view import resumed_state
 __all__ = [
     "Contract",
     "ContractAssertionError",
+    "ContractContext",
     "ContractViolation",
-    "RunContext",
     "Violation",
     "assert_contracts",
     "check",
 ]
 
 StateT = TypeVar("StateT")
+_LOCK = threading.Lock()  # guards the contracts' per-trace progress tables (taken once per new trace)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +121,7 @@ class ContractAssertionError(ContractViolation, AssertionError):
 
 
 @dataclass(slots=True)
-class RunContext:
+class ContractContext:
     """What every contract knows besides its own state: the run's header and the current step."""
 
     header: Mapping[str, Any]
@@ -140,7 +141,7 @@ class _Progress(Generic[StateT]):
         self.next_seq = 0
         self.found: Violation | None = None
         self.state = state
-        self.context = RunContext({}, None, {})
+        self.context = ContractContext({}, None, {})
 
 
 class Contract(Generic[StateT]):
@@ -154,21 +155,35 @@ class Contract(Generic[StateT]):
     rule: str = "contract"
     """The contract as written, for messages."""
 
+    _last: tuple[weakref.ref[Trace], _Progress[StateT]] | None = None
+    """The trace seen last and the progress over it (looked up without the lock)."""
+
     def __init__(self) -> None:
         self._progress: weakref.WeakKeyDictionary[Trace, _Progress[StateT]] = weakref.WeakKeyDictionary()
-        self._lock = threading.Lock()
 
-    def start(self, context: RunContext) -> StateT:
+    def _progress_of(self, trace: Trace, seq: int) -> _Progress[StateT]:
+        """The progress over ``trace``; a new one for a new trace or one read again from an earlier record."""
+        with _LOCK:
+            store: weakref.WeakKeyDictionary[Trace, _Progress[StateT]] | None = self.__dict__.get("_progress")
+            if store is None:  # a subclass whose __init__ did not call ours
+                store = self._progress = weakref.WeakKeyDictionary()
+            progress = store.get(trace)
+            if progress is None or seq < progress.next_seq:
+                progress = store[trace] = self._new_progress()
+        self._last = (weakref.ref(trace), progress)
+        return progress
+
+    def start(self, context: ContractContext) -> StateT:
         """The state for a new run (``context.header`` is its ``run`` record)."""
         raise NotImplementedError
 
-    def feed(self, state: StateT, context: RunContext, record: Mapping[str, Any]) -> Violation | None:
+    def feed(self, state: StateT, context: ContractContext, record: Mapping[str, Any]) -> Violation | None:
         """Take the next record; return the violation it shows, if any."""
         raise NotImplementedError
 
     def violation(
         self,
-        context: RunContext,
+        context: ContractContext,
         record: Mapping[str, Any],
         message: str,
         *,
@@ -194,11 +209,10 @@ class Contract(Generic[StateT]):
         seq = record.get("seq")
         if not isinstance(seq, int) or seq < 0:
             return None
-        with self._lock:
-            progress = self._progress.get(trace)
-            if progress is None or seq < progress.next_seq:  # a new trace, or one read again from the start
-                progress = self._new_progress()
-                self._progress[trace] = progress
+        last = self._last
+        progress = last[1] if last is not None and last[0]() is trace else None
+        if progress is None or seq < progress.next_seq:
+            progress = self._progress_of(trace, seq)
         if progress.found is not None:
             return None
         records = trace.records
@@ -219,7 +233,7 @@ class Contract(Generic[StateT]):
         return None
 
     def _new_progress(self) -> _Progress[StateT]:
-        progress: _Progress[StateT] = _Progress(self.start(RunContext({}, None, {})))
+        progress: _Progress[StateT] = _Progress(self.start(ContractContext({}, None, {})))
         return progress
 
     def _step(self, progress: _Progress[StateT], record: Mapping[str, Any]) -> Violation | None:
@@ -229,7 +243,7 @@ class Contract(Generic[StateT]):
             resumed = resumed_state(record)
             steps = resumed.get("steps")
             step = steps if isinstance(steps, int) and not isinstance(steps, bool) and steps > 0 else None
-            progress.context = context = RunContext(record, step, resumed)
+            progress.context = context = ContractContext(record, step, resumed)
             progress.state = self.start(context)
         else:
             step = record.get("step")

@@ -15,7 +15,7 @@ from typing import Any
 
 from podium.exceptions import UserError
 from podium.secrets import contains_secret, scrub
-from podium.trace.contracts import Contract, RunContext, Violation
+from podium.trace.contracts import Contract, ContractContext, Violation
 from podium.trace.rules import compile_pattern, show
 from podium.trace.view import message_strings, outcome_of, started_calls, tool_definition_strings
 
@@ -99,11 +99,11 @@ class EveryCallAnswered(Contract[_Answers]):
 
     rule = "EveryCallAnswered()"
 
-    def start(self, context: RunContext) -> _Answers:
+    def start(self, context: ContractContext) -> _Answers:
         """No request yet."""
         return _Answers()
 
-    def feed(self, state: _Answers, context: RunContext, record: Record) -> Violation | None:
+    def feed(self, state: _Answers, context: ContractContext, record: Record) -> Violation | None:
         """Check a request's prompt, a tool's result, or the end."""
         kind = record.get("kind")
         if kind == "request":
@@ -123,7 +123,7 @@ class EveryCallAnswered(Contract[_Answers]):
             return self._unfinished(state, context, record, "before the run ended")
         return None
 
-    def _unfinished(self, state: _Answers, context: RunContext, record: Record, when: str) -> Violation | None:
+    def _unfinished(self, state: _Answers, context: ContractContext, record: Record, when: str) -> Violation | None:
         missing = [(i, name) for i, name in state.started.items() if i not in state.answered]
         state.started, state.answered = {}, set()
         if not missing or state.abandoned:
@@ -133,7 +133,7 @@ class EveryCallAnswered(Contract[_Answers]):
             context, record, f"call {show(call_id)} was started but got no result {when}", call_id=call_id, tool=tool
         )
 
-    def _result(self, state: _Answers, context: RunContext, record: Record) -> Violation | None:
+    def _result(self, state: _Answers, context: ContractContext, record: Record) -> Violation | None:
         call_id = outcome_of(record).call_id
         if call_id is None or call_id not in state.started:
             return self.violation(
@@ -153,7 +153,7 @@ class EveryCallAnswered(Contract[_Answers]):
         state.answered.add(call_id)
         return None
 
-    def _prompt(self, state: _Answers, context: RunContext, record: Record) -> Violation | None:
+    def _prompt(self, state: _Answers, context: ContractContext, record: Record) -> Violation | None:
         added = _added(state.prompt, record)
         if isinstance(added, str):
             return self.violation(context, record, added)
@@ -250,11 +250,11 @@ class NoSecrets(Contract[_Scan]):
         shown = ", ".join(repr(p.pattern) for p in self.patterns)
         self.rule = f"{type(self).__name__}({shown})"
 
-    def start(self, context: RunContext) -> _Scan:
+    def start(self, context: ContractContext) -> _Scan:
         """No request yet."""
         return _Scan()
 
-    def feed(self, state: _Scan, context: RunContext, record: Record) -> Violation | None:
+    def feed(self, state: _Scan, context: ContractContext, record: Record) -> Violation | None:
         """Look at what a request adds to the prompt, and at its tools when they changed."""
         if record.get("kind") != "request":
             return None

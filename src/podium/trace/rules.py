@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from podium.exceptions import UserError
-from podium.trace.contracts import Contract, RunContext, Violation
+from podium.trace.contracts import Contract, ContractContext, Violation
 from podium.trace.view import (
     CallView,
     decision_of,
@@ -147,11 +147,11 @@ class CallRule(Contract[CallState]):
     approved calls) is checked there.
     """
 
-    def start(self, context: RunContext) -> CallState:
+    def start(self, context: ContractContext) -> CallState:
         """A fresh state."""
         return CallState()
 
-    def feed(self, state: CallState, context: RunContext, record: Record) -> Violation | None:
+    def feed(self, state: CallState, context: ContractContext, record: Record) -> Violation | None:
         """Check the calls of a response, and the unasked-for calls of a ``tools`` record."""
         kind = record.get("kind")
         if kind == "response":
@@ -167,11 +167,11 @@ class CallRule(Contract[CallState]):
                 return found
         return None
 
-    def call(self, state: CallState, context: RunContext, record: Record, call: CallView) -> Violation | None:
+    def call(self, state: CallState, context: ContractContext, record: Record, call: CallView) -> Violation | None:
         """Check one call."""
         raise NotImplementedError
 
-    def other(self, state: CallState, context: RunContext, record: Record) -> Violation | None:
+    def other(self, state: CallState, context: ContractContext, record: Record) -> Violation | None:
         """Look at a record that is neither a response nor a ``tools`` record."""
         return None
 
@@ -187,7 +187,7 @@ class AllowTools(CallRule):
         self.tools = _globs(tools, "AllowTools")
         self.rule = f"AllowTools({', '.join(repr(t) for t in self.tools)})"
 
-    def call(self, state: CallState, context: RunContext, record: Record, call: CallView) -> Violation | None:
+    def call(self, state: CallState, context: ContractContext, record: Record, call: CallView) -> Violation | None:
         """A call of a tool outside the list."""
         if call.name == OUTPUT_TOOL or any(matches(call.name, t) for t in self.tools):
             return None
@@ -212,7 +212,7 @@ class DenyTools(CallRule):
         self.tools = _globs(tools, "DenyTools")
         self.rule = f"DenyTools({', '.join(repr(t) for t in self.tools)})"
 
-    def call(self, state: CallState, context: RunContext, record: Record, call: CallView) -> Violation | None:
+    def call(self, state: CallState, context: ContractContext, record: Record, call: CallView) -> Violation | None:
         """A call of a denied tool."""
         for pattern in self.tools:
             if matches(call.name, pattern):
@@ -249,7 +249,7 @@ class MaxToolCalls(CallRule):
             parts.append(f"per_tool={self.per_tool!r}")
         self.rule = f"MaxToolCalls({', '.join(parts)})"
 
-    def start(self, context: RunContext) -> CallState:
+    def start(self, context: ContractContext) -> CallState:
         """Start from the paused run's count when resuming: its turns before the pause, and the paused turn's calls."""
         state = CallState()
         before = context.resumed.get("tool_calls")
@@ -260,14 +260,14 @@ class MaxToolCalls(CallRule):
             self.count(state, call)
         return state
 
-    def call(self, state: CallState, context: RunContext, record: Record, call: CallView) -> Violation | None:
+    def call(self, state: CallState, context: ContractContext, record: Record, call: CallView) -> Violation | None:
         """Count the call; over a limit is a violation."""
         if call.name == OUTPUT_TOOL or call.id in state.started:  # (a paused turn's call, counted already)
             return None
         return self.count(state, call, context, record)
 
     def count(
-        self, state: CallState, call: CallView, context: RunContext | None = None, record: Record | None = None
+        self, state: CallState, call: CallView, context: ContractContext | None = None, record: Record | None = None
     ) -> Violation | None:
         """Count one call; the violation when it is over a limit (and ``record`` is given)."""
         if call.name == OUTPUT_TOOL:
@@ -319,7 +319,7 @@ class ToolAfter(CallRule):
         self.tool, self.after = _globs((tool, after), "ToolAfter")
         self.rule = f"ToolAfter({tool!r}, after={after!r})"
 
-    def start(self, context: RunContext) -> CallState:
+    def start(self, context: ContractContext) -> CallState:
         """Note the ok results of ``after`` in the history the run started from."""
         state = CallState()
         history = context.header.get("history")
@@ -332,7 +332,7 @@ class ToolAfter(CallRule):
                     state.ok.add(name)
         return state
 
-    def call(self, state: CallState, context: RunContext, record: Record, call: CallView) -> Violation | None:
+    def call(self, state: CallState, context: ContractContext, record: Record, call: CallView) -> Violation | None:
         """A call of ``tool`` before ``after`` returned ok."""
         if not matches(call.name, self.tool) or state.ok:
             return None
@@ -345,7 +345,7 @@ class ToolAfter(CallRule):
             tool=call.name,
         )
 
-    def other(self, state: CallState, context: RunContext, record: Record) -> Violation | None:
+    def other(self, state: CallState, context: ContractContext, record: Record) -> Violation | None:
         """Remember the calls of ``after`` that returned ok."""
         if record.get("kind") == "tool":
             outcome = outcome_of(record)
@@ -354,7 +354,7 @@ class ToolAfter(CallRule):
                 state.ok.add(name)
         return None
 
-    def feed(self, state: CallState, context: RunContext, record: Record) -> Violation | None:
+    def feed(self, state: CallState, context: ContractContext, record: Record) -> Violation | None:
         """As :class:`CallRule`, and remember which tool each started call is."""
         if record.get("kind") == "tools":
             state.started.update({c.id: c.name for c in started_calls(record)})
@@ -394,11 +394,11 @@ class MaxSteps(Contract[None]):
         self.limit = int(_limit(limit, "MaxSteps(limit)"))
         self.rule = f"MaxSteps({self.limit})"
 
-    def start(self, context: RunContext) -> None:
+    def start(self, context: ContractContext) -> None:
         """No state: the records carry the step number."""
         return None
 
-    def feed(self, state: None, context: RunContext, record: Record) -> Violation | None:
+    def feed(self, state: None, context: ContractContext, record: Record) -> Violation | None:
         """A request numbered over the limit."""
         if record.get("kind") != "request" or record.get("purpose", "answer") != "answer":
             return None
@@ -414,7 +414,7 @@ class _Spent:
     cost: float = 0.0
 
 
-def _resumed_spent(context: RunContext) -> _Spent:
+def _resumed_spent(context: ContractContext) -> _Spent:
     """What the paused run this run resumed had used already (a resumed run is the same run)."""
     spent = _Spent()
     usage = context.resumed.get("usage")
@@ -442,11 +442,11 @@ class MaxCost(Contract[_Spent]):
         self.unknown = unknown
         self.rule = f"MaxCost({self.usd:g})" if unknown == "ignore" else f"MaxCost({self.usd:g}, unknown='fail')"
 
-    def start(self, context: RunContext) -> _Spent:
+    def start(self, context: ContractContext) -> _Spent:
         """What the resumed run spent (or nothing)."""
         return _resumed_spent(context)
 
-    def feed(self, state: _Spent, context: RunContext, record: Record) -> Violation | None:
+    def feed(self, state: _Spent, context: ContractContext, record: Record) -> Violation | None:
         """Add a response's cost."""
         if record.get("kind") != "response" or not has_response(record):
             return None
@@ -482,11 +482,11 @@ class MaxTokens(Contract[_Spent]):
             raise UserError("MaxTokens(...) needs at least one of total=, input=, output=")
         self.rule = f"MaxTokens({', '.join(f'{k}={v}' for k, v in self.limits.items())})"
 
-    def start(self, context: RunContext) -> _Spent:
+    def start(self, context: ContractContext) -> _Spent:
         """What the resumed run used (or nothing)."""
         return _resumed_spent(context)
 
-    def feed(self, state: _Spent, context: RunContext, record: Record) -> Violation | None:
+    def feed(self, state: _Spent, context: ContractContext, record: Record) -> Violation | None:
         """Add a response's usage."""
         if record.get("kind") != "response":
             return None
@@ -541,11 +541,11 @@ class ApprovalBefore(Contract[_Approvals]):
             raise UserError("ApprovalBefore(sources=...): a list of decision sources, e.g. ('user', 'approver')")
         self.sources = frozenset(sources)
 
-    def start(self, context: RunContext) -> _Approvals:
+    def start(self, context: ContractContext) -> _Approvals:
         """No approval yet."""
         return _Approvals()
 
-    def feed(self, state: _Approvals, context: RunContext, record: Record) -> Violation | None:
+    def feed(self, state: _Approvals, context: ContractContext, record: Record) -> Violation | None:
         """Remember approvals; a matching started call without one is a violation."""
         kind = record.get("kind")
         if kind == "response":
