@@ -415,3 +415,19 @@ def test_the_docs_examples_run(capsys: pytest.CaptureFixture[str]) -> None:
     for block in blocks:
         exec(compile(block, str(doc), "exec"), namespace)
     assert "DenyTools('shell') broken at step 2" in capsys.readouterr().out
+
+
+def test_violations_survive_pickling(bad: Trace) -> None:
+    import pickle
+
+    with pytest.raises(ContractAssertionError) as info:
+        assert_contracts(bad, DenyTools("shell"), MaxSteps(2))
+    again = pickle.loads(pickle.dumps(info.value))
+    assert (type(again), str(again), again.violations) == (
+        ContractAssertionError,
+        str(info.value),
+        info.value.violations,
+    )
+    single = ContractViolation(info.value.violation, messages=[])
+    copy = pickle.loads(pickle.dumps(single))
+    assert (copy.rule, copy.step, copy.seq, str(copy)) == (single.rule, 2, single.seq, str(single))

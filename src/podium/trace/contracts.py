@@ -108,6 +108,9 @@ class ContractViolation(AgentRunError):
         self.step = violation.step
         self.seq = violation.seq
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.violation,), dict(self.__dict__))
+
 
 class ContractAssertionError(ContractViolation, AssertionError):
     """What :func:`assert_contracts` raises: the first violation, with all of them in ``violations``."""
@@ -118,6 +121,9 @@ class ContractAssertionError(ContractViolation, AssertionError):
         lines = [f"{len(violations)} contract violation(s) in the trace:"]
         lines += [f"- {v}" for v in violations]
         self.args = ("\n".join(lines),)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.violations,), dict(self.__dict__))
 
 
 @dataclass(slots=True)
