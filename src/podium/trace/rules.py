@@ -104,6 +104,9 @@ def _args(rule: str, spec: str | Mapping[str, str] | None) -> str | dict[str, re
 def args_match(args: Mapping[str, Any], spec: str | Mapping[str, re.Pattern[str]] | None) -> bool:
     """Whether a call's arguments match ``spec``: a regex searched in their JSON, or ``{name: regex}``.
 
+    The JSON is ``json.dumps(args, ensure_ascii=False, sort_keys=True)``: keys sorted, ``", "`` and ``": "``
+    between items, non-ASCII characters as they are.
+
     With a mapping every named argument must be present and its value (as text: a string as is, anything
     else as JSON) must match.
     """

@@ -224,7 +224,7 @@ def message_strings(message: Any) -> Iterator[tuple[str, str]]:
     yield from _part_strings(parts if isinstance(parts, list) else [])
 
 
-def _part_strings(parts: list[Any]) -> Iterator[tuple[str, str]]:
+def _part_strings(parts: list[Any], outer: str = "") -> Iterator[tuple[str, str]]:
     for part in parts:
         if not isinstance(part, Mapping):
             continue
@@ -233,9 +233,9 @@ def _part_strings(parts: list[Any]) -> Iterator[tuple[str, str]]:
             if (key in _OPAQUE and kind != "provider") or key in ("type", "id", "call_id"):
                 continue
             if key == "content" and isinstance(value, list):
-                yield from _part_strings(value)
+                yield from _part_strings(value, f"{kind} content, ")
                 continue
-            where = f"{kind} {key}" if key != kind else kind
+            where = outer + (f"{kind} {key}" if key != kind else kind)
             for text in strings_in(value):
                 yield where, text
 
