@@ -85,6 +85,8 @@ def test_a_passing_trace_passes_every_kind(good: Trace, tmp_path: Path) -> None:
     saved = good.save(tmp_path / "run.jsonl")  # the same from the JSONL file
     assert check(saved, *all_kinds_passing()) == []
     assert check(str(saved), *all_kinds_passing()) == []
+    assert check(good.to_jsonl(), *all_kinds_passing()) == []  # JSONL text
+    assert check(list(good.records), *all_kinds_passing()) == []  # a list of records
 
 
 # (contract, step, record kind, call id, words in the message)
@@ -147,7 +149,8 @@ def test_assert_contracts_raises_a_readable_error_listing_all(bad: Trace) -> Non
 def test_check_needs_a_contract_and_a_trace(bad: Trace, tmp_path: Path) -> None:
     with pytest.raises(UserError, match="at least one contract"):
         check(bad)
-    with pytest.raises(UserError, match="Trace or the path"):
+    assert [v.step for v in check(bad.to_jsonl(), MaxSteps(2))] == [3]
+    with pytest.raises(UserError, match="a list of records, not int"):
         check(42, MaxSteps(1))  # type: ignore[arg-type]
     with pytest.raises(Exception, match="cannot read the trace"):
         check(tmp_path / "missing.jsonl", MaxSteps(1))

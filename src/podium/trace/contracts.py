@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -264,19 +264,29 @@ class Contract(Generic[StateT]):
 # --------------------------------------------------------------------------- after the fact
 
 
-def _as_trace(trace: Trace | str | PathLike[str]) -> Trace:
+def _as_trace(trace: Trace | str | PathLike[str] | Sequence[Mapping[str, Any]]) -> Trace:
     if isinstance(trace, Trace):
         return trace
+    if isinstance(trace, str) and trace.lstrip().startswith("{"):
+        return Trace.from_jsonl(trace)
     if isinstance(trace, str | PathLike):
         return Trace.load(Path(trace))
-    raise UserError(f"check a Trace or the path of a JSONL trace file, not {type(trace).__name__}")
+    if isinstance(trace, Sequence):
+        records = [dict(r) for r in trace if isinstance(r, Mapping)]
+        if len(records) == len(trace):
+            return Trace(records)
+    raise UserError(
+        f"check a Trace, the path of a JSONL trace file, JSONL text or a list of records, not {type(trace).__name__}"
+    )
 
 
-def check(trace: Trace | str | PathLike[str], *contracts: TraceMonitor) -> list[Violation]:
+def check(
+    trace: Trace | str | PathLike[str] | Sequence[Mapping[str, Any]], *contracts: TraceMonitor
+) -> list[Violation]:
     """The violations of ``contracts`` in a recorded trace: the first one of each contract, in trace order.
 
     Args:
-        trace: A :class:`~podium.trace.Trace`, or the path of a JSONL trace file.
+        trace: A :class:`~podium.trace.Trace`, the path of a JSONL trace file, its text, or a list of records.
         *contracts: The contracts (any callable ``(trace, record) -> exception | None`` works too).
 
     Returns:
@@ -318,11 +328,13 @@ def _monitor(trace: Trace, monitor: TraceMonitor) -> Violation | None:
     return None
 
 
-def assert_contracts(trace: Trace | str | PathLike[str], *contracts: TraceMonitor) -> None:
+def assert_contracts(
+    trace: Trace | str | PathLike[str] | Sequence[Mapping[str, Any]], *contracts: TraceMonitor
+) -> None:
     """Raise :class:`ContractAssertionError` (an ``AssertionError`` too) listing every broken contract.
 
     Args:
-        trace: A :class:`~podium.trace.Trace`, or the path of a JSONL trace file.
+        trace: A :class:`~podium.trace.Trace`, the path of a JSONL trace file, its text, or a list of records.
         *contracts: The contracts the run must keep.
     """
     violations = check(trace, *contracts)
