@@ -69,15 +69,22 @@ def answer(messages: list[Message], info: AgentInfo) -> Any:
 
 
 def killer(at: int) -> Any:
+    """SIGKILL after record ``at``; or, with ``KILL_APP_AFTER_DONE=TOOL``, after the first ``done`` of TOOL."""
+    tool_name = os.environ.get("KILL_APP_AFTER_DONE", "")
+    names: dict[str, str] = {}
+
     def sink(record: dict[str, Any], line: str) -> None:
-        if record["seq"] == at:
+        if record["kind"] == "tools":
+            names.update({c["id"]: c["name"] for c in record["calls"]})
+        if record["seq"] == at or (record["kind"] == "done" and names.get(record["call_id"]) == tool_name):
             os.kill(os.getpid(), signal.SIGKILL)
 
     return sink
 
 
 def make_agent(kill_at: int = -1) -> Agent:
-    return Agent(FunctionModel(answer), tools=[work, look], trace_sinks=[killer(kill_at)] if kill_at >= 0 else [])
+    armed = kill_at >= 0 or bool(os.environ.get("KILL_APP_AFTER_DONE"))
+    return Agent(FunctionModel(answer), tools=[work, look], trace_sinks=[killer(kill_at)] if armed else [])
 
 
 def main() -> None:

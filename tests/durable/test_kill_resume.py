@@ -33,8 +33,8 @@ sys.path.remove(str(HERE))
 FINAL = "All work is done, and here is a longer closing sentence to stream in pieces."
 
 
-def start(tmp: Path, kill_at: int, die_in_tool: int = 0) -> tuple[str, int]:
-    env = {**os.environ, "KILL_APP_DIE_IN_TOOL": str(die_in_tool)}
+def start(tmp: Path, kill_at: int, die_in_tool: int = 0, after_done: str = "") -> tuple[str, int]:
+    env = {**os.environ, "KILL_APP_DIE_IN_TOOL": str(die_in_tool), "KILL_APP_AFTER_DONE": after_done}
     proc = subprocess.run(
         [sys.executable, str(APP), str(tmp / "c.db"), str(tmp / "log.txt"), "start", str(kill_at)],
         capture_output=True,
@@ -151,24 +151,15 @@ def test_sixty_kills_at_random_boundaries(tmp_path: Path) -> None:
 
 def test_a_finished_call_recorded_as_done_is_not_run_again(tmp_path: Path) -> None:
     """Killed right after an idempotent call's ``done`` record, before the loop took its result: not re-run."""
-    probe = tmp_path / "probe"
-    probe.mkdir()
-    run_id, _ = start(probe, -1)
-    with SQLiteStore(probe / "c.db") as store:
+    run_id, code = start(tmp_path, -1, after_done="look")
+    assert code == -9
+    with SQLiteStore(tmp_path / "c.db") as store:
         trace = Trace.from_jsonl("\n".join(store.traces.lines(store.traces.find(run_id))))
     names = {c["id"]: c["name"] for r in trace.of_kind("tools") for c in r["calls"]}
-    looks = [r["seq"] for r in trace.of_kind("done") if names.get(r["call_id"]) == "look"]
-    assert looks
-    folder = tmp_path / "kill"
-    folder.mkdir()
-    run_id, code = start(folder, looks[0])
-    assert code == -9
-    before = Counter(
-        line.split()[1] for line in (folder / "log.txt").read_text().splitlines() if line.startswith("end")
-    )
-    resume_and_check(folder, run_id)
+    recorded = [r for r in trace.of_kind("done") if names.get(r["call_id"]) == "look"]
+    assert len(recorded) == 1 and trace.records[-1]["kind"] == "done"
+    resume_and_check(tmp_path, run_id)
     starts = Counter(
-        line.split()[1] for line in (folder / "log.txt").read_text().splitlines() if line.startswith("start")
+        line.split()[1] for line in (tmp_path / "log.txt").read_text().splitlines() if line.startswith("start")
     )
-    for key in before:
-        assert starts[key] == 1, f"{key} had finished and was recorded, yet ran again"
+    assert starts["look-3"] == 1, "look-3 had finished and was recorded, yet ran again"

@@ -7,17 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.trace.contracts_helpers import (
-    ASK_WRITES,
-    RAN,
-    TOOLS,
-    approve_all,
-    bad_script,
-    damaged,
-    good_script,
-    record,
-    reply,
-)
 
 from podium import Agent, tool
 from podium.agent.approval import ApprovalPolicy, Rule
@@ -42,6 +31,17 @@ from podium.trace import (
     Violation,
     assert_contracts,
     check,
+)
+from tests.trace.contracts_helpers import (
+    ASK_WRITES,
+    RAN,
+    TOOLS,
+    approve_all,
+    bad_script,
+    damaged,
+    good_script,
+    record,
+    reply,
 )
 
 
@@ -364,11 +364,14 @@ def test_a_secret_a_tool_returned_is_caught_before_it_is_sent() -> None:
             "look", trace=trace
         )
         assert secret not in trace.to_jsonl()
-        [found] = check(trace, NoSecrets())
+        [found] = check(trace, NoSecrets())  # in memory: the real value, found as the registered secret
         assert (found.step, found.record_kind) == (2, "request")
-        assert "[REDACTED:vault]" in found.message and "prompt message 3 (tool)" in found.message
+        assert "known secret (vault)" in found.message and "prompt message 3 (tool)" in found.message
         assert secret not in str(found)
-        assert check(trace, NoSecrets(markers=False)) == []  # scrubbed: only the marker shows it
+        written = Trace.from_jsonl(trace.to_jsonl())  # written out: scrubbed, the marker shows it
+        [marked] = check(written, NoSecrets())
+        assert "[REDACTED:vault]" in marked.message and marked.step == 2
+        assert check(written, NoSecrets(markers=False)) == []
     finally:
         podium.secrets.unregister(secret)
 

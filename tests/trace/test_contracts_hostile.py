@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.trace.contracts_helpers import RAN, TOOLS, assert_valid_history, bad_script, damaged, record, reply
 
 import podium.trace.prompt_rules as prompt_rules
 from podium import Agent
@@ -33,6 +32,7 @@ from podium.trace import (
     Trace,
     check,
 )
+from tests.trace.contracts_helpers import RAN, TOOLS, assert_valid_history, bad_script, damaged, record, reply
 
 
 @pytest.fixture(autouse=True)

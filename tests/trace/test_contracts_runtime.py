@@ -8,7 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.trace.contracts_helpers import RAN, TOOLS, assert_valid_history, bad_script, good_script, reply
 
 import podium.secrets
 from podium import Agent, tool
@@ -32,6 +31,7 @@ from podium.trace import (
     check,
 )
 from podium.trace.codec import decode_error
+from tests.trace.contracts_helpers import RAN, TOOLS, assert_valid_history, bad_script, good_script, reply
 
 
 @pytest.fixture(autouse=True)
@@ -158,14 +158,16 @@ def test_a_pattern_in_the_prompt_stops_the_first_request() -> None:
     assert info.value.messages == [Message.user("Tidy up")]
 
 
-def test_an_unapproved_call_stops_the_run_at_the_next_request() -> None:
-    # A contract's violation found at a `tools` record is thrown before the next model request: the
-    # recorder cannot stop the calls of that record any more (they are on their way), so they ran.
+def test_an_unapproved_call_stops_the_run_before_it_runs() -> None:
+    # A contract's violation found at a `tools` record stops those calls before the driver starts them:
+    # each gets a "not run" error result, and the run ends before the next model request.
     model = ScriptedModel(good_script())
     error = stopped(model, ApprovalBefore("write"), policy=ApprovalPolicy([], default="allow"))
     assert (error.step, error.violation.record_kind, error.violation.call_id) == (2, "tools", "w1")
     assert len(model.requests) == 2
-    assert RAN == [("read", "notes.txt"), ("write", "out.txt")]
+    assert RAN == [("read", "notes.txt")]  # the write never ran
+    last = error.messages[-1]
+    assert last.role == "tool" and last.tool_results[0].is_error and "Not run" in last.tool_results[0].text
 
 
 def test_an_approved_run_passes_at_run_time() -> None:

@@ -823,6 +823,7 @@ def _traced(
     injected = (v for v in spec.inject.values() if isinstance(v, str) and len(v) >= 4)
     trace.secrets = sorted({*trace.secrets, *injected}, key=len, reverse=True)
     if resuming is None:  # a resumed run goes on writing the trace it started
+        trace.violation = None  # a trace given to a second run: the first run's violation is not this one's
         header = run_header(spec, model, stream=stream, run_id=spec.run_id, settings=settings)
         if trace.meta:
             header["meta"] = trace.meta

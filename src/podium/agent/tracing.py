@@ -35,8 +35,9 @@ from podium.agent.effects import (
 from podium.agent.events import AgentEvent, ApprovalDecided, ContextCompacted, RunPaused
 from podium.agent.spec import LoopSpec
 from podium.agent.subagent import SubAgentOutcome, Tally
-from podium.messages import Message, message_to_dict, part_to_dict
+from podium.messages import Message, Text, ToolResult, message_to_dict, part_to_dict
 from podium.providers.base import Model
+from podium.providers.retry import RetryWatch, watch_retries
 from podium.settings import ModelSettings, ToolDefinition
 from podium.tools.executor import ToolOutcome
 from podium.trace.codec import decode, encode, encode_error
@@ -131,6 +132,9 @@ class TraceRecorder:
         self._last_tools_seq: int | None = None
         self._calls: list[str] = []
         self._thrown = False
+        self._retries: RetryWatch | None = None
+        self._blocked = False  # a contract stopped the current batch of tool calls
+        self._stopped: list[Any] = []
 
     def counter(self, inner: Any) -> Any:
         """``inner`` (the model's exact token counter), each count recorded (a replay needs no tokenizer)."""
@@ -199,11 +203,22 @@ class TraceRecorder:
             if isinstance(item, StartTools) and self.trace.durable:
                 item = dataclasses.replace(item, on_done=functools.partial(self._tool_done, self._tools_seq))
             self._phase = "after"
-            if isinstance(item, RequestModel) and (throw := self._violation()) is not None:
+            if isinstance(item, RequestModel) and (throw := self._violation(item)) is not None:
                 continue  # a contract stops the run before the request is sent
+            blocked = self._blocked and isinstance(item, AwaitTool | AbandonTools)
+            if blocked or (isinstance(item, StartTools) and self._pending_violation()):
+                answer = self._not_run(item)  # the calls a contract stopped never reach the driver
+                self._after(item, answer, None)
+                continue
             self._started = time.perf_counter()
+            self._retries = None
             try:
-                answer = yield item
+                if isinstance(item, RequestModel):  # the retry loop reports failed attempts into the record
+                    self._retries = RetryWatch()
+                    with watch_retries(watch=self._retries):
+                        answer = yield item
+                else:
+                    answer = yield item
             except GeneratorExit:
                 raise
             except BaseException as exc:
@@ -211,7 +226,7 @@ class TraceRecorder:
                 throw = exc
                 continue
             self._after(item, answer, None)
-            if isinstance(item, RequestModel) and (throw := self._violation()) is not None:
+            if isinstance(item, RequestModel) and (throw := self._violation(item)) is not None:
                 answer = None  # ... or instead of the response that broke it (its tool calls never run)
 
     def _tool_done(self, batch: int, index: int, outcome: ToolOutcome) -> None:
@@ -221,13 +236,34 @@ class TraceRecorder:
             "done", {"batch": batch, "index": index, "call_id": call_id, "answer": _answer(outcome, None)}
         )
 
-    def _violation(self) -> BaseException | None:
-        """A contract's violation not yet thrown into the run."""
+    def _pending_violation(self) -> bool:
+        return self.trace.violation is not None and not self._thrown
+
+    def _violation(self, request: RequestModel) -> BaseException | None:
+        """A contract's violation not yet thrown into the run.
+
+        Thrown at a compaction summary's request, the loop takes it for a failed summary and goes on: it is
+        thrown again at the next request of the run itself, which ends the run.
+        """
         found = self.trace.violation
         if found is None or self._thrown:
             return None
-        self._thrown = True
+        if request.purpose == "answer":
+            self._thrown = True
+        self._blocked = False
         return found
+
+    def _not_run(self, effect: Any) -> Any:
+        """The answer to a tool effect of calls a contract stopped: each gets an error result, none runs."""
+        if isinstance(effect, StartTools):
+            self._blocked = True
+            self._stopped = list(effect.invocations)
+            return None
+        if isinstance(effect, AwaitTool) and effect.index < len(self._stopped):
+            call = self._stopped[effect.index].call
+            text = f"Not run: the run broke a contract ({self.trace.violation})."
+            return ToolOutcome(ToolResult(call.id, call.name, (Text(text),), is_error=True), "interrupted")
+        return {}  # AbandonTools: nothing ran
 
     def _before(self, effect: Any) -> None:
         if isinstance(effect, RequestModel):
@@ -280,6 +316,8 @@ class TraceRecorder:
         data: dict[str, Any]
         if isinstance(effect, RequestModel):
             data = {"step": effect.step, "answer": _answer(answer, error), "seconds": seconds}
+            if self._retries is not None and self._retries.attempts:
+                data["retries"] = [_attempt(a) for a in self._retries.attempts]
             self._write("response", data)
         elif isinstance(effect, StartTools):
             if error is not None:
@@ -380,6 +418,11 @@ def _answer(answer: Any, error: BaseException | None) -> dict[str, Any]:
                 out["paused"] = answer.paused.to_json()
         return {"outcome": out}
     return {"value": encode(answer)}
+
+
+def _attempt(attempt: Any) -> dict[str, Any]:
+    """A failed attempt of a request (:class:`~podium.providers.retry.RetryAttempt`) as a record field."""
+    return dict(dataclasses.asdict(attempt))
 
 
 def _tallies(answer: Any) -> Any:

@@ -158,6 +158,8 @@ class RunState(Generic[OutputT]):
         exc.messages = list(self.history)
         if isinstance(exc, AgentRunError):
             exc.new_messages = list(self.new)
+            if exc.usage is None:
+                exc.usage = self.usage
         return exc
 
     def run_error(self, cls: type[AgentRunError], message: str) -> AgentRunError:

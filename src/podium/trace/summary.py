@@ -68,7 +68,9 @@ def _response(record: dict[str, Any], seq: int, step: int | None) -> StepRow:
     answer = record.get("answer") or {}
     seconds = record.get("seconds")
     if "error" in answer:
-        return StepRow(seq, step, "error", f"model: {_error(answer['error'])}", seconds)
+        tried = len(record.get("retries") or [])
+        after = f" (after {tried} attempts)" if tried > 1 else ""
+        return StepRow(seq, step, "error", f"model: {_error(answer['error'])}{after}", seconds)
     if "interrupted" in answer:
         return StepRow(seq, step, "request", "model: interrupted", seconds)
     value = answer.get("value") or {}
@@ -78,6 +80,10 @@ def _response(record: dict[str, Any], seq: int, step: int | None) -> StepRow:
     calls = [p.get("name") for p in parts if p.get("type") == "tool_call"]
     text = "".join(p.get("text", "") for p in parts if p.get("type") == "text").strip().replace("\n", " ")
     what = f"model: calls {', '.join(map(str, calls))}" if calls else f"model: {text[:60]!r}"
+    retries = record.get("retries") or []
+    if retries:
+        failed = ", ".join(f"{a.get('error')} {a.get('status') or ''}".strip() for a in retries)
+        what += f" (after {len(retries)} failed attempt{'s' if len(retries) > 1 else ''}: {failed})"
     cost = doc.get("cost")
     return StepRow(
         seq,
