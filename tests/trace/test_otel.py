@@ -426,3 +426,68 @@ def test_a_saved_trace_can_be_exported_afterwards(spans: Spans) -> None:
     OTelSink(spans.provider).export(Trace.from_jsonl(trace.to_jsonl()))
     run_span = spans.one("invoke_agent saved")
     assert sorted(s.name for s in spans.children(run_span)) == ["chat scripted", "chat scripted", "execute_tool add"]
+
+
+def test_approval_decisions_a_pause_and_the_resumed_run(spans: Spans) -> None:
+    from podium import tool
+    from podium.agent.rules import ApprovalPolicy, Rule
+
+    @tool(metadata={"command_param": "command"})
+    def shell(command: str) -> str:
+        """Run a command."""
+        return f"ran: {command}"
+
+    script = [[call("shell", {"command": "ls"}, id="a"), call("shell", {"command": "make"}, id="c")], "done"]
+    policy = ApprovalPolicy([Rule("allow", command="ls"), Rule("ask", tool="*")])
+    agent = Agent(ScriptedModel(script), tools=[shell], policy=policy, trace_sinks=[OTelSink(spans.provider)])
+    paused = agent.run("clean up")
+    assert paused.status == "paused" and paused.paused is not None
+    first = spans.one("invoke_agent")
+    assert first.attributes["podium.run.status"] == "paused" and first.status.status_code is StatusCode.UNSET
+    decisions = [e.attributes for e in first.events if e.name == "podium.approval.decision"]
+    assert [(d["gen_ai.tool.call.id"], d["podium.decision"], d["podium.decision.source"]) for d in decisions] == [
+        ("a", "allow", "policy"),
+        ("c", "ask", "policy"),
+    ]
+    [pause] = [e for e in first.events if e.name == "podium.paused"]
+    assert pause.attributes == {"podium.pending": ("c",)}
+    assert [s.attributes["gen_ai.tool.call.id"] for s in spans.named("execute_tool")] == ["a"]
+
+    assert agent.run(resume=paused.paused, approvals={"c": True}).output == "done"
+    second = next(s for s in spans.named("invoke_agent") if s is not first and s.name == first.name)
+    assert second.attributes["podium.resumed_run_id"] == paused.paused.run_id
+    assert second.attributes["podium.run.status"] == "completed"
+    assert [s.attributes["gen_ai.tool.call.id"] for s in spans.children(second) if s.name.startswith("execute")] == [
+        "c"
+    ]
+
+
+def test_a_sink_wrapped_in_a_function_still_tells_concurrent_runs_apart(spans: Spans) -> None:
+    sink = OTelSink(spans.provider)
+    gate = threading.Barrier(3)
+
+    def slow_add(a: int, b: int) -> int:
+        """Waits for the other runs, so that all three are in flight at once."""
+        gate.wait(timeout=10)
+        return a + b
+
+    def wrapped(record: dict[str, Any], line: str) -> None:
+        sink(record, line)
+
+    agents = [
+        Agent(ScriptedModel([[call("slow_add", {"a": n, "b": 1})], f"r{n}"]), tools=[slow_add], name=f"w{n}")
+        for n in range(3)
+    ]
+    for agent in agents:
+        agent.trace_sinks.append(wrapped)
+    threads = [threading.Thread(target=a.run, args=("go",)) for a in agents]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    runs = spans.named("invoke_agent")
+    assert len(runs) == 3
+    for run_span in runs:
+        kids = spans.children(run_span)
+        assert sorted(k.name for k in kids) == ["chat scripted", "chat scripted", "execute_tool slow_add"]
+        assert all(inside(k, run_span) for k in kids)

@@ -38,6 +38,7 @@ import time
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
 try:
@@ -78,6 +79,10 @@ PROVIDER_NAMES: Mapping[str, tuple[str, str]] = {
 """Podium provider -> (``gen_ai.provider.name``, ``gen_ai.system``) where the conventions name it; other
 providers (``local``, ``ollama``, ``openrouter``, ``vllm``, plugins) keep Podium's name, as the conventions
 allow for systems they do not list."""
+
+_FAILED = frozenset({"error", "invalid_args", "retry", "timeout", "interrupted"})
+"""Tool outcome kinds that end a call's span with status ERROR (``ok`` and ``approval``, a sub-agent waiting
+for approvals, do not)."""
 
 _SETTINGS = {
     "temperature": "gen_ai.request.temperature",
@@ -199,6 +204,9 @@ class OTelSink:
             "gen_ai.request.model": model,
             "podium.run_id": str(record.get("run_id") or ""),
         }
+        resume = record.get("resume")
+        if isinstance(resume, dict) and resume.get("run_id"):
+            attributes["podium.resumed_run_id"] = str(resume["run_id"])
         conversation = record.get("conversation_id")
         if isinstance(conversation, str) and conversation:
             attributes["gen_ai.conversation.id"] = conversation
@@ -362,7 +370,7 @@ def _on_tool(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Trace | N
         if isinstance(duration, (int, float)) and duration >= 0:
             # the loop takes answers in call order: a call that ended before an earlier one ends at its own time
             end = min(now, max(tool.start + int(duration * _NS), tool.child_end))
-        if kind != "ok":
+        if kind in _FAILED:
             _set_error(tool.span, outcome.get("error"), fallback=kind)
         if sink.capture_content:
             result = _result_content(outcome.get("result"))
@@ -377,6 +385,25 @@ def _on_tool(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Trace | N
 
 def _on_abandon(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Trace | None) -> None:
     _close_tools(run, time.time_ns(), "abandoned")
+
+
+def _on_tools_error(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Trace | None) -> None:
+    now = time.time_ns()
+    error = (record.get("answer") or {}).get("error")
+    for tool in run.tools.values():
+        _set_error(tool.span, error)
+        tool.span.end(end_time=max(now, tool.start))
+    run.tools.clear()
+
+
+def _on_take(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Trace | None) -> None:
+    taken = (record.get("answer") or {}).get("value")
+    if isinstance(taken, list) and taken:
+        attributes: dict[str, Any] = {"podium.messages": len(taken)}
+        if sink.capture_content:
+            messages = [m.get("v") if isinstance(m, dict) and m.get("$") == "message" else m for m in taken]
+            attributes["gen_ai.input.messages"] = _json(input_messages([m for m in messages if isinstance(m, dict)]))
+        run.span.add_event("podium.steering", attributes)
 
 
 def _on_decision(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Trace | None) -> None:
@@ -420,6 +447,8 @@ _HANDLERS = {
     "request": _on_request,
     "response": _on_response,
     "tools": _on_tools,
+    "tools_error": _on_tools_error,
+    "take": _on_take,
     "tool": _on_tool,
     "abandon": _on_abandon,
     "decision": _on_decision,
@@ -435,13 +464,23 @@ _HANDLERS = {
 def _calling_trace() -> Trace | None:
     """The :class:`Trace` whose ``append`` called the sink (``None`` when called some other way).
 
-    A sink is called with a record only; the trace it belongs to tells concurrent runs apart.
+    A sink is called with a record only; the trace it belongs to tells concurrent runs apart. It is the
+    ``self`` of the nearest ``Trace.append`` up the stack (the sink may be wrapped in a function or two).
     """
-    frame = sys._getframe(2)  # 0: here, 1: OTelSink.__call__, 2: Trace.append
-    if frame.f_code is not Trace.append.__code__:
-        return None
-    owner = frame.f_locals.get("self")
-    return owner if isinstance(owner, Trace) else None
+    frame: FrameType | None = sys._getframe(2)  # 0: here, 1: OTelSink.__call__
+    for _ in range(_FRAMES):
+        if frame is None:
+            return None
+        if frame.f_code is _APPEND:
+            owner = frame.f_locals.get("self")
+            return owner if isinstance(owner, Trace) else None
+        frame = frame.f_back
+    return None
+
+
+_APPEND = Trace.append.__code__
+_FRAMES = 4
+"""How far up the stack the sink looks for the ``Trace.append`` that called it."""
 
 
 def _parent_call(record: dict[str, Any]) -> _Tool | None:
