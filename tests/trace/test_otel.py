@@ -455,7 +455,8 @@ def test_approval_decisions_a_pause_and_the_resumed_run(spans: Spans) -> None:
 
     assert agent.run(resume=paused.paused, approvals={"c": True}).output == "done"
     second = next(s for s in spans.named("invoke_agent") if s is not first and s.name == first.name)
-    assert second.attributes["podium.resumed_run_id"] == paused.paused.run_id
+    assert second.attributes["podium.resumed"] is True and "podium.resumed" not in first.attributes
+    assert second.attributes["podium.run_id"] == first.attributes["podium.run_id"] == paused.paused.run_id
     assert second.attributes["podium.run.status"] == "completed"
     assert [s.attributes["gen_ai.tool.call.id"] for s in spans.children(second) if s.name.startswith("execute")] == [
         "c"

@@ -204,9 +204,8 @@ class OTelSink:
             "gen_ai.request.model": model,
             "podium.run_id": str(record.get("run_id") or ""),
         }
-        resume = record.get("resume")
-        if isinstance(resume, dict) and resume.get("run_id"):
-            attributes["podium.resumed_run_id"] = str(resume["run_id"])
+        if record.get("resume"):  # a paused run, resumed: the same run id, a new span
+            attributes["podium.resumed"] = True
         conversation = record.get("conversation_id")
         if isinstance(conversation, str) and conversation:
             attributes["gen_ai.conversation.id"] = conversation
