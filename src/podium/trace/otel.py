@@ -115,6 +115,7 @@ class _Run:
     provider: str
     model: str
     start: int
+    context: otel_context.Context
     chat: Span | None = None
     chat_start: int = 0
     tools: dict[str, _Tool] = field(default_factory=dict)
@@ -219,15 +220,18 @@ class OTelSink:
             attributes=attributes,
             start_time=start,
         )
-        run = _Run(span, provider, model, start, parent=parent_tool)
-        if trace is not None:
-            with self._lock:
-                old = self._runs.pop(trace, None)
-                self._runs[trace] = run
-            weakref.finalize(trace, _abandon, run)
-        else:
-            with self._lock:
+        run: _Run | None = _Run(span, provider, model, start, otel_trace.set_span_in_context(span), parent=parent_tool)
+        if not span.is_recording():  # no SDK (the API's no-op provider) or sampled out: nothing more to do
+            run = None
+        with self._lock:
+            if trace is None:
                 old, self._direct = self._direct, run
+            else:
+                old = self._runs.pop(trace, None)
+                if run is not None:
+                    self._runs[trace] = run
+        if run is not None and trace is not None:
+            weakref.finalize(trace, _abandon, run)
         if old is not None:  # the same trace recording a second run: the first one did not end
             _abandon(old)
 
@@ -286,7 +290,7 @@ def _on_request(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Trace 
             attributes["gen_ai.tool.definitions"] = _json(tool_definitions(tools))
     run.chat = sink.tracer.start_span(
         f"chat {model}",
-        context=otel_trace.set_span_in_context(run.span),
+        context=run.context,
         kind=SpanKind.CLIENT,
         attributes=attributes,
         start_time=now,
@@ -324,7 +328,7 @@ def _on_response(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Trace
 
 def _on_tools(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Trace | None) -> None:
     now = time.time_ns()
-    parent = otel_trace.set_span_in_context(run.span)
+    parent = run.context
     run.order = []
     for call in record.get("calls") or []:
         call_id, name = str(call.get("id") or ""), str(call.get("name") or "")
