@@ -238,6 +238,7 @@ def test_a_retried_request_is_one_chat_span_covering_the_retries(spans: Spans) -
     chat = spans.one("chat claude-sonnet-4-5")
     assert chat.status.status_code is StatusCode.UNSET
     assert chat.attributes["gen_ai.provider.name"] == "anthropic"
+    assert chat.attributes["gen_ai.response.id"] == "msg_fake"  # the provider's id of the response
     assert chat.end_time - chat.start_time >= 0.05e9  # type: ignore[operator]
     assert chat.attributes["gen_ai.usage.input_tokens"] > 0
 
@@ -416,7 +417,7 @@ def test_a_stream_left_unfinished_ends_its_spans_when_the_run_is_dropped(spans: 
     gc.collect()
     run_span = spans.one("invoke_agent")
     assert run_span.attributes["podium.run.status"] == "abandoned"
-    assert run_span.status.status_code is StatusCode.ERROR
+    assert run_span.status.status_code is StatusCode.UNSET  # the caller stopped it: not an error
     assert all(s.end_time is not None and inside(s, run_span) for s in spans.children(run_span))
 
 
@@ -492,3 +493,62 @@ def test_a_sink_wrapped_in_a_function_still_tells_concurrent_runs_apart(spans: S
         kids = spans.children(run_span)
         assert sorted(k.name for k in kids) == ["chat scripted", "chat scripted", "execute_tool slow_add"]
         assert all(inside(k, run_span) for k in kids)
+
+
+@pytest.mark.parametrize("driver", DRIVERS)
+def test_a_cancelled_run_ends_its_open_spans_without_calling_them_errors(spans: Spans, driver: str) -> None:
+    from podium import CancelToken
+    from podium.exceptions import RunCancelled
+
+    token = CancelToken()
+    started = threading.Event()
+
+    def wait(n: int) -> int:
+        """Waits until the run is cancelled."""
+        started.set()
+        for _ in range(200):
+            if token.cancelled:
+                break
+            time.sleep(0.01)
+        return n
+
+    threading.Thread(target=lambda: started.wait(10) and token.cancel(), daemon=True).start()
+    agent = calc(spans, script=[[call("wait", {"n": 1})], "never"], tools=[wait])
+    with pytest.raises(RunCancelled):
+        run(agent, "go", driver, cancel=token)
+    run_span = spans.one("invoke_agent")
+    assert run_span.attributes["podium.run.status"] == "cancelled"
+    assert run_span.status.status_code is StatusCode.UNSET
+    [tool] = spans.named("execute_tool wait")
+    assert tool.attributes["podium.tool.outcome"] in ("interrupted", "abandoned")
+    assert tool.status.status_code is StatusCode.UNSET and inside(tool, run_span)
+
+
+def test_a_sampler_that_drops_runs_leaves_no_spans_and_the_run_works() -> None:
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(sampler=ALWAYS_OFF)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    agent = Agent(ScriptedModel([[call("add", {"a": 1, "b": 2})], "3"]), tools=[add], trace_sinks=[OTelSink(provider)])
+    assert agent.run("go").output == "3"
+    assert exporter.get_finished_spans() == ()
+
+
+BAD_VALUES: list[Any] = [None, 5, "x", [], {}, [1, "a", None], {"$": "response"}, {"value": 3}, -1.5]
+
+
+def test_malformed_records_fed_by_hand_never_raise(spans: Spans, caplog: pytest.LogCaptureFixture) -> None:
+    sink = OTelSink(spans.provider, capture_content=True)
+    kinds = ["request", "response", "tools", "tool", "abandon", "decision", "compaction", "paused", "take"]
+    keys = ["step", "model", "settings", "messages", "tools", "answer", "calls", "call_id", "index", "decision"]
+    keys += ["purpose", "output", "pending", "strategies", "tokens_before", "usage", "cost", "status", "error"]
+    sink({"seq": 0, "kind": "run", "agent": None, "model": 7, "settings": "bad", "prompt": "not a list"}, "")
+    for n, kind in enumerate(kinds * 3):
+        record = {"seq": n + 1, "kind": kind}
+        for i, key in enumerate(keys):
+            record[key] = BAD_VALUES[(n + i) % len(BAD_VALUES)]
+        sink(record, "")
+    sink({"seq": 99, "kind": "end", "status": "error", "error": {"type": 5}, "usage": [], "cost": "x"}, "")
+    assert spans.one("invoke_agent agent").attributes["podium.run.status"] == "error"
+    assert "could not read" not in caplog.text  # read without tripping, not just caught

@@ -80,9 +80,9 @@ PROVIDER_NAMES: Mapping[str, tuple[str, str]] = {
 providers (``local``, ``ollama``, ``openrouter``, ``vllm``, plugins) keep Podium's name, as the conventions
 allow for systems they do not list."""
 
-_FAILED = frozenset({"error", "invalid_args", "retry", "timeout", "interrupted"})
-"""Tool outcome kinds that end a call's span with status ERROR (``ok`` and ``approval``, a sub-agent waiting
-for approvals, do not)."""
+_FAILED = frozenset({"error", "invalid_args", "retry", "timeout"})
+"""Tool outcome kinds that end a call's span with status ERROR. ``ok``, ``approval`` (a sub-agent waiting for
+approvals) and ``interrupted`` (the run was cancelled or steered) do not: they are not failures."""
 
 _SETTINGS = {
     "temperature": "gen_ai.request.temperature",
@@ -125,6 +125,7 @@ class _Run:
     priced: bool = False
     last_output: list[dict[str, Any]] | None = None
     parent: _Tool | None = None
+    finalizer: weakref.finalize[Any, Any] | None = None
     outer: contextvars.Token[_Run | None] | None = None
     closed: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -176,10 +177,14 @@ class OTelSink:
         run = self._run_of(trace)
         if run is None or run.closed:
             return
+        handler = _HANDLERS.get(str(kind))
+        if handler is None:
+            return
         with run.lock:
-            handler = _HANDLERS.get(str(kind))
-            if handler is not None:
+            try:
                 handler(self, run, record, trace)
+            except Exception:  # a record this sink cannot read: its spans go on without it
+                logger.warning("OTelSink could not read trace record %s (%s)", record.get("seq"), kind, exc_info=True)
 
     def export(self, trace: Trace) -> None:
         """Write the spans of a finished (e.g. loaded) trace now; their times are those of this moment."""
@@ -231,7 +236,7 @@ class OTelSink:
                 if run is not None:
                     self._runs[trace] = run
         if run is not None and trace is not None:
-            weakref.finalize(trace, _abandon, run)
+            run.finalizer = weakref.finalize(trace, _abandon, run)
         if old is not None:  # the same trace recording a second run: the first one did not end
             _abandon(old)
 
@@ -271,7 +276,7 @@ def _on_request(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Trace 
         "gen_ai.operation.name": "chat",
         **_provider_attributes(provider),
         "gen_ai.request.model": model,
-        "podium.step": int(record.get("step") or 0),
+        "podium.step": _int(record.get("step")),
         "podium.request.purpose": purpose,
     }
     attributes.update(_settings_attributes(record.get("settings")))
@@ -302,7 +307,7 @@ def _on_response(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Trace
     span = run.chat
     if span is None:
         return
-    answer = record.get("answer") or {}
+    answer = _dict(record.get("answer"))
     now = time.time_ns()
     if "value" in answer:
         response = _response_of(answer["value"])
@@ -330,7 +335,9 @@ def _on_tools(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Trace | 
     now = time.time_ns()
     parent = run.context
     run.order = []
-    for call in record.get("calls") or []:
+    for call in _list(record.get("calls")):
+        if not isinstance(call, dict):
+            continue
         call_id, name = str(call.get("id") or ""), str(call.get("name") or "")
         attributes: dict[str, Any] = {
             "gen_ai.operation.name": "execute_tool",
@@ -363,7 +370,7 @@ def _on_tool(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Trace | N
     if tool is None:
         return
     now = time.time_ns()
-    answer = record.get("answer") or {}
+    answer = _dict(record.get("answer"))
     outcome = answer.get("outcome")
     end = now
     if isinstance(outcome, dict):
@@ -381,8 +388,7 @@ def _on_tool(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Trace | N
     elif "error" in answer:
         _set_error(tool.span, answer["error"])
     elif "interrupted" in answer:
-        tool.span.set_attribute("podium.interrupted", True)
-        _set_error(tool.span, None, fallback="interrupted")
+        tool.span.set_attribute("podium.tool.outcome", "interrupted")
     tool.span.end(end_time=max(end, tool.start))
 
 
@@ -392,7 +398,7 @@ def _on_abandon(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Trace 
 
 def _on_tools_error(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Trace | None) -> None:
     now = time.time_ns()
-    error = (record.get("answer") or {}).get("error")
+    error = _dict(record.get("answer")).get("error")
     for tool in run.tools.values():
         _set_error(tool.span, error)
         tool.span.end(end_time=max(now, tool.start))
@@ -400,7 +406,7 @@ def _on_tools_error(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Tr
 
 
 def _on_take(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Trace | None) -> None:
-    taken = (record.get("answer") or {}).get("value")
+    taken = _dict(record.get("answer")).get("value")
     if isinstance(taken, list) and taken:
         attributes: dict[str, Any] = {"podium.messages": len(taken)}
         if sink.capture_content:
@@ -425,16 +431,16 @@ def _on_decision(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Trace
 
 def _on_compaction(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Trace | None) -> None:
     attributes: dict[str, Any] = {
-        "podium.step": int(record.get("step") or 0),
-        "podium.compaction.tokens_before": int(record.get("tokens_before") or 0),
-        "podium.compaction.tokens_after": int(record.get("tokens_after") or 0),
-        "podium.compaction.strategies": [str(s) for s in record.get("strategies") or []],
+        "podium.step": _int(record.get("step")),
+        "podium.compaction.tokens_before": _int(record.get("tokens_before")),
+        "podium.compaction.tokens_after": _int(record.get("tokens_after")),
+        "podium.compaction.strategies": [str(s) for s in _list(record.get("strategies"))],
     }
     run.span.add_event("podium.compaction", attributes)
 
 
 def _on_paused(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Trace | None) -> None:
-    run.span.add_event("podium.paused", {"podium.pending": [str(c) for c in record.get("pending") or []]})
+    run.span.add_event("podium.paused", {"podium.pending": [str(c) for c in _list(record.get("pending"))]})
 
 
 def _on_end(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Trace | None) -> None:
@@ -517,6 +523,8 @@ def _task(args: Any) -> str | None:
 
 def _finish(run: _Run, now: int) -> None:
     run.closed = True
+    if run.finalizer is not None:
+        run.finalizer.detach()
     end = max(now, run.start)
     run.span.end(end_time=end)
     if run.parent is not None:
@@ -531,7 +539,10 @@ def _finish(run: _Run, now: int) -> None:
 
 
 def _abandon(run: _Run) -> None:
-    """End a run's spans that were left open (its trace was dropped, or recorded another run, before ``end``)."""
+    """End a run's spans that were left open (its trace was dropped, or recorded another run, before ``end``).
+
+    The caller stopped the run (a stream left unfinished): like a cancellation, not an error.
+    """
     with run.lock:
         if run.closed:
             return
@@ -539,21 +550,22 @@ def _abandon(run: _Run) -> None:
         _close_tools(run, now, "abandoned")
         _end_chat(run, now, "abandoned")
         run.span.set_attribute("podium.run.status", "abandoned")
-        _set_error(run.span, None, fallback="abandoned")
         run.closed = True
         run.span.end(end_time=max(now, run.start))
 
 
 def _close_tools(run: _Run, now: int, reason: str) -> None:
+    """End the spans of calls the run stopped waiting for (cancelled, interrupted, dropped): not errors."""
     for tool in run.tools.values():
-        _set_error(tool.span, None, fallback=reason)
+        tool.span.set_attribute("podium.tool.outcome", reason)
         tool.span.end(end_time=max(now, tool.start))
     run.tools.clear()
 
 
 def _end_chat(run: _Run, now: int, reason: str) -> None:
     if run.chat is not None:
-        _set_error(run.chat, None, fallback=reason)
+        run.chat.set_attribute("podium.interrupted", True)
+        run.chat.set_attribute("podium.request.outcome", reason)
         run.chat.end(end_time=max(now, run.chat_start))
         run.chat = None
 
@@ -609,8 +621,10 @@ def _set_response(span: Span, response: Mapping[str, Any]) -> None:
     if isinstance(response.get("model"), str):
         span.set_attribute("gen_ai.response.model", response["model"])
     details = response.get("provider_details")
-    if isinstance(details, dict) and isinstance(details.get("id"), str):
-        span.set_attribute("gen_ai.response.id", details["id"])
+    if isinstance(details, dict):
+        response_id = details.get("id") or details.get("responseId")  # Gemini's is ``responseId``
+        if isinstance(response_id, str) and response_id:
+            span.set_attribute("gen_ai.response.id", response_id)
     if isinstance(response.get("finish_reason"), str):
         span.set_attribute("gen_ai.response.finish_reasons", [response["finish_reason"]])
     _set_usage(span, response.get("usage"))
@@ -662,6 +676,18 @@ def _result_content(result: Any) -> Any:
             return "\n".join(str(t) for t in texts)
         return result["content"]
     return result
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _json(value: Any) -> str:
