@@ -155,11 +155,9 @@ class OTelSink:
     """
 
     def __init__(self, tracer_provider: TracerProvider | None = None, *, capture_content: bool = False) -> None:
-        from podium import __version__
-
         self.capture_content = capture_content
         """Whether message contents are written (opt-in attributes of the conventions)."""
-        self.tracer: Tracer = otel_trace.get_tracer("podium", __version__, tracer_provider=tracer_provider)
+        self.tracer: Tracer = otel_trace.get_tracer("podium", _version(), tracer_provider=tracer_provider)
         """The tracer spans are made with."""
         self._runs: weakref.WeakKeyDictionary[Trace, _Run] = weakref.WeakKeyDictionary()
         self._direct: _Run | None = None  # the run of records handed over by hand (not by a Trace)
@@ -676,6 +674,16 @@ def _result_content(result: Any) -> Any:
             return "\n".join(str(t) for t in texts)
         return result["content"]
     return result
+
+
+def _version() -> str | None:
+    """Podium's version (the instrumentation scope's), if installed as a distribution."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("podium")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree
+        return None
 
 
 def _int(value: Any) -> int:
