@@ -92,6 +92,20 @@ def calc(spans: Spans, *, capture: bool = False, script: list[Any] | None = None
 def run(agent: Agent[Any], prompt: str, driver: str, **kwargs: Any) -> Any:
     if driver == "sync":
         return agent.run(prompt, **kwargs)
+    if driver == "stream":  # the model's answers streamed, events consumed
+        stream = agent.stream(prompt, **kwargs)
+        for _ in stream:
+            pass
+        return stream.result
+    if driver == "astream":
+
+        async def consume() -> Any:
+            astream = agent.astream(prompt, **kwargs)
+            async for _ in astream:
+                pass
+            return astream.result
+
+        return asyncio.run(consume())
     return asyncio.run(agent.arun(prompt, **kwargs))
 
 
@@ -104,7 +118,7 @@ def inside(child: ReadableSpan, parent: ReadableSpan) -> bool:
 # --------------------------------------------------------------------------- structure and attributes
 
 
-@pytest.mark.parametrize("driver", DRIVERS)
+@pytest.mark.parametrize("driver", [*DRIVERS, "stream", "astream"])
 def test_a_run_gives_an_agent_span_with_chat_and_tool_spans_as_the_conventions_name_them(
     spans: Spans, driver: str
 ) -> None:
