@@ -566,3 +566,37 @@ def test_malformed_records_fed_by_hand_never_raise(spans: Spans, caplog: pytest.
     sink({"seq": 99, "kind": "end", "status": "error", "error": {"type": 5}, "usage": [], "cost": "x"}, "")
     assert spans.one("invoke_agent agent").attributes["podium.run.status"] == "error"
     assert "could not read" not in caplog.text  # read without tripping, not just caught
+
+
+def test_an_agent_run_inside_a_tool_function_is_under_that_calls_span(spans: Spans) -> None:
+    sink = OTelSink(spans.provider)
+    inner = Agent(ScriptedModel(["inner answer"] * 2), name="inner", trace_sinks=[sink])
+
+    def ask_inner(question: str) -> str:
+        """Asks another agent."""
+        return str(inner.run(question).output)
+
+    outer = calc(spans, script=[[call("ask_inner", {"question": "q"})], "done"], tools=[ask_inner], name="outer")
+    outer.trace_sinks = [sink]
+    assert outer.run("go").output == "done"
+    tool, inner_span = spans.one("execute_tool ask_inner"), spans.one("invoke_agent inner")
+    assert inner_span.parent is not None and inner_span.parent.span_id == tool.context.span_id
+    assert inside(inner_span, tool)
+
+
+def test_a_run_started_by_the_code_driving_another_run_is_not_put_under_its_tool_calls(spans: Spans) -> None:
+    sink = OTelSink(spans.provider)
+    other = Agent(ScriptedModel(["side answer"]), name="side", trace_sinks=[sink])
+
+    def slow(n: int) -> int:
+        """Sleeps."""
+        time.sleep(0.05)
+        return n
+
+    main = calc(spans, script=[[call("slow", {"n": 1})], "done"], tools=[slow], name="main")
+    main.trace_sinks = [sink]
+    for event in main.stream("go"):
+        if event.kind == "tool_call_started":  # the main run's call is open now
+            other.run("meanwhile")
+    side = spans.one("invoke_agent side")
+    assert side.parent is None  # a run of its own, not a child of main's open tool call

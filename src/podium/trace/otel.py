@@ -125,6 +125,7 @@ class _Run:
     priced: bool = False
     last_output: list[dict[str, Any]] | None = None
     parent: _Tool | None = None
+    where: tuple[int, object] = (0, None)  # thread and asyncio task its records are written from
     finalizer: weakref.finalize[Any, Any] | None = None
     outer: contextvars.Token[_Run | None] | None = None
     closed: bool = False
@@ -353,6 +354,7 @@ def _on_tools(sink: OTelSink, run: _Run, record: dict[str, Any], trace: Trace | 
         )
         run.tools[call_id] = _Tool(span, name, call.get("args"), now)
         run.order.append(call_id)
+    run.where = _where()
     if run.outer is None:
         run.outer = _ACTIVE.set(run)
     else:
@@ -493,8 +495,8 @@ _FRAMES = 4
 def _parent_call(record: dict[str, Any]) -> _Tool | None:
     """The open tool call that started the run of ``record`` (a sub-agent's), claimed; else ``None``."""
     parent = _ACTIVE.get()
-    if parent is None or parent.closed:
-        return None
+    if parent is None or parent.closed or parent.where == _where():
+        return None  # not started from a tool: from the code that drives the parent run, between its events
     prompt = "".join(
         str(p.get("text", "")) for p in record.get("prompt") or [] if isinstance(p, dict) and p.get("type") == "text"
     )
@@ -507,6 +509,18 @@ def _parent_call(record: dict[str, Any]) -> _Tool | None:
         if chosen is not None:
             chosen.claimed = True
         return chosen
+
+
+def _where() -> tuple[int, object]:
+    """This thread and asyncio task (a tool or sub-agent runs on another thread, or as another task)."""
+    task = None
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is not None:
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:  # no running event loop in this thread
+            task = None
+    return threading.get_ident(), task
 
 
 def _task(args: Any) -> str | None:
