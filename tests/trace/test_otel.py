@@ -588,15 +588,22 @@ def test_a_run_started_by_the_code_driving_another_run_is_not_put_under_its_tool
     sink = OTelSink(spans.provider)
     other = Agent(ScriptedModel(["side answer"]), name="side", trace_sinks=[sink])
 
-    def slow(n: int) -> int:
-        """Sleeps."""
-        time.sleep(0.05)
+    def fast(n: int) -> int:
+        """Returns soon."""
+        time.sleep(0.01)
         return n
 
-    main = calc(spans, script=[[call("slow", {"n": 1})], "done"], tools=[slow], name="main")
+    def slow(n: int) -> int:
+        """Sleeps."""
+        time.sleep(0.3)
+        return n
+
+    script = [[call("fast", {"n": 1}), call("slow", {"n": 2})], "done"]
+    main = calc(spans, script=script, tools=[fast, slow], name="main")
     main.trace_sinks = [sink]
     for event in main.stream("go"):
-        if event.kind == "tool_call_started":  # the main run's call is open now
+        if event.kind == "tool_call_finished" and event.call.name == "fast":  # type: ignore[attr-defined]
+            assert spans.named("execute_tool slow") == []  # still open
             other.run("meanwhile")
     side = spans.one("invoke_agent side")
     assert side.parent is None  # a run of its own, not a child of main's open tool call
