@@ -253,6 +253,8 @@ def test_a_retried_request_is_one_chat_span_covering_the_retries(spans: Spans) -
     assert chat.status.status_code is StatusCode.UNSET
     assert chat.attributes["gen_ai.provider.name"] == "anthropic"
     assert chat.attributes["gen_ai.response.id"] == "msg_fake"  # the provider's id of the response
+    assert chat.attributes["podium.cost"] == pytest.approx(result.cost) and result.cost > 0  # priced by Podium
+    assert spans.one("invoke_agent").attributes["podium.cost"] == pytest.approx(result.cost)
     assert chat.end_time - chat.start_time >= 0.05e9  # type: ignore[operator]
     assert chat.attributes["gen_ai.usage.input_tokens"] > 0
 
@@ -433,6 +435,13 @@ def test_a_stream_left_unfinished_ends_its_spans_when_the_run_is_dropped(spans: 
     assert run_span.attributes["podium.run.status"] == "abandoned"
     assert run_span.status.status_code is StatusCode.UNSET  # the caller stopped it: not an error
     assert all(s.end_time is not None and inside(s, run_span) for s in spans.children(run_span))
+
+
+def test_a_conversation_id_in_the_run_record_is_the_conventions_conversation_id(spans: Spans) -> None:
+    sink = OTelSink(spans.provider)
+    sink({"seq": 0, "kind": "run", "agent": "a", "model": "openai:gpt-4o", "conversation_id": "conv-7"}, "")
+    sink({"seq": 1, "kind": "end", "status": "completed"}, "")
+    assert spans.one("invoke_agent a").attributes["gen_ai.conversation.id"] == "conv-7"
 
 
 def test_a_saved_trace_can_be_exported_afterwards(spans: Spans) -> None:
