@@ -8,6 +8,8 @@ records, not the agent loop.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from podium.trace.contracts import (
     Contract,
     ContractAssertionError,
@@ -30,6 +32,9 @@ from podium.trace.rules import (
     ToolAfter,
 )
 
+if TYPE_CHECKING:
+    from podium.trace.otel import OTelSink
+
 __all__ = [
     "TRACE_VERSION",
     "AllowTools",
@@ -46,6 +51,7 @@ __all__ = [
     "MaxToolCalls",
     "NoPattern",
     "NoSecrets",
+    "OTelSink",
     "ToolAfter",
     "Trace",
     "TraceError",
@@ -55,3 +61,16 @@ __all__ = [
     "assert_contracts",
     "check",
 ]
+_LAZY = {"OTelSink": "podium.trace.otel"}
+"""Names imported on first use: OpenTelemetry is an optional extra, never imported by ``import podium.trace``."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'podium.trace' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value

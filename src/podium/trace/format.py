@@ -31,7 +31,8 @@ TRACE_VERSION = 1
 """Version of the record format written by this Podium (readers refuse newer ones)."""
 
 TraceSink = Callable[[dict[str, Any], str], None]
-"""Called with each new record and its JSON line (already scrubbed), e.g. to store it as it happens."""
+"""Called with each new record and its JSON line (already scrubbed), e.g. to store it as it happens. A sink
+object with a ``receive(trace, record, line)`` method gets that called instead (it serves many traces)."""
 
 TraceMonitor = Callable[["Trace", dict[str, Any]], "BaseException | None"]
 """Called with the trace and each new record; returns the error that must stop the run (a contract's
@@ -106,7 +107,11 @@ class Trace:
     def _sink(self, record: dict[str, Any], line: str) -> None:
         for sink in self.sinks:
             try:
-                sink(record, line)
+                receive = getattr(sink, "receive", None)  # a sink that serves many traces is told which one
+                if receive is not None:
+                    receive(self, record, line)
+                else:
+                    sink(record, line)
             except Exception:
                 logger.exception(
                     "a trace sink failed on record %d (%s); the run goes on", record["seq"], record["kind"]
