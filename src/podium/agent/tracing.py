@@ -37,7 +37,7 @@ from podium.agent.spec import LoopSpec
 from podium.agent.subagent import SubAgentOutcome, Tally
 from podium.messages import Message, Text, ToolResult, message_to_dict, part_to_dict
 from podium.providers.base import Model
-from podium.providers.retry import RetryWatch, watch_retries
+from podium.providers.retry import RetryWatch, pop_watch, push_watch
 from podium.settings import ModelSettings, ToolDefinition
 from podium.tools.executor import ToolOutcome
 from podium.trace.codec import decode, encode, encode_error
@@ -61,6 +61,9 @@ class Resuming(Protocol):
 
 
 _EFFECTS = (RequestModel, StartTools, AwaitTool, AbandonTools, AskApproval, RunAwaitable, TakeMessages)
+_EFFECT_TYPES = frozenset(_EFFECTS)
+_RECORDED_EVENTS = frozenset({ApprovalDecided, ContextCompacted, RunPaused})
+"""The loop's events that make a record (the others are rebuilt by a replay from the effects' answers)."""
 
 
 _CACHE: dict[int, tuple[Any, Any]] = {}
@@ -182,6 +185,7 @@ class TraceRecorder:
         """``gen`` with every effect and answer recorded (put it between the loop and the driver)."""
         answer: Any = None
         throw: BaseException | None = None
+        trace = self.trace
         while True:
             try:
                 item = gen.throw(throw) if throw is not None else gen.send(answer)
@@ -192,31 +196,39 @@ class TraceRecorder:
                 self._end(None, exc)
                 raise
             answer, throw = None, None
-            if not isinstance(item, _EFFECTS):
+            kind = type(item)
+            if kind not in _EFFECT_TYPES:
                 self._own = item
-                self._phase = "event"
-                self._loop_event(item)
+                if kind in _RECORDED_EVENTS:
+                    self._phase = "event"
+                    self._loop_event(item)
                 yield item
                 continue
             self._phase = "before"
-            self._before(item)
-            if isinstance(item, StartTools) and self.trace.durable:
-                item = dataclasses.replace(item, on_done=functools.partial(self._tool_done, self._tools_seq))
+            if kind is RequestModel:
+                self._request(item)
+                if trace.violation is not None and (throw := self._violation(item)) is not None:
+                    continue  # a contract stops the run before the request is sent
+            elif kind is StartTools:
+                self._start_tools(item)
+                if trace.durable:
+                    item = dataclasses.replace(item, on_done=functools.partial(self._tool_done, self._tools_seq))
             self._phase = "after"
-            if isinstance(item, RequestModel) and (throw := self._violation(item)) is not None:
-                continue  # a contract stops the run before the request is sent
-            blocked = self._blocked and isinstance(item, AwaitTool | AbandonTools)
-            if blocked or (isinstance(item, StartTools) and self._pending_violation()):
-                answer = self._not_run(item)  # the calls a contract stopped never reach the driver
-                self._after(item, answer, None)
-                continue
+            if trace.violation is not None or self._blocked:
+                blocked = self._blocked and kind in (AwaitTool, AbandonTools)
+                if blocked or (kind is StartTools and self._pending_violation()):
+                    answer = self._not_run(item)  # the calls a contract stopped never reach the driver
+                    self._after(item, answer, None)
+                    continue
             self._started = time.perf_counter()
-            self._retries = None
             try:
-                if isinstance(item, RequestModel):  # the retry loop reports failed attempts into the record
+                if kind is RequestModel:  # the retry loop reports failed attempts into the record
                     self._retries = RetryWatch()
-                    with watch_retries(watch=self._retries):
+                    token = push_watch(self._retries)
+                    try:
                         answer = yield item
+                    finally:
+                        pop_watch(token)
                 else:
                     answer = yield item
             except GeneratorExit:
@@ -226,7 +238,7 @@ class TraceRecorder:
                 throw = exc
                 continue
             self._after(item, answer, None)
-            if isinstance(item, RequestModel) and (throw := self._violation(item)) is not None:
+            if kind is RequestModel and trace.violation is not None and (throw := self._violation(item)) is not None:
                 answer = None  # ... or instead of the response that broke it (its tool calls never run)
 
     def _tool_done(self, batch: int, index: int, outcome: ToolOutcome) -> None:
@@ -265,15 +277,12 @@ class TraceRecorder:
             return ToolOutcome(ToolResult(call.id, call.name, (Text(text),), is_error=True), "interrupted")
         return {}  # AbandonTools: nothing ran
 
-    def _before(self, effect: Any) -> None:
-        if isinstance(effect, RequestModel):
-            self._request(effect)
-        elif isinstance(effect, StartTools):
-            self._calls = [inv.call.id for inv in effect.invocations]
-            calls = [
-                {"id": inv.call.id, "name": inv.call.name, "args": encode(inv.call.args)} for inv in effect.invocations
-            ]
-            self._tools_seq = self._write("tools", {"calls": calls})["seq"]
+    def _start_tools(self, effect: StartTools) -> None:
+        self._calls = [inv.call.id for inv in effect.invocations]
+        calls = [
+            {"id": inv.call.id, "name": inv.call.name, "args": encode(inv.call.args)} for inv in effect.invocations
+        ]
+        self._tools_seq = self._write("tools", {"calls": calls})["seq"]
 
     def _request(self, effect: RequestModel) -> None:
         messages = effect.messages
@@ -312,6 +321,8 @@ class TraceRecorder:
             self._last_tools, self._last_tools_seq = effect.tools, record["seq"]
 
     def _after(self, effect: Any, answer: Any, error: BaseException | None) -> None:
+        if type(effect) is TakeMessages and not answer and error is None:
+            return  # nothing delivered: no record
         seconds = round(time.perf_counter() - self._started, 6)
         data: dict[str, Any]
         if isinstance(effect, RequestModel):

@@ -33,6 +33,8 @@ __all__ = [
     "RetryWatch",
     "call_with_retries",
     "call_with_retries_async",
+    "pop_watch",
+    "push_watch",
     "retry_delay",
     "retry_pause",
     "retry_pause_async",
@@ -112,6 +114,20 @@ class RetryWatch:
 
 
 _WATCHES: contextvars.ContextVar[tuple[RetryWatch, ...]] = contextvars.ContextVar("podium_retry_watches", default=())
+
+
+def push_watch(watch: RetryWatch) -> contextvars.Token[tuple[RetryWatch, ...]]:
+    """Activate ``watch`` in this context until :func:`pop_watch`.
+
+    The form of :func:`watch_retries` for code that cannot hold a ``with`` block open (a generator between
+    two steps).
+    """
+    return _WATCHES.set((*_WATCHES.get(), watch))
+
+
+def pop_watch(token: contextvars.Token[tuple[RetryWatch, ...]]) -> None:
+    """Undo the :func:`push_watch` that returned ``token``."""
+    _WATCHES.reset(token)
 
 
 @contextmanager

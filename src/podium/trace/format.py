@@ -90,18 +90,25 @@ class Trace:
         In memory the record is kept as given (checks such as contracts see the real values); what leaves
         the process -- a sink's line, :meth:`to_jsonl`, :meth:`save` -- is scrubbed.
         """
-        with self._lock:  # a durable run's tool calls report from their own threads
-            record = {"seq": len(self.records), "kind": kind, **data}
-            self.records.append(record)
-            if self.sinks:
-                line = self._line(record)
-                if len(self._lines) == record["seq"]:
-                    self._lines.append(line)
-                self._sink(record, line)
+        if self.durable:  # a durable run's tool calls report from their own threads
+            with self._lock:
+                record = self._add(kind, data)
+        else:
+            record = self._add(kind, data)
         for monitor in self.monitors:
             found = monitor(self, record)
             if found is not None and self.violation is None:
                 self.violation = found
+        return record
+
+    def _add(self, kind: str, data: dict[str, Any]) -> dict[str, Any]:
+        record = {"seq": len(self.records), "kind": kind, **data}
+        self.records.append(record)
+        if self.sinks:
+            line = self._line(record)
+            if len(self._lines) == record["seq"]:
+                self._lines.append(line)
+            self._sink(record, line)
         return record
 
     def _sink(self, record: dict[str, Any], line: str) -> None:
