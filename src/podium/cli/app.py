@@ -65,6 +65,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("podium.cli.models", "models"),
     ("podium.cli.sandbox", "sandbox"),
     ("podium.cli.mcp", "mcp"),
+    ("podium.cli.serve", "serve"),
 ]
 
 _register()
