@@ -11,11 +11,16 @@ import logging
 import socket
 import sys
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from podium.cli.options import mcp_option, memory_option
 from podium.exceptions import UserError
+
+if TYPE_CHECKING:
+    from podium.web.service import WebService
 
 __all__ = ["serve"]
 
@@ -122,10 +127,27 @@ def serve(
         config = uvicorn.Config(
             app, log_level="warning", access_log=False, lifespan="on", timeout_graceful_shutdown=3, ws="none"
         )
-        uvicorn.Server(config).run(sockets=[sock])
+        _server_class()(config, service).run(sockets=[sock])
     finally:
         sock.close()
         store.close()
+
+
+def _server_class() -> type[Any]:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server that ends the clients' event streams first when asked to stop (Ctrl-C, SIGTERM)."""
+
+        def __init__(self, config: uvicorn.Config, service: WebService) -> None:
+            super().__init__(config)
+            self.service = service
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            self.service.close_streams()
+            super().handle_exit(sig, frame)
+
+    return Server
 
 
 def _bind(host: str, port: int) -> socket.socket:

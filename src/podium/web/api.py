@@ -284,5 +284,7 @@ async def _event_stream(service: WebService, conversation_id: str) -> Any:
                 yield ": keep-alive\n\n"
                 continue
             yield f"data: {json.dumps(item, ensure_ascii=False)}\n\n"
+            if item["kind"] == "server_stopping":
+                return
     finally:
         live.unsubscribe(queue)

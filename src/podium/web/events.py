@@ -82,6 +82,7 @@ def event_to_dict(event: AgentEvent) -> dict[str, Any]:
         out["message"] = message_to_dict(event.message)
     elif isinstance(event, ModelRequestStarted):
         out["step"] = event.step
+        out["appended"] = [message_to_dict(m) for m in event.appended]
     elif isinstance(event, ModelResponseFinished):
         message = event.response.to_message()
         out["step"] = event.step

@@ -70,6 +70,8 @@ class Live:
         self.thread: threading.Thread | None = None
         self.stream: RunStream[Any] | None = None
         self.token: CancelToken | None = None
+        self.durations: dict[str, float] = {}
+        """Seconds each tool call of this server's turns ran, by call id (shown with the history)."""
         self.decisions: dict[str, DecisionLike] = {}
         """Decisions given so far for the paused run's pending calls (resumed when all are in)."""
 
@@ -95,10 +97,10 @@ class Live:
         with self.lock:
             self.subscribers.discard(queue)
 
-    def publish(self, item: dict[str, Any]) -> None:
-        """Send ``item`` to every subscriber (from any thread) and keep it for late ones."""
+    def publish(self, item: dict[str, Any], *, keep: bool = True) -> None:
+        """Send ``item`` to every subscriber (from any thread) and keep it for late ones (with ``keep``)."""
         with self.lock:
-            if self.thread is not None:
+            if keep and self.thread is not None:
                 self._keep(item)
             queues = list(self.subscribers)
         for queue in queues:
@@ -154,7 +156,8 @@ class Live:
         token: CancelToken,
         on_end: Callable[[], None] | None,
     ) -> None:
-        self.publish({"kind": "turn_started"})
+        base = len(store.stored_messages(self.conversation_id))
+        self.publish({"kind": "turn_started", "base": base})
         error: BaseException | None = None
         undelivered: tuple[Message, ...] = ()
         try:
@@ -171,7 +174,10 @@ class Live:
                 try:
                     for event in stream:
                         recorder.record(event)
-                        self.publish(event_to_dict(event))
+                        item = event_to_dict(event)
+                        if item["kind"] == "tool_call_finished" and "agent" not in item:
+                            self.durations[item["call"]["id"]] = item["duration"]
+                        self.publish(item)
                 finally:
                     undelivered = stream.undelivered
         except Exception as exc:  # reported to the clients; the store already holds a valid history

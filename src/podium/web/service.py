@@ -122,6 +122,7 @@ class WebService:
             "pending": [approval_to_dict(r) for r in paused.pending] if paused else [],
             "usage": {**usage_to_dict(spent.usage, spent.cost), "cost_complete": spent.cost_complete},
             "running": bool(live and live.running),
+            "durations": dict(live.durations) if live else {},
             "can_redo": self._can_redo(conv.id),
         }
 
@@ -260,6 +261,11 @@ class WebService:
 
     def _ended(self) -> None:
         """After a turn: nothing to do yet (the clients reload what they show)."""
+
+    def close_streams(self) -> None:
+        """End every client's event stream (the server is stopping); safe from a signal handler."""
+        for live in list(self.lives.values()):
+            live.publish({"kind": "server_stopping"}, keep=False)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Stop every running turn and wait for them (each is recorded as cancelled)."""
