@@ -10,7 +10,7 @@ from typing import Any, Literal, TypeAlias
 from typing_extensions import Unpack, override
 
 from podium.exceptions import UserError
-from podium.messages import Message, ModelResponse, Part, Text, ToolCall, ToolResult
+from podium.messages import Message, ModelResponse, Part, Text, Thinking, ToolCall, ToolResult
 from podium.providers.base import Model, RequestOptions, deltas_of
 from podium.providers.profiles import ModelProfile
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
@@ -297,8 +297,8 @@ def make_test_model(name: str, **options: Any) -> Model:
 def scripted_from_file(path: str) -> ScriptedModel:
     """A :class:`ScriptedModel` from a JSON file (for driving the CLI in tests).
 
-    The file holds a list; each item is a text reply, or ``{"text": ..., "calls": [{"name": ..., "args":
-    {...}}]}``.
+    The file holds a list; each item is a text reply, or ``{"thinking": ..., "text": ..., "calls": [{"name": ...,
+    "args": {...}}]}`` (every key optional).
     """
     import json
     from pathlib import Path
@@ -314,7 +314,8 @@ def scripted_from_file(path: str) -> ScriptedModel:
         if isinstance(item, str):
             replies.append(item)
         elif isinstance(item, dict):
-            parts: list[Part] = [Text(item["text"])] if item.get("text") else []
+            parts: list[Part] = [Thinking(item["thinking"])] if item.get("thinking") else []
+            parts += [Text(item["text"])] if item.get("text") else []
             parts += [ToolCall(c.get("id", ""), c["name"], c.get("args", {})) for c in item.get("calls", [])]
             replies.append(parts)
         else:

@@ -44,7 +44,7 @@ class Limits:
         attachments: The most attachments one message may carry.
     """
 
-    def __init__(self, upload_bytes: int = 10 * 1024 * 1024, attachments: int = 8) -> None:
+    def __init__(self, upload_bytes: int = 10 * 1024 * 1024, attachments: int = 4) -> None:
         self.upload_bytes = upload_bytes
         self.attachments = attachments
 
