@@ -18,7 +18,7 @@ import pytest
 from tests.cli.conftest import KEY_VARIABLES
 
 pytest.importorskip("starlette", reason="the web extra is not installed: pip install 'podium[web]'")
-import httpx2 as httpx  # noqa: E402 - after the skip
+import httpx2 as httpx
 
 
 @dataclass

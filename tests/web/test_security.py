@@ -120,7 +120,7 @@ def test_the_event_stream_refuses_a_foreign_origin_and_a_missing_token(served: S
 def _upgrade(served: Served, origin: str | None, token: bool) -> bytes:
     key = base64.b64encode(os.urandom(16)).decode()
     lines = [
-        f"GET /api/conversations/x/events HTTP/1.1",
+        "GET /api/conversations/x/events HTTP/1.1",
         f"Host: {served.host}",
         "Upgrade: websocket",
         "Connection: Upgrade",
@@ -173,7 +173,11 @@ def test_files_outside_the_workspace_are_refused(served: Served, tmp_path_factor
     ws = served.workspace
     (ws / "ok.txt").write_text("fine")
     (ws / "sub").mkdir(exist_ok=True)
-    for name, target in (("out-link", outside), ("secret-link.txt", outside / "secret.txt"), ("in-link", ws / "ok.txt")):
+    for name, target in (
+        ("out-link", outside),
+        ("secret-link.txt", outside / "secret.txt"),
+        ("in-link", ws / "ok.txt"),
+    ):
         if not (ws / name).is_symlink():
             (ws / name).symlink_to(target)
     with served.client() as c:

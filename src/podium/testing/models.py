@@ -270,6 +270,22 @@ class SlowEchoModel(FunctionModel):
         yield replace(response, parts=(Text(response.text + " "),))
 
 
+def _describe(messages: list[Message], info: AgentInfo) -> str:
+    """What the last user message holds, part by part (to check what reached the model)."""
+    from podium.messages import File, Image
+
+    for message in reversed(messages):
+        if message.role == "user":
+            kinds = []
+            for part in message.parts:
+                if isinstance(part, (Image, File)):
+                    kinds.append(f"{part.type} {part.media_type} {len(part.data or b'')} bytes")
+                elif isinstance(part, Text):
+                    kinds.append(f"text {part.text!r}")
+            return "I got: " + "; ".join(kinds)
+    return "I got nothing"
+
+
 def _instructions(messages: list[Message], info: AgentInfo) -> str:
     return "\n".join(m.text for m in messages if m.role == "system") or "(no instructions)"
 
@@ -278,18 +294,21 @@ def make_test_model(name: str, **options: Any) -> Model:
     """Test models by name.
 
     ``test:echo`` repeats the last user message; ``test:slow`` does it slowly; ``test:instructions`` answers
-    with the instructions (system messages) it received; ``test:scripted:FILE`` replays a script.
+    with the instructions (system messages) it received; ``test:describe`` lists the parts of the last user
+    message (text, images and files with their type and size); ``test:scripted:FILE`` replays a script.
     """
     if name in ("", "echo"):
         return FunctionModel(_echo, model_name="echo")
     if name == "instructions":
         return FunctionModel(_instructions, model_name="instructions")
+    if name == "describe":
+        return FunctionModel(_describe, model_name="describe")
     if name == "slow":
         return SlowEchoModel(float(options.get("delay", 0.3)))
     if name.startswith("scripted:"):
         return scripted_from_file(name.removeprefix("scripted:"))
     raise UserError(
-        f"unknown test model {name!r}; available: test:echo, test:slow, test:instructions, "
+        f"unknown test model {name!r}; available: test:echo, test:slow, test:instructions, test:describe, "
         "test:scripted:/path/to/script.json"
     )
 
