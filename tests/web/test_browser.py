@@ -11,8 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.web.browser import browser, open_page  # noqa: F401 - the fixture
-from tests.web.conftest import Served
+from tests.web.conftest import Served, open_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.requires("chromium")]
 expect: Any = pytest.importorskip("playwright.sync_api").expect

@@ -78,7 +78,7 @@ def serve(
         raise UserError(f"podium serve needs the web extra ({exc.name} is missing): pip install 'podium[web]'") from exc
     from podium.cli.config import choose_model
     from podium.cli.mcp import open_servers
-    from podium.cli.session import EMBEDDED_NOTE, open_memory
+    from podium.cli.session import EMBEDDED_NOTE, build_agent, open_memory
     from podium.providers.registry import model as resolve
     from podium.store import SQLiteStore
 
@@ -89,14 +89,20 @@ def serve(
     sock = _bind(host, port)
     store = SQLiteStore(db) if db is not None else SQLiteStore()
     try:
+        tools_on = tools or bool(only_tools)
+        notes_memory = open_memory(memory, store.path, workspace)
+        servers = open_servers(mcp_files)
+
+        def make_agent(spec: str) -> Any:
+            return build_agent(resolve(spec), tools_on, workspace, only_tools or None, notes_memory, servers)
+
         service = WebService(
             store,
             workspace,
             choice.spec,
-            tools=tools or bool(only_tools),
-            include=only_tools or None,
-            memory=open_memory(memory, store.path, workspace),
-            mcp_servers=open_servers(mcp_files),
+            make_agent,
+            offered_models=_offered_models(),
+            tools=tools_on,
             notes=notes,
         )
         actual = sock.getsockname()[1]
@@ -131,6 +137,21 @@ def serve(
     finally:
         sock.close()
         store.close()
+
+
+def _offered_models() -> list[dict[str, str]]:
+    """The models ``podium models`` lists that can run here: those of the providers with a key, local, test."""
+    import os
+
+    from podium.cli.config import KEY_DEFAULTS
+
+    offered: list[dict[str, str]] = []
+    for variable, provider, default in KEY_DEFAULTS:
+        if os.environ.get(variable) and all(m["id"] != default for m in offered):
+            offered.append({"id": default, "label": f"{default} ({provider}, {variable} set)"})
+    offered.append({"id": "local:", "label": "local: (embedded SmolLM2-135M)"})
+    offered.append({"id": "test:echo", "label": "test:echo (repeats you)"})
+    return offered
 
 
 def _server_class() -> type[Any]:

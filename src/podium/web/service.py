@@ -1,8 +1,9 @@
 """What the web API does, without HTTP: conversations, turns, approvals, models (one instance per server).
 
-It holds the store, the workspace and the agents, built by the same functions as ``podium chat``
-(:func:`podium.cli.session.build_agent`: the built-in tools, the approval policy, MCP servers, memory), one
-agent per model in use. Each conversation runs its turns through a :class:`~podium.web.live.Live`.
+It holds the store, the workspace and the agents, one per model in use, built by the function it is given
+(``podium serve`` gives the one of ``podium chat``: the built-in tools, the approval policy, MCP servers,
+memory), so the web layer imports nothing from the CLI. Each conversation runs its turns through a
+:class:`~podium.web.live.Live`.
 """
 
 from __future__ import annotations
@@ -11,14 +12,13 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from podium.agent.agent import Agent
 from podium.agent.decisions import Ask, DecisionLike
-from podium.agent.memory import Memory
 from podium.exceptions import UserError
 from podium.paused import ApprovalRequest
 from podium.store.base import NotFoundError
@@ -45,14 +45,13 @@ class WebService:
     """The workspace the tools and the file view are confined to (resolved)."""
     default_model: str
     """The model new conversations use."""
+    make_agent: Callable[[str], Agent[Any]]
+    """Builds the agent for a model string (``podium serve`` gives the one ``podium chat`` uses: the built-in
+    tools, the approval policy, MCP servers, memory); raises ``UserError`` for a model that cannot be used."""
+    offered_models: list[dict[str, str]] = field(default_factory=list)
+    """What the model picker offers besides the default (``{"id": "provider:model", "label": ...}``)."""
     tools: bool = False
-    """Whether the agent gets the built-in workspace tools."""
-    include: Sequence[str] | None = None
-    """Only these built-in tools (``--tool``)."""
-    memory: Memory | None = None
-    """Notes across conversations (``--memory``)."""
-    mcp_servers: list[Any] = field(default_factory=list)
-    """Connected MCP servers."""
+    """Whether the agent has the built-in workspace tools (shown to the user)."""
     notes: list[str] = field(default_factory=list)
     """Notes to show the user (the embedded model's limits ...)."""
     agents: dict[str, Agent[Any]] = field(default_factory=dict)
@@ -66,16 +65,12 @@ class WebService:
     # -- agents and models
 
     def agent_for(self, spec: str) -> Agent[Any]:
-        """The agent for model ``spec`` (resolved once; a bad name is a ``UserError``)."""
+        """The agent for model ``spec``, built once by :attr:`make_agent` (a bad name is a ``UserError``)."""
         with self._lock:
             agent = self.agents.get(spec)
         if agent is not None:
             return agent
-        from podium.cli.session import build_agent
-        from podium.providers.registry import model as resolve
-
-        resolved = resolve(spec)
-        agent = build_agent(resolved, self.tools, self.workspace, self.include, self.memory, self.mcp_servers)
+        agent = self.make_agent(spec)
         with self._lock:
             return self.agents.setdefault(spec, agent)
 
@@ -84,18 +79,9 @@ class WebService:
         return self.store.get(conversation_id).model or self.default_model
 
     def models(self) -> dict[str, Any]:
-        """What the model picker offers: the models ``podium models`` lists that can run here."""
-        import os
-
-        from podium.cli.config import KEY_DEFAULTS
-
+        """What the model picker offers: the default model first, then :attr:`offered_models`."""
         offered: list[dict[str, str]] = [{"id": self.default_model, "label": f"{self.default_model} (default)"}]
-        for variable, provider, default in KEY_DEFAULTS:
-            if os.environ.get(variable) and all(m["id"] != default for m in offered):
-                offered.append({"id": default, "label": f"{default} ({provider}, {variable} set)"})
-        for spec, label in (("local:", "local: (embedded SmolLM2-135M)"), ("test:echo", "test:echo (repeats you)")):
-            if all(m["id"] != spec for m in offered):
-                offered.append({"id": spec, "label": label})
+        offered += [m for m in self.offered_models if m["id"] != self.default_model]
         return {"default": self.default_model, "models": offered}
 
     # -- conversations
