@@ -122,7 +122,7 @@ function userBlock(m) {
   if (text) box.append(document.createTextNode(text));
   for (const p of m.parts) {
     if (p.type === "image" && p.data) box.append(el("img", { src: mediaSrc(p), alt: "attached image" }));
-    else if (p.type === "file") box.append(el("div", { class: "chip", text: `📄 ${p.filename || p.media_type}` }));
+    else if (p.type === "file") box.append(el("div", { class: "chip", text: `PDF · ${p.filename || p.media_type}` }));
   }
   return box;
 }
@@ -242,7 +242,7 @@ function renderList() {
   list.replaceChildren(...state.conversations.map((c) => el("li", {},
     el("button", { type: "button", "aria-current": c.id === state.id ? "page" : null, onclick: () => { openConversation(c.id); closeSidebar(); } },
       el("span", { class: "conv-title", text: c.title || "Untitled" }),
-      el("span", { class: "conv-preview", text: c.preview || `${c.messages} messages` })))));
+      el("span", { class: "conv-preview", text: (c.preview || `${c.messages} messages`).replace(/[*_`#>]+/g, "") })))));
   if (!state.conversations.length) list.append(el("li", { class: "workspace", text: $("search").value ? "No conversation matches." : "No conversations yet." }));
 }
 
@@ -450,7 +450,7 @@ function addFiles(files) {
 
 function renderAttachments() {
   $("attachments").replaceChildren(...state.attachments.map((a, i) => el("span", { class: "chip" },
-    a.media_type.startsWith("image/") ? el("img", { src: a.url, alt: "" }) : el("span", { text: "📄" }),
+    a.media_type.startsWith("image/") ? el("img", { src: a.url, alt: "" }) : el("span", { class: "pdf", text: "PDF" }),
     el("span", { text: a.name }),
     el("button", { type: "button", "aria-label": `Remove ${a.name}`, text: "✕", onclick: () => { state.attachments.splice(i, 1); renderAttachments(); } }))));
 }
@@ -467,9 +467,9 @@ async function openFiles(path = "") {
     ...parts.map((p, i) => el("button", { type: "button", text: `/ ${p}`, onclick: () => openFiles(parts.slice(0, i + 1).join("/")) })));
   const join = (name) => (doc.path ? `${doc.path}/${name}` : name);
   $("file-list").replaceChildren(...doc.entries.map((e) => el("li", {}, e.kind === "dir"
-    ? el("button", { type: "button", text: `📁 ${e.name}/`, onclick: () => openFiles(join(e.name)) })
-    : e.kind === "file" ? el("button", { type: "button", text: `📄 ${e.name}`, onclick: () => viewFile(join(e.name)) })
-      : el("span", { class: "link", text: `↪ ${e.name} (${e.kind}, not followed)` }))));
+    ? el("button", { type: "button", class: "dir", text: `${e.name}/`, onclick: () => openFiles(join(e.name)) })
+    : e.kind === "file" ? el("button", { type: "button", class: "file", text: e.name, onclick: () => viewFile(join(e.name)) })
+      : el("span", { class: "link", text: `${e.name} (${e.kind === "link" ? "symbolic link, not followed" : e.kind})` }))));
   $("file-view").replaceChildren(el("p", { class: "hint", text: doc.entries.length ? "Choose a file to read it." : "This folder is empty." }));
   const first = $("file-list").querySelector("button");
   if (first) first.focus();
