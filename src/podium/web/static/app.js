@@ -5,7 +5,7 @@
 const $ = (id) => document.getElementById(id);
 const state = {
   info: null, models: [], conversations: [], id: null, conv: null, source: null,
-  running: false, liveBase: null, live: null, attachments: [], durations: {}, frame: 0,
+  running: false, liveBase: null, live: null, attachments: [], durations: {}, frame: 0, historyKey: "",
 };
 
 // ---------------------------------------------------------------- API
@@ -173,7 +173,9 @@ function renderHistory() {
   const conv = state.conv;
   const messages = conv ? conv.messages : [];
   const shown = state.liveBase === null ? messages : messages.slice(0, state.liveBase);
-  renderMessages($("history"), shown);
+  // re-render only when what is shown changed (a turn's start must not re-highlight the whole history)
+  const key = `${state.id}|${shown.map((m) => m.id).join(",")}|${Object.keys(state.durations).length}`;
+  if (key !== state.historyKey) { state.historyKey = key; renderMessages($("history"), shown); }
   $("empty").hidden = messages.length > 0 || state.running;
   renderApprovals();
 }
@@ -277,7 +279,7 @@ function connect() {
 
 async function openConversation(id, push = true) {
   state.id = id; state.conv = null; state.live = null; state.liveBase = null; state.running = false;
-  $("history").replaceChildren(); $("live").replaceChildren(); $("approvals").replaceChildren();
+  $("history").replaceChildren(); $("live").replaceChildren(); $("approvals").replaceChildren(); state.historyKey = "";
   if (push && location.pathname !== `/c/${id}`) history.pushState({ id }, "", `/c/${id}`);
   renderList();
   connect();
