@@ -87,9 +87,10 @@ def browser_first_token(base: str, token: str, cid: str, sends: int) -> list[flo
 def api_first_token(base: str, token: str, cid: str, sends: int) -> list[float]:
     headers = {"authorization": f"Bearer {token}"}
     times: list[float] = []
-    with httpx.Client(base_url=base, headers=headers, timeout=30) as c, c.stream(
-        "GET", f"/api/conversations/{cid}/events"
-    ) as events:
+    with (
+        httpx.Client(base_url=base, headers=headers, timeout=30) as c,
+        c.stream("GET", f"/api/conversations/{cid}/events") as events,
+    ):
         lines = events.iter_lines()
         assert next(lines) == ": connected"
         for i in range(sends):
