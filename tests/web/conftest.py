@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.conftest import KEY_VARIABLES
+from tests.cli.conftest import KEY_VARIABLES, cli_env  # noqa: F401 - a fixture for test_serve.py
 
 pytest.importorskip("starlette", reason="the web extra is not installed: pip install 'podium[web]'")
 import httpx2 as httpx

@@ -123,7 +123,11 @@ def serve(
             err=True,
         )
         if host not in ("127.0.0.1", "localhost", "::1"):
-            click.echo(f"note: listening on {host}, not only this machine; the token still guards it", err=True)
+            click.echo(
+                f"note: listening on {host}, not only this machine; the token still guards it, but the traffic is "
+                "plain HTTP. Other machines must use a name given with --allow-host (the Host header is checked).",
+                err=True,
+            )
         sys.stdout.flush()
         if open_browser:
             import threading

@@ -201,6 +201,7 @@ class Live:
                 self.publish(ending)
                 with self.lock:
                     self.thread = None
+                    self.buffer = []  # a client that connects now reads the stored conversation
 
     def send(self, parts: list[Any]) -> bool:
         """Send a message into the running turn (steering); False when no turn can take it any more."""

@@ -61,6 +61,8 @@ class WebService:
     """(tool, reason) pairs the user chose to always allow for the server's lifetime."""
     loop: asyncio.AbstractEventLoop | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _turns: threading.Lock = field(default_factory=threading.Lock)
+    """Held while a turn is being started, so two requests never start two turns in one conversation."""
 
     # -- agents and models
 
@@ -186,6 +188,10 @@ class WebService:
 
     def post(self, conversation_id: str, parts: list[Any]) -> str:
         """Send a user message: into the running turn (``"sent"``), or as a new turn (``"started"``)."""
+        with self._turns:
+            return self._post(conversation_id, parts)
+
+    def _post(self, conversation_id: str, parts: list[Any]) -> str:
         conv = self.store.get(conversation_id)
         live = self.live(conv.id)
         deadline = time.monotonic() + 5.0
@@ -213,6 +219,10 @@ class WebService:
         ``always`` allows the call and, for the server's lifetime, every later call of the same tool that
         asks for the same reason (the same rule of the policy).
         """
+        with self._turns:
+            return self._decide(conversation_id, decisions)
+
+    def _decide(self, conversation_id: str, decisions: dict[str, str]) -> dict[str, Any]:
         conv = self.store.get(conversation_id)
         paused = self.store.paused_run(conv.id)
         if paused is None:

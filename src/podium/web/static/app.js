@@ -16,6 +16,9 @@ async function api(method, path, body) {
   const response = await fetch(path, init);
   let doc = null;
   try { doc = await response.json(); } catch (e) { doc = null; }
+  if (response.status === 401) {
+    throw new Error("This page's token is no longer valid (the server restarted?): open the URL podium serve printed.");
+  }
   if (!response.ok) {
     const error = new Error((doc && doc.error) || `${response.status} ${response.statusText}`);
     error.status = response.status;
@@ -100,8 +103,9 @@ function resultsIndex(messages) {
   return results;
 }
 
-function toolBlock(call, result, duration, running) {
-  const status = result ? (result.is_error ? (result.interrupted ? "interrupted" : "error") : "done") : running ? "running…" : "waiting";
+function toolBlock(call, result, duration, running, progress) {
+  const status = result ? (result.is_error ? (result.interrupted ? "interrupted" : "error") : "done")
+    : running ? `running…${progress ? " " + progress : ""}` : "waiting";
   const kind = result ? (result.is_error ? "error" : "ok") : "running";
   const time = duration !== undefined && duration !== null ? ` · ${duration < 1 ? Math.round(duration * 1000) + " ms" : duration.toFixed(1) + " s"}` : "";
   const details = el("details", { class: `tool ${kind}`, "data-call-id": call.id },
@@ -138,9 +142,11 @@ function assistantBlock(m, results, options) {
     } else if (p.type === "text") {
       lastText = p.text;
       box.append(renderMarkdown(p.text, streaming && i === m.parts.length - 1));
+    } else if (p.type === "image" && p.data) {
+      box.append(el("img", { class: "output-image", src: mediaSrc(p), alt: "image from the model" }));
     } else if (p.type === "tool_call") {
       const running = options && options.runningCalls && options.runningCalls.has(p.id);
-      box.append(toolBlock(p, results[p.id], state.durations[p.id], running));
+      box.append(toolBlock(p, results[p.id], state.durations[p.id], running, options && options.progress && options.progress[p.id]));
     }
   });
   if (!streaming) {
@@ -184,7 +190,7 @@ function renderLive() {
   state.frame = 0;
   const live = state.live;
   if (!live) { $("live").replaceChildren(); return; }
-  renderMessages($("live"), live.messages, live.results, { runningCalls: live.running });
+  renderMessages($("live"), live.messages, live.results, { runningCalls: live.running, progress: live.progress });
   for (const note of live.notes) $("live").append(el("p", { class: `note ${note.error ? "error" : ""}`, text: note.text }));
   scrollDown();
 }
@@ -382,7 +388,7 @@ function onEvent(ev) {
   switch (ev.kind) {
     case "turn_started":
       state.running = true; state.liveBase = ev.base;
-      state.live = { messages: [], results: {}, running: new Set(), notes: [] };
+      state.live = { messages: [], results: {}, running: new Set(), notes: [], progress: {} };
       $("approvals").replaceChildren(); $("empty").hidden = true;
       renderHistory(); renderHeader(); break;
     case "model_request_started":
@@ -409,6 +415,12 @@ function onEvent(ev) {
       live.messages.push({ ...ev.message, cost: ev.usage.cost });
       break;
     case "tool_call_started": if (live) live.running.add(ev.call.id); break;
+    case "tool_call_progress":
+      if (live) {
+        const share = ev.total ? `${Math.round((100 * ev.progress) / ev.total)}%` : "";
+        live.progress[ev.call.id] = [share, ev.message || ""].filter(Boolean).join(" · ");
+      }
+      break;
     case "tool_call_finished":
       if (live) { live.running.delete(ev.call.id); live.results[ev.call.id] = ev.result; }
       state.durations[ev.call.id] = ev.duration; break;
