@@ -137,6 +137,37 @@ def test_interrupt_mid_answer_with_escape_and_with_the_button(browser: Any, serv
     expect(page.locator("#history .msg.user")).to_have_count(2)
 
 
+def test_a_message_sent_while_the_agent_works_steers_it(browser: Any, served: Served) -> None:
+    cid = served.conversation("test:slow")
+    page = open_page(browser, served, f"/c/{cid}")
+    send(page, "alpha beta gamma delta epsilon zeta")
+    expect(page.locator("#live .msg.assistant .md")).to_contain_text("You said")
+    expect(page.locator("#send")).to_have_text("Send now")
+    send(page, "steer now")
+    expect(page.locator("#history .msg.assistant").last).to_contain_text("steer now", timeout=20_000)
+    expect(page.locator("#history .msg.user")).to_have_count(2)
+    expect(page.locator("#history .msg.user").last).to_have_text("steer now")
+
+
+def test_an_approval_by_keyboard_alone(browser: Any, served: Served) -> None:
+    envrc = served.workspace / ".envrc"
+    envrc.unlink(missing_ok=True)
+    cid = served.conversation(_approval_script(served, "keys", "export KEYS=1"))
+    page = open_page(browser, served, f"/c/{cid}")
+    send(page, "set up direnv")
+    allow = page.locator(".approval").get_by_role("button", name="Allow", exact=True)
+    expect(allow).to_be_visible()
+    page.locator("#prompt").focus()
+    for _ in range(10):  # Shift+Tab back from the message box to the card's buttons
+        if page.evaluate("document.activeElement.classList.contains('allow')"):
+            break
+        page.keyboard.press("Shift+Tab")
+    expect(allow).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("#history .msg.assistant").last).to_contain_text("Done.")
+    assert envrc.read_text() == "export KEYS=1"
+
+
 def test_a_reload_keeps_the_conversation(browser: Any, served: Served) -> None:
     cid = served.conversation()
     page = open_page(browser, served, f"/c/{cid}")

@@ -406,9 +406,7 @@ function onEvent(ev) {
       if (last && last.type === type) last.text += ev.text; else m.parts.push({ type, text: ev.text });
       break;
     }
-    case "message_delivered":
-      if (live) { const m = live.messages[live.messages.length - 1]; live.messages.splice(m && m.streaming ? live.messages.length - 1 : live.messages.length, 0, ev.message); }
-      break;
+    case "message_delivered": break; // shown with the next request's appended messages
     case "model_response_finished":
       if (!live) break;
       if (live.messages.length && live.messages[live.messages.length - 1].streaming) live.messages.pop();
