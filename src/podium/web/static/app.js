@@ -250,7 +250,7 @@ function renderList() {
   list.replaceChildren(...state.conversations.map((c) => el("li", {},
     el("button", { type: "button", "aria-current": c.id === state.id ? "page" : null, onclick: () => { openConversation(c.id); closeSidebar(); } },
       el("span", { class: "conv-title", text: c.title || "Untitled" }),
-      el("span", { class: "conv-preview", text: (c.preview || `${c.messages} messages`).replace(/[*_`#>]+/g, "") })))));
+      el("span", { class: "conv-preview", text: (c.preview || `${c.messages} messages`).replace(/[*`]+/g, "") })))));
   if (!state.conversations.length) list.append(el("li", { class: "workspace", text: $("search").value ? "No conversation matches." : "No conversations yet." }));
 }
 
@@ -558,7 +558,9 @@ async function start() {
   const [info, models] = await Promise.all([guarded(() => api("GET", "/api/info")), guarded(() => api("GET", "/api/models"))]);
   state.info = info; state.models = models ? models.models : [];
   if (info) {
-    $("workspace").textContent = `Workspace: ${info.workspace}${info.tools ? " (tools on)" : ""}`;
+    const name = info.workspace.split("/").filter(Boolean).pop() || info.workspace;
+    $("workspace").textContent = `Workspace: ${name}${info.tools ? " (tools on)" : ""}`;
+    $("workspace").title = info.workspace;
     if (info.notes && info.notes.length) notice(info.notes.join(" "));
   }
   await loadList();
