@@ -206,6 +206,17 @@ def test_files_outside_the_workspace_are_refused(served: Served, tmp_path_factor
     assert kinds["ok.txt"] == "file"
 
 
+def test_a_fifo_or_a_device_is_refused_without_blocking(served: Served) -> None:
+    fifo = served.workspace / "pipe"
+    if not fifo.exists():
+        os.mkfifo(fifo)
+    with served.client() as c:
+        r = c.get("/api/files", params={"kind": "file", "path": "pipe"})
+        assert r.status_code == 403
+        assert "regular file" in r.json()["error"]
+        assert {"name": "pipe", "kind": "other", "size": None} in c.get("/api/files").json()["entries"]
+
+
 def test_no_endpoint_moves_the_workspace(served: Served) -> None:
     with served.client() as c:
         before = c.get("/api/info").json()["workspace"]

@@ -3,7 +3,8 @@
 A path is relative to the workspace, given with ``/``. It is refused when it is absolute, holds ``..``, a
 NUL byte or a backslash, or when any part of it is a symbolic link (even one that points inside: the link
 could change between the check and the read). The final open uses ``O_NOFOLLOW`` and the opened file is
-checked to be a regular file. Nothing here writes, renames or changes the workspace.
+checked to be a regular file (a FIFO or a device is refused without blocking). Known secrets (the API keys
+Podium holds) are scrubbed from the text shown. Nothing here writes, renames or changes the workspace.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from podium.exceptions import UserError
+from podium.secrets import scrub
 
 __all__ = ["MAX_FILE_BYTES", "MAX_LISTING", "FileRefused", "list_dir", "read_file", "safe_path"]
 
@@ -113,5 +115,5 @@ def read_file(workspace: Path, relative: str) -> dict[str, Any]:
     elif b"\x00" in data[:8192]:
         out.update(kind="binary", text="")
     else:
-        out.update(kind="text", text=data.decode("utf-8", "replace"))
+        out.update(kind="text", text=scrub(data.decode("utf-8", "replace")))
     return out
