@@ -222,3 +222,20 @@ def test_models_and_info(served: Served) -> None:
     assert "test:echo" in [m["id"] for m in models["models"]]
     assert info["tools"] is True
     assert info["limits"]["upload_bytes"] == 10 * 1024 * 1024
+
+
+def test_a_failing_model_ends_the_turn_with_an_error_and_keeps_the_conversation(served: Served) -> None:
+    cid = served.conversation(served.script("one-reply", ["the only reply"]))
+    events = Events(served, cid)
+    with served.client() as c:
+        c.post(f"/api/conversations/{cid}/messages", json={"text": "first"})
+        events.wait("turn_ended")
+        c.post(f"/api/conversations/{cid}/messages", json={"text": "second"})  # the script has no more replies
+        ended = events.wait("turn_ended", count=2)
+        assert ended["status"] == "error"
+        assert "scripted" in ended["error"].lower()
+        doc = served.wait_idle(cid)
+    texts = [m["parts"][0]["text"] for m in doc["messages"]]
+    assert texts[:2] == ["first", "the only reply"]
+    assert "second" in texts  # the prompt is kept; the conversation stays valid to continue
+    events.close()

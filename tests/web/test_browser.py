@@ -86,7 +86,9 @@ def _approval_script(served: Served, name: str, content: str) -> str:
 def test_a_tool_call_approved_with_a_click(browser: Any, served: Served) -> None:
     envrc = served.workspace / ".envrc"
     envrc.unlink(missing_ok=True)
-    cid = served.conversation(_approval_script(served, "allow", "export OK=1"))
+    cid = served.conversation(
+        _approval_script(served, "allow", "export OK=1 # <b>x</b><img src=x onerror=window.__xss=9>")
+    )
     page = open_page(browser, served, f"/c/{cid}")
     send(page, "set up direnv")
     card = page.locator(".approval")
@@ -95,12 +97,14 @@ def test_a_tool_call_approved_with_a_click(browser: Any, served: Served) -> None
     assert not envrc.exists()
     card.get_by_role("button", name="Allow", exact=True).click()
     expect(page.locator("#history .msg.assistant").last).to_contain_text("Done.")
-    assert envrc.read_text() == "export OK=1"
+    assert envrc.read_text().startswith("export OK=1 # <b>")
     tool = page.locator("details.tool").first
     expect(tool).to_have_class(re.compile(r"\bok\b"))
     expect(tool.locator(".status")).to_contain_text(re.compile(r"done · \d+"))  # with its duration
     tool.locator("summary").click()
-    expect(tool).to_contain_text("export OK=1")
+    expect(tool).to_contain_text("export OK=1 # <b>x</b><img")  # tool arguments are shown as text, never HTML
+    assert tool.locator("b, img").count() == 0
+    assert page.evaluate("window.__xss") is None
     expect(page.locator(".approval")).to_have_count(0)
 
 
