@@ -281,6 +281,9 @@ function connect() {
   state.source = source;
   source.onmessage = (message) => { if (state.id === id) onEvent(JSON.parse(message.data)); };
   source.onopen = () => { loadConversation(); };
+  source.onerror = () => { // the browser retries by itself; say why if the token is refused now
+    if (state.source === source) guarded(() => api("GET", "/api/info"));
+  };
 }
 
 async function openConversation(id, push = true) {
