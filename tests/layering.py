@@ -45,7 +45,6 @@ UNITS: dict[str, str] = {
     "providers": CAPABILITIES,
     "tools": CAPABILITIES,
     "mcp": CAPABILITIES,
-    "testing": CAPABILITIES,
     # orchestration
     "store": ORCHESTRATION,
     "trace": ORCHESTRATION,
@@ -55,13 +54,13 @@ UNITS: dict[str, str] = {
     # interfaces
     "cli": INTERFACES,
     "web": INTERFACES,
+    "testing": INTERFACES,  # test helpers for users' tests: they may use everything, nothing uses them
 }
 """Every top-level module and subpackage of ``podium`` and its layer. A new one fails the test until it is
 placed here (and in ``docs/architecture.md``)."""
 
 SIDEWAYS: dict[str, frozenset[str]] = {
     "mcp": frozenset({"tools"}),  # the MCP client builds toolsets, the server serves them
-    "testing": frozenset({"providers", "tools"}),  # scripted models are providers; fake tools
     "agent": frozenset({"store", "trace"}),  # the loop records runs; store and trace never import the agent
     "cli": frozenset({"web"}),  # `podium serve` starts the web UI
 }
@@ -84,6 +83,8 @@ AGENT_PUBLIC = frozenset(
         "podium.agent.hooks",
         "podium.agent.memory",
         "podium.agent.recording",
+        "podium.agent.replay",
+        "podium.agent.durable",
         "podium.agent.result",
         "podium.agent.rules",
     }

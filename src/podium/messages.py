@@ -437,9 +437,19 @@ class ModelResponse:
 
     def to_dict(self) -> JsonDict:
         """JSON-able dict of this response (versioned like messages)."""
-        data = message_to_dict(self.to_message())
-        del data["role"]
+        data: JsonDict = {"parts": [part_to_dict(p) for p in self.parts]}
+        if self.provider is not None:
+            data["provider"] = self.provider
+        if self.model is not None:
+            data["model"] = self.model
+        if self.finish_reason is not None:
+            data["finish_reason"] = self.finish_reason
         data["usage"] = self.usage.to_dict()
+        cost = self.cost
+        if cost is not None:
+            data["cost"] = cost
+        if self.provider_details is not None:
+            data["provider_details"] = self.provider_details
         return {"version": FORMAT_VERSION, "response": data}
 
     @classmethod

@@ -29,8 +29,12 @@ from podium.tools.toolset import ToolResolver, ToolsetLike
 
 if TYPE_CHECKING:
     from podium.agent.memory import Memory
+    from podium.agent.replay import Replayer
     from podium.agent.rules import ApprovalPolicy
     from podium.agent.subagent import Scope, SubAgentTool
+    from podium.agent.tracing import TraceRecorder
+    from podium.store.sqlite import SQLiteStore
+    from podium.trace import Trace, TraceMonitor, TraceSink
 
 __all__ = ["Agent", "AsyncRunStream", "Prompt", "RunStream"]
 
@@ -112,6 +116,8 @@ class Agent(Generic[OutputT]):
         budget: Budget | None = None,
         compaction: Compaction | None = DEFAULT_COMPACTION,
         memory: Memory | None = None,
+        trace_sinks: Sequence[TraceSink] = (),
+        contracts: Sequence[TraceMonitor] = (),
     ) -> None: ...
 
     @overload
@@ -137,6 +143,8 @@ class Agent(Generic[OutputT]):
         budget: Budget | None = None,
         compaction: Compaction | None = DEFAULT_COMPACTION,
         memory: Memory | None = None,
+        trace_sinks: Sequence[TraceSink] = (),
+        contracts: Sequence[TraceMonitor] = (),
     ) -> None: ...
 
     def __init__(
@@ -161,6 +169,8 @@ class Agent(Generic[OutputT]):
         budget: Budget | None = None,
         compaction: Compaction | None = DEFAULT_COMPACTION,
         memory: Memory | None = None,
+        trace_sinks: Sequence[TraceSink] = (),
+        contracts: Sequence[TraceMonitor] = (),
     ) -> None:
         """Create an agent.
 
@@ -192,6 +202,10 @@ class Agent(Generic[OutputT]):
             memory: Notes kept across conversations (:class:`~podium.agent.memory.Memory`): adds the
                 ``remember``, ``recall``, ``forget`` and ``list_memories`` tools and recalls the notes that
                 match the prompt into the instructions, once per run.
+            trace_sinks: Every run records its trace (:mod:`podium.trace`) and hands each record to these as
+                it is written (a file, the store, OpenTelemetry).
+            contracts: Rules checked on each trace record as the run goes (:mod:`podium.trace.contracts`); a
+                violation stops the run with ``ContractViolation`` before the next model request or tool.
         """
         if max_steps < 1:
             raise UserError("max_steps must be at least 1")
@@ -221,6 +235,10 @@ class Agent(Generic[OutputT]):
         self.repeated_calls: Literal["answer", "allow"] = repeated_calls
         self._output: OutputHandler[OutputT] = OutputHandler(output_type, output_mode)
         self._resolved: Model | None = model if isinstance(model, Model) else None
+        self.trace_sinks: list[TraceSink] = list(trace_sinks)
+        """Called with every trace record of every run."""
+        self.contracts: list[TraceMonitor] = list(contracts)
+        """Checked on every trace record of every run."""
 
     # -- set-up shared by all entry points
 
@@ -293,6 +311,18 @@ class Agent(Generic[OutputT]):
             scope=scope,
         )
 
+    def _run_trace(self, trace: Trace | None) -> Trace | None:
+        """The trace a run records into: ``trace``, or a new one when the agent has sinks or contracts."""
+        if not (self.trace_sinks or self.contracts):
+            return trace
+        if trace is None:
+            from podium.trace import Trace
+
+            trace = Trace()
+        trace.sinks.extend(s for s in self.trace_sinks if s not in trace.sinks)
+        trace.monitors.extend(c for c in self.contracts if c not in trace.monitors)
+        return trace
+
     def _compaction(self, override: Compaction | Literal[False] | None) -> Compaction | None:
         """The run's compaction, with summariser models given as strings resolved (once per agent)."""
         chosen = self.compaction if override is None else override or None
@@ -325,6 +355,7 @@ class Agent(Generic[OutputT]):
         approver: Approver | None = None,
         budget: Budget | None = None,
         compaction: Compaction | Literal[False] | None = None,
+        trace: Trace | None = None,
     ) -> RunResult[OutputT]:
         """Run to completion in this thread and return the result.
 
@@ -345,6 +376,8 @@ class Agent(Generic[OutputT]):
             approver: Answers "ask" decisions for this run (over the agent's).
             budget: Limits of this run, replacing the agent's (:class:`~podium.agent.budget.Budget`).
             compaction: Compaction for this run, replacing the agent's; ``False`` turns it off.
+            trace: Record the run's Message-Action Trace into this :class:`~podium.trace.Trace` (every model
+                request and response, tool call and result, decision; see ``docs/traces.md``).
 
         Raises:
             RunCancelled: ``cancel`` was triggered; ``.messages`` is a valid history.
@@ -365,6 +398,7 @@ class Agent(Generic[OutputT]):
             approver=approver,
             budget=budget,
             compaction=compaction,
+            trace=trace,
             _stream_model=False,
         )
         for _ in stream:
@@ -386,8 +420,11 @@ class Agent(Generic[OutputT]):
         approver: Approver | None = None,
         budget: Budget | None = None,
         compaction: Compaction | Literal[False] | None = None,
+        trace: Trace | None = None,
         _stream_model: bool = True,
         _scope: Scope | None = None,
+        _replay: Replayer | None = None,
+        _run_id: str | None = None,
     ) -> RunStream[OutputT]:
         """Run in this thread, yielding events as they happen; ``.result`` holds the result afterwards.
 
@@ -398,10 +435,16 @@ class Agent(Generic[OutputT]):
         spec = self._spec(
             resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget, compaction, scope
         )
+        if _run_id:
+            spec.run_id = _run_id
         token = cancel or CancelToken()
         inbox = Inbox()
-        gen = drive_sync(
-            agent_loop(spec),
+        loop, recorder = _traced(
+            spec, resolved, self._run_trace(trace), _replay, stream=_stream_model, settings=settings
+        )
+        drive = _replay.drive_sync if _replay is not None else drive_sync
+        gen = drive(
+            loop,
             resolved,
             stream=_stream_model,
             cancel=token,
@@ -409,6 +452,8 @@ class Agent(Generic[OutputT]):
             approver=approver or self.approver,
             inbox=inbox,
         )
+        if recorder is not None:
+            gen = recorder.watch(gen)
         if isinstance(spec.tools, ToolResolver) and spec.tools.has_toolsets:
             gen = _ending(gen, spec.tools)
         return RunStream(gen, token, inbox)
@@ -430,6 +475,7 @@ class Agent(Generic[OutputT]):
         approver: Approver | None = None,
         budget: Budget | None = None,
         compaction: Compaction | Literal[False] | None = None,
+        trace: Trace | None = None,
     ) -> RunResult[OutputT]:
         """Async twin of :meth:`run`: tools run as tasks (sync tools on a thread pool)."""
         stream = self.astream(
@@ -445,6 +491,7 @@ class Agent(Generic[OutputT]):
             approver=approver,
             budget=budget,
             compaction=compaction,
+            trace=trace,
             _stream_model=False,
         )
         async for _ in stream:
@@ -466,8 +513,11 @@ class Agent(Generic[OutputT]):
         approver: Approver | None = None,
         budget: Budget | None = None,
         compaction: Compaction | Literal[False] | None = None,
+        trace: Trace | None = None,
         _stream_model: bool = True,
         _scope: Scope | None = None,
+        _replay: Replayer | None = None,
+        _run_id: str | None = None,
     ) -> AsyncRunStream[OutputT]:
         """Async twin of :meth:`stream`: ``async for event in agent.astream(...)``; ``await stream.send(...)``."""
         resolved = self._model(model)
@@ -475,11 +525,17 @@ class Agent(Generic[OutputT]):
         spec = self._spec(
             resolved, prompt, message_history, deps, settings, inject, approvals, resume, budget, compaction, scope
         )
+        if _run_id:
+            spec.run_id = _run_id
         token = cancel or CancelToken()
         box: list[RunResult[OutputT]] = []
         inbox = Inbox()
-        agen = drive_async(
-            agent_loop(spec),
+        loop, recorder = _traced(
+            spec, resolved, self._run_trace(trace), _replay, stream=_stream_model, settings=settings
+        )
+        drive = _replay.drive_async if _replay is not None else drive_async
+        agen = drive(
+            loop,
             resolved,
             stream=_stream_model,
             cancel=token,
@@ -488,9 +544,24 @@ class Agent(Generic[OutputT]):
             approver=approver or self.approver,
             inbox=inbox,
         )
+        if recorder is not None:
+            agen = recorder.awatch(agen)
         if isinstance(spec.tools, ToolResolver) and spec.tools.has_toolsets:
             agen = _aending(agen, spec.tools)
         return AsyncRunStream(agen, token, box, inbox)
+
+    # -- durable runs
+
+    def resume(self, run_id: str, *, store: SQLiteStore, **options: Any) -> RunResult[OutputT]:
+        """Continue a durable run whose process died, from its trace in ``store`` (:mod:`podium.agent.durable`).
+
+        Completed model requests and tool calls are not repeated; a tool call that was in flight runs again
+        only if its tool is ``idempotent``, else it gets an error result. ``options``: ``deps``, ``inject``,
+        ``approver``, ``approvals`` (for a paused run), ``cancel``.
+        """
+        from podium.agent.durable import resume
+
+        return resume(self, run_id, store=store, **options)
 
     # -- compaction on demand
 
@@ -721,6 +792,42 @@ def _compaction_result(spec: LoopSpec[Any], event: ContextCompacted | None) -> C
     messages = [*history, event.record]
     window = ContextWindow(messages, spec.profile, spec.compaction, spec.token_counter)
     return CompactionResult(messages, window.view(messages), event.tokens_before, event.tokens_after, event.strategies)
+
+
+def _traced(
+    spec: LoopSpec[OutputT],
+    model: Model,
+    trace: Trace | None,
+    replay: Replayer | None,
+    *,
+    stream: bool,
+    settings: ModelSettings | None,
+) -> tuple[Generator[Any, Any, RunResult[OutputT]], TraceRecorder | None]:
+    """The run's loop generator, recording into ``trace`` when one is given (and replaying's set-up)."""
+    if replay is not None:
+        replay.prepare(spec)
+    if trace is None:
+        return agent_loop(spec), None
+    from podium.agent.tracing import TraceRecorder, run_header
+
+    if not spec.run_id:  # the run's id, known before it starts (a resumed run keeps the paused run's)
+        spec.run_id = (spec.resume.run_id if spec.resume is not None else "") or os.urandom(16).hex()
+    resuming = replay if replay is not None and hasattr(replay, "replayed") else None
+    recorder = TraceRecorder(trace, resuming=resuming)
+    if replay is None:
+        spec.clock = recorder.clock
+    else:
+        spec.clock = replay.recording_clock(recorder)
+    if spec.token_counter is not None:
+        spec.token_counter = recorder.counter(spec.token_counter)
+    injected = (v for v in spec.inject.values() if isinstance(v, str) and len(v) >= 4)
+    trace.secrets = sorted({*trace.secrets, *injected}, key=len, reverse=True)
+    if resuming is None:  # a resumed run goes on writing the trace it started
+        header = run_header(spec, model, stream=stream, run_id=spec.run_id, settings=settings)
+        if trace.meta:
+            header["meta"] = trace.meta
+        trace.append("run", header)
+    return recorder.wrap(agent_loop(spec)), recorder
 
 
 def _ending(

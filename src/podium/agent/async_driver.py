@@ -8,6 +8,7 @@ against the run's cancel token and the inbox's interrupting messages, and runs s
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from dataclasses import dataclass, replace
@@ -16,7 +17,7 @@ from typing import Any, TypeVar
 from podium.agent.approval import Approver, Decision, decision_from
 from podium.agent.cancel import CancelToken
 from podium.agent.children import AsyncChildren
-from podium.agent.driving import Progress, in_context, no_final_response, partial_response, tool_pool
+from podium.agent.driving import Progress, in_context, no_final_response, partial_response, report_done, tool_pool
 from podium.agent.effects import (
     AbandonTools,
     AskApproval,
@@ -305,6 +306,9 @@ class _AsyncEffects:
                 else:
                     call = run_async(self.progress.attach(inv), self._in_thread, self.max_output)
                     self.tasks.append(asyncio.ensure_future(call))
+            if item.on_done is not None:
+                for i, task in enumerate(self.tasks):
+                    task.add_done_callback(functools.partial(report_done, item.on_done, i))
         elif isinstance(item, AwaitTool):
             stopped = self.interruption()
             if stopped is not None:

@@ -39,7 +39,15 @@ from podium.agent.approval import Approver, Decision, decision_from
 from podium.agent.async_driver import drive_async
 from podium.agent.cancel import CancelToken
 from podium.agent.children import SyncChildren
-from podium.agent.driving import Progress, ToolThreads, in_context, no_final_response, partial_response, tool_pool
+from podium.agent.driving import (
+    Progress,
+    ToolThreads,
+    in_context,
+    no_final_response,
+    partial_response,
+    report_done,
+    tool_pool,
+)
 from podium.agent.effects import (
     AbandonTools,
     AskApproval,
@@ -90,6 +98,7 @@ class _SyncTools:
         start: bool = True,
         cancel: CancelToken | None = None,
         approver: Approver | None = None,
+        on_done: Callable[[int, ToolOutcome], None] | None = None,
     ) -> None:
         self.invocations = invocations if start else []
         self.started = time.perf_counter()
@@ -104,6 +113,9 @@ class _SyncTools:
                 self.futures.append(self.children.start(i, inv, max_output))
             else:
                 self.futures.append(pool.submit(in_context(run_sync, self.progress.attach(inv), max_output)))
+        if on_done is not None:
+            for i, future in enumerate(self.futures):
+                future.add_done_callback(functools.partial(report_done, on_done, i))
 
     def finished(self, index: int) -> ToolOutcome | None:
         """The outcome of call ``index`` if it has finished (not when it was never started or was cancelled)."""
@@ -293,7 +305,9 @@ def drive_sync(
                 answer = inbox.take(final=item.final) if inbox is not None else ()
             elif isinstance(item, StartTools):
                 start = inbox is None or not inbox.interrupting
-                tools = _SyncTools(item.invocations, max_output, start=start, cancel=cancel, approver=approver)
+                tools = _SyncTools(
+                    item.invocations, max_output, start=start, cancel=cancel, approver=approver, on_done=item.on_done
+                )
             elif isinstance(item, AwaitTool):
                 assert tools is not None
                 answer = yield from _await_tool_sync(tools, item.index, cancel, interrupter, inbox)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures as cf
 import contextvars
 import functools
+import logging
 import os
 import queue
 import threading
@@ -15,7 +16,17 @@ from podium.exceptions import UnexpectedModelBehavior
 from podium.messages import ModelResponse, Text
 from podium.providers.base import Model
 
-__all__ = ["Progress", "ToolThreads", "in_context", "no_final_response", "partial_response", "tool_pool"]
+__all__ = [
+    "Progress",
+    "ToolThreads",
+    "in_context",
+    "no_final_response",
+    "partial_response",
+    "report_done",
+    "tool_pool",
+]
+
+logger = logging.getLogger("podium.agent")
 
 
 class ToolThreads(cf.Executor):
@@ -173,3 +184,13 @@ class Progress:
         """The driver has the result of call ``call_id``: drop its later reports."""
         with self._lock:
             self._finished.add(call_id)
+
+
+def report_done(on_done: Callable[[int, Any], None], index: int, future: Any) -> None:
+    """Tell ``on_done`` the outcome of call ``index`` once its future is done (not when cancelled or failed)."""
+    if future.cancelled() or future.exception() is not None:
+        return
+    try:
+        on_done(index, future.result())
+    except Exception:
+        logger.exception("recording the end of tool call %d failed; the run goes on", index)

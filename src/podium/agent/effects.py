@@ -6,7 +6,7 @@ back the answer.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from typing import Any, Literal, TypeAlias
 
@@ -16,7 +16,7 @@ from podium.agent.result import OutputT, RunResult
 from podium.messages import Message, ModelResponse
 from podium.providers.base import Model
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
-from podium.tools.executor import ToolInvocation
+from podium.tools.executor import ToolInvocation, ToolOutcome
 
 __all__ = [
     "AbandonTools",
@@ -60,6 +60,9 @@ class StartTools:
 
     invocations: list[ToolInvocation]
     """The calls to run, in call order."""
+    on_done: Callable[[int, ToolOutcome], None] | None = None
+    """Told as each call finishes (from whichever thread finished it), before anyone awaits it: a durable
+    run's trace records completed calls at once (a call its process finished must never run twice)."""
 
 
 @dataclass(frozen=True, slots=True)

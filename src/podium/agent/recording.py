@@ -13,6 +13,12 @@ its usage and cost. A process killed at any point therefore loses at most the me
 (a streaming response, or the results of the tool calls still running), and the store's
 :meth:`~podium.store.base.ConversationStore.messages` makes the rest valid to continue from.
 
+A store write that fails (a disk I/O error, a full disk, a lock held past the busy timeout) raises its
+:class:`~podium.store.base.StoreError` from :meth:`RunRecorder.record`, so the caller knows the run is no
+longer being recorded; the failed transaction is rolled back whole, and leaving the ``with`` block marks
+the run failed with that error when the store takes the write (else the store's recovery marks it once the
+process is gone).
+
 Example (a chat turn in a CLI)::
 
     history = store.messages(conv.id)
@@ -62,10 +68,16 @@ class RunRecorder:
         model: The model string to record on the run (``provider:model``).
     """
 
-    def __init__(self, store: ConversationStore, conversation_id: str, *, model: str | None = None) -> None:
+    def __init__(
+        self, store: ConversationStore, conversation_id: str, *, model: str | None = None, resuming: bool = False
+    ) -> None:
         self.store = store
         self.conversation_id = conversation_id
         self.model = model
+        self.resuming = resuming
+        """The run is a durable run resumed after its process died: it is reopened, and the messages it had
+        already stored (its replayed part gives them again) are not stored twice."""
+        self._stored: list[Message] = []
         self.run: Run | None = None
         """The run record, once ``RunStarted`` was seen."""
         self.recorded: list[Message] = []
@@ -101,6 +113,16 @@ class RunRecorder:
             previous: Run | None = self.store.get_run(run_id)
         except NotFoundError:
             previous = None
+        if self.resuming:
+            reopen = getattr(self.store, "reopen_run", None)
+            if reopen is None:
+                raise UserError("this store cannot resume a run (it has no reopen_run)")
+            try:
+                self.run = reopen(run_id)
+            except NotFoundError:  # the process died before the run was recorded as started
+                self.run = self.store.start_run(self.conversation_id, model=self.model, run_id=run_id)
+            self._stored = [m.message for m in self.store.stored_messages(self.conversation_id) if m.run_id == run_id]
+            return
         self.run = self.store.start_run(self.conversation_id, model=self.model, run_id=run_id)
         if previous is not None:  # a paused run resumed: its cost so far carries on
             self._cost = previous.cost
@@ -114,6 +136,12 @@ class RunRecorder:
 
     def _append(self, message: Message) -> None:
         run = self._require_run()
+        index = len(self.recorded)
+        if index < len(self._stored):  # a resumed run giving again what its first process stored
+            if self._stored[index].role != message.role:
+                logger.warning("run %s: message %d differs from the one stored before the resume", run.id, index)
+            self.recorded.append(message)
+            return
         self.store.append(self.conversation_id, message, run_id=run.id)
         self.recorded.append(message)
 
@@ -131,14 +159,14 @@ class RunRecorder:
 
     def _pause(self, paused: PausedRun) -> None:
         run = self._require_run()
-        self._closed = True
         self.run = self.store.pause_run(run.id, paused, cost=self._cost)
+        self._closed = True  # only once stored: a failed write leaves close() to record the failure
 
     def _finish(self, result: RunResult[Any]) -> None:
         run = self._require_run()
         self._catch_up(result.new_messages)
-        self._closed = True
         self.run = self.store.finish_run(run.id, usage=result.usage, cost=self._cost)
+        self._closed = True
 
     # -- ending
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal
@@ -88,3 +89,5 @@ class LoopSpec(Generic[OutputT]):
     ``metadata={"repeatable": True}``). ``allow``: run them again."""
     scope: Scope | None = None
     """Where the run sits in a tree of runs (given to a sub-agent's run by its parent; ``None``: top level)."""
+    clock: Callable[[], float] = time.monotonic
+    """The run's clock (seconds): budgets and a paused run's ``seconds`` read it (a trace records its readings)."""

@@ -12,7 +12,6 @@ from __future__ import annotations
 import inspect
 import json
 import os
-import time
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, Literal, TypeAlias
@@ -97,7 +96,7 @@ class RunState(Generic[OutputT]):
         self.usage = Usage()
         self.cost: CostValue = 0.0  # deferred while no one reads it (see podium.usage.DeferredCost)
         self.step = 0
-        self.started = time.monotonic()
+        self.started = spec.clock()
         self.tool_calls = 0
         self.tool_failures: dict[str, int] = {}  # tool name -> failing turns in a row
         self.unknown_turns = 0  # turns in a row with a call to an unknown tool
@@ -194,7 +193,7 @@ class RunState(Generic[OutputT]):
             ("max_requests", budget.max_requests, self.step, "model requests made"),
             ("max_input_tokens", budget.max_input_tokens, usage.input_tokens, "input tokens used"),
             ("max_output_tokens", budget.max_output_tokens, usage.output_tokens, "output tokens used"),
-            ("max_seconds", budget.max_seconds, time.monotonic() - self.started, "seconds since the start"),
+            ("max_seconds", budget.max_seconds, self.spec.clock() - self.started, "seconds since the start"),
         ]
         if budget.max_cost is not None:
             spent = resolve_cost(self.cost)
@@ -464,7 +463,7 @@ class RunState(Generic[OutputT]):
             usage_by_agent={k: u for k, (u, _) in by_agent.items()} if len(by_agent) > 1 else {},
             cost_by_agent={k: resolve_cost(c) for k, (_, c) in by_agent.items()} if len(by_agent) > 1 else {},
             tool_calls=self.tool_calls - len(turn.calls),  # the resumed run counts this turn's calls again
-            seconds=time.monotonic() - self.started,
+            seconds=self.spec.clock() - self.started,
         )
 
     def close(self, turn: _Turn) -> None:

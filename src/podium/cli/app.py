@@ -65,6 +65,9 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("podium.cli.models", "models"),
     ("podium.cli.sandbox", "sandbox"),
     ("podium.cli.mcp", "mcp"),
+    ("podium.cli.trace", "trace"),
+    ("podium.cli.replay", "replay"),
+    ("podium.cli.resume", "resume"),
     ("podium.cli.serve", "serve"),
 ]
 

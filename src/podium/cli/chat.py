@@ -45,6 +45,7 @@ HELP = """Commands:
   /save [file]            save the conversation as JSON
   /new                    start a new conversation
   /history                show the conversation
+  /trace                  the last run's steps: model requests, tool calls, timings, tokens, cost
   /memories [words]       list the notes remembered (with --memory), or those matching the words
   /forget ID              forget a remembered note
   /help                   this help
@@ -362,11 +363,25 @@ def _command(console: Console, session: Session, text: str) -> bool:
         _show_history(console, session.history())
     elif name == "/compact":
         _compact(session, say)
+    elif name == "/trace":
+        _show_trace(say, session)
     elif name in ("/memories", "/forget"):
         _memory_command(say, session, name, arg)
     else:
         say(f"unknown command {name}; /help lists them")
     return True
+
+
+def _show_trace(say: Callable[..., None], session: Session) -> None:
+    """``/trace``: the steps of the current or last run, with timings, tokens and cost."""
+    from podium.trace.summary import format_steps, steps
+
+    if session.trace is None or not session.trace.records:
+        say("no run yet in this session; `podium trace list` shows the stored traces", "dim")
+        return
+    trace = session.trace
+    say(f"run {trace.run_id} ({len(trace)} records; `podium trace show {trace.run_id[:12]}` shows it again):", "dim")
+    say(format_steps(steps(trace)))
 
 
 def _memory_command(say: Callable[..., None], session: Session, name: str, arg: str) -> None:

@@ -38,6 +38,7 @@ from podium.cli.render import EventRenderer, TerminalConsole, format_usage
 from podium.cli.session import Session, TurnOutcome, open_session
 from podium.messages import message_to_dict
 from podium.secrets import scrub_value
+from podium.store.base import StoreError
 from podium.streaming import TextDelta
 
 __all__ = ["EXIT", "MAX_PROMPT_BYTES", "exit_code", "read_prompt", "run"]
@@ -99,6 +100,11 @@ def read_prompt(words: tuple[str, ...]) -> str:
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Conversation database file.")
 @click.option("-c", "--continue", "continue_latest", is_flag=True, help="Continue the latest conversation.")
 @click.option("--conversation", help="Continue this conversation id.")
+@click.option(
+    "--key",
+    help="Idempotency key: run once per key. Run again with the same key, it prints the first run's answer "
+    "(or finishes that run, when its process died) instead of starting another.",
+)
 def run(
     prompt: tuple[str, ...],
     model: str | None,
@@ -112,6 +118,7 @@ def run(
     conversation: str | None,
     memory: bool | None,
     mcp_files: tuple[Path, ...],
+    key: str | None,
 ) -> None:
     """Run one prompt and print the answer (the prompt comes from stdin when none is given)."""
     text = read_prompt(prompt)
@@ -129,6 +136,8 @@ def run(
     )
     for note in session.notes:
         err.print(RichText(note, style="yellow"))
+    if key is not None and session.store.traces.find_key(key) is not None:
+        _keyed(session, key, as_json=as_json, yes=yes)
 
     renderer = EventRenderer(err, markdown=False)
     printed: list[str] = []
@@ -156,7 +165,7 @@ def run(
             return click.confirm(renderer.approval_prompt(request).removesuffix(" [y/N] "), default=False, err=True)
         return Ask("no terminal to ask on; rerun with --yes or approve in `podium chat --continue`")
 
-    outcome = session.turn(text, on_event, approver, cancel=token)
+    outcome = session.turn(text, on_event, approver, cancel=token, key=key)
     try:
         if closed:
             raise closed[0]
@@ -177,6 +186,48 @@ def _signal_name(signum: int) -> str:
     import signal
 
     return signal.Signals(signum).name
+
+
+def _keyed(session: Session, key: str, *, as_json: bool, yes: bool) -> None:
+    """``--key`` already used: print that run's answer, or finish it when its process died; then exit."""
+    from podium.agent.durable import resume_stream
+
+    store = session.store
+    info = store.traces.info(store.traces.find_key(key) or "")
+    if not store.messages(session.conversation_id):
+        store.delete(session.conversation_id)  # the conversation opened for this invocation is not needed
+    if info.status is None:
+        say(f"podium: the run with key {key!r} ({info.run_id}) did not finish; resuming it")
+        try:  # refused while the process that runs it is alive
+            stream = resume_stream(session.agent, info.run_id, store=store, approver=(lambda r: True) if yes else None)
+            for event in stream:
+                if isinstance(event, TextDelta) and not as_json:
+                    sys.stdout.write(event.text)
+        except StoreError as exc:
+            fail(str(exc), EXIT["usage"])
+        result = stream.result
+        output = result.output if result.status == "completed" else None
+    elif info.status == "completed":
+        from podium.trace import Trace
+        from podium.trace.codec import decode
+
+        end = Trace.from_jsonl("\n".join(store.traces.lines(info.id))).end or {}
+        output = decode(end.get("output"))
+        if not as_json:
+            sys.stdout.write(str(output))
+    else:
+        fail(
+            f"the run with key {key!r} ({info.run_id}) ended {info.status}; use another key to run again", EXIT["usage"]
+        )
+    if as_json:
+        click.echo(
+            json.dumps(scrub_value({"status": "completed", "output": output, "run_id": info.run_id, "key": key}))
+        )
+    else:
+        sys.stdout.write("\n")
+        say(f"podium: answer of the run already made with key {key!r} ({info.run_id})")
+    store.close()
+    raise SystemExit(EXIT["ok"])
 
 
 def _report(session: Session, outcome: TurnOutcome, err: Console, *, as_json: bool, printed: list[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from podium.exceptions import UserError
 from podium.messages import Message
 from podium.providers.base import Model
 from podium.store import MemoryStore, SQLiteStore, StoreError
+from podium.trace import Trace
 
 __all__ = ["EMBEDDED_NOTE", "Session", "TurnOutcome", "build_agent", "open_session"]
 
@@ -114,6 +116,8 @@ class Session:
     memory: Memory | None = None
     mcp_servers: list[Any] = field(default_factory=list)
     """Connected MCP servers (``--mcp``, ``[mcp_servers]``), their tools prefixed with their names."""
+    trace: Trace | None = None
+    """The trace of the current (or last) turn's run; every run's trace is also in the store."""
 
     def history(self) -> list[Message]:
         """The conversation so far (valid to continue from)."""
@@ -141,6 +145,7 @@ class Session:
         approvals: dict[str, DecisionLike] | None = None,
         cancel: CancelToken | None = None,
         on_stream: Callable[[RunStream[str]], None] | None = None,
+        key: str | None = None,
     ) -> TurnOutcome:
         """Run one turn, recording every message as it becomes final.
 
@@ -150,16 +155,39 @@ class Session:
         """
         token = cancel or CancelToken()
         outcome = TurnOutcome()
+        meta = {
+            "model": self.choice.spec,
+            "tools": self.tools,
+            "include": list(self.include or ()),
+            "memory": self.memory is not None,
+            "workspace": str(self.workspace),
+            "conversation": self.conversation_id,
+        }
+        run_id = getattr(resume, "run_id", None) or os.urandom(16).hex()  # a resumed paused run keeps its id
+        trace_id = self.store.traces.start(run_id, self.conversation_id, key=key)  # KeyTaken: the key was used
+        sink = self.store.traces.sink(self.conversation_id, trace_id=trace_id)
+        self.trace = trace = Trace(sinks=[sink], meta=meta, durable=True)
         with stop_on_signals(token) as signals:
             try:
                 with RunRecorder(self.store, self.conversation_id, model=self.choice.spec) as recorder:
                     if resume is not None:
                         stream = self.agent.stream(
-                            None, resume=resume, approvals=approvals, cancel=token, approver=approver
+                            None,
+                            resume=resume,
+                            approvals=approvals,
+                            cancel=token,
+                            approver=approver,
+                            trace=trace,
+                            _run_id=run_id,
                         )
                     else:
                         stream = self.agent.stream(
-                            prompt, message_history=self.history(), cancel=token, approver=approver
+                            prompt,
+                            message_history=self.history(),
+                            cancel=token,
+                            approver=approver,
+                            trace=trace,
+                            _run_id=run_id,
                         )
                     if on_stream is not None:
                         on_stream(stream)

@@ -144,7 +144,9 @@ def database_error(exc: sqlite3.Error, path: Path, *, opening: bool = False) -> 
         word in lower for word in ("readonly", "read-only", "unable to open", "disk i/o error")
     ):
         reason = why_unwritable(path)
-        return ReadOnlyDatabaseError(f"cannot write the conversation database {path}: {reason}. {_ADVICE_PATH}")
+        return ReadOnlyDatabaseError(
+            f"cannot write the conversation database {path}: {reason} ({text}). {_ADVICE_PATH}"
+        )
     if name.startswith("SQLITE_BUSY") or "locked" in lower:
         return StoreError(
             f"the conversation database {path} is locked by another process ({text}); try again once it is done"

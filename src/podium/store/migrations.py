@@ -177,3 +177,48 @@ def m002_memories(conn: sqlite3.Connection) -> None:
         """
     )
     conn.execute("CREATE INDEX memories_scope ON memories (user, project, created)")
+
+
+@migration
+def m003_traces(conn: sqlite3.Connection) -> None:
+    """Traces: each run's Message-Action Trace, one row per record (:mod:`podium.store.traces`).
+
+    ``traces`` has one row per recorded run part (a paused run and its resume are two traces of one run);
+    ``trace_records`` holds each record's JSON line, in order. Records are append-only: a trigger refuses
+    to change one. Deleting a conversation deletes its traces.
+    """
+    conn.execute(
+        """
+        CREATE TABLE traces (
+            id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            conversation_id TEXT REFERENCES conversations(id) ON DELETE CASCADE,
+            version INTEGER NOT NULL,
+            started TEXT NOT NULL
+        )
+        """
+    )
+    conn.execute("CREATE INDEX traces_run ON traces (run_id, started)")
+    conn.execute("CREATE INDEX traces_conversation ON traces (conversation_id, started)")
+    conn.execute(
+        """
+        CREATE TABLE trace_records (
+            trace_id TEXT NOT NULL REFERENCES traces(id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (trace_id, seq)
+        ) WITHOUT ROWID
+        """
+    )
+    conn.execute(
+        "CREATE TRIGGER trace_records_append_only BEFORE UPDATE ON trace_records "
+        "BEGIN SELECT RAISE(ABORT, 'trace records are append-only'); END"
+    )
+
+
+@migration
+def m004_trace_keys(conn: sqlite3.Connection) -> None:
+    """Idempotency keys: a durable run submitted twice with one key starts once (``traces.idempotency_key``)."""
+    conn.execute("ALTER TABLE traces ADD COLUMN idempotency_key TEXT")
+    conn.execute("CREATE UNIQUE INDEX traces_key ON traces (idempotency_key) WHERE idempotency_key IS NOT NULL")

@@ -51,6 +51,7 @@ from podium.store.rows import (
     stored_row,
     unreadable,
 )
+from podium.store.traces import TraceRows
 from podium.usage import Usage
 
 __all__ = ["SQLiteStore", "default_db_path"]
@@ -145,6 +146,8 @@ class SQLiteStore:
         except BaseException:
             self.db.close()
             raise
+        self.traces = TraceRows(self.db)
+        """The runs' traces (:class:`~podium.store.traces.TraceRows`)."""
         self.recover_runs()
 
     def close(self) -> None:
@@ -558,6 +561,27 @@ class SQLiteStore:
                     None if paused is None else json_text(paused),
                     run_id,
                 ),
+            )
+            return run_row(conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone())
+
+    def reopen_run(self, run_id: str) -> Run:
+        """Mark a run whose process died running again, in this process (a durable run being resumed).
+
+        The run must be ``failed`` or ``cancelled`` (recovery marks a run whose process is gone ``failed``); see
+        :mod:`podium.agent.durable`.
+        """
+        with self.db.transaction(write=True) as conn:
+            row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no run {run_id!r}")
+            self._recover(conn, row["conversation_id"])
+            row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if row["status"] not in ("failed", "cancelled"):
+                raise StoreError(f"run {run_id!r} is {row['status']}; only a run whose process stopped can be resumed")
+            self._check_no_run_elsewhere(conn, row["conversation_id"], "resume a run in")
+            conn.execute(
+                "UPDATE runs SET status = 'running', finished = NULL, error = NULL, pid = ?, host = ? WHERE id = ?",
+                (os.getpid(), self._host, run_id),
             )
             return run_row(conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone())
 

@@ -295,7 +295,9 @@ def make_test_model(name: str, **options: Any) -> Model:
 
     ``test:echo`` repeats the last user message; ``test:slow`` does it slowly; ``test:instructions`` answers
     with the instructions (system messages) it received; ``test:describe`` lists the parts of the last user
-    message (text, images and files with their type and size); ``test:scripted:FILE`` replays a script.
+    message (text, images and files with their type and size); ``test:scripted:FILE`` replays a script, one
+    reply per request it gets; ``test:history:FILE`` picks the reply by how many assistant messages the request
+    holds, so another process (a resumed run) goes on with the same script.
     """
     if name in ("", "echo"):
         return FunctionModel(_echo, model_name="echo")
@@ -307,10 +309,25 @@ def make_test_model(name: str, **options: Any) -> Model:
         return SlowEchoModel(float(options.get("delay", 0.3)))
     if name.startswith("scripted:"):
         return scripted_from_file(name.removeprefix("scripted:"))
+    if name.startswith("history:"):
+        return by_history(scripted_from_file(name.removeprefix("history:")).responses, model_name="history")
     raise UserError(
         f"unknown test model {name!r}; available: test:echo, test:slow, test:instructions, test:describe, "
-        "test:scripted:/path/to/script.json"
+        "test:scripted:/path/to/script.json, test:history:/path/to/script.json"
     )
+
+
+def by_history(replies: Sequence[Scripted], *, model_name: str = "history") -> FunctionModel:
+    """A model answering reply ``n`` to a request holding ``n`` assistant messages (it keeps no state)."""
+    script = list(replies)
+
+    def reply(messages: list[Message], info: AgentInfo) -> Scripted:
+        turn = sum(1 for m in messages if m.role == "assistant")
+        if turn >= len(script):
+            raise UserError(f"the model script has {len(script)} replies and the conversation is at turn {turn + 1}")
+        return script[turn]
+
+    return FunctionModel(reply, model_name=model_name)
 
 
 def scripted_from_file(path: str) -> ScriptedModel:

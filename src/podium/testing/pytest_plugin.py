@@ -10,11 +10,12 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-__all__ = ["NetworkBlockedError"]
+__all__ = ["NetworkBlockedError", "podium_recording"]
 
 
 class NetworkBlockedError(RuntimeError):
@@ -55,8 +56,48 @@ def _connect_ex(self: socket.socket, address: Any) -> int:
     return _real_connect_ex(self, address)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("podium")
+    group.addoption(
+        "--podium-record",
+        default=None,
+        choices=("once", "none", "new", "all"),
+        help="podium_recording: once (default; record when no file), none (replay only), new, all.",
+    )
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "allow_network: the test may connect to non-loopback hosts")
+
+
+@pytest.fixture
+def podium_recording(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A :class:`~podium.testing.recording.ModelRecording` for this test (see that module).
+
+    The file is ``recordings/<module>/<test name>.jsonl`` beside the test module; the mode comes from
+    ``--podium-record`` or the ``PODIUM_RECORD`` environment variable (default ``once``). While recording,
+    the network guard lets the test reach the provider.
+    """
+    import os
+    import re
+
+    from podium.testing.recording import ModelRecording
+
+    mode: Any = request.config.getoption("--podium-record") or os.environ.get("PODIUM_RECORD") or "once"
+    module = Path(str(request.node.fspath))
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.name)[:150]
+    recording = ModelRecording(module.parent / "recordings" / module.stem / f"{name}.jsonl", mode)
+    guarded = socket.socket.connect is _connect
+    if recording.recording and guarded:
+        socket.socket.connect = _real_connect  # type: ignore[method-assign]
+        socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
+    try:
+        yield recording
+    finally:
+        if recording.recording and guarded:
+            socket.socket.connect = _connect  # type: ignore[method-assign,assignment]
+            socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign,assignment]
+        recording.save()
 
 
 @pytest.fixture(autouse=True)

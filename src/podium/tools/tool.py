@@ -35,6 +35,7 @@ class Tool(Generic[P, R]):
         retries: int | None = None,
         strict: bool | None = None,
         metadata: Mapping[str, Any] | None = None,
+        idempotent: bool = False,
     ) -> None:
         """Wrap ``fn``.
 
@@ -49,6 +50,9 @@ class Tool(Generic[P, R]):
             strict: Ask providers for strict schema adherence.
             metadata: Facts for policies and UIs, such as ``{"path_params": ("path",)}`` or
                 ``{"command_param": "command"}`` (see :mod:`podium.agent.approval`).
+            idempotent: Running a call twice has the same effect as once. A durable run resumed after its
+                process died runs such a call again when it was in flight; any other in-flight call gets an
+                error result saying it may or may not have happened (:mod:`podium.agent.durable`).
         """
         self.fn = fn
         self.metadata: Mapping[str, Any] = dict(metadata or {})
@@ -58,6 +62,8 @@ class Tool(Generic[P, R]):
         self.max_output = max_output
         self.retries = retries
         self.strict = strict
+        self.idempotent = idempotent
+        """Whether a call may be run again after its process died mid-call (a resumed durable run)."""
         self._schema: FunctionSchema | None = None
         functools.update_wrapper(self, fn)
         if timeout is not None and timeout <= 0:
@@ -95,6 +101,7 @@ class Tool(Generic[P, R]):
             retries=self.retries,
             strict=self.strict,
             metadata=self.metadata,
+            idempotent=self.idempotent,
         )
         if self._schema is not None:
             from dataclasses import replace
@@ -124,6 +131,7 @@ def tool(
     retries: int | None = None,
     strict: bool | None = None,
     metadata: Mapping[str, Any] | None = None,
+    idempotent: bool = False,
 ) -> Callable[[Callable[P, R]], Tool[P, R]]: ...
 
 
@@ -138,6 +146,7 @@ def tool(
     retries: int | None = None,
     strict: bool | None = None,
     metadata: Mapping[str, Any] | None = None,
+    idempotent: bool = False,
 ) -> Tool[P, R] | Callable[[Callable[P, R]], Tool[P, R]]:
     """Make a tool from a function, bare (``@tool``) or with options (``@tool(timeout=5)``).
 
@@ -150,6 +159,7 @@ def tool(
         retries: Failing model turns in a row (every call of the tool failed) allowed before the run stops.
         strict: Ask providers for strict schema adherence.
         metadata: Facts for policies and UIs (which parameters are paths or commands).
+        idempotent: A call may be run twice with the same effect (a resumed durable run re-runs it).
 
     Example::
 
@@ -174,6 +184,7 @@ def tool(
             retries=retries,
             strict=strict,
             metadata=metadata,
+            idempotent=idempotent,
         )
 
     if fn is not None:

@@ -43,6 +43,9 @@ from podium.exceptions import ProviderError
 from podium.exceptions import ProviderTimeoutError
 from podium.messages import ModelResponse
 from podium.providers.retry import RetryPolicy
+from podium.providers.retry import retry_delay
+from podium.providers.retry import retry_pause
+from podium.providers.retry import retry_pause_async
 from podium.settings import DEFAULT_TIMEOUTS
 from podium.settings import ModelSettings
 from podium.settings import Timeouts
@@ -350,13 +353,6 @@ def partial_response(events: list[StreamEvent], provider: str, model: str | None
     return builder.build(model=model, provider=provider, finish_reason="error")
 
 
-def _retry_wait(exc: ProviderError, tries: int, policy: RetryPolicy) -> float | None:
-    wait = policy.delay(tries, exc)
-    if wait is not None:
-        logger.info("retry %d/%d of a stream in %.2fs after %s", tries, policy.max_retries, wait, exc)
-    return wait
-
-
 def guarded_stream(
     attempt: Callable[[Deadline], Iterator[StreamEvent]],
     policy: RetryPolicy,
@@ -389,14 +385,14 @@ def guarded_stream(
                 exc.partial = partial_response(sent, provider, model)
                 raise
             tries += 1
-            wait = _retry_wait(exc, tries, policy)
+            wait = retry_delay(policy, tries, exc, stream=True)
             if wait is None:
                 raise
         finally:
             close = getattr(events, "close", None)
             if close is not None:
                 close()
-        sleep(wait)
+        retry_pause(wait, sleep)
 
 
 async def aguarded_stream(
@@ -409,9 +405,6 @@ async def aguarded_stream(
     sleep: Callable[[float], Awaitable[Any]] | None = None,
 ) -> AsyncIterator[StreamEvent]:
     """Async twin of :func:`guarded_stream`."""
-    import asyncio
-
-    pause = sleep or asyncio.sleep
     tries = 0
     while True:
         events = attempt(Deadline(timeouts, provider, model))
@@ -429,11 +422,11 @@ async def aguarded_stream(
                 exc.partial = partial_response(sent, provider, model)
                 raise
             tries += 1
-            wait = _retry_wait(exc, tries, policy)
+            wait = retry_delay(policy, tries, exc, stream=True)
             if wait is None:
                 raise
         finally:
             aclose = getattr(events, "aclose", None)
             if aclose is not None:
                 await aclose()
-        await pause(wait)
+        await retry_pause_async(wait, sleep)
