@@ -31,6 +31,7 @@ SYSTEM_TOOLS: dict[str, tuple[str, str]] = {
     "bwrap": ("bubblewrap", "apt-get install bubblewrap"),
     "rg": ("ripgrep", "apt-get install ripgrep"),
     "node": ("Node.js and npm", "apt-get install nodejs npm"),  # the reference MCP servers (tests/mcp)
+    "chromium": ("Chromium", "apt-get install chromium"),  # the web UI's browser tests (tests/web)
 }
 """Program -> (package, how to install it on Debian/Ubuntu)."""
 
@@ -61,7 +62,9 @@ def require(tool: str) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "requires(tool): the test needs a system tool (bwrap, rg, node): tests/conftest")
+    config.addinivalue_line(
+        "markers", "requires(tool): the test needs a system tool (bwrap, rg, node, chromium): tests/conftest"
+    )
 
 
 def _needed(item: pytest.Item) -> set[str]:

@@ -68,6 +68,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("podium.cli.trace", "trace"),
     ("podium.cli.replay", "replay"),
     ("podium.cli.resume", "resume"),
+    ("podium.cli.serve", "serve"),
 ]
 
 _register()

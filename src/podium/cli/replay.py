@@ -135,7 +135,7 @@ def _build_agent(
     trace: object,
 ) -> object:
     """The agent ``podium run`` would build with these options (its model is never called)."""
-    from podium.cli.session import _agent, open_memory
+    from podium.cli.session import build_agent, open_memory
     from podium.providers.registry import model as resolve
     from podium.store.sqlite import default_db_path
 
@@ -147,7 +147,7 @@ def _build_agent(
     offer = tools if tools is not None else bool(recorded_tools - {"remember", "recall", "forget", "list_memories"})
     workspace = workspace.resolve()
     notes = open_memory(memory, db or default_db_path(), workspace)
-    return _agent(resolved, offer or bool(only_tools), workspace, only_tools or None, notes)
+    return build_agent(resolved, offer or bool(only_tools), workspace, only_tools or None, notes)
 
 
 def _recorded_tool_names(trace: object) -> set[str]:

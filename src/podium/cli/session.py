@@ -25,7 +25,7 @@ from podium.providers.base import Model
 from podium.store import MemoryStore, SQLiteStore, StoreError
 from podium.trace import Trace
 
-__all__ = ["EMBEDDED_NOTE", "Session", "TurnOutcome", "open_session"]
+__all__ = ["EMBEDDED_NOTE", "Session", "TurnOutcome", "build_agent", "open_session"]
 
 
 EMBEDDED_NOTE = (
@@ -129,7 +129,7 @@ class Session:
 
         self.model = resolve(spec)
         self.choice = ModelChoice(spec, "/model")
-        self.agent = _agent(self.model, self.tools, self.workspace, self.include, self.memory, self.mcp_servers)
+        self.agent = build_agent(self.model, self.tools, self.workspace, self.include, self.memory, self.mcp_servers)
 
     def new_conversation(self) -> None:
         """Start a fresh conversation."""
@@ -204,7 +204,7 @@ class Session:
         return outcome
 
 
-def _agent(
+def build_agent(
     model: Model,
     tools: bool,
     workspace: Path,
@@ -212,6 +212,7 @@ def _agent(
     memory: Memory | None = None,
     mcp_servers: Sequence[Any] = (),
 ) -> Agent:
+    """The agent of ``podium chat``, ``run`` and ``serve``: the built-in tools and the CLI's policy when asked."""
     if tools or mcp_servers:
         policy = default_policy(workspace)
         if mcp_servers:  # a server's tools may be named like built-in ones: every MCP call asks (or -y)
@@ -302,7 +303,7 @@ def open_session(
         raise
     for server in servers:
         notes.append(f"MCP server {server.name!r}: {len(server.get_tools())} tools, named {server.prefix}_*")
-    agent = _agent(resolved, tools, workspace, include, notes_memory, servers)
+    agent = build_agent(resolved, tools, workspace, include, notes_memory, servers)
     return Session(
         store, choice, resolved, agent, conversation_id, workspace, tools, notes, include, notes_memory, servers
     )

@@ -10,7 +10,7 @@ from typing import Any, Literal, TypeAlias
 from typing_extensions import Unpack, override
 
 from podium.exceptions import UserError
-from podium.messages import Message, ModelResponse, Part, Text, ToolCall, ToolResult
+from podium.messages import Message, ModelResponse, Part, Text, Thinking, ToolCall, ToolResult
 from podium.providers.base import Model, RequestOptions, deltas_of
 from podium.providers.profiles import ModelProfile
 from podium.settings import ModelSettings, OutputSchema, ToolDefinition
@@ -270,6 +270,22 @@ class SlowEchoModel(FunctionModel):
         yield replace(response, parts=(Text(response.text + " "),))
 
 
+def _describe(messages: list[Message], info: AgentInfo) -> str:
+    """What the last user message holds, part by part (to check what reached the model)."""
+    from podium.messages import File, Image
+
+    for message in reversed(messages):
+        if message.role == "user":
+            kinds = []
+            for part in message.parts:
+                if isinstance(part, (Image, File)):
+                    kinds.append(f"{part.type} {part.media_type} {len(part.data or b'')} bytes")
+                elif isinstance(part, Text):
+                    kinds.append(f"text {part.text!r}")
+            return "I got: " + "; ".join(kinds)
+    return "I got nothing"
+
+
 def _instructions(messages: list[Message], info: AgentInfo) -> str:
     return "\n".join(m.text for m in messages if m.role == "system") or "(no instructions)"
 
@@ -278,14 +294,17 @@ def make_test_model(name: str, **options: Any) -> Model:
     """Test models by name.
 
     ``test:echo`` repeats the last user message; ``test:slow`` does it slowly; ``test:instructions`` answers
-    with the instructions (system messages) it received; ``test:scripted:FILE`` replays a script, one reply
-    per request it gets; ``test:history:FILE`` picks the reply by how many assistant messages the request
+    with the instructions (system messages) it received; ``test:describe`` lists the parts of the last user
+    message (text, images and files with their type and size); ``test:scripted:FILE`` replays a script, one
+    reply per request it gets; ``test:history:FILE`` picks the reply by how many assistant messages the request
     holds, so another process (a resumed run) goes on with the same script.
     """
     if name in ("", "echo"):
         return FunctionModel(_echo, model_name="echo")
     if name == "instructions":
         return FunctionModel(_instructions, model_name="instructions")
+    if name == "describe":
+        return FunctionModel(_describe, model_name="describe")
     if name == "slow":
         return SlowEchoModel(float(options.get("delay", 0.3)))
     if name.startswith("scripted:"):
@@ -293,7 +312,7 @@ def make_test_model(name: str, **options: Any) -> Model:
     if name.startswith("history:"):
         return by_history(scripted_from_file(name.removeprefix("history:")).responses, model_name="history")
     raise UserError(
-        f"unknown test model {name!r}; available: test:echo, test:slow, test:instructions, "
+        f"unknown test model {name!r}; available: test:echo, test:slow, test:instructions, test:describe, "
         "test:scripted:/path/to/script.json, test:history:/path/to/script.json"
     )
 
@@ -314,8 +333,8 @@ def by_history(replies: Sequence[Scripted], *, model_name: str = "history") -> F
 def scripted_from_file(path: str) -> ScriptedModel:
     """A :class:`ScriptedModel` from a JSON file (for driving the CLI in tests).
 
-    The file holds a list; each item is a text reply, or ``{"text": ..., "calls": [{"name": ..., "args":
-    {...}}]}``.
+    The file holds a list; each item is a text reply, or ``{"thinking": ..., "text": ..., "calls": [{"name": ...,
+    "args": {...}}]}`` (every key optional).
     """
     import json
     from pathlib import Path
@@ -331,7 +350,8 @@ def scripted_from_file(path: str) -> ScriptedModel:
         if isinstance(item, str):
             replies.append(item)
         elif isinstance(item, dict):
-            parts: list[Part] = [Text(item["text"])] if item.get("text") else []
+            parts: list[Part] = [Thinking(item["thinking"])] if item.get("thinking") else []
+            parts += [Text(item["text"])] if item.get("text") else []
             parts += [ToolCall(c.get("id", ""), c["name"], c.get("args", {})) for c in item.get("calls", [])]
             replies.append(parts)
         else:
