@@ -67,6 +67,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("podium.cli.mcp", "mcp"),
     ("podium.cli.trace", "trace"),
     ("podium.cli.replay", "replay"),
+    ("podium.cli.batch", "batch"),
 ]
 
 _register()
