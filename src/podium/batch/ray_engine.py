@@ -21,6 +21,7 @@ import math
 import os
 import sys
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from podium.batch.engines import Hooks, Settings
@@ -117,12 +118,22 @@ class RayEngine:
         address: An existing cluster (``ray://host:10001``, ``host:6379`` or ``auto``); ``None`` starts a
             local one (or uses the one this process already joined).
         workers: Actors in the pool (default: the cluster's CPUs).
+        env: Environment variables set in the workers (an existing cluster's workers do not see this
+            process's environment: pass the provider keys they need here).
     """
 
-    def __init__(self, settings: Settings, *, address: str | None = None, workers: int | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        address: str | None = None,
+        workers: int | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.settings = settings
         self.address = address
         self.workers = workers
+        self.env = dict(env or {})
         self._stopped = threading.Event()
 
     def stop(self) -> None:
@@ -134,10 +145,10 @@ class RayEngine:
         if ray.is_initialized():
             return False
         paths = [os.getcwd(), *(p for p in sys.path if p and os.path.isdir(p) and "site-packages" not in p)]
-        env = {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths))}  # agent modules next to the tasks file
+        env = {"PYTHONPATH": os.pathsep.join(dict.fromkeys(paths)), **self.env}  # agent modules beside the tasks
         ray.init(
             address=self.address,
-            runtime_env={"env_vars": env} if self.address is None else None,
+            runtime_env={"env_vars": env},
             include_dashboard=False,
             log_to_driver=False,
             logging_level=logging.WARNING,

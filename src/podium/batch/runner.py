@@ -21,7 +21,7 @@ import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -229,7 +229,9 @@ def _tasks(tasks: str | Path | Iterable[Task | dict[str, Any] | str]) -> list[Ta
     return listed
 
 
-def _engine(name: str, settings: Settings, address: str | None, workers: int | None) -> Engine:
+def _engine(
+    name: str, settings: Settings, address: str | None, workers: int | None, env: Mapping[str, str] | None
+) -> Engine:
     if name == "local":
         if address is not None:
             raise UserError("address is for the ray engine; the local engine runs in this process")
@@ -238,7 +240,7 @@ def _engine(name: str, settings: Settings, address: str | None, workers: int | N
         from podium.batch.ray_engine import RayEngine, import_ray
 
         import_ray()  # say how to install it before anything starts
-        return RayEngine(settings, address=address, workers=workers)
+        return RayEngine(settings, address=address, workers=workers, env=env)
     raise UserError(f"unknown engine {name!r}: use 'local' or 'ray'")
 
 
@@ -257,6 +259,7 @@ def run(
     workers: int | None = None,
     batch_id: str | None = None,
     retry_failed: bool = False,
+    worker_env: Mapping[str, str] | None = None,
 ) -> BatchRun:
     """Run ``tasks`` with agents from ``agent_factory``; iterate the returned :class:`BatchRun` for results.
 
@@ -281,6 +284,8 @@ def run(
         batch_id: Names the batch in the store, the same across restarts (default: the results file's path,
             else a new id).
         retry_failed: Run again the tasks that failed in an earlier run (default: they count as finished).
+        worker_env: Environment variables for the Ray workers (an existing cluster's workers do not see this
+            process's environment: provider keys, base URLs).
 
     Raises:
         TaskFileError: the tasks file has bad lines or repeated ids (nothing is started).
@@ -292,7 +297,7 @@ def run(
         raise UserError(f"retries must be 0 or more, not {retries}")
     listed = _tasks(tasks)
     settings = Settings(agent_factory, concurrency, retries, retry_delay, rate)
-    chosen = _engine(engine, settings, address, workers)
+    chosen = _engine(engine, settings, address, workers, worker_env)
     out_path = Path(out) if out is not None else None
     if isinstance(store, (str, Path)):
         store = SQLiteStore(store, synchronous="NORMAL")

@@ -56,6 +56,12 @@ def _info(stats: Any) -> str:
 @click.option("--rate", type=click.FloatRange(min=0, min_open=True), help="Model requests per second at most.")
 @click.option("--retry-failed", is_flag=True, help="Run again the tasks an earlier run left failed.")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help="Conversation database file.")
+@click.option(
+    "--env",
+    "env_names",
+    multiple=True,
+    help="Pass this environment variable to the Ray workers (repeatable; e.g. --env OPENAI_API_KEY).",
+)
 @click.option("--no-store", is_flag=True, help="Write only the results file, not the conversation database.")
 def batch(
     tasks: Path,
@@ -71,14 +77,21 @@ def batch(
     retry_failed: bool,
     db: Path | None,
     no_store: bool,
+    env_names: tuple[str, ...],
 ) -> None:
     """Run every task of a JSONL file (one {"prompt": ...} per line) and write a result line per task."""
+    import os
+
     from podium.batch import run
     from podium.batch.tasks import load_tasks
     from podium.cli.config import choose_model
     from podium.cli.signals import Terminated
+    from podium.exceptions import UserError
     from podium.store import SQLiteStore
 
+    missing = [name for name in env_names if name not in os.environ]
+    if missing:
+        raise UserError(f"--env {', '.join(missing)}: not set in this environment; set it or drop the option")
     listed = load_tasks(tasks)  # a bad file fails here (exit 2), before a model, a store or Ray
     factory: Any = agent if agent is not None else functools.partial(default_agent, choose_model(model).spec)
     out = out if out is not None else tasks.with_name(tasks.name.removesuffix(".jsonl") + ".results.jsonl")
@@ -97,6 +110,7 @@ def batch(
         workers=workers,
         batch_id=str(out.resolve()),
         retry_failed=retry_failed,
+        worker_env={name: os.environ[name] for name in env_names},
     )
     stats = running.stats
     if stats.skipped:
