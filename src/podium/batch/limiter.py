@@ -72,6 +72,7 @@ class RateState:
         self._next = 0.0
         self._paused_until = 0.0
         self._starts: deque[float] = deque()
+        self._born: float | None = None
         self._peak = 0.0
         self._last_cut = -1e9
         self._last_growth = 0.0
@@ -95,10 +96,19 @@ class RateState:
         elif self.rate >= best:
             self.rate = None  # recovered: no limit again
 
+    def _through(self, now: float) -> float:
+        """Requests per second started over the last window (or since the first request, if sooner)."""
+        if self._born is None:
+            return 0.0
+        span = min(_WINDOW, max(now - self._born, 1.0))
+        return sum(1 for t in self._starts if now - _WINDOW <= t <= now) / span
+
     def reserve(self) -> float:
         """Seconds the caller must wait before it sends its request (its slot is taken)."""
         with self._lock:
             now = self._clock()
+            if self._born is None:
+                self._born = now
             self._grow(now)
             start = max(now, self._paused_until)
             if self.rate is not None:
@@ -107,7 +117,7 @@ class RateState:
             self._starts.append(start)
             while self._starts and self._starts[0] < now - _WINDOW:
                 self._starts.popleft()
-            self._peak = max(self._peak, len(self._starts) / _WINDOW)
+            self._peak = max(self._peak, self._through(now))
             self.requests += 1
             wait: float = start - now
             self.waited += wait
@@ -126,7 +136,7 @@ class RateState:
                 self._paused_until = now + pause
             if now - self._last_cut < _COOLDOWN:
                 return
-            through = sum(1 for t in self._starts if t >= now - _WINDOW) / _WINDOW
+            through = self._through(now)
             current = self.rate if self.rate is not None else through
             self.rate = max(_MIN_RATE, min(current, max(through, _MIN_RATE)) * _CUT)
             self._next = max(self._next, self._paused_until)
