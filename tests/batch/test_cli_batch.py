@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from fake_server import ServerProcess
 
 PODIUM = [sys.executable, "-m", "podium.cli"]
@@ -42,8 +43,9 @@ def test_a_bad_tasks_file_names_its_lines_and_starts_nothing(tmp_path: Path) -> 
     assert not (tmp_path / "t.results.jsonl").exists()
 
 
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
 def test_kill_midway_then_restart_finishes_without_repeating_finished_tasks(
-    server: ServerProcess, tmp_path: Path
+    signum: int, server: ServerProcess, tmp_path: Path
 ) -> None:
     n = 300
     tasks = write_tasks(tmp_path / "tasks.jsonl", n)
@@ -54,8 +56,11 @@ def test_kill_midway_then_restart_finishes_without_repeating_finished_tasks(
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and (not out.exists() or out.read_text().count("\n") < 60):
         time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
+    proc.send_signal(signum)
+    code = proc.wait(40)
+    if signum != signal.SIGKILL:  # a clean stop: the summary and how to continue
+        assert code == {signal.SIGTERM: 143, signal.SIGINT: 130}[signum]
+        assert b"run the same command again" in (proc.stderr.read() if proc.stderr else b"")
     before = {json.loads(line)["id"] for line in out.read_text().splitlines() if line.endswith("}")}
     assert 60 <= len(before) < n
     served_before = dict(server.stats()["served"])
