@@ -10,7 +10,7 @@ Ray actor for the Ray engine). Every model request of every task first asks it f
 * **Slow down**: the rate is cut to three quarters of what was getting through (measured over the last 2
   seconds, or the current limit), at most once per second, so a burst of 429s from requests already in
   flight counts once.
-* **Recover**: the rate grows back by a tenth of the best rate seen (or the configured ``rate``) per second,
+* **Recover**: the rate grows back by a fifth of the best rate seen (or the configured ``rate``) per second,
   until it is back at the configured ``rate`` (or, with none, unlimited again once it reaches the best rate
   seen). Additive increase, multiplicative decrease: a provider's real limit is found and followed; a
   provider that rejects a share of requests whatever the rate slows the batch but does not stall it.
@@ -49,7 +49,7 @@ logger = logging.getLogger("podium.batch")
 _WINDOW = 2.0  # seconds over which the rate getting through is measured
 _COOLDOWN = 1.0  # at most one cut per this many seconds
 _CUT = 0.75  # a cut keeps this share of the rate
-_RECOVERY = 0.1  # the rate grows by this share of the best rate seen, per second
+_RECOVERY = 0.2  # the rate grows by this share of the best rate seen, per second
 _MIN_RATE = 0.2  # requests per second: never slower than this
 _BACKOFF_START, _BACKOFF_MAX = 0.5, 30.0
 
@@ -85,7 +85,7 @@ class RateState:
         self.lowest: float | None = None
 
     def _grow(self, now: float) -> None:
-        """Additive recovery: a tenth of the best rate seen, per second since the last change."""
+        """Additive recovery: a fifth of the best rate seen, per second since the last change."""
         if self.rate is None:
             return
         best = max(self._peak, self.ceiling or 0.0, 10 * _MIN_RATE)
