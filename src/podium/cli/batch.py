@@ -93,6 +93,10 @@ def batch(
     if missing:
         raise UserError(f"--env {', '.join(missing)}: not set in this environment; set it or drop the option")
     listed = load_tasks(tasks)  # a bad file fails here (exit 2), before a model, a store or Ray
+    if agent is not None and engine == "local":  # a bad reference fails now, not once per task
+        from podium.batch.worker import resolve_factory
+
+        resolve_factory(agent)
     factory: Any = agent if agent is not None else functools.partial(default_agent, choose_model(model).spec)
     out = out if out is not None else tasks.with_name(tasks.name.removesuffix(".jsonl") + ".results.jsonl")
     store = None if no_store else (SQLiteStore(db, synchronous="NORMAL") if db else SQLiteStore(synchronous="NORMAL"))
