@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -15,11 +16,14 @@ from fake_server import ServerProcess
 
 pytestmark = pytest.mark.slow
 
-ray = pytest.importorskip("ray", reason="the ray extra is not installed: pip install 'podium[ray]'")
+if importlib.util.find_spec("ray") is None:  # not imported here: importing ray changes logging for the whole session
+    pytest.skip("the ray extra is not installed: pip install 'podium[ray]'", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[str]:
+    import ray
+
     root = Path(__file__).resolve().parents[2]  # the workers import this module (and the bench's fake server)
     paths = os.pathsep.join([str(root), str(root / "bench"), os.environ.get("PYTHONPATH", "")])
     ray.init(
