@@ -14,7 +14,12 @@ written on ``asyncio`` protocols: a thousand open keep-alive connections cost it
 
 Per-request settings are path segments before ``/v1``: ``/tool_calls=4/chunks=200/delay_ms=50/v1``;
 ``chunked=1`` frames a stream as one HTTP chunk per SSE event instead of one body with a length.
-``GET /stats`` gives the counters (``connections``, ``requests``, ``chat``); ``POST /reset`` zeroes them.
+Rate limits (a 429 with ``retry-after``, in the OpenAI error shape): ``r429=P`` answers P percent of chat
+requests so (spread evenly), ``rps=N`` answers so every chat request beyond N in the last second (a real
+limit: clients that back off get through); ``retry_after_ms=M`` is the ``retry-after`` given (default 200;
+with ``rps``, at least until a slot frees).
+``GET /stats`` gives the counters (``connections``, ``requests``, ``chat``, ``rate_limited``; ``served``:
+chat requests answered 200 per last user message); ``POST /reset`` zeroes them.
 
 Run: ``python bench/fake_server.py --port 8000`` (or ``--port 0 --port-file F`` to pick a free port).
 """
@@ -35,14 +40,15 @@ from typing import Any
 
 FINAL_TEXT = "The answer is 3."
 MODEL = "gpt-4o-mini-2024-07-18"
-STATS = {"connections": 0, "requests": 0, "chat": 0}
+STATS: dict[str, Any] = {"connections": 0, "requests": 0, "chat": 0, "rate_limited": 0, "served": {}}
+_recent: list[float] = []  # start times of the chat requests let through in the last second (rps=N)
 _ids = itertools.count(1)
 _dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def settings_of(path: str) -> dict[str, int]:
     """The ``key=value`` path segments (``tool_calls``, ``chunks``, ``delay_ms``)."""
-    out = {"tool_calls": 1, "chunks": 200, "delay_ms": 0, "chunked": 0}
+    out = {"tool_calls": 1, "chunks": 200, "delay_ms": 0, "chunked": 0, "r429": 0, "rps": 0, "retry_after_ms": 200}
     for segment in path.split("/"):
         key, eq, value = segment.partition("=")
         if eq and key in out:
@@ -151,6 +157,44 @@ def _response(status: int, body: bytes, content_type: str, chunked: bool = False
     return head.encode() + body
 
 
+def _last_user_text(request: dict[str, Any]) -> str:
+    for message in reversed(request.get("messages") or []):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):
+                return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+            return str(content)
+    return ""
+
+
+def rate_limited(settings: dict[str, int]) -> float | None:
+    """The ``retry-after`` (s) if this chat request is answered 429 (``r429``, ``rps``), else ``None``."""
+    retry_after = settings["retry_after_ms"] / 1000
+    share = settings["r429"]
+    if share and (STATS["chat"] * share) // 100 != ((STATS["chat"] - 1) * share) // 100:
+        return retry_after
+    if settings["rps"]:
+        now = time.monotonic()
+        while _recent and _recent[0] <= now - 1.0:
+            _recent.pop(0)
+        if len(_recent) >= settings["rps"]:
+            return max(retry_after, _recent[0] + 1.0 - now)
+        _recent.append(now)
+    return None
+
+
+def _too_many(retry_after: float) -> bytes:
+    STATS["rate_limited"] += 1
+    body = {"error": {"message": "Rate limit reached (bench)", "type": "requests", "code": "rate_limit_exceeded"}}
+    data = json.dumps(body).encode()
+    head = (
+        f"HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\ncontent-length: {len(data)}\r\n"
+        f"retry-after-ms: {int(retry_after * 1000)}\r\nretry-after: {max(1, round(retry_after))}\r\n"
+        "x-request-id: req_bench\r\nconnection: keep-alive\r\n\r\n"
+    )
+    return head.encode() + data
+
+
 def answer(method: str, path: str, body: bytes) -> tuple[bytes, float]:
     """The whole HTTP response for a request, and the delay (s) before sending it."""
     STATS["requests"] += 1
@@ -158,7 +202,7 @@ def answer(method: str, path: str, body: bytes) -> tuple[bytes, float]:
         return _response(200, json.dumps(STATS).encode(), "application/json"), 0.0
     if method == "POST" and path.startswith("/reset"):
         for key in STATS:
-            STATS[key] = 0
+            STATS[key] = {} if key == "served" else 0
         return _response(200, b"{}", "application/json"), 0.0
     if method == "GET" and path.endswith("/models"):
         models = {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "bench"}]}
@@ -168,6 +212,12 @@ def answer(method: str, path: str, body: bytes) -> tuple[bytes, float]:
     STATS["chat"] += 1
     settings = settings_of(path)
     request = json.loads(body)
+    wait = rate_limited(settings)
+    if wait is not None:
+        return _too_many(wait), 0.0
+    served = STATS["served"]
+    prompt = _last_user_text(request)
+    served[prompt] = served.get(prompt, 0) + 1
     calls = tool_calls_for(request, settings["tool_calls"])
     if request.get("stream"):
         data = stream_body(calls, settings["chunks"])
@@ -259,11 +309,11 @@ class ServerProcess:
         segments = "".join(f"/{k}={v}" for k, v in settings.items())
         return f"{self.root}{segments}/v1"
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, Any]:
         import urllib.request
 
         with urllib.request.urlopen(self.root + "/stats", timeout=10) as response:
-            result: dict[str, int] = json.loads(response.read())
+            result: dict[str, Any] = json.loads(response.read())
             return result
 
     def cpu_s(self) -> float:

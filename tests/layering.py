@@ -54,6 +54,7 @@ UNITS: dict[str, str] = {
     # interfaces
     "cli": INTERFACES,
     "web": INTERFACES,
+    "batch": INTERFACES,  # drives agents (podium batch, podium.batch.run); only podium.agent's public modules
     "testing": INTERFACES,  # test helpers for users' tests: they may use everything, nothing uses them
 }
 """Every top-level module and subpackage of ``podium`` and its layer. A new one fails the test until it is
@@ -62,7 +63,7 @@ placed here (and in ``docs/architecture.md``)."""
 SIDEWAYS: dict[str, frozenset[str]] = {
     "mcp": frozenset({"tools"}),  # the MCP client builds toolsets, the server serves them
     "agent": frozenset({"store", "trace"}),  # the loop records runs; store and trace never import the agent
-    "cli": frozenset({"web"}),  # `podium serve` starts the web UI
+    "cli": frozenset({"web", "batch"}),  # `podium serve` starts the web UI; `podium batch` runs a batch
 }
 """Imports allowed between different units of one layer (besides the core, whose modules are one unit of
 pure data). Anything else in the same layer is sideways: providers and tools never import each other,

@@ -69,6 +69,7 @@ _SUBCOMMANDS: list[tuple[str, str]] = [
     ("podium.cli.replay", "replay"),
     ("podium.cli.resume", "resume"),
     ("podium.cli.serve", "serve"),
+    ("podium.cli.batch", "batch"),
 ]
 
 _register()
