@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import random
 import threading
 import time
 from collections import deque
@@ -204,11 +205,11 @@ class LocalLimiter:
 class _NoRateLimitRetries(RetryPolicy):
     """A model's retry policy, except for 429s: those go to the shared limiter."""
 
-    def delay(self, attempt: int, error: ProviderError) -> float | None:
+    def delay(self, attempt: int, error: ProviderError, rng: random.Random | None = None) -> float | None:
         """``None`` for a rate limit, else what the model's own policy says."""
         if isinstance(error, RateLimitError):
             return None
-        return RetryPolicy.delay(self, attempt, error)
+        return RetryPolicy.delay(self, attempt, error, rng)
 
 
 def without_rate_limit_retries(model: Model) -> Model:
