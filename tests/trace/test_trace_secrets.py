@@ -56,3 +56,13 @@ def test_a_trace_of_its_own_secrets_scrubs_them() -> None:
     Agent(ScriptedModel(["the value is my-own-secret-value"])).run("tell me", trace=trace)
     assert "my-own-secret-value" not in trace.to_jsonl()
     assert trace.end is not None and "[REDACTED:secret]" in trace.to_jsonl()
+
+
+def test_a_hostile_trace_cannot_make_replay_exit_or_import() -> None:
+    from podium.trace.codec import ReplayedError, decode, decode_error
+
+    assert isinstance(decode_error({"type": "builtins:SystemExit", "message": "x"}), ReplayedError)
+    assert isinstance(decode_error({"type": "builtins:KeyboardInterrupt", "message": "x"}), ReplayedError)
+    assert isinstance(decode_error({"type": "os:system", "message": "x"}), ReplayedError)
+    assert decode({"$": "os:system", "v": 1}) == {"v": 1}  # not a class: data
+    assert decode({"$": "enum", "type": "os:system", "v": "ls"}) == "ls"

@@ -241,8 +241,11 @@ def decode_error(data: Mapping[str, Any]) -> BaseException:
     cls = _class(type_name)
     if cls is None and type_name.startswith("builtins:"):
         cls = getattr(builtins, type_name.partition(":")[2], None)
-    if not (isinstance(cls, type) and issubclass(cls, BaseException)):
-        return ReplayedError(type_name, message)
+    podium_class = type_name.startswith("podium.") or type_name.startswith("podium:")
+    if not (
+        isinstance(cls, type) and (issubclass(cls, Exception) or (podium_class and issubclass(cls, BaseException)))
+    ):
+        return ReplayedError(type_name, message)  # never SystemExit or KeyboardInterrupt from a file
     try:
         error = cls.__new__(cls)
         BaseException.__init__(error, message)
