@@ -189,6 +189,19 @@ class RecordedModel(Model):
             raise decode_error(entry["error"])
         return ModelResponse.from_dict(entry["response"])
 
+    def _replayed(self, entry: dict[str, Any]) -> Iterator[StreamEvent]:
+        """A recorded stream: its deltas, then the response (or the recorded error raised)."""
+        for event in entry.get("events") or ():
+            yield decode(event)
+        yield self._answer(entry)
+
+    def _keep(self, key: str, messages: Sequence[Message], event: StreamEvent, events: list[Any]) -> None:
+        """Note one live stream event; the final response stores the exchange."""
+        if isinstance(event, ModelResponse):
+            self._store(key, messages, event, events)
+        else:
+            events.append(encode(event))
+
     def _store(self, key: str, messages: Sequence[Message], response: Any, events: list[Any] | None) -> None:
         entry: dict[str, Any] = {"key": key, "kind": "response", "request": summary(messages)}
         if isinstance(response, BaseException):
@@ -218,17 +231,12 @@ class RecordedModel(Model):
         key = request_key(messages, options)
         entry = self._recorded(key)
         if entry is not None:
-            for event in entry.get("events") or ():
-                yield decode(event)
-            yield self._answer(entry)
+            yield from self._replayed(entry)
             return
         events: list[Any] = []
         try:
             for event in self.inner.stream(messages, **options):
-                if isinstance(event, ModelResponse):
-                    self._store(key, messages, event, events)
-                else:
-                    events.append(encode(event))
+                self._keep(key, messages, event, events)
                 yield event
         except PodiumError as exc:
             self._store(key, messages, exc, events)
@@ -255,17 +263,13 @@ class RecordedModel(Model):
         key = request_key(messages, options)
         entry = self._recorded(key)
         if entry is not None:
-            for recorded in entry.get("events") or ():
-                yield decode(recorded)
-            yield self._answer(entry)
+            for recorded in self._replayed(entry):
+                yield recorded
             return
         events: list[Any] = []
         try:
             async for event in self.inner.astream(messages, **options):
-                if isinstance(event, ModelResponse):
-                    self._store(key, messages, event, events)
-                else:
-                    events.append(encode(event))
+                self._keep(key, messages, event, events)
                 yield event
         except PodiumError as exc:
             self._store(key, messages, exc, events)
